@@ -1,0 +1,169 @@
+//! Loading a spec: TOML syntax, then the schema (collecting every unknown key and wrong type),
+//! then the model's checks. All problems are reported together.
+
+use std::path::{Path, PathBuf};
+
+use toml_edit::{Document, DocumentMut};
+
+use crate::diag::{Diagnostics, Reporter, Severity};
+use crate::model::Spec;
+use crate::source_map::{self, SourceMap};
+use crate::suggest::did_you_mean;
+use crate::{resolve, schema};
+
+/// Why a spec could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read spec `{}`: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// A valid spec and the warnings found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    pub spec: Spec,
+    pub warnings: Diagnostics,
+}
+
+/// Reads and checks a spec file. Relative paths in it are resolved against its directory.
+pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let root = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    load_str(&text, path, &root)
+}
+
+/// Checks spec text as if it were `file`, resolving relative paths against `root`.
+pub fn load_str(text: &str, file: &Path, root: &Path) -> Result<Loaded, LoadError> {
+    let doc = match Document::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let map = SourceMap::default();
+            let mut r = Reporter::new(file, text, &map);
+            let offset = e.span().map(|s| s.start);
+            r.push(
+                Severity::Error,
+                "syntax",
+                "",
+                offset,
+                format!("invalid TOML: {}", e.message().trim()),
+                Some("see https://toml.io for the syntax".into()),
+            );
+            return Err(LoadError::Invalid(Diagnostics(r.out)));
+        }
+    };
+    let map = SourceMap::build(doc.as_table());
+    let mut r = Reporter::new(file, text, &map);
+    let parsed = deserialize_collecting(doc, &map, &mut r);
+    let spec = parsed.map(|d| resolve::resolve(d, &mut r, file, root));
+    let mut diags = Diagnostics(r.out);
+    diags.sort();
+    match spec {
+        Some(spec) if !diags.has_errors() => Ok(Loaded {
+            spec,
+            warnings: diags,
+        }),
+        _ => Err(LoadError::Invalid(diags)),
+    }
+}
+
+/// Deserializes the schema; on each error, records it, removes the offending key and tries
+/// again, so that one run reports every unknown key and wrong type. `None` when an error could
+/// not be pinned to a removable key.
+fn deserialize_collecting(
+    doc: Document<&str>,
+    map: &SourceMap,
+    r: &mut Reporter<'_>,
+) -> Option<schema::Document> {
+    // Spans survive the conversion: toml_edit keeps them on each item.
+    let mut table = doc.into_table();
+    // Each round removes one key, so this bounds the work by the document's size.
+    for _ in 0..10_000 {
+        let err = match toml_edit::de::from_document(DocumentMut::from(table.clone())) {
+            Ok(parsed) => return Some(parsed),
+            Err(e) => e,
+        };
+        let path = err.span().and_then(|s| map.path_at(&s)).map(str::to_owned);
+        let Some(path) = path else {
+            r.push(
+                Severity::Error,
+                "schema",
+                "",
+                err.span().map(|s| s.start),
+                err.message().to_owned(),
+                None,
+            );
+            return None;
+        };
+        report_schema_error(r, map, &path, err.message());
+        if !source_map::remove(&mut table, &path) {
+            return None;
+        }
+    }
+    None
+}
+
+fn report_schema_error(r: &mut Reporter<'_>, map: &SourceMap, path: &str, message: &str) {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates = backticked(expected);
+        let parent = source_map::parent(path).unwrap_or("");
+        let hint = match did_you_mean(key, candidates.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if candidates.is_empty() => "remove it".to_owned(),
+            None => format!(
+                "{} accepts {}",
+                if parent.is_empty() {
+                    "the top level"
+                } else {
+                    parent
+                },
+                candidates
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let place = if parent.is_empty() {
+            String::new()
+        } else {
+            format!(" in `{parent}`")
+        };
+        r.push(
+            Severity::Error,
+            "unknown-key",
+            path,
+            map.key_offset(path),
+            format!("unknown key `{key}`{place}"),
+            Some(hint),
+        );
+    } else {
+        r.push(
+            Severity::Error,
+            "wrong-type",
+            path,
+            map.value_offset(path),
+            message
+                .trim()
+                .replace("invalid type: ", "wrong type: found "),
+            Some("see `haven show` for every key with its default".into()),
+        );
+    }
+}
+
+/// The words between backticks, in order: serde lists expected fields that way.
+fn backticked(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}

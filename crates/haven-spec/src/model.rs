@@ -1,0 +1,397 @@
+//! The validated model: every value typed, checked and defaulted to the seed architecture.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::cidr::Cidr;
+use crate::duration::Dur;
+
+/// A whole, valid spec. Built only by [`crate::load`], so every field holds a checked value.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spec {
+    /// The spec file, and the directory relative paths in it are resolved against.
+    #[serde(skip)]
+    pub file: PathBuf,
+    #[serde(skip)]
+    pub root: PathBuf,
+    pub project: Project,
+    pub regions: Vec<Region>,
+    pub service: Service,
+    pub environments: Environments,
+    pub registry: Registry,
+    pub source: Source,
+    pub build: Build,
+    pub pipeline: Pipeline,
+    pub monitoring: Monitoring,
+    pub notifications: Notifications,
+    pub routing: Routing,
+    pub local: Local,
+}
+
+impl Spec {
+    /// The one primary region (validation guarantees there is exactly one).
+    pub fn primary(&self) -> &Region {
+        self.regions
+            .iter()
+            .find(|r| r.role == Role::Primary)
+            .unwrap_or(&self.regions[0])
+    }
+
+    pub fn secondaries(&self) -> impl Iterator<Item = &Region> {
+        self.regions.iter().filter(|r| r.role == Role::Secondary)
+    }
+
+    pub fn region(&self, name: &str) -> Option<&Region> {
+        self.regions.iter().find(|r| r.name == name)
+    }
+
+    /// A path from the spec (relative to its directory, as written) made usable from here.
+    pub fn path(&self, relative: &std::path::Path) -> PathBuf {
+        self.root.join(relative)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Primary,
+    Secondary,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NatMode {
+    /// One NAT gateway in the first AZ, as the seed draws it: cheaper, one AZ's egress.
+    Single,
+    /// One NAT gateway per AZ: egress survives the loss of an AZ.
+    PerAz,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Region {
+    pub name: String,
+    pub role: Role,
+    pub vpc_cidr: Cidr,
+    /// AZ names, `<region>a`, `<region>b`, ...
+    pub azs: Vec<String>,
+    pub public_subnets: Vec<Cidr>,
+    pub private_subnets: Vec<Cidr>,
+    pub nat: NatMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Architecture {
+    X86_64,
+    Arm64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Service {
+    pub name: String,
+    /// The entrypoint and its arguments; the program is relative to the image root.
+    pub command: Vec<String>,
+    pub port: u16,
+    pub environment: BTreeMap<String, String>,
+    /// Environment variable → SSM parameter name.
+    pub secrets: BTreeMap<String, String>,
+    /// Fargate CPU units (1024 = 1 vCPU) and memory in MiB.
+    pub cpu: u32,
+    pub memory: u32,
+    pub architecture: Architecture,
+    pub desired: u32,
+    pub min: u32,
+    pub max: u32,
+    pub read_only_root_filesystem: bool,
+    /// SIGTERM to SIGKILL (ECS `stopTimeout`).
+    pub stop_timeout: Dur,
+    pub health_check: HealthCheck,
+    pub load_balancer: LoadBalancer,
+    pub scaling: Scaling,
+    pub deployment: Deployment,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthCheck {
+    pub path: String,
+    pub interval: Dur,
+    pub timeout: Dur,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    /// ALB matcher syntax: `200`, `200-299`, `200,302`.
+    pub success_codes: String,
+    /// ECS `healthCheckGracePeriodSeconds`: failures in this window after start are ignored.
+    pub grace_period: Dur,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    RoundRobin,
+    LeastOutstandingRequests,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadBalancer {
+    pub algorithm: Algorithm,
+    pub deregistration_delay: Dur,
+    pub idle_timeout: Dur,
+    /// With a certificate the ALB listens on HTTPS and redirects HTTP to it.
+    pub certificate_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scaling {
+    pub cpu_target: u8,
+    pub memory_target: u8,
+    pub scale_out_cooldown: Dur,
+    pub scale_in_cooldown: Dur,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    BlueGreen,
+    Canary,
+    Linear,
+    Rolling,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Deployment {
+    pub strategy: Strategy,
+    pub bake_time: Dur,
+    pub canary_percent: u8,
+    pub canary_bake_time: Dur,
+    pub linear_step_percent: u8,
+    pub linear_step_bake_time: Dur,
+    /// Expose the green task set on a test listener before shifting production traffic.
+    pub test_listener: bool,
+    pub rollback_on_alarm: bool,
+    /// During bake, roll back when more than this share of responses are 5xx.
+    pub max_5xx_percent: u8,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Environments {
+    /// In the primary region only; `None` when disabled.
+    pub staging: Option<Environment>,
+    /// In every region.
+    pub production: Environment,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    pub name: String,
+    pub desired: u32,
+    pub min: u32,
+    pub max: u32,
+    pub cpu: u32,
+    pub memory: u32,
+    /// Added to (and overriding) the service's environment.
+    pub environment: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encryption {
+    Kms,
+    Aes256,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    None,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Registry {
+    pub scan_on_push: bool,
+    pub immutable_tags: bool,
+    pub encryption: Encryption,
+    /// Replicate images from the primary's registry to every secondary's.
+    pub replicate: bool,
+    /// A scan finding at or above this severity fails the pipeline's Build stage.
+    pub scan_fail_severity: Severity,
+    /// A RustSec-format advisory database directory. Paths in the model are as written,
+    /// relative to the spec's directory; [`Spec::path`] resolves them.
+    pub advisory_db: Option<PathBuf>,
+    pub lifecycle: Vec<LifecycleRule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagStatus {
+    Tagged,
+    Untagged,
+    Any,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountType {
+    ImageCountMoreThan,
+    /// Counted in days, as ECR does.
+    SinceImagePushed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LifecycleRule {
+    pub priority: u32,
+    pub description: String,
+    pub tag_status: TagStatus,
+    pub tag_prefixes: Vec<String>,
+    pub count_type: CountType,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub repository: String,
+    /// The branch the pipeline follows.
+    pub branch: String,
+    pub protected_branches: Vec<String>,
+    pub replicate: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Build {
+    /// Relative to the spec's directory, like every path in the model.
+    pub buildspec: PathBuf,
+    /// The source root.
+    pub directory: PathBuf,
+    pub timeout: Dur,
+    pub compute_type: String,
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutionMode {
+    Superseded,
+    Queued,
+    Parallel,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pipeline {
+    pub execution_mode: ExecutionMode,
+    /// Source, Build, Staging, Approval, Production: the stages that run, in order.
+    pub stages: Vec<&'static str>,
+    pub approval: Approval,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Approval {
+    pub enabled: bool,
+    pub timeout: Dur,
+    pub notify: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Monitoring {
+    pub log_retention_days: u32,
+    pub dashboard: bool,
+    pub notify: String,
+    pub alarms: Vec<Alarm>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmKind {
+    Cpu,
+    Memory,
+    Http5xx,
+    UnhealthyTargets,
+    PipelineFailure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum MissingData {
+    #[serde(rename = "missing")]
+    Missing,
+    #[serde(rename = "notBreaching")]
+    NotBreaching,
+    #[serde(rename = "breaching")]
+    Breaching,
+    #[serde(rename = "ignore")]
+    Ignore,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Alarm {
+    pub kind: AlarmKind,
+    pub threshold: f64,
+    pub period: Dur,
+    pub evaluation_periods: u32,
+    pub datapoints_to_alarm: u32,
+    pub missing_data: MissingData,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Notifications {
+    pub from: String,
+    pub topics: BTreeMap<String, Topic>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Topic {
+    pub email: Vec<String>,
+    pub webhooks: Vec<String>,
+    /// SSM parameter holding the HMAC key for webhook signatures.
+    pub webhook_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RoutingMode {
+    Failover,
+    ActiveActive,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Routing {
+    pub mode: RoutingMode,
+    pub health_check_interval: Dur,
+    pub failure_threshold: u32,
+    pub ttl: u32,
+    pub domain: Option<String>,
+    pub hosted_zone_id: Option<String>,
+}
+
+/// The `[local]` profile: how the local twin runs. Times are fast so drills take seconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Local {
+    pub state_dir: PathBuf,
+    pub bind: std::net::IpAddr,
+    /// 0 picks a free port.
+    pub edge_port: u16,
+    /// Region i's ALB twin listens on `alb_port_base + i`; staging's after the last region.
+    pub alb_port_base: u16,
+    pub dashboard_port: u16,
+    pub smtp_relay: Option<String>,
+    pub health_check: HealthCheck,
+    pub deregistration_delay: Dur,
+    pub stop_timeout: Dur,
+    pub metrics_interval: Dur,
+    pub scale_out_cooldown: Dur,
+    pub scale_in_cooldown: Dur,
+    pub bake_time: Dur,
+    pub alarm_period: Dur,
+    pub approval_timeout: Dur,
+    pub edge_health_check_interval: Dur,
+    pub edge_failure_threshold: u32,
+}
