@@ -1,1 +1,30 @@
-fn main() {}
+//! The `haven` binary: parses the command line and hands each command to its module.
+
+mod cli;
+mod commands;
+mod printer;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::printer::Printer;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = Printer::new(cli.global.json, cli.global.color, cli.global.quiet);
+    let result = match cli.command {
+        Command::Init { dir, force } => commands::init::run(&printer, &dir, force),
+        Command::Validate(s) => commands::spec::validate(&printer, &s.spec),
+        Command::Show(s) => commands::spec::show(&printer, &s.spec),
+        Command::Completions { shell } => commands::completions(shell),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            printer.error(&format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}

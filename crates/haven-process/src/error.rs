@@ -55,7 +55,10 @@ pub enum Error {
 
     /// The spawn specification is contradictory.
     #[error("invalid spawn spec for {program}: {reason}")]
-    InvalidSpec { program: PathBuf, reason: &'static str },
+    InvalidSpec {
+        program: PathBuf,
+        reason: &'static str,
+    },
 
     /// `spawn` was called outside a Tokio runtime (the child's exit is watched by the runtime).
     #[error("spawning {program}: must be called from within a Tokio runtime with I/O enabled")]

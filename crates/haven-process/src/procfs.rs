@@ -60,7 +60,10 @@ pub(crate) fn parse_stat(pid: u32, text: &str) -> Result<Stat> {
             .map_err(|_| bad(&format!("field {n} is not a number")))?;
         u32::try_from(v).map_err(|_| bad(&format!("field {n} out of range")))
     };
-    let state = *field(3)?.as_bytes().first().ok_or_else(|| bad("empty state"))?;
+    let state = *field(3)?
+        .as_bytes()
+        .first()
+        .ok_or_else(|| bad("empty state"))?;
     Ok(Stat {
         pid,
         state,
@@ -106,7 +109,11 @@ pub(crate) fn scan() -> Result<Vec<Stat>> {
     let mut out = Vec::new();
     for entry in dir {
         let entry = entry.map_err(|source| Error::ScanProc { source })?;
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         match read_stat(pid) {

@@ -57,7 +57,8 @@ pub fn reap_orphans() -> Result<Vec<Reaped>> {
         if stat.ppid != me || !stat.is_dead() || owned.contains_key(&stat.pid) {
             continue;
         }
-        let pid = libc::pid_t::try_from(stat.pid).map_err(|_| Error::InvalidPid { pid: stat.pid })?;
+        let pid =
+            libc::pid_t::try_from(stat.pid).map_err(|_| Error::InvalidPid { pid: stat.pid })?;
         let mut raw_status: libc::c_int = 0;
         // SAFETY: waitpid writes one c_int through the pointer, which is valid for the call.
         let r = unsafe { libc::waitpid(pid, &mut raw_status, libc::WNOHANG) };

@@ -16,7 +16,8 @@ pub struct Sample {
     /// busy). `None` on the first sample: usage needs an interval.
     pub cpu_cores: Option<f64>,
     /// Sum of resident set sizes. Pages shared between the processes are counted once per
-    /// process, so this overstates a little; it is what `ps` would add up to.
+    /// process, so this overstates a little; it is what `ps` would add up to. The kernel
+    /// batches these counters per CPU, so a process that has just started can read 0.
     pub rss_bytes: u64,
     /// How many of the requested pids were alive and counted.
     pub processes: usize,
@@ -178,7 +179,9 @@ mod tests {
         assert_eq!(s.cpu_cores, None);
         assert_eq!(s.processes, 1);
         assert!(s.rss_bytes > 0);
-        let s = sampler.sample(&[std::process::id(), u32::MAX]).expect("sample");
+        let s = sampler
+            .sample(&[std::process::id(), u32::MAX])
+            .expect("sample");
         assert!(s.cpu_cores.is_some());
         assert_eq!(s.processes, 1);
     }

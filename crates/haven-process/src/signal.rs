@@ -70,6 +70,9 @@ mod tests {
         assert_eq!(Signal::from_raw(1000), None);
         assert_eq!(Signal::from_raw(15), Some(Signal::TERM));
         assert_eq!(Signal::TERM.to_string(), "SIGTERM");
-        assert_eq!(Signal::from_raw(40).map(|s| s.to_string()).as_deref(), Some("signal 40"));
+        assert_eq!(
+            Signal::from_raw(40).map(|s| s.to_string()).as_deref(),
+            Some("signal 40")
+        );
     }
 }

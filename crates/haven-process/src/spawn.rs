@@ -433,7 +433,10 @@ impl Drop for OwnedChild {
         match tree.alive() {
             Ok(false) => {}
             Ok(true) | Err(_) => {
-                tracing::warn!(pid = self.identity.pid, "OwnedChild dropped while running; killing it");
+                tracing::warn!(
+                    pid = self.identity.pid,
+                    "OwnedChild dropped while running; killing it"
+                );
                 if let Err(e) = tree.send(Signal::KILL) {
                     tracing::warn!(pid = self.identity.pid, error = %e, "kill on drop failed");
                 }

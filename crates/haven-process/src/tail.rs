@@ -16,7 +16,8 @@ pub const MAX_TAIL_BYTES: u64 = 1024 * 1024;
 ///
 /// A final line without a trailing newline counts as a line; a trailing newline does not
 /// start an empty one. `\r\n` endings are trimmed; invalid UTF-8 is replaced.
-pub fn tail_lines(path: &Path, n: usize) -> Result<Vec<String>> {
+pub fn tail_lines(path: impl AsRef<Path>, n: usize) -> Result<Vec<String>> {
+    let path = path.as_ref();
     let err = |source| Error::ReadLog {
         path: path.to_owned(),
         source,
@@ -92,7 +93,10 @@ mod tests {
     #[test]
     fn fewer_lines_than_asked_and_empty_lines_kept() {
         let f = file_with(b"one\n\nthree\n");
-        assert_eq!(tail_lines(f.path(), 10).expect("tail"), ["one", "", "three"]);
+        assert_eq!(
+            tail_lines(f.path(), 10).expect("tail"),
+            ["one", "", "three"]
+        );
         let f = file_with(b"");
         assert!(tail_lines(f.path(), 10).expect("tail").is_empty());
         let f = file_with(b"x\n");
@@ -104,8 +108,14 @@ mod tests {
     fn lines_spanning_chunks() {
         let long = "y".repeat(20_000);
         let f = file_with(format!("first\n{long}\nlast").as_bytes());
-        assert_eq!(tail_lines(f.path(), 2).expect("tail"), [long.as_str(), "last"]);
-        assert_eq!(tail_lines(f.path(), 3).expect("tail"), ["first", long.as_str(), "last"]);
+        assert_eq!(
+            tail_lines(f.path(), 2).expect("tail"),
+            [long.as_str(), "last"]
+        );
+        assert_eq!(
+            tail_lines(f.path(), 3).expect("tail"),
+            ["first", long.as_str(), "last"]
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Subreaper and orphan reaping. A separate test binary because both change process-wide
 //! state, and one test function because `reap_orphans` reaps any stray zombie of the process.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
@@ -46,7 +48,10 @@ async fn subreaper_adopts_and_reaps_orphans_without_stealing_owned_children() {
         .trim()
         .parse()
         .expect("pid");
-    eventually("orphan re-parented to us", || ppid_of(orphan_pid) == Some(me)).await;
+    eventually("orphan re-parented to us", || {
+        ppid_of(orphan_pid) == Some(me)
+    })
+    .await;
     let orphan = ProcessIdentity::of(orphan_pid).expect("orphan identity");
     assert_eq!(orphan.pgid, task_id.pgid);
 
@@ -86,7 +91,10 @@ async fn subreaper_adopts_and_reaps_orphans_without_stealing_owned_children() {
     let adopted = find(orphan_pid).expect("orphan reaped");
     assert_eq!(adopted.status.signal(), Some(libc::SIGKILL));
     assert_eq!(find(raw).expect("raw child reaped").status.code(), Some(7));
-    assert!(find(owned_id.pid).is_none(), "owned child must be left to Tokio");
+    assert!(
+        find(owned_id.pid).is_none(),
+        "owned child must be left to Tokio"
+    );
     assert_eq!(orphan.liveness().expect("liveness"), Liveness::Gone);
     assert_eq!(raw_id.liveness().expect("liveness"), Liveness::Gone);
 

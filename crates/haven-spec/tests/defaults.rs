@@ -1,5 +1,7 @@
 //! The resolved defaults are the seed architecture's values exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use haven_spec::model::{NatMode, Role, RoutingMode, Strategy};

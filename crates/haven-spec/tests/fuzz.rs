@@ -1,5 +1,7 @@
 //! Bad input never panics: the loader on arbitrary text and on mutations of a valid spec.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use proptest::prelude::*;

@@ -1,5 +1,7 @@
 //! Every validation rule, as a table: a bad spec and the diagnostics it must produce.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use haven_spec::{LoadError, load_str};
@@ -196,8 +198,7 @@ fn regions() {
 
 #[test]
 fn task_counts_and_sizes() {
-    let service =
-        |extra: &str| format!("{BASE}").replace("[service]\n", &format!("[service]\n{extra}\n"));
+    let service = |extra: &str| BASE.replace("[service]\n", &format!("[service]\n{extra}\n"));
     let check_service = |extra: &str, expect: &[&str]| {
         let got = diagnostics(&service(extra));
         assert_eq!(got.len(), expect.len(), "{extra}: {got:#?}");

@@ -1,0 +1,65 @@
+//! The command line: every command and flag, with help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::printer::ColorChoice;
+
+/// haven: one small spec, a highly available two-region web architecture, on AWS or on this
+/// machine.
+#[derive(Debug, Parser)]
+#[command(
+    name = "haven",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Print data as JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// When to colour output; NO_COLOR is honoured by `auto`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print no progress, only data and errors.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SpecArg {
+    /// The spec file.
+    #[arg(long, short = 's', default_value = "haven.toml", env = "HAVEN_SPEC")]
+    pub spec: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scaffold a working project: a commented haven.toml and the example service.
+    Init {
+        /// Where to create the project.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite an existing haven.toml (other files are overwritten only with this too).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a spec and report every problem at once (exit 0 valid, 1 invalid, 2 usage).
+    Validate(SpecArg),
+    /// Print the fully resolved spec, with every default filled in.
+    Show(SpecArg),
+    /// Print shell completions for SHELL.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}

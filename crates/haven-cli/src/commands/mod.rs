@@ -1,0 +1,14 @@
+//! One module per command.
+
+pub mod init;
+pub mod spec;
+
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    let mut cmd = crate::cli::Cli::command();
+    clap_complete::generate(shell, &mut cmd, "haven", &mut std::io::stdout());
+    Ok(ExitCode::SUCCESS)
+}

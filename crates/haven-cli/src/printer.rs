@@ -1,0 +1,86 @@
+//! The one printer: data on stdout (text or `--json`), progress and diagnostics on stderr,
+//! readable without colour, `NO_COLOR` honoured.
+
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    pub json: bool,
+    color: bool,
+    quiet: bool,
+}
+
+/// Styles for the few words that get colour; the text reads the same without it.
+#[derive(Debug, Clone, Copy)]
+pub enum Style {
+    Good,
+    Bad,
+}
+
+impl Printer {
+    pub fn new(json: bool, color: ColorChoice, quiet: bool) -> Self {
+        let color = match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stderr().is_terminal()
+            }
+        };
+        Self { json, color, quiet }
+    }
+
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        if !self.color {
+            return text.to_owned();
+        }
+        let code = match style {
+            Style::Good => "32",
+            Style::Bad => "31",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    /// Data for the user (or a script): stdout.
+    pub fn out(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        // A closed stdout (e.g. `| head`) is not an error worth reporting.
+        if writeln!(stdout, "{text}").is_err() {
+            std::process::exit(0);
+        }
+    }
+
+    /// Data as pretty JSON on stdout.
+    pub fn out_json<T: Serialize + ?Sized>(&self, value: &T) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(value)?;
+        self.out(&text);
+        Ok(())
+    }
+
+    /// A cargo-style status line on stderr: `     Created hello/haven.toml`.
+    pub fn status(&self, verb: &str, message: &str) {
+        if self.quiet {
+            return;
+        }
+        let verb = self.paint(Style::Good, &format!("{verb:>12}"));
+        eprintln!("{verb} {message}");
+    }
+
+    pub fn error(&self, message: &str) {
+        eprintln!("{}: {message}", self.paint(Style::Bad, "error"));
+    }
+
+    /// Free text on stderr (diagnostic reports).
+    pub fn err_text(&self, text: &str) {
+        eprintln!("{text}");
+    }
+}

@@ -1,0 +1,146 @@
+//! The `haven` command as a user runs it: real processes in temp dirs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn haven(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_haven"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("HAVEN_SPEC")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Replaces the temp dir in output so snapshots are stable.
+fn redact(s: &str, dir: &Path) -> String {
+    s.replace(&dir.display().to_string(), "[DIR]")
+}
+
+#[test]
+fn init_scaffolds_a_valid_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = haven(tmp.path(), &["init", "app"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    insta::assert_snapshot!("init_stderr", text(&out.stderr));
+    insta::assert_snapshot!("init_stdout", text(&out.stdout));
+
+    let app = tmp.path().join("app");
+    let out = haven(&app, &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "       Valid haven.toml\n");
+
+    let out = haven(&app, &["show", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    insta::assert_snapshot!("show_json", text(&out.stdout));
+
+    let out = haven(&app, &["show"]);
+    assert!(out.status.success());
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("[service.health_check]\npath = \"/health\""),
+        "{shown}"
+    );
+}
+
+#[test]
+fn init_refuses_to_overwrite_without_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("haven.toml"), "# mine\n").unwrap();
+    let out = haven(tmp.path(), &["init"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("already exists; use `haven init --force`"));
+    // Nothing else was written.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("haven.toml")).unwrap(),
+        "# mine\n"
+    );
+
+    let out = haven(tmp.path(), &["init", "--force"]);
+    assert!(out.status.success());
+    assert!(
+        std::fs::read_to_string(tmp.path().join("haven.toml"))
+            .unwrap()
+            .contains("[project]")
+    );
+}
+
+#[test]
+fn validate_exit_codes_and_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(haven(tmp.path(), &["init"]).status.success());
+    let spec = tmp.path().join("haven.toml");
+    let good = std::fs::read_to_string(&spec).unwrap();
+    let bad = good
+        .replace("port = 8080 ", "prot = 8080 ")
+        .replace("vpc_cidr = \"10.1.0.0/16\"", "vpc_cidr = \"10.0.0.0/16\"")
+        .replace(
+            "email = [\"ops@example.com\"]",
+            "email = [\"ops-at-example.com\"]",
+        );
+    std::fs::write(&spec, &bad).unwrap();
+
+    let out = haven(tmp.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!("validate_invalid", redact(&text(&out.stderr), tmp.path()));
+
+    let out = haven(tmp.path(), &["validate", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["errors"], 3);
+    let keys: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "regions[1].vpc_cidr",
+            "service.prot",
+            "notifications.topics.alerts.email[0]"
+        ]
+    );
+
+    // Usage errors exit 2; a missing file is an error naming it.
+    assert_eq!(
+        haven(tmp.path(), &["validate", "--bogus"]).status.code(),
+        Some(2)
+    );
+    let out = haven(tmp.path(), &["validate", "--spec", "nope.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot read spec `nope.toml`"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // `show` refuses an invalid spec and prints its problems.
+    let out = haven(tmp.path(), &["show"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(text(&out.stderr).contains("unknown key `prot`"));
+}
+
+#[test]
+fn help_and_completions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = haven(tmp.path(), &["--help"]);
+    assert!(out.status.success());
+    insta::assert_snapshot!("help", text(&out.stdout));
+    for shell in ["bash", "zsh", "fish"] {
+        let out = haven(tmp.path(), &["completions", shell]);
+        assert!(out.status.success());
+        assert!(text(&out.stdout).contains("validate"), "{shell}");
+    }
+}

@@ -1,0 +1,249 @@
+//! Access logs: entries with the ALB's fields, a bounded non-blocking sink, and the ALB
+//! access-log line format.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc;
+
+/// The client connection's protocol (`type` field).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogProtocol {
+    /// HTTP/1.x.
+    Http,
+    /// HTTP/2 (cleartext, prior knowledge).
+    H2,
+}
+
+/// One request as the ALB would log it. Times that do not apply are `None` (logged `-1`),
+/// as are missing target fields (logged `-`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessLogEntry {
+    /// `type`.
+    pub protocol: LogProtocol,
+    /// `time`: when the response was complete.
+    pub time: SystemTime,
+    /// `request_creation_time`: when the request arrived.
+    pub request_creation_time: SystemTime,
+    /// `elb`: the listener's name.
+    pub elb: Arc<str>,
+    /// `client:port`.
+    pub client: SocketAddr,
+    /// `target:port`.
+    pub target: Option<SocketAddr>,
+    /// `request_processing_time`: arrival until sent to the target.
+    pub request_processing_time: Option<Duration>,
+    /// `target_processing_time`: sent to the target until its response head arrived.
+    pub target_processing_time: Option<Duration>,
+    /// `response_processing_time`: response head received until it was handed to the client.
+    pub response_processing_time: Option<Duration>,
+    /// `elb_status_code`.
+    pub elb_status_code: u16,
+    /// `target_status_code`.
+    pub target_status_code: Option<u16>,
+    /// `received_bytes`: request head (estimated from its fields) plus declared body length.
+    pub received_bytes: u64,
+    /// `sent_bytes`: response body bytes sent, plus the head as estimated from its fields.
+    pub sent_bytes: u64,
+    /// `request` method.
+    pub method: String,
+    /// `request` URL: `http://host:port/path?query`.
+    pub url: String,
+    /// `request` protocol version, e.g. `HTTP/1.1`.
+    pub http_version: &'static str,
+    /// `user_agent`.
+    pub user_agent: Option<String>,
+    /// `target_group_arn` (here the group's name).
+    pub target_group: Option<Arc<str>>,
+    /// `trace_id`.
+    pub trace_id: Option<String>,
+    /// `domain_name`: the Host header.
+    pub domain_name: Option<String>,
+    /// `actions_executed`, e.g. `forward`.
+    pub actions_executed: &'static str,
+    /// `error_reason`, e.g. `TargetConnectionError`.
+    pub error_reason: Option<&'static str>,
+    /// `classification` (desync mitigation), e.g. `Ambiguous`.
+    pub classification: Option<&'static str>,
+    /// `classification_reason`, e.g. `BothTeClPresent`.
+    pub classification_reason: Option<&'static str>,
+}
+
+/// Where access-log entries go: a bounded channel. Sending never waits; when the channel
+/// is full the entry is dropped and counted, so logging can never slow requests down.
+#[derive(Clone, Debug)]
+pub struct AccessLog {
+    tx: mpsc::Sender<AccessLogEntry>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl AccessLog {
+    /// A sink holding up to `capacity` entries, and the receiving end for the log writer.
+    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<AccessLogEntry>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        (
+            Self {
+                tx,
+                dropped: Arc::new(AtomicU64::new(0)),
+            },
+            rx,
+        )
+    }
+
+    /// Entries dropped because the channel was full or closed.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn emit(&self, entry: AccessLogEntry) {
+        if self.tx.try_send(entry).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Formats an entry as an ALB access-log line (fields space-separated, quoted where the
+/// ALB quotes them, `-` for missing values and `-1` for times that do not apply).
+pub fn format_alb_line(e: &AccessLogEntry) -> String {
+    let mut s = String::with_capacity(512);
+    let secs = |d: Option<Duration>| match d {
+        Some(d) => format!("{:.6}", d.as_secs_f64()),
+        None => "-1".to_owned(),
+    };
+    let opt = |v: Option<&str>| v.map_or_else(|| "-".to_owned(), str::to_owned);
+    let quoted = |v: Option<&str>| format!("\"{}\"", v.map_or_else(|| "-".to_owned(), escape));
+    // Writing into a String cannot fail.
+    write!(
+        s,
+        "{} {} {} {} {} {} {} {} {} {} {} {} \"{} {} {}\" {} - - {} {} {} \"-\" -1 {} \"{}\" \"-\" {} {} {} {} {} -",
+        match e.protocol {
+            LogProtocol::Http => "http",
+            LogProtocol::H2 => "h2",
+        },
+        iso8601(e.time),
+        e.elb,
+        e.client,
+        e.target.map_or_else(|| "-".to_owned(), |t| t.to_string()),
+        secs(e.request_processing_time),
+        secs(e.target_processing_time),
+        secs(e.response_processing_time),
+        e.elb_status_code,
+        e.target_status_code.map_or_else(|| "-".to_owned(), |c| c.to_string()),
+        e.received_bytes,
+        e.sent_bytes,
+        escape(&e.method),
+        escape(&e.url),
+        e.http_version,
+        quoted(e.user_agent.as_deref()),
+        opt(e.target_group.as_deref()),
+        quoted(e.trace_id.as_deref()),
+        quoted(e.domain_name.as_deref()),
+        iso8601(e.request_creation_time),
+        e.actions_executed,
+        quoted(e.error_reason),
+        quoted(e.target.map(|t| t.to_string()).as_deref()),
+        quoted(e.target_status_code.map(|c| c.to_string()).as_deref()),
+        quoted(e.classification),
+        quoted(e.classification_reason),
+    )
+    .unwrap_or_default();
+    s
+}
+
+/// Escapes quotes, backslashes and control characters so a field cannot break the line.
+fn escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            // Writing into a String cannot fail.
+            c if c.is_control() => write!(out, "\\x{:02x}", u32::from(c)).unwrap_or_default(),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `2024-01-31T12:34:56.123456Z`, UTC, microseconds as in ALB logs.
+pub(crate) fn iso8601(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let (y, m, day) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        d.subsec_micros()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    (
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_alb() {
+        let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        assert_eq!(iso8601(t), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(iso8601(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
+        let e = AccessLogEntry {
+            protocol: LogProtocol::Http,
+            time: t,
+            request_creation_time: t,
+            elb: Arc::from("app/web"),
+            client: "10.0.0.1:5555".parse().unwrap(),
+            target: None,
+            request_processing_time: None,
+            target_processing_time: None,
+            response_processing_time: None,
+            elb_status_code: 503,
+            target_status_code: None,
+            received_bytes: 10,
+            sent_bytes: 20,
+            method: "GET".into(),
+            url: "http://x:80/a\"b".into(),
+            http_version: "HTTP/1.1",
+            user_agent: Some("curl/8".into()),
+            target_group: None,
+            trace_id: None,
+            domain_name: Some("x".into()),
+            actions_executed: "forward",
+            error_reason: None,
+            classification: None,
+            classification_reason: None,
+        };
+        let line = format_alb_line(&e);
+        assert!(
+            line.starts_with(
+                "http 2023-11-14T22:13:20.123456Z app/web 10.0.0.1:5555 - -1 -1 -1 503 - 10 20 \"GET http://x:80/a\\\"b HTTP/1.1\" \"curl/8\" - - - \"-\" \"x\""
+            ),
+            "{line}"
+        );
+    }
+}
