@@ -57,9 +57,64 @@ pub enum Command {
     Validate(SpecArg),
     /// Print the fully resolved spec, with every default filled in.
     Show(SpecArg),
+    /// Run the whole architecture on this machine: both regions, ALBs, tasks, edge router.
+    Up(SpecArg),
+    /// Stop a running twin: stop routing, drain, stop tasks.
+    Down(SpecArg),
+    /// Show the running twin: edge, regions, services, tasks.
+    Status(SpecArg),
+    /// Disaster drills on the running twin.
+    Chaos {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(subcommand)]
+        command: ChaosCommand,
+    },
+    /// The twin's own processes (started by `haven up`).
+    #[command(hide = true)]
+    Internal {
+        #[command(subcommand)]
+        command: InternalCommand,
+    },
     /// Print shell completions for SHELL.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChaosCommand {
+    /// SIGKILL one task (by id or prefix, or the first in an AZ); the service replaces it.
+    KillTask {
+        /// The region (default: the primary).
+        #[arg(long)]
+        region: Option<String>,
+        /// Pick a task in this AZ.
+        #[arg(long)]
+        az: Option<String>,
+        /// The task id or a prefix of it.
+        task: Option<String>,
+    },
+    /// Lose an AZ: kill its tasks and keep it down until `haven chaos heal`.
+    KillAz { region: String, az: String },
+    /// SIGKILL a region's whole process group; it stays down until `haven chaos heal`.
+    KillRegion { region: String },
+    /// Bring back killed regions and AZs (all, or one region's).
+    Heal { region: Option<String> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InternalCommand {
+    /// A region process.
+    Region {
+        region: String,
+        #[arg(long)]
+        spec: PathBuf,
+    },
+    /// The edge router process.
+    Edge {
+        #[arg(long)]
+        spec: PathBuf,
     },
 }

@@ -23,6 +23,7 @@ pub struct Printer {
 #[derive(Debug, Clone, Copy)]
 pub enum Style {
     Good,
+    Warn,
     Bad,
 }
 
@@ -45,6 +46,7 @@ impl Printer {
         }
         let code = match style {
             Style::Good => "32",
+            Style::Warn => "33",
             Style::Bad => "31",
         };
         format!("\x1b[{code}m{text}\x1b[0m")
@@ -73,6 +75,10 @@ impl Printer {
         }
         let verb = self.paint(Style::Good, &format!("{verb:>12}"));
         eprintln!("{verb} {message}");
+    }
+
+    pub fn warn(&self, message: &str) {
+        eprintln!("{}: {message}", self.paint(Style::Warn, "warning"));
     }
 
     pub fn error(&self, message: &str) {

@@ -1,7 +1,10 @@
 //! One module per command.
 
+pub mod build;
 pub mod init;
+pub mod internal;
 pub mod spec;
+pub mod twin;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,229 @@
+//! `haven up`, `down`, `status` and `chaos`: run and drive the local twin.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use haven_twin::api::Status;
+use haven_twin::supervisor::{self, Client, Reporter, UpOptions};
+use haven_twin::{Paths, api};
+use http::Method;
+
+use crate::cli::ChaosCommand;
+use crate::printer::{Printer, Style};
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The state directory of the spec at `spec`, without starting anything.
+fn paths_for(printer: &Printer, spec: &Path) -> anyhow::Result<Paths> {
+    let loaded = super::spec::load_valid(printer, spec)?;
+    Ok(Paths::new(loaded.spec.path(&loaded.spec.local.state_dir)))
+}
+
+struct TermReporter(Printer);
+
+impl Reporter for TermReporter {
+    fn step(&self, verb: &str, message: &str) {
+        self.0.status(verb, message);
+    }
+
+    fn ready(&self, status: &Status) {
+        if self.0.json {
+            if let Err(e) = self.0.out_json(status) {
+                self.0.error(&format!("{e:#}"));
+            }
+            return;
+        }
+        self.0.status("Ready", &format!("{} is serving; Ctrl-C or `haven down` stops it", status.project));
+        self.0.out(&endpoints_table(status));
+    }
+
+    fn warn(&self, message: &str) {
+        self.0.warn(message);
+    }
+}
+
+fn endpoints_table(status: &Status) -> String {
+    let mut rows = vec![
+        ["ENDPOINT".to_owned(), "URL".to_owned(), "DETAIL".to_owned()],
+        ["edge".to_owned(), status.edge.url.clone(), format!("{} routing", status.edge.mode)],
+    ];
+    for r in &status.regions {
+        for s in &r.services {
+            rows.push([
+                format!("{} {}", r.name, s.environment),
+                s.alb_url.clone(),
+                format!("{} ALB, {}/{} tasks healthy", r.role, s.healthy, s.desired),
+            ]);
+        }
+    }
+    rows.push(["state".to_owned(), status.state_dir.clone(), format!("supervisor pid {}", status.supervisor_pid)]);
+    table(&rows)
+}
+
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            row.iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub fn up(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
+    let loaded = super::spec::load_valid(printer, spec)?;
+    let paths = Paths::new(loaded.spec.path(&loaded.spec.local.state_dir));
+    super::build::ensure_build(printer, &loaded.spec, &paths)?;
+    let exe = std::env::current_exe().context("cannot find the haven binary to start the twin's processes")?;
+    let opts = UpOptions { spec: spec.to_path_buf(), exe, ready_timeout: Duration::from_secs(120) };
+    let reporter: Arc<dyn Reporter> = Arc::new(TermReporter(*printer));
+    runtime()?.block_on(supervisor::run(opts, reporter))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn down(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
+    let paths = paths_for(printer, spec)?;
+    let client = match Client::connect(&paths) {
+        Ok(c) => c,
+        Err(e) => {
+            printer.status("Stopped", &format!("nothing to stop: {e}"));
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    runtime()?.block_on(async {
+        client.call(Method::POST, "/shutdown", None).await?;
+        printer.status("Stopping", &format!("the twin (supervisor pid {})", client.pid));
+        // The supervisor removes its endpoint file once everything it started has exited.
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while paths.supervisor().exists() && Client::connect(&paths).is_ok() {
+            if Instant::now() > deadline {
+                bail!("the twin did not stop within 10 minutes (supervisor pid {})", client.pid);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        printer.status("Stopped", "every process haven started has exited");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
+    let paths = paths_for(printer, spec)?;
+    let client = Client::connect(&paths)?;
+    let value = runtime()?.block_on(client.call(Method::GET, "/status", None))?;
+    if printer.json {
+        printer.out_json(&value)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let status: Status = serde_json::from_value(value).context("the supervisor's status is not in the expected shape")?;
+    printer.out(&format!(
+        "edge {}  {}  serving: {}",
+        status.edge.url,
+        status.edge.mode,
+        if status.edge.serving_regions.is_empty() { "none".to_owned() } else { status.edge.serving_regions.join(", ") }
+    ));
+    for r in &status.regions {
+        let health = if r.healthy { printer.paint(Style::Good, "healthy") } else { printer.paint(Style::Bad, "unhealthy") };
+        printer.out(&format!("\n{} ({}, {}) {health}  {}", r.name, r.role, r.state, r.alb_url));
+        if !r.impaired_azs.is_empty() {
+            printer.out(&format!("  impaired AZs: {}", r.impaired_azs.join(", ")));
+        }
+        for s in &r.services {
+            printer.out(&format!(
+                "  {} {}: {} desired, {} running, {} healthy (min {}, max {}){}",
+                s.name,
+                s.state,
+                s.desired,
+                s.running,
+                s.healthy,
+                s.min,
+                s.max,
+                s.cpu_percent.map(|c| format!(", CPU {c}%")).unwrap_or_default()
+            ));
+            if let Some(f) = &s.failure {
+                printer.out(&format!("    {}", printer.paint(Style::Bad, f)));
+            }
+            let mut rows = vec![["TASK".to_owned(), "AZ".to_owned(), "PID".to_owned(), "ADDRESS".to_owned(), "HEALTH".to_owned()]];
+            for t in &s.tasks {
+                rows.push([
+                    t.id.chars().take(12).collect(),
+                    t.az.clone(),
+                    t.pid.map(|p| p.to_string()).unwrap_or_default(),
+                    t.address.clone(),
+                    t.health.clone(),
+                ]);
+            }
+            for line in table(&rows).lines() {
+                printer.out(&format!("    {line}"));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn chaos(printer: &Printer, spec: &Path, cmd: ChaosCommand) -> anyhow::Result<ExitCode> {
+    let paths = paths_for(printer, spec)?;
+    let client = Client::connect(&paths)?;
+    let rt = runtime()?;
+    let (path, body) = match cmd {
+        ChaosCommand::KillTask { region, az, task } => {
+            let region = match region {
+                Some(r) => r,
+                None => primary(&rt, &client)?,
+            };
+            (
+                format!("/regions/{region}/chaos/kill-task"),
+                serde_json::to_value(api::KillTask { task, az, service: None })?,
+            )
+        }
+        ChaosCommand::KillAz { region, az } => (
+            format!("/regions/{region}/chaos/kill-az"),
+            serde_json::to_value(api::KillAz { az })?,
+        ),
+        ChaosCommand::KillRegion { region } => (
+            "/chaos/kill-region".to_owned(),
+            serde_json::to_value(api::RegionTarget { region: Some(region) })?,
+        ),
+        ChaosCommand::Heal { region } => ("/chaos/heal".to_owned(), serde_json::to_value(api::RegionTarget { region })?),
+    };
+    let value = rt.block_on(client.call(Method::POST, &path, Some(body)))?;
+    if printer.json {
+        printer.out_json(&value)?;
+    } else {
+        let result: api::ChaosResult = serde_json::from_value(value)?;
+        printer.out(&result.message);
+        for t in result.killed_tasks {
+            printer.out(&format!("  killed task {t}"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn primary(rt: &tokio::runtime::Runtime, client: &Client) -> anyhow::Result<String> {
+    let status: Status = serde_json::from_value(rt.block_on(client.call(Method::GET, "/status", None))?)?;
+    status
+        .regions
+        .iter()
+        .find(|r| r.role == "primary")
+        .map(|r| r.name.clone())
+        .context("the twin has no primary region")
+}

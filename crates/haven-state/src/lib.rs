@@ -1,0 +1,446 @@
+//! A region's durable state: one SQLite file in WAL mode.
+//!
+//! Controllers write what they are about to do before they do it (a task row before its process
+//! starts, its identity right after), so a region killed at any instant finds, on restart, every
+//! process it may have left behind and every decision it made.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot open state database `{path}`: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("state database: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// ECS's task life cycle, as `lastStatus` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Provisioning,
+    Running,
+    Deprovisioning,
+    Stopped,
+}
+
+impl TaskStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Provisioning => "PROVISIONING",
+            Self::Running => "RUNNING",
+            Self::Deprovisioning => "DEPROVISIONING",
+            Self::Stopped => "STOPPED",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "PROVISIONING" => Self::Provisioning,
+            "RUNNING" => Self::Running,
+            "DEPROVISIONING" => Self::Deprovisioning,
+            _ => Self::Stopped,
+        }
+    }
+}
+
+/// A task as recorded: where it runs and which process it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskRecord {
+    pub id: String,
+    pub service: String,
+    pub az: String,
+    pub port: u16,
+    pub image: String,
+    pub status: TaskStatus,
+    /// The process, once started: pid, its start time (pid reuse) and process group.
+    pub pid: Option<u32>,
+    pub start_time: Option<u64>,
+    pub pgid: Option<u32>,
+    pub stopped_reason: Option<String>,
+    pub created_at_ms: u64,
+    pub stopped_at_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScalingActivity {
+    pub service: String,
+    pub at_ms: u64,
+    pub from: u32,
+    pub to: u32,
+    pub cause: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceEvent {
+    pub service: String,
+    pub at_ms: u64,
+    pub message: String,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS services (
+    name TEXT PRIMARY KEY,
+    desired INTEGER NOT NULL,
+    image TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    service TEXT NOT NULL,
+    az TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    image TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    start_time INTEGER,
+    pgid INTEGER,
+    stopped_reason TEXT,
+    created_at_ms INTEGER NOT NULL,
+    stopped_at_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status);
+CREATE TABLE IF NOT EXISTS scaling_activities (
+    id INTEGER PRIMARY KEY,
+    service TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    from_desired INTEGER NOT NULL,
+    to_desired INTEGER NOT NULL,
+    cause TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    service TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS impaired_azs (
+    az TEXT PRIMARY KEY
+);
+";
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(|source| Error::Open {
+            path: path.display().to_string(),
+            source,
+        })?;
+        // WAL: readers (status) never block the controller; NORMAL sync is durable across a
+        // process crash, which is the failure the twin drills.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn })
+    }
+
+    /// The service's desired count, recording `initial` the first time the service is seen.
+    pub fn desired_or_init(&self, service: &str, initial: u32) -> Result<u32> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO services (name, desired) VALUES (?1, ?2)",
+            params![service, initial],
+        )?;
+        Ok(self.conn.query_row(
+            "SELECT desired FROM services WHERE name = ?1",
+            params![service],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn set_desired(&self, service: &str, desired: u32) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO services (name, desired) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET desired = excluded.desired",
+            params![service, desired],
+        )?;
+        Ok(())
+    }
+
+    /// The service's image, recording `initial` the first time the service is seen.
+    pub fn image_or_init(&self, service: &str, initial: &str) -> Result<String> {
+        self.conn.execute(
+            "UPDATE services SET image = ?2 WHERE name = ?1 AND image = ''",
+            params![service, initial],
+        )?;
+        Ok(self
+            .conn
+            .query_row("SELECT image FROM services WHERE name = ?1", params![service], |r| r.get(0))
+            .optional()?
+            .unwrap_or_else(|| initial.to_owned()))
+    }
+
+    pub fn set_image(&self, service: &str, image: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE services SET image = ?2 WHERE name = ?1",
+            params![service, image],
+        )?;
+        Ok(())
+    }
+
+    pub fn insert_task(&self, t: &TaskRecord) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO tasks (id, service, az, port, image, status, pid, start_time, pgid,
+                                stopped_reason, created_at_ms, stopped_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                t.id,
+                t.service,
+                t.az,
+                t.port,
+                t.image,
+                t.status.as_str(),
+                t.pid,
+                t.start_time.map(|v| v as i64),
+                t.pgid,
+                t.stopped_reason,
+                t.created_at_ms as i64,
+                t.stopped_at_ms.map(|v| v as i64),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records the process a task runs as, right after it started.
+    pub fn set_task_process(&self, id: &str, pid: u32, start_time: u64, pgid: u32) -> Result<()> {
+        self.conn.execute(
+            "UPDATE tasks SET pid = ?2, start_time = ?3, pgid = ?4 WHERE id = ?1",
+            params![id, pid, start_time as i64, pgid],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_task_status(&self, id: &str, status: TaskStatus) -> Result<()> {
+        self.conn.execute(
+            "UPDATE tasks SET status = ?2 WHERE id = ?1 AND status != 'STOPPED'",
+            params![id, status.as_str()],
+        )?;
+        Ok(())
+    }
+
+    pub fn stop_task(&self, id: &str, reason: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE tasks SET status = 'STOPPED', stopped_reason = ?2, stopped_at_ms = ?3
+             WHERE id = ?1 AND status != 'STOPPED'",
+            params![id, reason, now_ms() as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Tasks not yet stopped: after a crash, the processes that may still be around.
+    pub fn live_tasks(&self) -> Result<Vec<TaskRecord>> {
+        self.tasks_where("status != 'STOPPED' ORDER BY created_at_ms, id", [])
+    }
+
+    /// The most recently stopped tasks of a service, newest first.
+    pub fn stopped_tasks(&self, service: &str, limit: u32) -> Result<Vec<TaskRecord>> {
+        self.tasks_where(
+            "service = ?1 AND status = 'STOPPED' ORDER BY stopped_at_ms DESC LIMIT ?2",
+            params![service, limit],
+        )
+    }
+
+    pub fn task(&self, id: &str) -> Result<Option<TaskRecord>> {
+        Ok(self.tasks_where("id = ?1", params![id])?.into_iter().next())
+    }
+
+    fn tasks_where(&self, clause: &str, p: impl rusqlite::Params) -> Result<Vec<TaskRecord>> {
+        let sql = format!(
+            "SELECT id, service, az, port, image, status, pid, start_time, pgid, stopped_reason,
+                    created_at_ms, stopped_at_ms FROM tasks WHERE {clause}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(p, |r| {
+            Ok(TaskRecord {
+                id: r.get(0)?,
+                service: r.get(1)?,
+                az: r.get(2)?,
+                port: r.get(3)?,
+                image: r.get(4)?,
+                status: TaskStatus::parse(&r.get::<_, String>(5)?),
+                pid: r.get(6)?,
+                start_time: r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
+                pgid: r.get(8)?,
+                stopped_reason: r.get(9)?,
+                created_at_ms: r.get::<_, i64>(10)? as u64,
+                stopped_at_ms: r.get::<_, Option<i64>>(11)?.map(|v| v as u64),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn record_scaling(&self, a: &ScalingActivity) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO scaling_activities (service, at_ms, from_desired, to_desired, cause)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![a.service, a.at_ms as i64, a.from, a.to, a.cause],
+        )?;
+        Ok(())
+    }
+
+    /// The latest scaling activities of a service, oldest first.
+    pub fn scaling_activities(&self, service: &str, limit: u32) -> Result<Vec<ScalingActivity>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT service, at_ms, from_desired, to_desired, cause FROM (
+                SELECT * FROM scaling_activities WHERE service = ?1 ORDER BY id DESC LIMIT ?2
+             ) ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![service, limit], |r| {
+            Ok(ScalingActivity {
+                service: r.get(0)?,
+                at_ms: r.get::<_, i64>(1)? as u64,
+                from: r.get(2)?,
+                to: r.get(3)?,
+                cause: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn last_scaling_at(&self, service: &str) -> Result<Option<u64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT max(at_ms) FROM scaling_activities WHERE service = ?1",
+                params![service],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten()
+            .map(|v| v as u64))
+    }
+
+    /// An ECS-style service event ("service hello has reached a steady state.").
+    pub fn event(&self, service: &str, message: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO events (service, at_ms, message) VALUES (?1, ?2, ?3)",
+            params![service, now_ms() as i64, message],
+        )?;
+        // Keep the table bounded: events are for people reading status, not an audit log.
+        self.conn.execute(
+            "DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - 1000",
+            [],
+        )?;
+        Ok(())
+    }
+
+    pub fn events(&self, service: &str, limit: u32) -> Result<Vec<ServiceEvent>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT service, at_ms, message FROM (
+                SELECT * FROM events WHERE service = ?1 ORDER BY id DESC LIMIT ?2
+             ) ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![service, limit], |r| {
+            Ok(ServiceEvent {
+                service: r.get(0)?,
+                at_ms: r.get::<_, i64>(1)? as u64,
+                message: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn set_az_impaired(&self, az: &str, impaired: bool) -> Result<()> {
+        if impaired {
+            self.conn
+                .execute("INSERT OR IGNORE INTO impaired_azs (az) VALUES (?1)", params![az])?;
+        } else {
+            self.conn
+                .execute("DELETE FROM impaired_azs WHERE az = ?1", params![az])?;
+        }
+        Ok(())
+    }
+
+    pub fn impaired_azs(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached("SELECT az FROM impaired_azs ORDER BY az")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str) -> TaskRecord {
+        TaskRecord {
+            id: id.into(),
+            service: "web".into(),
+            az: "us-east-1a".into(),
+            port: 40000,
+            image: "build-1".into(),
+            status: TaskStatus::Provisioning,
+            pid: None,
+            start_time: None,
+            pgid: None,
+            stopped_reason: None,
+            created_at_ms: now_ms(),
+            stopped_at_ms: None,
+        }
+    }
+
+    #[test]
+    fn survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let s = Store::open(&path).unwrap();
+            assert_eq!(s.desired_or_init("web", 2).unwrap(), 2);
+            s.set_desired("web", 4).unwrap();
+            s.insert_task(&task("t1")).unwrap();
+            s.set_task_process("t1", 123, 456, 123).unwrap();
+            s.insert_task(&task("t2")).unwrap();
+            s.stop_task("t2", "Essential container in task exited").unwrap();
+            s.set_az_impaired("us-east-1a", true).unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.desired_or_init("web", 2).unwrap(), 4, "desired persists");
+        let live = s.live_tasks().unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!((live[0].pid, live[0].start_time, live[0].pgid), (Some(123), Some(456), Some(123)));
+        let stopped = s.stopped_tasks("web", 10).unwrap();
+        assert_eq!(stopped[0].stopped_reason.as_deref(), Some("Essential container in task exited"));
+        assert_eq!(s.impaired_azs().unwrap(), ["us-east-1a"]);
+        // Stopping twice keeps the first reason.
+        s.stop_task("t2", "other").unwrap();
+        assert_eq!(s.task("t2").unwrap().unwrap().stopped_reason.as_deref(), Some("Essential container in task exited"));
+    }
+
+    #[test]
+    fn scaling_history_is_ordered() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("s.db")).unwrap();
+        for (i, to) in [3u32, 4, 5].iter().enumerate() {
+            s.record_scaling(&ScalingActivity {
+                service: "web".into(),
+                at_ms: 1000 + i as u64,
+                from: to - 1,
+                to: *to,
+                cause: "cpu".into(),
+            })
+            .unwrap();
+        }
+        let got: Vec<u32> = s.scaling_activities("web", 2).unwrap().iter().map(|a| a.to).collect();
+        assert_eq!(got, [4, 5]);
+        assert_eq!(s.last_scaling_at("web").unwrap(), Some(1002));
+        assert_eq!(s.last_scaling_at("other").unwrap(), None);
+    }
+}

@@ -1,0 +1,120 @@
+//! What the control APIs answer: the twin's status, as `haven status --json` prints it.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    pub project: String,
+    pub supervisor_pid: u32,
+    pub state_dir: String,
+    pub edge: EdgeStatus,
+    pub regions: Vec<RegionStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EdgeStatus {
+    pub url: String,
+    pub pid: Option<u32>,
+    /// `failover` or `active-active`.
+    pub mode: String,
+    /// Regions the edge sends traffic to right now.
+    pub serving_regions: Vec<String>,
+    pub regions: Vec<EdgeTarget>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EdgeTarget {
+    pub region: String,
+    pub alb_url: String,
+    /// The Route 53-style health of the region's ALB: `healthy`, `unhealthy`, `initial`.
+    pub health: String,
+    pub priority: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegionStatus {
+    pub name: String,
+    pub role: String,
+    /// `running`, `stopped` (by `haven chaos kill-region`), `starting` or `crashed`.
+    pub state: String,
+    pub pid: Option<u32>,
+    /// The production ALB twin's URL.
+    pub alb_url: String,
+    /// Every production service has its desired count of healthy tasks.
+    pub healthy: bool,
+    pub impaired_azs: Vec<String>,
+    pub services: Vec<ServiceStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub environment: String,
+    pub alb_url: String,
+    /// `ACTIVE`, or `FAILED` when the circuit breaker stopped launching tasks.
+    pub state: String,
+    pub failure: Option<String>,
+    pub image: String,
+    pub desired: u32,
+    /// Tasks whose process runs.
+    pub running: u32,
+    /// Tasks that pass the ALB's health checks.
+    pub healthy: u32,
+    pub min: u32,
+    pub max: u32,
+    pub cpu_percent: Option<f64>,
+    pub memory_percent: Option<f64>,
+    pub scaling_activities: Vec<ScalingActivity>,
+    pub tasks: Vec<TaskStatus>,
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScalingActivity {
+    pub at_ms: u64,
+    pub from: u32,
+    pub to: u32,
+    pub cause: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskStatus {
+    pub id: String,
+    pub az: String,
+    pub pid: Option<u32>,
+    pub address: String,
+    /// The ALB target state: `initial`, `healthy`, `unhealthy`, `draining`.
+    pub health: String,
+    /// ECS's lastStatus: `PROVISIONING`, `RUNNING`, `DEPROVISIONING`.
+    pub status: String,
+    pub image: String,
+    pub cpu_percent: Option<f64>,
+    pub memory_percent: Option<f64>,
+}
+
+/// `POST /chaos/kill-task` on a region.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KillTask {
+    pub task: Option<String>,
+    pub az: Option<String>,
+    pub service: Option<String>,
+}
+
+/// `POST /chaos/kill-az` on a region.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KillAz {
+    pub az: String,
+}
+
+/// Answer to chaos calls: what was done.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChaosResult {
+    pub killed_tasks: Vec<String>,
+    pub message: String,
+}
+
+/// `POST /chaos/kill-region` and `/chaos/heal` on the supervisor.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RegionTarget {
+    pub region: Option<String>,
+}

@@ -1,0 +1,62 @@
+//! The local twin's running topology: `haven up`'s supervisor, one process per region (ALB
+//! twin, ECS service twin, autoscaler), the edge process (Route 53 twin), and the control API
+//! they all speak.
+//!
+//! ```text
+//! supervisor (haven up) ── edge process ── regions' ALBs
+//!                        └─ region process ×N ── tasks (own process groups, die with it)
+//! ```
+
+pub mod api;
+pub mod control;
+pub mod edge;
+pub mod paths;
+pub mod ports;
+pub mod region;
+pub mod supervisor;
+
+use std::path::{Path, PathBuf};
+
+pub use paths::Paths;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("`{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is damaged: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("cannot reach the control API at {addr}: {reason}")]
+    Unreachable {
+        addr: std::net::SocketAddr,
+        reason: String,
+    },
+    #[error("{message} (HTTP {status})")]
+    Api { status: u16, message: String },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    State(#[from] haven_state::Error),
+    #[error(transparent)]
+    Process(#[from] haven_process::Error),
+    #[error(transparent)]
+    Proxy(#[from] haven_proxy::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The state directory's layout: one place that knows where each file lives.
+
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub root: PathBuf,
+}
+
+impl Paths {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The control token (0600): whoever can read it can drive the twin.
+    pub fn token(&self) -> PathBuf {
+        self.root.join("token")
+    }
+
+    pub fn supervisor(&self) -> PathBuf {
+        self.root.join("supervisor.json")
+    }
+
+    pub fn ports(&self) -> PathBuf {
+        self.root.join("ports.json")
+    }
+
+    pub fn edge_endpoint(&self) -> PathBuf {
+        self.root.join("edge").join("control.json")
+    }
+
+    pub fn region_dir(&self, region: &str) -> PathBuf {
+        self.root.join("regions").join(region)
+    }
+
+    pub fn region_endpoint(&self, region: &str) -> PathBuf {
+        self.region_dir(region).join("control.json")
+    }
+
+    pub fn region_db(&self, region: &str) -> PathBuf {
+        self.region_dir(region).join("state.db")
+    }
+
+    pub fn task_logs(&self, region: &str) -> PathBuf {
+        self.region_dir(region).join("tasks")
+    }
+
+    /// Logs of the twin's own processes (supervisor, edge, regions).
+    pub fn process_log(&self, name: &str) -> PathBuf {
+        self.root.join("logs").join(format!("{name}.log"))
+    }
+
+    pub fn builds(&self) -> PathBuf {
+        self.root.join("builds")
+    }
+
+    /// The build the services run until a release says otherwise.
+    pub fn current_build(&self) -> PathBuf {
+        self.builds().join("current")
+    }
+}
+
+/// Writes a file atomically: a reader sees the old contents or the new, never a mix.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, contents).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// Reads the control token, creating a random one (mode 0600) the first time.
+pub fn token(paths: &Paths) -> Result<String, Error> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = paths.token();
+    match std::fs::read_to_string(&path) {
+        Ok(t) if t.trim().len() >= 32 => return Ok(t.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&path, e)),
+    }
+    let mut raw = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut raw))
+        .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
+    let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all(&paths.root).map_err(|e| Error::io(&paths.root, e))?;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::io(&tmp, e))?;
+    std::io::Write::write_all(&mut f, token.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    Ok(token)
+}

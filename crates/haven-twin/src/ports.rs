@@ -1,0 +1,90 @@
+//! The twin's listening ports, fixed once by the supervisor so that a restarted region comes
+//! back on the same address and the edge never needs telling.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+
+use haven_spec::settings::Twin;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Paths};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Ports {
+    pub bind: IpAddr,
+    pub edge: u16,
+    /// `<region>/<service>` → the ALB twin's port.
+    pub albs: BTreeMap<String, u16>,
+}
+
+impl Ports {
+    pub fn alb_key(region: &str, service: &str) -> String {
+        format!("{region}/{service}")
+    }
+
+    pub fn alb(&self, region: &str, service: &str) -> Option<SocketAddr> {
+        self.albs
+            .get(&Self::alb_key(region, service))
+            .map(|p| SocketAddr::new(self.bind, *p))
+    }
+
+    pub fn edge_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.edge)
+    }
+
+    /// The spec's ports, with each 0 replaced by a free port. Ports already chosen by an earlier
+    /// run are kept, so URLs stay the same across `haven up`s.
+    pub fn resolve(twin: &Twin, previous: Option<&Ports>) -> Result<Self, Error> {
+        let bind = twin.edge.addr.ip();
+        let pick = |wanted: u16, key: &str| -> Result<u16, Error> {
+            if wanted != 0 {
+                return Ok(wanted);
+            }
+            if let Some(p) = previous.and_then(|p| {
+                if key == "edge" {
+                    Some(p.edge)
+                } else {
+                    p.albs.get(key).copied()
+                }
+            }) {
+                return Ok(p);
+            }
+            free_port(bind)
+        };
+        let edge = pick(twin.edge.addr.port(), "edge")?;
+        let mut albs = BTreeMap::new();
+        for r in &twin.regions {
+            for s in &r.services {
+                let key = Self::alb_key(&r.name, &s.name);
+                let port = pick(s.alb_addr.port(), &key)?;
+                albs.insert(key, port);
+            }
+        }
+        Ok(Self { bind, edge, albs })
+    }
+
+    pub fn read(paths: &Paths) -> Result<Option<Self>, Error> {
+        let path = paths.ports();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| Error::Corrupt {
+                path,
+                reason: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    pub fn write(&self, paths: &Paths) -> Result<(), Error> {
+        let text = serde_json::to_vec_pretty(self).map_err(|e| Error::Other(e.to_string()))?;
+        crate::paths::write_atomic(&paths.ports(), &text)
+    }
+}
+
+/// A port nothing listens on right now (the kernel's pick).
+pub fn free_port(ip: IpAddr) -> Result<u16, Error> {
+    let addr = SocketAddr::new(ip, 0);
+    let l = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+    let port = l.local_addr().map_err(|source| Error::Bind { addr, source })?.port();
+    Ok(port)
+}

@@ -1,0 +1,318 @@
+//! A region process: its ALB twins and ECS service twins, its state database and its control
+//! API. Started by the supervisor as `haven internal region`; killed with its process group in
+//! `haven chaos kill-region`; on restart it cleans up what the dead process left and starts
+//! again from the desired state it recorded.
+
+mod autoscale;
+mod service;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use haven_process::ProcessIdentity;
+use haven_proxy::{ForwardAction, Listener, Matcher, ProxyConfig, TargetGroup, TargetGroupConfig};
+use haven_spec::model::Algorithm;
+use haven_state::Store;
+use http::{Method, StatusCode};
+use tokio::sync::watch;
+
+use crate::api::{self, ChaosResult, KillAz, KillTask};
+use crate::control::{self, Call, Endpoint, Reply};
+use crate::ports::Ports;
+use crate::{Error, Paths};
+use service::{ServiceEnv, ServiceTwin};
+
+pub struct RegionArgs {
+    pub spec: PathBuf,
+    pub region: String,
+}
+
+/// `count` random bytes as hex (task ids, tokens).
+pub fn random_hex(count: usize) -> String {
+    use std::io::Read;
+    let mut raw = vec![0u8; count];
+    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut raw));
+    if ok.is_err() {
+        // Without /dev/urandom, time and pid still make ids unique on this machine.
+        let seed = haven_state::now_ms() ^ u64::from(std::process::id()) << 32;
+        for (i, b) in raw.iter_mut().enumerate() {
+            *b = (seed.rotate_left(i as u32 * 7) & 0xff) as u8;
+        }
+    }
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+struct Region {
+    name: String,
+    role: String,
+    services: Vec<(Arc<ServiceTwin>, SocketAddr)>,
+    store: Arc<Mutex<Store>>,
+}
+
+/// Runs a region until SIGTERM, SIGINT or `POST /shutdown`, then drains and stops its tasks.
+pub async fn run(args: RegionArgs) -> Result<(), Error> {
+    let loaded = haven_spec::load(&args.spec).map_err(|e| Error::Other(e.to_string()))?;
+    let twin = loaded.spec.twin();
+    let region = twin
+        .regions
+        .iter()
+        .find(|r| r.name == args.region)
+        .ok_or_else(|| Error::Other(format!("the spec has no region `{}`", args.region)))?
+        .clone();
+    let paths = Paths::new(&twin.state_dir);
+    let ports = Ports::read(&paths)?.ok_or_else(|| Error::Other("no ports.json: start the twin with `haven up`".into()))?;
+    let token: Arc<str> = crate::paths::token(&paths)?.into();
+    haven_process::set_child_subreaper()?;
+
+    let dir = paths.region_dir(&region.name);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let store = Store::open(&paths.region_db(&region.name))?;
+    cleanup_leftovers(&store).await;
+    let store = Arc::new(Mutex::new(store));
+    let initial_image = std::fs::read_to_string(paths.current_build())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut services = Vec::new();
+    let mut servers = Vec::new();
+    for s in &region.services {
+        let addr = ports
+            .alb(&region.name, &s.name)
+            .ok_or_else(|| Error::Other(format!("no port for {}/{}", region.name, s.name)))?;
+        let mut cfg = TargetGroupConfig::new(format!("{}-tg", s.name));
+        cfg.health_check.path = s.health_check.path.clone();
+        cfg.health_check.interval = s.health_check.interval.into();
+        cfg.health_check.timeout = s.health_check.timeout.into();
+        cfg.health_check.healthy_threshold = s.health_check.healthy_threshold;
+        cfg.health_check.unhealthy_threshold = s.health_check.unhealthy_threshold;
+        cfg.health_check.matcher = Matcher::parse(&s.health_check.success_codes)?;
+        cfg.deregistration_delay = s.deregistration_delay.into();
+        cfg.algorithm = match s.algorithm {
+            Algorithm::RoundRobin => haven_proxy::Algorithm::RoundRobin,
+            Algorithm::LeastOutstandingRequests => haven_proxy::Algorithm::LeastOutstandingRequests,
+        };
+        let group = TargetGroup::new(cfg)?;
+        group.spawn_health_checks(stop_rx.clone());
+        let listener = Listener::new(format!("app/{}-alb", s.name), ForwardAction::single(group.clone()));
+        let tcp = bind(addr).await?;
+        let config = ProxyConfig {
+            idle_timeout: s.idle_timeout.into(),
+            ..ProxyConfig::default()
+        };
+        let (alb_stop_tx, alb_stop_rx) = watch::channel(false);
+        servers.push((alb_stop_tx, tokio::spawn(haven_proxy::serve(tcp, listener, config, alb_stop_rx))));
+        let env = ServiceEnv {
+            region: region.name.clone(),
+            azs: region.azs.clone(),
+            store: store.clone(),
+            builds: paths.builds(),
+            logs: paths.task_logs(&region.name),
+            bind: ports.bind,
+        };
+        let svc = ServiceTwin::start(s.clone(), env, group, &initial_image, stop_rx.clone())?;
+        services.push((svc, addr));
+    }
+    let region = Arc::new(Region {
+        name: region.name.clone(),
+        role: serde_json::to_value(region.role)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        services,
+        store,
+    });
+
+    // The control API, announced once everything above is up.
+    let control_addr = SocketAddr::new(ports.bind, 0);
+    let control = bind(control_addr).await?;
+    let local = control.local_addr().map_err(|e| Error::Bind { addr: control_addr, source: e })?;
+    let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
+    let handler = {
+        let region = region.clone();
+        let shutdown_tx = shutdown_tx.clone();
+        move |call: Call| {
+            let region = region.clone();
+            let shutdown_tx = shutdown_tx.clone();
+            async move { handle(&region, &shutdown_tx, call) }
+        }
+    };
+    tokio::spawn(control::serve(control, token, handler, stop_rx.clone()));
+    let me = ProcessIdentity::of(std::process::id())?;
+    let endpoint_path = paths.region_endpoint(&region.name);
+    Endpoint { addr: local, pid: me.pid, start_time: me.start_time }.write(&endpoint_path)?;
+    tracing::info!(region = %region.name, %local, "region is up");
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::Other(format!("cannot handle SIGTERM: {e}")))?;
+    let mut reap = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = shutdown_rx.wait_for(|s| *s) => break,
+            // Grandchildren of tasks re-parent to the region (the subreaper): reap them.
+            _ = reap.tick() => crate::supervisor::reap_orphans(),
+        }
+    }
+    tracing::info!(region = %region.name, "draining");
+    // Drain and stop every service's tasks, then close the ALBs, then everything else.
+    let drains: Vec<_> = region.services.iter().map(|(s, _)| {
+        let s = s.clone();
+        tokio::spawn(async move { s.drain_and_stop().await })
+    }).collect();
+    for d in drains {
+        if let Err(e) = d.await {
+            tracing::warn!("a service's drain failed: {e}");
+        }
+    }
+    for (stop, server) in servers {
+        stop.send_replace(true);
+        if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(10), server).await.map(|r| r.unwrap_or(Ok(()))) {
+            tracing::warn!("ALB twin stopped with an error: {e}");
+        }
+    }
+    stop_tx.send_replace(true);
+    if let Err(e) = std::fs::remove_file(&endpoint_path) {
+        tracing::debug!("endpoint file already gone: {e}");
+    }
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Error> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })
+}
+
+/// Ends every process a previous run of this region recorded and left running, and marks its
+/// tasks stopped, so that the region starts from a clean slate without duplicate tasks.
+pub(crate) async fn cleanup_leftovers(store: &Store) {
+    let leftovers = match store.live_tasks() {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!("cannot read leftover tasks: {e}");
+            return;
+        }
+    };
+    for t in leftovers {
+        if let (Some(pid), Some(start_time), Some(pgid)) = (t.pid, t.start_time, t.pgid) {
+            let id = ProcessIdentity { pid, start_time, pgid };
+            match haven_process::terminate(&id, Duration::from_secs(2)).await {
+                Ok(exit) => tracing::info!("task {} of a previous run: {exit:?}", t.id),
+                Err(e) => tracing::warn!("cannot end task {} of a previous run: {e}", t.id),
+            }
+        }
+        if let Err(e) = store.stop_task(&t.id, "Region process restarted; task cleaned up") {
+            tracing::warn!("cannot record task {}'s stop: {e}", t.id);
+        }
+    }
+}
+
+fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply {
+    match (&call.method, call.path.as_str()) {
+        (&Method::GET, "/status") => Reply::ok(status(region)),
+        (&Method::POST, "/chaos/kill-task") => {
+            let req: KillTask = match call.json() {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            let mut killed = Vec::new();
+            for (s, _) in &region.services {
+                if req.service.as_ref().is_some_and(|n| *n != s.settings.name) {
+                    continue;
+                }
+                let mut one_done = false;
+                killed.extend(s.kill_tasks(|t| {
+                    let pick = match (&req.task, &req.az) {
+                        (Some(id), _) => t.id == *id || t.id.starts_with(id.as_str()),
+                        (None, Some(az)) => t.az == *az && !one_done,
+                        (None, None) => !one_done,
+                    };
+                    if pick && req.task.is_none() {
+                        one_done = true;
+                    }
+                    pick
+                }));
+                if !killed.is_empty() && req.task.is_none() {
+                    break;
+                }
+            }
+            if killed.is_empty() {
+                return Reply::not_found("no running task matches");
+            }
+            Reply::ok(ChaosResult { message: format!("killed {} task(s)", killed.len()), killed_tasks: killed })
+        }
+        (&Method::POST, "/chaos/kill-az") => {
+            let req: KillAz = match call.json() {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            if !region.services.first().is_some_and(|(s, _)| s.env.azs.contains(&req.az)) {
+                return Reply::not_found(format!("region {} has no AZ `{}`", region.name, req.az));
+            }
+            let impaired = {
+                let store = region.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Err(e) = store.set_az_impaired(&req.az, true) {
+                    return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+                }
+                store.impaired_azs().unwrap_or_default()
+            };
+            let mut killed = Vec::new();
+            for (s, _) in &region.services {
+                s.set_impaired(impaired.clone());
+                killed.extend(s.kill_tasks(|t| t.az == req.az));
+            }
+            Reply::ok(ChaosResult {
+                message: format!("{} is down until `haven chaos heal`; killed {} task(s)", req.az, killed.len()),
+                killed_tasks: killed,
+            })
+        }
+        (&Method::POST, "/chaos/heal") => {
+            let store = region.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let healed = store.impaired_azs().unwrap_or_default();
+            for az in &healed {
+                if let Err(e) = store.set_az_impaired(az, false) {
+                    return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+                }
+            }
+            drop(store);
+            for (s, _) in &region.services {
+                s.set_impaired(Vec::new());
+            }
+            Reply::ok(ChaosResult { killed_tasks: Vec::new(), message: format!("healed {healed:?}") })
+        }
+        (&Method::POST, "/shutdown") => {
+            shutdown.send_replace(true);
+            Reply::ok(serde_json::json!({ "message": "shutting down" }))
+        }
+        _ => Reply::not_found(format!("no route {} {}", call.method, call.path)),
+    }
+}
+
+fn status(region: &Region) -> api::RegionStatus {
+    let services: Vec<api::ServiceStatus> = region
+        .services
+        .iter()
+        .map(|(s, addr)| {
+            let mut st = s.status();
+            st.alb_url = format!("http://{addr}");
+            st
+        })
+        .collect();
+    let production: Vec<&api::ServiceStatus> = services.iter().filter(|s| s.environment == "production").collect();
+    api::RegionStatus {
+        name: region.name.clone(),
+        role: region.role.clone(),
+        state: "running".into(),
+        pid: Some(std::process::id()),
+        alb_url: production.first().map(|s| s.alb_url.clone()).unwrap_or_default(),
+        healthy: production.iter().all(|s| s.state == "ACTIVE" && s.healthy >= s.desired && s.desired > 0),
+        impaired_azs: region
+            .store
+            .lock()
+            .map(|s| s.impaired_azs().unwrap_or_default())
+            .unwrap_or_default(),
+        services,
+    }
+}
