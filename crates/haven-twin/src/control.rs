@@ -193,17 +193,25 @@ pub async fn call(
     let fut = async {
         let stream = TcpStream::connect(addr)
             .await
-            .map_err(|e| Error::Unreachable { addr, reason: e.to_string() })?;
+            .map_err(|e| Error::Unreachable {
+                addr,
+                reason: e.to_string(),
+            })?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| Error::Unreachable { addr, reason: e.to_string() })?;
+            .map_err(|e| Error::Unreachable {
+                addr,
+                reason: e.to_string(),
+            })?;
         tokio::spawn(async move {
             // The connection ends when the response is read or the server goes away.
             if let Err(e) = conn.await {
                 tracing::debug!("control client connection: {e}");
             }
         });
-        let bytes = body.map(|b| serde_json::to_vec(&b).unwrap_or_default()).unwrap_or_default();
+        let bytes = body
+            .map(|b| serde_json::to_vec(&b).unwrap_or_default())
+            .unwrap_or_default();
         let req = Request::builder()
             .method(method)
             .uri(path)
@@ -211,19 +219,29 @@ pub async fn call(
             .header(header::AUTHORIZATION, format!("Bearer {token}"))
             .header(header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(bytes)))
-            .map_err(|e| Error::Unreachable { addr, reason: e.to_string() })?;
+            .map_err(|e| Error::Unreachable {
+                addr,
+                reason: e.to_string(),
+            })?;
         let resp = sender
             .send_request(req)
             .await
-            .map_err(|e| Error::Unreachable { addr, reason: e.to_string() })?;
+            .map_err(|e| Error::Unreachable {
+                addr,
+                reason: e.to_string(),
+            })?;
         let status = resp.status();
         let body = resp
             .into_body()
             .collect()
             .await
-            .map_err(|e| Error::Unreachable { addr, reason: e.to_string() })?
+            .map_err(|e| Error::Unreachable {
+                addr,
+                reason: e.to_string(),
+            })?
             .to_bytes();
-        let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
         if status.is_success() {
             Ok(value)
         } else {
@@ -231,10 +249,16 @@ pub async fn call(
                 .get("error")
                 .and_then(|m| m.as_str())
                 .map_or_else(|| status.to_string(), str::to_owned);
-            Err(Error::Api { status: status.as_u16(), message })
+            Err(Error::Api {
+                status: status.as_u16(),
+                message,
+            })
         }
     };
     tokio::time::timeout(timeout, fut)
         .await
-        .map_err(|_| Error::Unreachable { addr, reason: format!("no answer within {timeout:?}") })?
+        .map_err(|_| Error::Unreachable {
+            addr,
+            reason: format!("no answer within {timeout:?}"),
+        })?
 }

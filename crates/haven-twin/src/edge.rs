@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use haven_process::ProcessIdentity;
-use haven_proxy::{ForwardAction, Listener, ProxyConfig, Routing, TargetGroup, TargetGroupConfig, TargetState};
+use haven_proxy::{
+    ForwardAction, Listener, ProxyConfig, Routing, TargetGroup, TargetGroupConfig, TargetState,
+};
 use haven_spec::model::{Role, RoutingMode};
 use http::Method;
 use tokio::sync::watch;
@@ -34,7 +36,8 @@ pub async fn run(args: EdgeArgs) -> Result<(), Error> {
     let loaded = haven_spec::load(&args.spec).map_err(|e| Error::Other(e.to_string()))?;
     let twin = loaded.spec.twin();
     let paths = Paths::new(&twin.state_dir);
-    let ports = Ports::read(&paths)?.ok_or_else(|| Error::Other("no ports.json: start the twin with `haven up`".into()))?;
+    let ports = Ports::read(&paths)?
+        .ok_or_else(|| Error::Other("no ports.json: start the twin with `haven up`".into()))?;
     let token: Arc<str> = crate::paths::token(&paths)?.into();
 
     let interval: Duration = twin.edge.health_check_interval.into();
@@ -56,8 +59,12 @@ pub async fn run(args: EdgeArgs) -> Result<(), Error> {
     let mut regions = Vec::new();
     let mut secondary_priority = 1;
     for r in &twin.regions {
-        let Some(svc) = r.services.iter().find(|s| s.environment == "production") else { continue };
-        let Some(addr) = ports.alb(&r.name, &svc.name) else { continue };
+        let Some(svc) = r.services.iter().find(|s| s.environment == "production") else {
+            continue;
+        };
+        let Some(addr) = ports.alb(&r.name, &svc.name) else {
+            continue;
+        };
         let priority = if r.role == Role::Primary {
             0
         } else {
@@ -71,16 +78,34 @@ pub async fn run(args: EdgeArgs) -> Result<(), Error> {
     group.spawn_health_checks(stop_rx.clone());
     let listener = Listener::new("edge", ForwardAction::single(group.clone()));
     let addr = ports.edge_addr();
-    let tcp = tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
-    let edge = Arc::new(Edge { url: format!("http://{addr}"), mode: twin.edge.mode, group, regions });
+    let tcp = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })?;
+    let edge = Arc::new(Edge {
+        url: format!("http://{addr}"),
+        mode: twin.edge.mode,
+        group,
+        regions,
+    });
     let (proxy_stop_tx, proxy_stop_rx) = watch::channel(false);
-    let server = tokio::spawn(haven_proxy::serve(tcp, listener, ProxyConfig::default(), proxy_stop_rx));
+    let server = tokio::spawn(haven_proxy::serve(
+        tcp,
+        listener,
+        ProxyConfig::default(),
+        proxy_stop_rx,
+    ));
 
     let control_addr = SocketAddr::new(ports.bind, 0);
     let control = tokio::net::TcpListener::bind(control_addr)
         .await
-        .map_err(|source| Error::Bind { addr: control_addr, source })?;
-    let local = control.local_addr().map_err(|source| Error::Bind { addr: control_addr, source })?;
+        .map_err(|source| Error::Bind {
+            addr: control_addr,
+            source,
+        })?;
+    let local = control.local_addr().map_err(|source| Error::Bind {
+        addr: control_addr,
+        source,
+    })?;
     let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
     let handler = {
         let edge = edge.clone();
@@ -102,7 +127,12 @@ pub async fn run(args: EdgeArgs) -> Result<(), Error> {
     tokio::spawn(control::serve(control, token, handler, stop_rx));
     let me = ProcessIdentity::of(std::process::id())?;
     let endpoint_path = paths.edge_endpoint();
-    Endpoint { addr: local, pid: me.pid, start_time: me.start_time }.write(&endpoint_path)?;
+    Endpoint {
+        addr: local,
+        pid: me.pid,
+        start_time: me.start_time,
+    }
+    .write(&endpoint_path)?;
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::Other(format!("cannot handle SIGTERM: {e}")))?;
@@ -139,7 +169,10 @@ fn status(edge: &Edge) -> EdgeStatus {
     let serving: Vec<String> = if healthy.is_empty() {
         edge.regions.iter().map(|(n, _)| n.clone()).collect()
     } else if edge.mode == RoutingMode::Failover {
-        let best = healthy.iter().filter_map(|n| state_of(n).map(|t| t.priority)).min();
+        let best = healthy
+            .iter()
+            .filter_map(|n| state_of(n).map(|t| t.priority))
+            .min();
         healthy
             .iter()
             .filter(|n| state_of(n).map(|t| t.priority) == best)

@@ -66,10 +66,12 @@ impl Ports {
     pub fn read(paths: &Paths) -> Result<Option<Self>, Error> {
         let path = paths.ports();
         match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| Error::Corrupt {
-                path,
-                reason: e.to_string(),
-            }),
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| Error::Corrupt {
+                    path,
+                    reason: e.to_string(),
+                }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io(&path, e)),
         }
@@ -85,6 +87,9 @@ impl Ports {
 pub fn free_port(ip: IpAddr) -> Result<u16, Error> {
     let addr = SocketAddr::new(ip, 0);
     let l = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
-    let port = l.local_addr().map_err(|source| Error::Bind { addr, source })?.port();
+    let port = l
+        .local_addr()
+        .map_err(|source| Error::Bind { addr, source })?
+        .port();
     Ok(port)
 }

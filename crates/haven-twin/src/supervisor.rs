@@ -103,8 +103,14 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
     let control_addr = std::net::SocketAddr::new(sup.ports.bind, 0);
     let listener = tokio::net::TcpListener::bind(control_addr)
         .await
-        .map_err(|source| Error::Bind { addr: control_addr, source })?;
-    let local = listener.local_addr().map_err(|source| Error::Bind { addr: control_addr, source })?;
+        .map_err(|source| Error::Bind {
+            addr: control_addr,
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| Error::Bind {
+        addr: control_addr,
+        source,
+    })?;
     let handler = {
         let sup = sup.clone();
         move |call: Call| {
@@ -113,15 +119,28 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
         }
     };
     let (control_stop_tx, control_stop_rx) = watch::channel(false);
-    tokio::spawn(control::serve(listener, token.into(), handler, control_stop_rx));
+    tokio::spawn(control::serve(
+        listener,
+        token.into(),
+        handler,
+        control_stop_rx,
+    ));
     let me = ProcessIdentity::of(std::process::id())?;
-    Endpoint { addr: local, pid: me.pid, start_time: me.start_time }.write(&paths.supervisor())?;
+    Endpoint {
+        addr: local,
+        pid: me.pid,
+        start_time: me.start_time,
+    }
+    .write(&paths.supervisor())?;
 
     for r in &sup.twin.regions {
         sup.start(&r.name, Kind::Region)?;
     }
     sup.start(EDGE, Kind::Edge)?;
-    reporter.step("Starting", &format!("{} regions and the edge router", sup.twin.regions.len()));
+    reporter.step(
+        "Starting",
+        &format!("{} regions and the edge router", sup.twin.regions.len()),
+    );
 
     let ready = sup.wait_ready(opts.ready_timeout, &mut exits_rx).await;
     let result = match ready {
@@ -156,7 +175,11 @@ impl Sup {
             .group(Group::NewGroup)
             .parent_death_signal(Some(Signal::KILL));
         spec = match kind {
-            Kind::Edge => spec.args(["edge".to_owned(), "--spec".to_owned(), self.spec.display().to_string()]),
+            Kind::Edge => spec.args([
+                "edge".to_owned(),
+                "--spec".to_owned(),
+                self.spec.display().to_string(),
+            ]),
             Kind::Region => spec.args([
                 "region".to_owned(),
                 name.to_owned(),
@@ -220,7 +243,10 @@ impl Sup {
             for r in &status.regions {
                 for s in &r.services {
                     if let Some(why) = &s.failure {
-                        return Err(Error::Other(format!("{} in {} cannot start: {why}", s.name, r.name)));
+                        return Err(Error::Other(format!(
+                            "{} in {} cannot start: {why}",
+                            s.name, r.name
+                        )));
                     }
                 }
             }
@@ -242,14 +268,19 @@ impl Sup {
         }
     }
 
-    async fn supervise(self: &Arc<Self>, exits: &mut mpsc::UnboundedReceiver<String>, reporter: &dyn Reporter) {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(e) => {
-                reporter.warn(&format!("cannot handle SIGTERM: {e}"));
-                return;
-            }
-        };
+    async fn supervise(
+        self: &Arc<Self>,
+        exits: &mut mpsc::UnboundedReceiver<String>,
+        reporter: &dyn Reporter,
+    ) {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(e) => {
+                    reporter.warn(&format!("cannot handle SIGTERM: {e}"));
+                    return;
+                }
+            };
         let mut shutting = self.shutting_down.subscribe();
         let mut reap = tokio::time::interval(Duration::from_secs(1));
         loop {
@@ -269,7 +300,12 @@ impl Sup {
             let mut procs = lock(&self.procs);
             let Some(p) = procs.get_mut(name) else { return };
             p.identity = None;
-            (p.kind, p.chaos, p.restarts, p.started.elapsed() < Duration::from_secs(10))
+            (
+                p.kind,
+                p.chaos,
+                p.restarts,
+                p.started.elapsed() < Duration::from_secs(10),
+            )
         };
         if kind == Kind::Region {
             cleanup_region(&self.paths, name).await;
@@ -277,9 +313,15 @@ impl Sup {
         if chaos || *self.shutting_down.borrow() {
             return;
         }
-        reporter.warn(&format!("the {name} process exited unexpectedly; restarting it"));
+        reporter.warn(&format!(
+            "the {name} process exited unexpectedly; restarting it"
+        ));
         // Back off a process that keeps dying at start.
-        let wait = if quick { Duration::from_millis(500 * u64::from(restarts.min(10) + 1)) } else { Duration::ZERO };
+        let wait = if quick {
+            Duration::from_millis(500 * u64::from(restarts.min(10) + 1))
+        } else {
+            Duration::ZERO
+        };
         tokio::time::sleep(wait).await;
         if let Some(p) = lock(&self.procs).get_mut(name) {
             p.restarts += 1;
@@ -292,7 +334,8 @@ impl Sup {
     async fn shutdown(self: &Arc<Self>, exits: &mut mpsc::UnboundedReceiver<String>) {
         self.shutting_down.send_replace(true);
         // The edge first, so no new request reaches a region that is about to drain.
-        self.stop_procs(|k| k == Kind::Edge, Duration::from_secs(15), exits).await;
+        self.stop_procs(|k| k == Kind::Edge, Duration::from_secs(15), exits)
+            .await;
         let grace = self
             .twin
             .regions
@@ -352,10 +395,15 @@ impl Sup {
             .collect();
         let mut regions = Vec::new();
         for r in &self.twin.regions {
-            let proc = procs.iter().find(|(n, k, _, _)| n == &r.name && *k == Kind::Region);
+            let proc = procs
+                .iter()
+                .find(|(n, k, _, _)| n == &r.name && *k == Kind::Region);
             let down = |state: &str| RegionStatus {
                 name: r.name.clone(),
-                role: serde_json::to_value(r.role).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                role: serde_json::to_value(r.role)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
                 state: state.to_owned(),
                 pid: proc.and_then(|p| p.2.map(|i| i.pid)),
                 alb_url: r
@@ -373,7 +421,15 @@ impl Sup {
                 Some((_, _, None, true)) => down("stopped"),
                 Some((_, _, None, false)) => down("crashed"),
                 None => down("stopped"),
-                Some((name, _, Some(_), _)) => match self.call(&self.paths.region_endpoint(name), Method::GET, "/status", None).await {
+                Some((name, _, Some(_), _)) => match self
+                    .call(
+                        &self.paths.region_endpoint(name),
+                        Method::GET,
+                        "/status",
+                        None,
+                    )
+                    .await
+                {
                     Ok(v) => serde_json::from_value(v).unwrap_or_else(|_| down("starting")),
                     Err(_) => down("starting"),
                 },
@@ -392,7 +448,10 @@ impl Sup {
         let edge = edge.unwrap_or_else(|| EdgeStatus {
             url: format!("http://{}", self.ports.edge_addr()),
             pid: None,
-            mode: serde_json::to_value(self.twin.edge.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            mode: serde_json::to_value(self.twin.edge.mode)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
             serving_regions: Vec::new(),
             regions: Vec::new(),
         });
@@ -405,9 +464,23 @@ impl Sup {
         }
     }
 
-    async fn call(&self, endpoint: &Path, method: Method, path: &str, body: Option<serde_json::Value>) -> Result<serde_json::Value, Error> {
+    async fn call(
+        &self,
+        endpoint: &Path,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, Error> {
         let ep = Endpoint::read(endpoint)?;
-        control::call(ep.addr, &self.token, method, path, body, Duration::from_secs(5)).await
+        control::call(
+            ep.addr,
+            &self.token,
+            method,
+            path,
+            body,
+            Duration::from_secs(5),
+        )
+        .await
     }
 
     async fn handle(self: &Arc<Self>, call: Call) -> Reply {
@@ -422,7 +495,9 @@ impl Sup {
                     Ok(r) => r,
                     Err(e) => return e,
                 };
-                let Some(name) = req.region else { return Reply::bad_request("name a region") };
+                let Some(name) = req.region else {
+                    return Reply::bad_request("name a region");
+                };
                 let identity = {
                     let mut procs = lock(&self.procs);
                     let Some(p) = procs.get_mut(&name).filter(|p| p.kind == Kind::Region) else {
@@ -432,12 +507,18 @@ impl Sup {
                     p.identity
                 };
                 let Some(identity) = identity else {
-                    return Reply::ok(ChaosResult { killed_tasks: Vec::new(), message: format!("{name} is already down") });
+                    return Reply::ok(ChaosResult {
+                        killed_tasks: Vec::new(),
+                        message: format!("{name} is already down"),
+                    });
                 };
                 match haven_process::kill_group(&identity, Signal::KILL) {
                     Ok(_) => Reply::ok(ChaosResult {
                         killed_tasks: Vec::new(),
-                        message: format!("killed {name} (process group {}); it stays down until `haven chaos heal {name}`", identity.pgid),
+                        message: format!(
+                            "killed {name} (process group {}); it stays down until `haven chaos heal {name}`",
+                            identity.pgid
+                        ),
                     }),
                     Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
                 }
@@ -450,11 +531,16 @@ impl Sup {
                 let mut messages = Vec::new();
                 let names: Vec<String> = lock(&self.procs)
                     .iter()
-                    .filter(|(n, p)| p.kind == Kind::Region && req.region.as_ref().is_none_or(|r| r == *n))
+                    .filter(|(n, p)| {
+                        p.kind == Kind::Region && req.region.as_ref().is_none_or(|r| r == *n)
+                    })
                     .map(|(n, _)| n.clone())
                     .collect();
                 if names.is_empty() {
-                    return Reply::not_found(format!("no region `{}`", req.region.unwrap_or_default()));
+                    return Reply::not_found(format!(
+                        "no region `{}`",
+                        req.region.unwrap_or_default()
+                    ));
                 }
                 for name in names {
                     let restart = {
@@ -470,15 +556,31 @@ impl Sup {
                     if restart {
                         match self.start(&name, Kind::Region) {
                             Ok(()) => messages.push(format!("restarted {name}")),
-                            Err(e) => return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                            Err(e) => {
+                                return Reply::error(
+                                    StatusCode::INTERNAL_SERVER_ERROR,
+                                    e.to_string(),
+                                );
+                            }
                         }
-                    } else if let Ok(v) = self.call(&self.paths.region_endpoint(&name), Method::POST, "/chaos/heal", None).await {
+                    } else if let Ok(v) = self
+                        .call(
+                            &self.paths.region_endpoint(&name),
+                            Method::POST,
+                            "/chaos/heal",
+                            None,
+                        )
+                        .await
+                    {
                         if let Some(m) = v.get("message").and_then(|m| m.as_str()) {
                             messages.push(format!("{name}: {m}"));
                         }
                     }
                 }
-                Reply::ok(ChaosResult { killed_tasks: Vec::new(), message: messages.join("; ") })
+                Reply::ok(ChaosResult {
+                    killed_tasks: Vec::new(),
+                    message: messages.join("; "),
+                })
             }
             (&Method::POST, path) if path.starts_with("/regions/") => {
                 // `/regions/<name>/<rest>` is forwarded to that region's control API.
@@ -488,12 +590,24 @@ impl Sup {
                     return Reply::not_found(format!("no region `{name}`"));
                 }
                 let body = serde_json::from_slice(&call.body).ok();
-                match self.call(&self.paths.region_endpoint(name), Method::POST, &format!("/{sub}"), body).await {
+                match self
+                    .call(
+                        &self.paths.region_endpoint(name),
+                        Method::POST,
+                        &format!("/{sub}"),
+                        body,
+                    )
+                    .await
+                {
                     Ok(v) => Reply::ok(v),
-                    Err(Error::Api { status, message }) => {
-                        Reply::error(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), message)
-                    }
-                    Err(e) => Reply::error(StatusCode::SERVICE_UNAVAILABLE, format!("region {name} is not reachable: {e}")),
+                    Err(Error::Api { status, message }) => Reply::error(
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                        message,
+                    ),
+                    Err(e) => Reply::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("region {name} is not reachable: {e}"),
+                    ),
                 }
             }
             _ => Reply::not_found(format!("no route {} {}", call.method, call.path)),
@@ -554,7 +668,10 @@ impl Client {
     /// Finds the supervisor of the twin whose state directory is `paths`.
     pub fn connect(paths: &Paths) -> Result<Self, Error> {
         let ep = Endpoint::read(&paths.supervisor()).map_err(|_| {
-            Error::Other(format!("haven is not running here (no {}); start it with `haven up`", paths.supervisor().display()))
+            Error::Other(format!(
+                "haven is not running here (no {}); start it with `haven up`",
+                paths.supervisor().display()
+            ))
         })?;
         if !ep.is_alive() {
             return Err(Error::Other(format!(
@@ -562,11 +679,29 @@ impl Client {
                 ep.pid
             )));
         }
-        let token = std::fs::read_to_string(paths.token()).map_err(|e| Error::io(&paths.token(), e))?;
-        Ok(Self { addr: ep.addr, token: token.trim().to_owned(), pid: ep.pid })
+        let token =
+            std::fs::read_to_string(paths.token()).map_err(|e| Error::io(&paths.token(), e))?;
+        Ok(Self {
+            addr: ep.addr,
+            token: token.trim().to_owned(),
+            pid: ep.pid,
+        })
     }
 
-    pub async fn call(&self, method: Method, path: &str, body: Option<serde_json::Value>) -> Result<serde_json::Value, Error> {
-        control::call(self.addr, &self.token, method, path, body, Duration::from_secs(30)).await
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, Error> {
+        control::call(
+            self.addr,
+            &self.token,
+            method,
+            path,
+            body,
+            Duration::from_secs(30),
+        )
+        .await
     }
 }

@@ -12,7 +12,8 @@ pub fn run(command: InternalCommand) -> anyhow::Result<ExitCode> {
     // These processes log to files the supervisor gives them; info level tells a drill's story.
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HAVEN_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("HAVEN_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_ansi(false)
         .with_writer(std::io::stderr)
@@ -24,9 +25,14 @@ pub fn run(command: InternalCommand) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     match command {
         InternalCommand::Region { region, spec } => rt
-            .block_on(region::run(RegionArgs { spec, region: region.clone() }))
+            .block_on(region::run(RegionArgs {
+                spec,
+                region: region.clone(),
+            }))
             .with_context(|| format!("region {region}"))?,
-        InternalCommand::Edge { spec } => rt.block_on(edge::run(EdgeArgs { spec })).context("edge")?,
+        InternalCommand::Edge { spec } => {
+            rt.block_on(edge::run(EdgeArgs { spec })).context("edge")?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

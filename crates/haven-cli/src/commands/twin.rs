@@ -42,7 +42,13 @@ impl Reporter for TermReporter {
             }
             return;
         }
-        self.0.status("Ready", &format!("{} is serving; Ctrl-C or `haven down` stops it", status.project));
+        self.0.status(
+            "Ready",
+            &format!(
+                "{} is serving; Ctrl-C or `haven down` stops it",
+                status.project
+            ),
+        );
         self.0.out(&endpoints_table(status));
     }
 
@@ -54,7 +60,11 @@ impl Reporter for TermReporter {
 fn endpoints_table(status: &Status) -> String {
     let mut rows = vec![
         ["ENDPOINT".to_owned(), "URL".to_owned(), "DETAIL".to_owned()],
-        ["edge".to_owned(), status.edge.url.clone(), format!("{} routing", status.edge.mode)],
+        [
+            "edge".to_owned(),
+            status.edge.url.clone(),
+            format!("{} routing", status.edge.mode),
+        ],
     ];
     for r in &status.regions {
         for s in &r.services {
@@ -65,7 +75,11 @@ fn endpoints_table(status: &Status) -> String {
             ]);
         }
     }
-    rows.push(["state".to_owned(), status.state_dir.clone(), format!("supervisor pid {}", status.supervisor_pid)]);
+    rows.push([
+        "state".to_owned(),
+        status.state_dir.clone(),
+        format!("supervisor pid {}", status.supervisor_pid),
+    ]);
     table(&rows)
 }
 
@@ -94,8 +108,13 @@ pub fn up(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let loaded = super::spec::load_valid(printer, spec)?;
     let paths = Paths::new(loaded.spec.path(&loaded.spec.local.state_dir));
     super::build::ensure_build(printer, &loaded.spec, &paths)?;
-    let exe = std::env::current_exe().context("cannot find the haven binary to start the twin's processes")?;
-    let opts = UpOptions { spec: spec.to_path_buf(), exe, ready_timeout: Duration::from_secs(120) };
+    let exe = std::env::current_exe()
+        .context("cannot find the haven binary to start the twin's processes")?;
+    let opts = UpOptions {
+        spec: spec.to_path_buf(),
+        exe,
+        ready_timeout: Duration::from_secs(120),
+    };
     let reporter: Arc<dyn Reporter> = Arc::new(TermReporter(*printer));
     runtime()?.block_on(supervisor::run(opts, reporter))?;
     Ok(ExitCode::SUCCESS)
@@ -112,12 +131,18 @@ pub fn down(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     };
     runtime()?.block_on(async {
         client.call(Method::POST, "/shutdown", None).await?;
-        printer.status("Stopping", &format!("the twin (supervisor pid {})", client.pid));
+        printer.status(
+            "Stopping",
+            &format!("the twin (supervisor pid {})", client.pid),
+        );
         // The supervisor removes its endpoint file once everything it started has exited.
         let deadline = Instant::now() + Duration::from_secs(600);
         while paths.supervisor().exists() && Client::connect(&paths).is_ok() {
             if Instant::now() > deadline {
-                bail!("the twin did not stop within 10 minutes (supervisor pid {})", client.pid);
+                bail!(
+                    "the twin did not stop within 10 minutes (supervisor pid {})",
+                    client.pid
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -134,16 +159,28 @@ pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
         printer.out_json(&value)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let status: Status = serde_json::from_value(value).context("the supervisor's status is not in the expected shape")?;
+    let status: Status = serde_json::from_value(value)
+        .context("the supervisor's status is not in the expected shape")?;
     printer.out(&format!(
         "edge {}  {}  serving: {}",
         status.edge.url,
         status.edge.mode,
-        if status.edge.serving_regions.is_empty() { "none".to_owned() } else { status.edge.serving_regions.join(", ") }
+        if status.edge.serving_regions.is_empty() {
+            "none".to_owned()
+        } else {
+            status.edge.serving_regions.join(", ")
+        }
     ));
     for r in &status.regions {
-        let health = if r.healthy { printer.paint(Style::Good, "healthy") } else { printer.paint(Style::Bad, "unhealthy") };
-        printer.out(&format!("\n{} ({}, {}) {health}  {}", r.name, r.role, r.state, r.alb_url));
+        let health = if r.healthy {
+            printer.paint(Style::Good, "healthy")
+        } else {
+            printer.paint(Style::Bad, "unhealthy")
+        };
+        printer.out(&format!(
+            "\n{} ({}, {}) {health}  {}",
+            r.name, r.role, r.state, r.alb_url
+        ));
         if !r.impaired_azs.is_empty() {
             printer.out(&format!("  impaired AZs: {}", r.impaired_azs.join(", ")));
         }
@@ -157,12 +194,20 @@ pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
                 s.healthy,
                 s.min,
                 s.max,
-                s.cpu_percent.map(|c| format!(", CPU {c}%")).unwrap_or_default()
+                s.cpu_percent
+                    .map(|c| format!(", CPU {c}%"))
+                    .unwrap_or_default()
             ));
             if let Some(f) = &s.failure {
                 printer.out(&format!("    {}", printer.paint(Style::Bad, f)));
             }
-            let mut rows = vec![["TASK".to_owned(), "AZ".to_owned(), "PID".to_owned(), "ADDRESS".to_owned(), "HEALTH".to_owned()]];
+            let mut rows = vec![[
+                "TASK".to_owned(),
+                "AZ".to_owned(),
+                "PID".to_owned(),
+                "ADDRESS".to_owned(),
+                "HEALTH".to_owned(),
+            ]];
             for t in &s.tasks {
                 rows.push([
                     t.id.chars().take(12).collect(),
@@ -192,7 +237,11 @@ pub fn chaos(printer: &Printer, spec: &Path, cmd: ChaosCommand) -> anyhow::Resul
             };
             (
                 format!("/regions/{region}/chaos/kill-task"),
-                serde_json::to_value(api::KillTask { task, az, service: None })?,
+                serde_json::to_value(api::KillTask {
+                    task,
+                    az,
+                    service: None,
+                })?,
             )
         }
         ChaosCommand::KillAz { region, az } => (
@@ -201,9 +250,14 @@ pub fn chaos(printer: &Printer, spec: &Path, cmd: ChaosCommand) -> anyhow::Resul
         ),
         ChaosCommand::KillRegion { region } => (
             "/chaos/kill-region".to_owned(),
-            serde_json::to_value(api::RegionTarget { region: Some(region) })?,
+            serde_json::to_value(api::RegionTarget {
+                region: Some(region),
+            })?,
         ),
-        ChaosCommand::Heal { region } => ("/chaos/heal".to_owned(), serde_json::to_value(api::RegionTarget { region })?),
+        ChaosCommand::Heal { region } => (
+            "/chaos/heal".to_owned(),
+            serde_json::to_value(api::RegionTarget { region })?,
+        ),
     };
     let value = rt.block_on(client.call(Method::POST, &path, Some(body)))?;
     if printer.json {
@@ -219,7 +273,8 @@ pub fn chaos(printer: &Printer, spec: &Path, cmd: ChaosCommand) -> anyhow::Resul
 }
 
 fn primary(rt: &tokio::runtime::Runtime, client: &Client) -> anyhow::Result<String> {
-    let status: Status = serde_json::from_value(rt.block_on(client.call(Method::GET, "/status", None))?)?;
+    let status: Status =
+        serde_json::from_value(rt.block_on(client.call(Method::GET, "/status", None))?)?;
     status
         .regions
         .iter()

@@ -54,27 +54,42 @@ impl Scaler {
     /// What the service's desired count should become, if anything.
     pub fn decide(&mut self, p: &Policy, desired: u32, now: Instant) -> Option<Decision> {
         let desired_f = f64::from(desired.max(1));
-        let metrics = [("CPUUtilization", p.cpu_target), ("MemoryUtilization", p.memory_target)];
+        let metrics = [
+            ("CPUUtilization", p.cpu_target),
+            ("MemoryUtilization", p.memory_target),
+        ];
         let value = |d: &Datapoint, i: usize| if i == 0 { d.cpu } else { d.memory };
 
         // Scale out: any metric above target for the last OUT_DATAPOINTS datapoints.
         let mut out: Option<(u32, String)> = None;
         if self.history.len() >= OUT_DATAPOINTS {
             for (i, (name, target)) in metrics.iter().enumerate() {
-                let recent: Vec<f64> = self.history.iter().rev().take(OUT_DATAPOINTS).map(|d| value(d, i)).collect();
+                let recent: Vec<f64> = self
+                    .history
+                    .iter()
+                    .rev()
+                    .take(OUT_DATAPOINTS)
+                    .map(|d| value(d, i))
+                    .collect();
                 if recent.iter().all(|v| v > target) {
                     let avg = recent.iter().sum::<f64>() / recent.len() as f64;
                     let want = ((desired_f * avg / target).ceil() as u32).clamp(p.min, p.max);
                     if want > desired && out.as_ref().is_none_or(|(w, _)| want > *w) {
-                        out = Some((want, format!(
-                            "target tracking: average {name} {avg:.1}% above target {target:.0}% for {OUT_DATAPOINTS} datapoints"
-                        )));
+                        out = Some((
+                            want,
+                            format!(
+                                "target tracking: average {name} {avg:.1}% above target {target:.0}% for {OUT_DATAPOINTS} datapoints"
+                            ),
+                        ));
                     }
                 }
             }
         }
         if let Some((to, cause)) = out {
-            if self.last_out.is_some_and(|t| now.duration_since(t) < p.scale_out_cooldown) {
+            if self
+                .last_out
+                .is_some_and(|t| now.duration_since(t) < p.scale_out_cooldown)
+            {
                 return None;
             }
             self.last_out = Some(now);
@@ -82,10 +97,16 @@ impl Scaler {
             return Some(Decision { to, cause });
         }
         if desired < p.min {
-            return Some(Decision { to: p.min, cause: format!("desired {desired} is below min {}", p.min) });
+            return Some(Decision {
+                to: p.min,
+                cause: format!("desired {desired} is below min {}", p.min),
+            });
         }
         if desired > p.max {
-            return Some(Decision { to: p.max, cause: format!("desired {desired} is above max {}", p.max) });
+            return Some(Decision {
+                to: p.max,
+                cause: format!("desired {desired} is above max {}", p.max),
+            });
         }
 
         // Scale in: every metric below 90 % of its target for IN_DATAPOINTS datapoints.
@@ -146,7 +167,10 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, (cpu, memory))| {
-                s.observe(Datapoint { cpu: *cpu, memory: *memory });
+                s.observe(Datapoint {
+                    cpu: *cpu,
+                    memory: *memory,
+                });
                 let d = s.decide(&POLICY, desired, start + Duration::from_secs(i as u64));
                 if let Some(d) = &d {
                     desired = d.to;
@@ -159,21 +183,33 @@ mod tests {
 
     #[test]
     fn scales_out_after_three_high_datapoints_in_proportion() {
-        check(2, &[(95.0, 10.0), (95.0, 10.0), (95.0, 10.0)], &[None, None, Some(3)]);
+        check(
+            2,
+            &[(95.0, 10.0), (95.0, 10.0), (95.0, 10.0)],
+            &[None, None, Some(3)],
+        );
         check(2, &[(100.0, 10.0); 3], &[None, None, Some(3)]);
         check(2, &[(300.0, 10.0); 3], &[None, None, Some(9)]);
         check(2, &[(900.0, 10.0); 3], &[None, None, Some(10)]);
         // Memory alone triggers it too.
         check(2, &[(10.0, 90.0); 3], &[None, None, Some(3)]);
         // One low datapoint in the run resets it.
-        check(2, &[(95.0, 10.0), (50.0, 10.0), (95.0, 10.0)], &[None, None, None]);
+        check(
+            2,
+            &[(95.0, 10.0), (50.0, 10.0), (95.0, 10.0)],
+            &[None, None, None],
+        );
     }
 
     #[test]
     fn scale_out_cooldown() {
         let high = [(200.0, 10.0); 9];
         // 0-2: out to 6; 3-5: within the 5 s cooldown at second 5; 6-8: cooldown over.
-        check(2, &high, &[None, None, Some(6), None, None, None, None, None, Some(10)]);
+        check(
+            2,
+            &high,
+            &[None, None, Some(6), None, None, None, None, None, Some(10)],
+        );
     }
 
     #[test]
@@ -198,7 +234,10 @@ mod tests {
         let mut desired = 2;
         let mut decisions = Vec::new();
         for (i, (cpu, memory)) in points.iter().enumerate() {
-            s.observe(Datapoint { cpu: *cpu, memory: *memory });
+            s.observe(Datapoint {
+                cpu: *cpu,
+                memory: *memory,
+            });
             if let Some(d) = s.decide(&POLICY, desired, start + Duration::from_secs(i as u64)) {
                 desired = d.to;
                 decisions.push((i, d.to));

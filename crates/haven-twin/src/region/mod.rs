@@ -62,7 +62,8 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         .ok_or_else(|| Error::Other(format!("the spec has no region `{}`", args.region)))?
         .clone();
     let paths = Paths::new(&twin.state_dir);
-    let ports = Ports::read(&paths)?.ok_or_else(|| Error::Other("no ports.json: start the twin with `haven up`".into()))?;
+    let ports = Ports::read(&paths)?
+        .ok_or_else(|| Error::Other("no ports.json: start the twin with `haven up`".into()))?;
     let token: Arc<str> = crate::paths::token(&paths)?.into();
     haven_process::set_child_subreaper()?;
 
@@ -96,14 +97,23 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         };
         let group = TargetGroup::new(cfg)?;
         group.spawn_health_checks(stop_rx.clone());
-        let listener = Listener::new(format!("app/{}-alb", s.name), ForwardAction::single(group.clone()));
+        let listener = Listener::new(
+            format!("app/{}-alb", s.name),
+            ForwardAction::single(group.clone()),
+        );
         let tcp = bind(addr).await?;
         let config = ProxyConfig {
             idle_timeout: s.idle_timeout.into(),
+            // Request smuggling gets a 400 rather than AWS's default of forwarding and closing:
+            // the twin is where users find such clients, so it refuses them outright.
+            desync_mitigation_mode: haven_proxy::DesyncMitigationMode::Strictest,
             ..ProxyConfig::default()
         };
         let (alb_stop_tx, alb_stop_rx) = watch::channel(false);
-        servers.push((alb_stop_tx, tokio::spawn(haven_proxy::serve(tcp, listener, config, alb_stop_rx))));
+        servers.push((
+            alb_stop_tx,
+            tokio::spawn(haven_proxy::serve(tcp, listener, config, alb_stop_rx)),
+        ));
         let env = ServiceEnv {
             region: region.name.clone(),
             azs: region.azs.clone(),
@@ -128,7 +138,10 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     // The control API, announced once everything above is up.
     let control_addr = SocketAddr::new(ports.bind, 0);
     let control = bind(control_addr).await?;
-    let local = control.local_addr().map_err(|e| Error::Bind { addr: control_addr, source: e })?;
+    let local = control.local_addr().map_err(|e| Error::Bind {
+        addr: control_addr,
+        source: e,
+    })?;
     let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
     let handler = {
         let region = region.clone();
@@ -142,7 +155,12 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     tokio::spawn(control::serve(control, token, handler, stop_rx.clone()));
     let me = ProcessIdentity::of(std::process::id())?;
     let endpoint_path = paths.region_endpoint(&region.name);
-    Endpoint { addr: local, pid: me.pid, start_time: me.start_time }.write(&endpoint_path)?;
+    Endpoint {
+        addr: local,
+        pid: me.pid,
+        start_time: me.start_time,
+    }
+    .write(&endpoint_path)?;
     tracing::info!(region = %region.name, %local, "region is up");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -159,10 +177,14 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     }
     tracing::info!(region = %region.name, "draining");
     // Drain and stop every service's tasks, then close the ALBs, then everything else.
-    let drains: Vec<_> = region.services.iter().map(|(s, _)| {
-        let s = s.clone();
-        tokio::spawn(async move { s.drain_and_stop().await })
-    }).collect();
+    let drains: Vec<_> = region
+        .services
+        .iter()
+        .map(|(s, _)| {
+            let s = s.clone();
+            tokio::spawn(async move { s.drain_and_stop().await })
+        })
+        .collect();
     for d in drains {
         if let Err(e) = d.await {
             tracing::warn!("a service's drain failed: {e}");
@@ -170,7 +192,10 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     }
     for (stop, server) in servers {
         stop.send_replace(true);
-        if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(10), server).await.map(|r| r.unwrap_or(Ok(()))) {
+        if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .map(|r| r.unwrap_or(Ok(())))
+        {
             tracing::warn!("ALB twin stopped with an error: {e}");
         }
     }
@@ -182,7 +207,9 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
 }
 
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Error> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })
 }
 
 /// Ends every process a previous run of this region recorded and left running, and marks its
@@ -197,7 +224,11 @@ pub(crate) async fn cleanup_leftovers(store: &Store) {
     };
     for t in leftovers {
         if let (Some(pid), Some(start_time), Some(pgid)) = (t.pid, t.start_time, t.pgid) {
-            let id = ProcessIdentity { pid, start_time, pgid };
+            let id = ProcessIdentity {
+                pid,
+                start_time,
+                pgid,
+            };
             match haven_process::terminate(&id, Duration::from_secs(2)).await {
                 Ok(exit) => tracing::info!("task {} of a previous run: {exit:?}", t.id),
                 Err(e) => tracing::warn!("cannot end task {} of a previous run: {e}", t.id),
@@ -241,18 +272,28 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
             if killed.is_empty() {
                 return Reply::not_found("no running task matches");
             }
-            Reply::ok(ChaosResult { message: format!("killed {} task(s)", killed.len()), killed_tasks: killed })
+            Reply::ok(ChaosResult {
+                message: format!("killed {} task(s)", killed.len()),
+                killed_tasks: killed,
+            })
         }
         (&Method::POST, "/chaos/kill-az") => {
             let req: KillAz = match call.json() {
                 Ok(r) => r,
                 Err(e) => return e,
             };
-            if !region.services.first().is_some_and(|(s, _)| s.env.azs.contains(&req.az)) {
+            if !region
+                .services
+                .first()
+                .is_some_and(|(s, _)| s.env.azs.contains(&req.az))
+            {
                 return Reply::not_found(format!("region {} has no AZ `{}`", region.name, req.az));
             }
             let impaired = {
-                let store = region.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let store = region
+                    .store
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if let Err(e) = store.set_az_impaired(&req.az, true) {
                     return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
                 }
@@ -264,12 +305,19 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
                 killed.extend(s.kill_tasks(|t| t.az == req.az));
             }
             Reply::ok(ChaosResult {
-                message: format!("{} is down until `haven chaos heal`; killed {} task(s)", req.az, killed.len()),
+                message: format!(
+                    "{} is down until `haven chaos heal`; killed {} task(s)",
+                    req.az,
+                    killed.len()
+                ),
                 killed_tasks: killed,
             })
         }
         (&Method::POST, "/chaos/heal") => {
-            let store = region.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let store = region
+                .store
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let healed = store.impaired_azs().unwrap_or_default();
             for az in &healed {
                 if let Err(e) = store.set_az_impaired(az, false) {
@@ -280,7 +328,10 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
             for (s, _) in &region.services {
                 s.set_impaired(Vec::new());
             }
-            Reply::ok(ChaosResult { killed_tasks: Vec::new(), message: format!("healed {healed:?}") })
+            Reply::ok(ChaosResult {
+                killed_tasks: Vec::new(),
+                message: format!("healed {healed:?}"),
+            })
         }
         (&Method::POST, "/shutdown") => {
             shutdown.send_replace(true);
@@ -300,14 +351,22 @@ fn status(region: &Region) -> api::RegionStatus {
             st
         })
         .collect();
-    let production: Vec<&api::ServiceStatus> = services.iter().filter(|s| s.environment == "production").collect();
+    let production: Vec<&api::ServiceStatus> = services
+        .iter()
+        .filter(|s| s.environment == "production")
+        .collect();
     api::RegionStatus {
         name: region.name.clone(),
         role: region.role.clone(),
         state: "running".into(),
         pid: Some(std::process::id()),
-        alb_url: production.first().map(|s| s.alb_url.clone()).unwrap_or_default(),
-        healthy: production.iter().all(|s| s.state == "ACTIVE" && s.healthy >= s.desired && s.desired > 0),
+        alb_url: production
+            .first()
+            .map(|s| s.alb_url.clone())
+            .unwrap_or_default(),
+        healthy: production
+            .iter()
+            .all(|s| s.state == "ACTIVE" && s.healthy >= s.desired && s.desired > 0),
         impaired_azs: region
             .store
             .lock()

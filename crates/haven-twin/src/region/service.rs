@@ -138,7 +138,11 @@ impl ServiceTwin {
         *self.desired.borrow()
     }
 
-    async fn control_loop(self: Arc<Self>, mut exits: mpsc::UnboundedReceiver<Exit>, mut shutdown: watch::Receiver<bool>) {
+    async fn control_loop(
+        self: Arc<Self>,
+        mut exits: mpsc::UnboundedReceiver<Exit>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let mut events = self.group.subscribe();
         let mut desired = self.desired.subscribe();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -168,7 +172,11 @@ impl ServiceTwin {
             };
             if stop {
                 // Drain exits until every task is gone, then stop.
-                while lock(&self.inner).tasks.values().any(|t| t.identity.is_some()) {
+                while lock(&self.inner)
+                    .tasks
+                    .values()
+                    .any(|t| t.identity.is_some())
+                {
                     match tokio::time::timeout(Duration::from_secs(60), exits.recv()).await {
                         Ok(Some(exit)) => self.on_exit(exit),
                         _ => break,
@@ -185,8 +193,12 @@ impl ServiceTwin {
     fn reconcile(self: &Arc<Self>) {
         let now = Instant::now();
         let grace = Duration::from(self.settings.health_check.grace_period);
-        let targets: HashMap<String, TargetState> =
-            self.group.targets().into_iter().map(|t| (t.id, t.state)).collect();
+        let targets: HashMap<String, TargetState> = self
+            .group
+            .targets()
+            .into_iter()
+            .map(|t| (t.id, t.state))
+            .collect();
         let mut to_stop = Vec::new();
         let mut to_launch = Vec::new();
         {
@@ -201,7 +213,10 @@ impl ServiceTwin {
                 {
                     to_stop.push((
                         id.clone(),
-                        format!("Task failed ELB health checks in (target-group {})", self.group.name()),
+                        format!(
+                            "Task failed ELB health checks in (target-group {})",
+                            self.group.name()
+                        ),
                     ));
                 }
             }
@@ -211,8 +226,14 @@ impl ServiceTwin {
                 .iter()
                 .filter(|(id, t)| t.stopping.is_none() && !to_stop.iter().any(|(s, _)| s == *id))
                 .collect();
-            let usable: Vec<&String> = self.env.azs.iter().filter(|az| !inner.impaired.contains(az)).collect();
-            let mut per_az: BTreeMap<&str, usize> = usable.iter().map(|az| (az.as_str(), 0)).collect();
+            let usable: Vec<&String> = self
+                .env
+                .azs
+                .iter()
+                .filter(|az| !inner.impaired.contains(az))
+                .collect();
+            let mut per_az: BTreeMap<&str, usize> =
+                usable.iter().map(|az| (az.as_str(), 0)).collect();
             for (_, t) in &active {
                 if let Some(n) = per_az.get_mut(t.record.az.as_str()) {
                     *n += 1;
@@ -222,7 +243,10 @@ impl ServiceTwin {
                 // Scale in from the fullest AZ, newest task first (ECS spreads on scale-in too).
                 let mut candidates: Vec<(&String, &Task)> = active.clone();
                 for _ in 0..active.len() - desired {
-                    let fullest = per_az.iter().max_by_key(|(_, n)| **n).map(|(az, _)| (*az).to_owned());
+                    let fullest = per_az
+                        .iter()
+                        .max_by_key(|(_, n)| **n)
+                        .map(|(az, _)| (*az).to_owned());
                     let pick = candidates
                         .iter()
                         .enumerate()
@@ -234,7 +258,10 @@ impl ServiceTwin {
                     if let Some(n) = per_az.get_mut(t.record.az.as_str()) {
                         *n -= 1;
                     }
-                    to_stop.push((id.clone(), "Scaling activity initiated by (deployment ecs-svc)".to_owned()));
+                    to_stop.push((
+                        id.clone(),
+                        "Scaling activity initiated by (deployment ecs-svc)".to_owned(),
+                    ));
                 }
             } else if active.len() < desired {
                 let blocked = inner.breaker.failed.is_some()
@@ -347,8 +374,12 @@ impl ServiceTwin {
                 memory: None,
             },
         );
-        self.group.register(id.clone(), std::net::SocketAddr::new(self.env.bind, port));
-        self.event(&format!("service {} has started 1 tasks: (task {id}) in {az}", self.settings.name));
+        self.group
+            .register(id.clone(), std::net::SocketAddr::new(self.env.bind, port));
+        self.event(&format!(
+            "service {} has started 1 tasks: (task {id}) in {az}",
+            self.settings.name
+        ));
         let exits = self.exits.clone();
         let grace = Duration::from(self.settings.stop_timeout);
         tokio::spawn(async move {
@@ -371,21 +402,37 @@ impl ServiceTwin {
         });
     }
 
-    fn spawn_spec(&self, record: &TaskRecord, image_dir: &std::path::Path) -> Result<SpawnSpec, String> {
+    fn spawn_spec(
+        &self,
+        record: &TaskRecord,
+        image_dir: &std::path::Path,
+    ) -> Result<SpawnSpec, String> {
         let Some(program) = self.settings.command.first() else {
             return Err("the service has no command".into());
         };
-        let program = if program.contains('/') { image_dir.join(program) } else { PathBuf::from(program) };
+        let program = if program.contains('/') {
+            image_dir.join(program)
+        } else {
+            PathBuf::from(program)
+        };
         if program.is_absolute() && !program.is_file() {
-            return Err(format!("`{}` is not in image {}", self.settings.command[0], record.image));
+            return Err(format!(
+                "`{}` is not in image {}",
+                self.settings.command[0], record.image
+            ));
         }
-        std::fs::create_dir_all(&self.env.logs).map_err(|e| format!("cannot create the log directory: {e}"))?;
+        std::fs::create_dir_all(&self.env.logs)
+            .map_err(|e| format!("cannot create the log directory: {e}"))?;
         let mut spec = SpawnSpec::new(program)
             .args(self.settings.command[1..].iter().cloned())
             .cwd(image_dir)
             .env_clear(true)
-            .stdout(Output::AppendFile(self.env.logs.join(format!("{}.stdout.log", record.id))))
-            .stderr(Output::AppendFile(self.env.logs.join(format!("{}.stderr.log", record.id))))
+            .stdout(Output::AppendFile(
+                self.env.logs.join(format!("{}.stdout.log", record.id)),
+            ))
+            .stderr(Output::AppendFile(
+                self.env.logs.join(format!("{}.stderr.log", record.id)),
+            ))
             .group(Group::NewGroup)
             .parent_death_signal(Some(Signal::KILL));
         for key in ["PATH", "HOME", "LANG", "TZ"] {
@@ -431,8 +478,9 @@ impl ServiceTwin {
             let backoff = Duration::from_millis(250 * (1u64 << b.failures.min(6)));
             b.next_launch = Some(Instant::now() + backoff.min(Duration::from_secs(15)));
             if b.failures >= threshold && b.failed.is_none() {
-                let tail = haven_process::tail_lines(self.env.logs.join(format!("{id}.stderr.log")), 10)
-                    .unwrap_or_default();
+                let tail =
+                    haven_process::tail_lines(self.env.logs.join(format!("{id}.stderr.log")), 10)
+                        .unwrap_or_default();
                 let mut why = format!(
                     "circuit breaker: {} consecutive tasks failed to start (threshold {threshold}); last: {reason}",
                     b.failures
@@ -450,12 +498,17 @@ impl ServiceTwin {
             }
         };
         if let Some(why) = tripped {
-            self.event(&format!("service {} deployment failed: {why}", self.settings.name));
+            self.event(&format!(
+                "service {} deployment failed: {why}",
+                self.settings.name
+            ));
         }
     }
 
     fn on_exit(&self, exit: Exit) {
-        let Some(task) = lock(&self.inner).tasks.remove(&exit.id) else { return };
+        let Some(task) = lock(&self.inner).tasks.remove(&exit.id) else {
+            return;
+        };
         // A dead target cannot serve; it leaves the group now rather than after draining.
         self.group.deregister(&exit.id);
         let code = match (exit.code, exit.signal) {
@@ -470,7 +523,10 @@ impl ServiceTwin {
         if let Err(e) = self.store().stop_task(&exit.id, &reason) {
             tracing::warn!("cannot record task {}'s stop: {e}", exit.id);
         }
-        self.event(&format!("service {} has stopped 1 running tasks: (task {}) {reason}", self.settings.name, exit.id));
+        self.event(&format!(
+            "service {} has stopped 1 running tasks: (task {}) {reason}",
+            self.settings.name, exit.id
+        ));
         if task.stopping.is_none() && !task.healthy_once && !lock(&self.inner).shutting_down {
             self.count_failure(&exit.id, &reason);
         }
@@ -482,7 +538,10 @@ impl ServiceTwin {
         if let Err(e) = self.store().set_task_status(id, TaskStatus::Deprovisioning) {
             tracing::warn!("cannot record task {id}'s status: {e}");
         }
-        self.event(&format!("service {} is stopping task {id}: {reason}", self.settings.name));
+        self.event(&format!(
+            "service {} is stopping task {id}: {reason}",
+            self.settings.name
+        ));
         let drained = self.group.drained(id);
         self.group.deregister(id);
         let me = self.clone();
@@ -490,10 +549,16 @@ impl ServiceTwin {
         let delay = Duration::from(self.settings.deregistration_delay);
         tokio::spawn(async move {
             // Draining ends when in-flight requests finish or the delay passes.
-            if tokio::time::timeout(delay + Duration::from_millis(100), drained).await.is_err() {
+            if tokio::time::timeout(delay + Duration::from_millis(100), drained)
+                .await
+                .is_err()
+            {
                 tracing::debug!("task {id} still busy after the deregistration delay");
             }
-            let stop = lock(&me.inner).tasks.get_mut(&id).and_then(|t| t.stop.take());
+            let stop = lock(&me.inner)
+                .tasks
+                .get_mut(&id)
+                .and_then(|t| t.stop.take());
             if let Some(stop) = stop {
                 // The task's watcher is gone only if the task already exited.
                 if stop.send(()).is_err() {
@@ -552,7 +617,9 @@ impl ServiceTwin {
                 let (cpu_units, mem_mib) = (self.settings.cpu, u64::from(self.settings.memory));
                 let mut samples = Vec::new();
                 for t in inner.tasks.values_mut() {
-                    let (Some(id), Some(sampler)) = (t.identity, t.sampler.as_mut()) else { continue };
+                    let (Some(id), Some(sampler)) = (t.identity, t.sampler.as_mut()) else {
+                        continue;
+                    };
                     let pids = haven_process::process_tree(&id).unwrap_or_default();
                     if let Ok(s) = sampler.sample(&pids) {
                         t.cpu = s.cpu_percent_of_units(cpu_units);
@@ -590,13 +657,18 @@ impl ServiceTwin {
                 // Recorded before it acts, like every controller step.
                 let stored = {
                     let store = self.store();
-                    store.record_scaling(&activity).and_then(|()| store.set_desired(&self.settings.name, d.to))
+                    store
+                        .record_scaling(&activity)
+                        .and_then(|()| store.set_desired(&self.settings.name, d.to))
                 };
                 if let Err(e) = stored {
                     tracing::error!("cannot record a scaling activity: {e}");
                     continue;
                 }
-                self.event(&format!("Successfully set desired count to {} (from {from}): {}", d.to, d.cause));
+                self.event(&format!(
+                    "Successfully set desired count to {} (from {from}): {}",
+                    d.to, d.cause
+                ));
                 self.desired.send_replace(d.to);
             }
         }
@@ -631,8 +703,12 @@ impl ServiceTwin {
     }
 
     pub fn status(&self) -> api::ServiceStatus {
-        let targets: HashMap<String, TargetState> =
-            self.group.targets().into_iter().map(|t| (t.id, t.state)).collect();
+        let targets: HashMap<String, TargetState> = self
+            .group
+            .targets()
+            .into_iter()
+            .map(|t| (t.id, t.state))
+            .collect();
         let inner = lock(&self.inner);
         let tasks: Vec<api::TaskStatus> = inner
             .tasks
@@ -644,9 +720,21 @@ impl ServiceTwin {
                 address: format!("{}:{}", self.env.bind, t.record.port),
                 health: targets
                     .get(&t.record.id)
-                    .map_or(if t.stopping.is_some() { "draining" } else { "unused" }, |s| s.as_str())
+                    .map_or(
+                        if t.stopping.is_some() {
+                            "draining"
+                        } else {
+                            "unused"
+                        },
+                        |s| s.as_str(),
+                    )
                     .to_owned(),
-                status: if t.stopping.is_some() { "DEPROVISIONING" } else { "RUNNING" }.to_owned(),
+                status: if t.stopping.is_some() {
+                    "DEPROVISIONING"
+                } else {
+                    "RUNNING"
+                }
+                .to_owned(),
                 image: t.record.image.clone(),
                 cpu_percent: t.cpu.map(round1),
                 memory_percent: t.memory.map(round1),
@@ -655,7 +743,9 @@ impl ServiceTwin {
         let (activities, events) = {
             let store = self.store();
             (
-                store.scaling_activities(&self.settings.name, 20).unwrap_or_default(),
+                store
+                    .scaling_activities(&self.settings.name, 20)
+                    .unwrap_or_default(),
                 store.events(&self.settings.name, 10).unwrap_or_default(),
             )
         };
@@ -663,19 +753,32 @@ impl ServiceTwin {
             name: self.settings.name.clone(),
             environment: self.settings.environment.clone(),
             alb_url: String::new(),
-            state: if inner.breaker.failed.is_some() { "FAILED" } else { "ACTIVE" }.to_owned(),
+            state: if inner.breaker.failed.is_some() {
+                "FAILED"
+            } else {
+                "ACTIVE"
+            }
+            .to_owned(),
             failure: inner.breaker.failed.clone(),
             image: lock(&self.image).clone(),
             desired: self.desired(),
             running: tasks.iter().filter(|t| t.status == "RUNNING").count() as u32,
-            healthy: tasks.iter().filter(|t| t.health == "healthy" && t.status == "RUNNING").count() as u32,
+            healthy: tasks
+                .iter()
+                .filter(|t| t.health == "healthy" && t.status == "RUNNING")
+                .count() as u32,
             min: self.settings.min,
             max: self.settings.max,
             cpu_percent: inner.avg.map(|d| round1(d.cpu)),
             memory_percent: inner.avg.map(|d| round1(d.memory)),
             scaling_activities: activities
                 .into_iter()
-                .map(|a| api::ScalingActivity { at_ms: a.at_ms, from: a.from, to: a.to, cause: a.cause })
+                .map(|a| api::ScalingActivity {
+                    at_ms: a.at_ms,
+                    from: a.from,
+                    to: a.to,
+                    cause: a.cause,
+                })
                 .collect(),
             tasks,
             events: events.into_iter().map(|e| e.message).collect(),

@@ -1,0 +1,299 @@
+//! A harness for tests that run the twin: a project in a temp dir, `haven up` in the
+//! background, status polled with deadlines, plain HTTP on loopback.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn haven_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_haven")
+}
+
+/// The example service, built once per test binary (std-only: a few seconds).
+pub fn hello_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let target = root.join("target").join("hello-for-tests");
+        let status = Command::new("cargo")
+            .args([
+                "build",
+                "--release",
+                "--offline",
+                "--quiet",
+                "--manifest-path",
+            ])
+            .arg(root.join("examples/hello/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building examples/hello failed");
+        target.join("release/hello")
+    })
+}
+
+pub struct Twin {
+    pub dir: tempfile::TempDir,
+    pub up: Option<Child>,
+}
+
+/// Polls `f` until it returns `Some`, or panics after `secs` seconds with `what`.
+pub fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Twin {
+    /// A fresh project from `haven init`, with free ports, fast local times, and a build of the
+    /// example already in place; `edit` changes the spec text further.
+    pub fn project(edit: impl FnOnce(String) -> String) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(haven_bin())
+            .args(["init", "-q"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let spec = dir.path().join("haven.toml");
+        let text = std::fs::read_to_string(&spec).unwrap();
+        let text = text
+            .replace("edge_port = 4000 ", "edge_port = 0 ")
+            .replace("alb_port_base = 4001 ", "alb_port_base = 0 ")
+            .replace("[local]                               # the local twin: fast times so drills take seconds",
+                "[local]\nderegistration_delay = \"1s\"\nstop_timeout = \"2s\"");
+        std::fs::write(&spec, edit(text)).unwrap();
+        let build = dir.path().join(".haven/builds/test-build/target/release");
+        std::fs::create_dir_all(&build).unwrap();
+        std::fs::copy(hello_binary(), build.join("hello")).unwrap();
+        std::fs::write(dir.path().join(".haven/builds/current"), "test-build\n").unwrap();
+        Self { dir, up: None }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn haven(&self, args: &[&str]) -> Output {
+        Command::new(haven_bin())
+            .args(args)
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
+    /// Starts `haven up` and waits until it reports ready.
+    pub fn up(&mut self) {
+        let log = std::fs::File::create(self.path().join("up.log")).unwrap();
+        let child = Command::new(haven_bin())
+            .arg("up")
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.up = Some(child);
+        eventually(90, "haven up to be ready", || {
+            let log = std::fs::read_to_string(self.path().join("up.log")).unwrap_or_default();
+            if let Some(Ok(Some(status))) = self.up.as_mut().map(Child::try_wait) {
+                panic!("haven up exited with {status}:\n{log}");
+            }
+            log.contains("Ready").then_some(())
+        });
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path().join("up.log")).unwrap_or_default()
+    }
+
+    pub fn status(&self) -> serde_json::Value {
+        let out = self.haven(&["status", "--json"]);
+        assert!(
+            out.status.success(),
+            "status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Polls status until `pred` holds.
+    pub fn wait_status(
+        &self,
+        secs: u64,
+        what: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        eventually(secs, what, || {
+            let out = self.haven(&["status", "--json"]);
+            if !out.status.success() {
+                return None;
+            }
+            let s: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+            pred(&s).then_some(s)
+        })
+    }
+
+    pub fn edge_url(&self) -> String {
+        self.status()["edge"]["url"].as_str().unwrap().to_owned()
+    }
+
+    /// Every pid the twin has recorded: supervisor, edge, regions and tasks.
+    pub fn recorded_pids(&self) -> Vec<u32> {
+        let mut pids = Vec::new();
+        let s = self.status();
+        pids.push(s["supervisor_pid"].as_u64().unwrap() as u32);
+        if let Some(p) = s["edge"]["pid"].as_u64() {
+            pids.push(p as u32);
+        }
+        for r in s["regions"].as_array().unwrap() {
+            if let Some(p) = r["pid"].as_u64() {
+                pids.push(p as u32);
+            }
+            for svc in r["services"].as_array().unwrap() {
+                for t in svc["tasks"].as_array().unwrap() {
+                    if let Some(p) = t["pid"].as_u64() {
+                        pids.push(p as u32);
+                    }
+                }
+            }
+        }
+        pids
+    }
+
+    pub fn down(&mut self) {
+        let out = self.haven(&["down"]);
+        assert!(
+            out.status.success(),
+            "down failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if let Some(mut up) = self.up.take() {
+            let status = up.wait().unwrap();
+            assert!(
+                status.success(),
+                "haven up exited with {status}:\n{}",
+                self.log()
+            );
+        }
+    }
+}
+
+impl Drop for Twin {
+    fn drop(&mut self) {
+        if let Some(mut up) = self.up.take() {
+            // Best effort on a failed test: stop the twin so no process outlives it.
+            let _ = Command::new(haven_bin())
+                .arg("down")
+                .current_dir(self.path())
+                .output();
+            let _ = up.kill();
+            let _ = up.wait();
+        }
+    }
+}
+
+/// True while a process with this pid exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+pub fn assert_all_gone(pids: &[u32]) {
+    eventually(20, "every recorded process to exit", || {
+        pids.iter().all(|p| !alive(*p)).then_some(())
+    });
+}
+
+/// A plain HTTP/1.1 GET with `Connection: close`: (status, body).
+pub fn get(url: &str) -> std::io::Result<(u16, String)> {
+    request(
+        url,
+        &format!(
+            "GET {} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            path_of(url)
+        ),
+    )
+}
+
+pub fn path_of(url: &str) -> &str {
+    let rest = url.trim_start_matches("http://");
+    rest.find('/').map_or("/", |i| &rest[i..])
+}
+
+pub fn host_of(url: &str) -> &str {
+    let rest = url.trim_start_matches("http://");
+    rest.split('/').next().unwrap()
+}
+
+/// Sends raw request bytes and reads the whole answer.
+pub fn request(url: &str, raw: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(host_of(url))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    s.write_all(raw.as_bytes())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line in {text:?}")))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Sends `count` GETs from `threads` threads, returning (ok, failed) counts and the failures.
+pub fn load(url: &str, threads: usize, stop: &std::sync::atomic::AtomicBool) -> (u64, Vec<String>) {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let (mut ok, mut failed) = (0u64, Vec::new());
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        match get(url) {
+                            Ok((200, _)) => ok += 1,
+                            Ok((code, body)) => failed.push(format!("{code}: {body}")),
+                            Err(e) => failed.push(e.to_string()),
+                        }
+                    }
+                    (ok, failed)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .fold((0, Vec::new()), |(ok, mut failed), h| {
+                let (o, f) = h.join().unwrap();
+                failed.extend(f);
+                (ok + o, failed)
+            })
+    })
+}
