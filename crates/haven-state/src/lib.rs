@@ -183,7 +183,11 @@ impl Store {
         )?;
         Ok(self
             .conn
-            .query_row("SELECT image FROM services WHERE name = ?1", params![service], |r| r.get(0))
+            .query_row(
+                "SELECT image FROM services WHERE name = ?1",
+                params![service],
+                |r| r.get(0),
+            )
             .optional()?
             .unwrap_or_else(|| initial.to_owned()))
     }
@@ -360,8 +364,10 @@ impl Store {
 
     pub fn set_az_impaired(&self, az: &str, impaired: bool) -> Result<()> {
         if impaired {
-            self.conn
-                .execute("INSERT OR IGNORE INTO impaired_azs (az) VALUES (?1)", params![az])?;
+            self.conn.execute(
+                "INSERT OR IGNORE INTO impaired_azs (az) VALUES (?1)",
+                params![az],
+            )?;
         } else {
             self.conn
                 .execute("DELETE FROM impaired_azs WHERE az = ?1", params![az])?;
@@ -370,7 +376,9 @@ impl Store {
     }
 
     pub fn impaired_azs(&self) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare_cached("SELECT az FROM impaired_azs ORDER BY az")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT az FROM impaired_azs ORDER BY az")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -408,20 +416,30 @@ mod tests {
             s.insert_task(&task("t1")).unwrap();
             s.set_task_process("t1", 123, 456, 123).unwrap();
             s.insert_task(&task("t2")).unwrap();
-            s.stop_task("t2", "Essential container in task exited").unwrap();
+            s.stop_task("t2", "Essential container in task exited")
+                .unwrap();
             s.set_az_impaired("us-east-1a", true).unwrap();
         }
         let s = Store::open(&path).unwrap();
         assert_eq!(s.desired_or_init("web", 2).unwrap(), 4, "desired persists");
         let live = s.live_tasks().unwrap();
         assert_eq!(live.len(), 1);
-        assert_eq!((live[0].pid, live[0].start_time, live[0].pgid), (Some(123), Some(456), Some(123)));
+        assert_eq!(
+            (live[0].pid, live[0].start_time, live[0].pgid),
+            (Some(123), Some(456), Some(123))
+        );
         let stopped = s.stopped_tasks("web", 10).unwrap();
-        assert_eq!(stopped[0].stopped_reason.as_deref(), Some("Essential container in task exited"));
+        assert_eq!(
+            stopped[0].stopped_reason.as_deref(),
+            Some("Essential container in task exited")
+        );
         assert_eq!(s.impaired_azs().unwrap(), ["us-east-1a"]);
         // Stopping twice keeps the first reason.
         s.stop_task("t2", "other").unwrap();
-        assert_eq!(s.task("t2").unwrap().unwrap().stopped_reason.as_deref(), Some("Essential container in task exited"));
+        assert_eq!(
+            s.task("t2").unwrap().unwrap().stopped_reason.as_deref(),
+            Some("Essential container in task exited")
+        );
     }
 
     #[test]
@@ -438,7 +456,12 @@ mod tests {
             })
             .unwrap();
         }
-        let got: Vec<u32> = s.scaling_activities("web", 2).unwrap().iter().map(|a| a.to).collect();
+        let got: Vec<u32> = s
+            .scaling_activities("web", 2)
+            .unwrap()
+            .iter()
+            .map(|a| a.to)
+            .collect();
         assert_eq!(got, [4, 5]);
         assert_eq!(s.last_scaling_at("web").unwrap(), Some(1002));
         assert_eq!(s.last_scaling_at("other").unwrap(), None);
