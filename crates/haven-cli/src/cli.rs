@@ -57,6 +57,8 @@ pub enum Command {
     Validate(SpecArg),
     /// Print the fully resolved spec, with every default filled in.
     Show(SpecArg),
+    /// Run the spec's buildspec with the CodeBuild twin; the result becomes the current build.
+    Build(SpecArg),
     /// Run the whole architecture on this machine: both regions, ALBs, tasks, edge router.
     Up(SpecArg),
     /// Stop a running twin: stop routing, drain, stop tasks.

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Init { dir, force } => commands::init::run(&printer, &dir, force),
         Command::Validate(s) => commands::spec::validate(&printer, &s.spec),
         Command::Show(s) => commands::spec::show(&printer, &s.spec),
+        Command::Build(s) => commands::build::run(&printer, &s.spec),
         Command::Up(s) => commands::twin::up(&printer, &s.spec),
         Command::Down(s) => commands::twin::down(&printer, &s.spec),
         Command::Status(s) => commands::twin::status(&printer, &s.spec),

@@ -85,6 +85,17 @@ impl Printer {
         eprintln!("{}: {message}", self.paint(Style::Bad, "error"));
     }
 
+    /// A spinner on stderr for long work, only when stderr is a terminal (and not `--quiet`);
+    /// it disappears when dropped.
+    pub fn spinner(&self, message: &str) -> Option<indicatif::ProgressBar> {
+        if self.quiet || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new_spinner().with_message(message.to_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        Some(bar)
+    }
+
     /// Free text on stderr (diagnostic reports).
     pub fn err_text(&self, text: &str) {
         eprintln!("{text}");

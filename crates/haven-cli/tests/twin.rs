@@ -466,3 +466,58 @@ fn hostile_requests_are_refused_at_the_alb() {
     assert_eq!(get(&alb).unwrap().0, 200);
     twin.down();
 }
+
+#[test]
+fn up_builds_the_service_from_its_buildspec_when_there_is_no_build() {
+    let mut twin = Twin::unbuilt(|s| s);
+    // The example's own unit tests run in the build; point cargo at a target dir inside the
+    // project so nothing outside the temp dir is touched.
+    twin.up();
+    let log = twin.log();
+    assert!(log.contains("Building hello with ./buildspec.yml"), "{log}");
+    assert!(log.contains("Built "), "{log}");
+    let s = twin.status();
+    let image = production(region(&s, "us-east-1"))["tasks"][0]["image"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        twin.path()
+            .join(".haven/builds")
+            .join(&image)
+            .join("target/release/hello")
+            .is_file()
+    );
+    let (code, body) = get(&twin.edge_url()).unwrap();
+    assert_eq!(
+        (code, body.starts_with("hello from hello-production 1.0.0")),
+        (200, true),
+        "{body}"
+    );
+    twin.down();
+}
+
+#[test]
+fn a_failing_build_stops_up_with_the_log_and_starts_nothing() {
+    let twin = Twin::unbuilt(|s| s);
+    let main = twin.path().join("src/routes.rs");
+    let code = std::fs::read_to_string(&main).unwrap();
+    // A unit test that fails: the buildspec's pre_build runs `cargo test`.
+    std::fs::write(
+        &main,
+        format!("{code}\n#[test]\nfn planted_failure() {{ assert_eq!(1, 2, \"planted\"); }}\n"),
+    )
+    .unwrap();
+    let out = twin.haven(&["up"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the build Failed in phase PreBuild"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("planted_failure"),
+        "the log's tail names the failing test: {stderr}"
+    );
+    assert!(!twin.path().join(".haven/supervisor.json").exists());
+}

@@ -62,6 +62,16 @@ impl Twin {
     /// A fresh project from `haven init`, with free ports, fast local times, and a build of the
     /// example already in place; `edit` changes the spec text further.
     pub fn project(edit: impl FnOnce(String) -> String) -> Self {
+        let twin = Self::unbuilt(edit);
+        let build = twin.path().join(".haven/builds/test-build/target/release");
+        std::fs::create_dir_all(&build).unwrap();
+        std::fs::copy(hello_binary(), build.join("hello")).unwrap();
+        std::fs::write(twin.path().join(".haven/builds/current"), "test-build\n").unwrap();
+        twin
+    }
+
+    /// Like [`Twin::project`], without a build: `haven up` makes one from the buildspec.
+    pub fn unbuilt(edit: impl FnOnce(String) -> String) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(haven_bin())
             .args(["init", "-q"])
@@ -81,10 +91,6 @@ impl Twin {
             .replace("[local]                               # the local twin: fast times so drills take seconds",
                 "[local]\nderegistration_delay = \"1s\"\nstop_timeout = \"2s\"");
         std::fs::write(&spec, edit(text)).unwrap();
-        let build = dir.path().join(".haven/builds/test-build/target/release");
-        std::fs::create_dir_all(&build).unwrap();
-        std::fs::copy(hello_binary(), build.join("hello")).unwrap();
-        std::fs::write(dir.path().join(".haven/builds/current"), "test-build\n").unwrap();
         Self { dir, up: None }
     }
 
