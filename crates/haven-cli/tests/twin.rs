@@ -521,3 +521,18 @@ fn a_failing_build_stops_up_with_the_log_and_starts_nothing() {
     );
     assert!(!twin.path().join(".haven/supervisor.json").exists());
 }
+
+#[test]
+fn sigterm_and_sigint_to_up_stop_everything() {
+    for signal in ["-TERM", "-INT"] {
+        let mut twin = Twin::project(|s| s);
+        twin.up();
+        let pids = twin.recorded_pids();
+        let mut up = twin.up.take().unwrap();
+        assert!(std::process::Command::new("kill").args([signal, &up.id().to_string()]).status().unwrap().success());
+        let status = up.wait().unwrap();
+        assert!(status.success(), "{signal}: haven up exited with {status}:\n{}", twin.log());
+        assert_all_gone(&pids);
+        assert!(!twin.path().join(".haven/supervisor.json").exists());
+    }
+}
