@@ -65,6 +65,33 @@ pub enum Command {
     Down(SpecArg),
     /// Show the running twin: edge, regions, services, tasks.
     Status(SpecArg),
+    /// Release an image to the running twin (blue/green by default), region by region.
+    Release {
+        #[command(flatten)]
+        spec: SpecArg,
+        /// The image: a tag or digest in the registry (or a build id).
+        image: String,
+        /// Only this region (default: the primary, then each secondary).
+        #[arg(long)]
+        region: Option<String>,
+        /// Override the spec's strategy.
+        #[arg(long, value_parser = ["blue-green", "canary", "linear", "rolling"])]
+        strategy: Option<String>,
+        /// The environment to release to.
+        #[arg(long, default_value = "production", value_parser = ["production", "staging"])]
+        environment: String,
+    },
+    /// Return to the image before the last successful release.
+    Rollback {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long, default_value = "production", value_parser = ["production", "staging"])]
+        environment: String,
+    },
+    /// The release history with each step's time.
+    Releases(SpecArg),
     /// Disaster drills on the running twin.
     Chaos {
         #[command(flatten)]

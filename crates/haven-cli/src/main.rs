@@ -22,6 +22,28 @@ fn main() -> ExitCode {
         Command::Up(s) => commands::twin::up(&printer, &s.spec),
         Command::Down(s) => commands::twin::down(&printer, &s.spec),
         Command::Status(s) => commands::twin::status(&printer, &s.spec),
+        Command::Release {
+            spec,
+            image,
+            region,
+            strategy,
+            environment,
+        } => commands::release::release(
+            &printer,
+            &spec.spec,
+            commands::release::ReleaseArgs {
+                image,
+                region,
+                strategy,
+                environment,
+            },
+        ),
+        Command::Rollback {
+            spec,
+            region,
+            environment,
+        } => commands::release::rollback(&printer, &spec.spec, region, &environment),
+        Command::Releases(s) => commands::release::list(&printer, &s.spec),
         Command::Chaos { spec, command } => commands::twin::chaos(&printer, &spec.spec, command),
         Command::Internal { command } => commands::internal::run(command),
         Command::Completions { shell } => commands::completions(shell),

@@ -529,9 +529,19 @@ fn sigterm_and_sigint_to_up_stop_everything() {
         twin.up();
         let pids = twin.recorded_pids();
         let mut up = twin.up.take().unwrap();
-        assert!(std::process::Command::new("kill").args([signal, &up.id().to_string()]).status().unwrap().success());
+        assert!(
+            std::process::Command::new("kill")
+                .args([signal, &up.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
         let status = up.wait().unwrap();
-        assert!(status.success(), "{signal}: haven up exited with {status}:\n{}", twin.log());
+        assert!(
+            status.success(),
+            "{signal}: haven up exited with {status}:\n{}",
+            twin.log()
+        );
         assert_all_gone(&pids);
         assert!(!twin.path().join(".haven/supervisor.json").exists());
     }

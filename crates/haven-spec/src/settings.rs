@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::duration::Dur;
-use crate::model::{Algorithm, HealthCheck, Role, RoutingMode, Spec};
+use crate::model::{Algorithm, HealthCheck, Role, RoutingMode, Spec, Strategy};
 
 /// Everything `haven up` needs, derived from a [`Spec`].
 #[derive(Debug, Clone, Serialize)]
@@ -62,6 +62,19 @@ pub struct TwinService {
     pub scale_out_cooldown: Dur,
     pub scale_in_cooldown: Dur,
     pub metrics_interval: Dur,
+    pub deployment: TwinDeployment,
+}
+
+/// How releases go out on the twin: the spec's strategy, with the local profile's bake time
+/// standing in for every bake.
+#[derive(Debug, Clone, Serialize)]
+pub struct TwinDeployment {
+    pub strategy: Strategy,
+    pub bake_time: Dur,
+    pub canary_percent: u8,
+    pub linear_step_percent: u8,
+    pub test_listener: bool,
+    pub max_5xx_percent: u8,
 }
 
 impl Spec {
@@ -116,6 +129,14 @@ impl Spec {
                             scale_out_cooldown: l.scale_out_cooldown,
                             scale_in_cooldown: l.scale_in_cooldown,
                             metrics_interval: l.metrics_interval,
+                            deployment: TwinDeployment {
+                                strategy: self.service.deployment.strategy,
+                                bake_time: l.bake_time,
+                                canary_percent: self.service.deployment.canary_percent,
+                                linear_step_percent: self.service.deployment.linear_step_percent,
+                                test_listener: self.service.deployment.test_listener,
+                                max_5xx_percent: self.service.deployment.max_5xx_percent,
+                            },
                         }
                     })
                     .collect();

@@ -130,7 +130,51 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS impaired_azs (
     az TEXT PRIMARY KEY
 );
+CREATE TABLE IF NOT EXISTS releases (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    from_image TEXT NOT NULL,
+    to_image TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    state TEXT NOT NULL,
+    shifted INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,
+    started_at_ms INTEGER NOT NULL,
+    ended_at_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS release_steps (
+    id INTEGER PRIMARY KEY,
+    release TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    step TEXT NOT NULL
+);
 ";
+
+/// A release of a new image to a service, as ECS records a service deployment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Release {
+    pub id: String,
+    pub service: String,
+    pub from_image: String,
+    pub to_image: String,
+    pub strategy: String,
+    /// `IN_PROGRESS`, `SUCCESSFUL`, `ROLLED_BACK` (ECS's rolloutState names).
+    pub state: String,
+    /// Production traffic had fully moved to the new image: after a crash, the release completes
+    /// rather than rolls back.
+    pub shifted: bool,
+    pub reason: Option<String>,
+    pub started_at_ms: u64,
+    pub ended_at_ms: Option<u64>,
+    pub steps: Vec<ReleaseStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReleaseStep {
+    pub at_ms: u64,
+    pub step: String,
+}
 
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -362,6 +406,95 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    pub fn insert_release(&self, r: &Release) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO releases (id, seq, service, from_image, to_image, strategy, state, shifted,
+                                   reason, started_at_ms)
+             VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM releases), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                r.id,
+                r.service,
+                r.from_image,
+                r.to_image,
+                r.strategy,
+                r.state,
+                r.shifted,
+                r.reason,
+                r.started_at_ms as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn release_step(&self, id: &str, step: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO release_steps (release, at_ms, step) VALUES (?1, ?2, ?3)",
+            params![id, now_ms() as i64, step],
+        )?;
+        Ok(())
+    }
+
+    pub fn release_shifted(&self, id: &str) -> Result<()> {
+        self.conn
+            .execute("UPDATE releases SET shifted = 1 WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    pub fn end_release(&self, id: &str, state: &str, reason: Option<&str>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE releases SET state = ?2, reason = ?3, ended_at_ms = ?4
+             WHERE id = ?1 AND state = 'IN_PROGRESS'",
+            params![id, state, reason, now_ms() as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Releases, newest first; `service` filters.
+    pub fn releases(&self, service: Option<&str>, limit: u32) -> Result<Vec<Release>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, service, from_image, to_image, strategy, state, shifted, reason,
+                    started_at_ms, ended_at_ms
+             FROM releases WHERE ?1 IS NULL OR service = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![service, limit], |r| {
+            Ok(Release {
+                id: r.get(0)?,
+                service: r.get(1)?,
+                from_image: r.get(2)?,
+                to_image: r.get(3)?,
+                strategy: r.get(4)?,
+                state: r.get(5)?,
+                shifted: r.get(6)?,
+                reason: r.get(7)?,
+                started_at_ms: r.get::<_, i64>(8)? as u64,
+                ended_at_ms: r.get::<_, Option<i64>>(9)?.map(|v| v as u64),
+                steps: Vec::new(),
+            })
+        })?;
+        let mut out: Vec<Release> = rows.collect::<rusqlite::Result<_>>()?;
+        let mut steps = self.conn.prepare_cached(
+            "SELECT at_ms, step FROM release_steps WHERE release = ?1 ORDER BY id",
+        )?;
+        for r in &mut out {
+            r.steps = steps
+                .query_map(params![r.id], |row| {
+                    Ok(ReleaseStep {
+                        at_ms: row.get::<_, i64>(0)? as u64,
+                        step: row.get(1)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+        }
+        Ok(out)
+    }
+
+    pub fn release(&self, id: &str) -> Result<Option<Release>> {
+        Ok(self
+            .releases(None, u32::MAX)?
+            .into_iter()
+            .find(|r| r.id == id))
+    }
+
     pub fn set_az_impaired(&self, az: &str, impaired: bool) -> Result<()> {
         if impaired {
             self.conn.execute(
@@ -440,6 +573,43 @@ mod tests {
             s.task("t2").unwrap().unwrap().stopped_reason.as_deref(),
             Some("Essential container in task exited")
         );
+    }
+
+    #[test]
+    fn releases_record_steps_and_end_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("s.db")).unwrap();
+        for id in ["r1", "r2"] {
+            s.insert_release(&Release {
+                id: id.into(),
+                service: "web".into(),
+                from_image: "a".into(),
+                to_image: "b".into(),
+                strategy: "blue-green".into(),
+                state: "IN_PROGRESS".into(),
+                shifted: false,
+                reason: None,
+                started_at_ms: now_ms(),
+                ended_at_ms: None,
+                steps: Vec::new(),
+            })
+            .unwrap();
+        }
+        s.release_step("r1", "green healthy").unwrap();
+        s.release_shifted("r1").unwrap();
+        s.end_release("r1", "SUCCESSFUL", None).unwrap();
+        s.end_release("r1", "ROLLED_BACK", Some("late")).unwrap();
+        let all = s.releases(None, 10).unwrap();
+        assert_eq!(
+            all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["r2", "r1"]
+        );
+        let r1 = s.release("r1").unwrap().unwrap();
+        assert_eq!(
+            (r1.state.as_str(), r1.shifted, r1.steps.len()),
+            ("SUCCESSFUL", true, 1)
+        );
+        assert_eq!(s.releases(Some("other"), 10).unwrap().len(), 0);
     }
 
     #[test]

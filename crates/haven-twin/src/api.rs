@@ -51,6 +51,8 @@ pub struct ServiceStatus {
     pub name: String,
     pub environment: String,
     pub alb_url: String,
+    /// The test listener: it reaches a release's green task set before production does.
+    pub test_url: String,
     /// `ACTIVE`, or `FAILED` when the circuit breaker stopped launching tasks.
     pub state: String,
     pub failure: Option<String>,
@@ -88,6 +90,8 @@ pub struct TaskStatus {
     /// ECS's lastStatus: `PROVISIONING`, `RUNNING`, `DEPROVISIONING`.
     pub status: String,
     pub image: String,
+    /// The ECS task set: the primary's, or a release's green set.
+    pub task_set: String,
     pub cpu_percent: Option<f64>,
     pub memory_percent: Option<f64>,
 }
@@ -117,4 +121,11 @@ pub struct ChaosResult {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RegionTarget {
     pub region: Option<String>,
+}
+
+/// `POST /services/<name>/releases` on a region.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartRelease {
+    pub image: String,
+    pub strategy: Option<String>,
 }

@@ -28,6 +28,13 @@ impl Ports {
             .map(|p| SocketAddr::new(self.bind, *p))
     }
 
+    /// The service's test listener (blue/green's test traffic).
+    pub fn test(&self, region: &str, service: &str) -> Option<SocketAddr> {
+        self.albs
+            .get(&format!("{}/test", Self::alb_key(region, service)))
+            .map(|p| SocketAddr::new(self.bind, *p))
+    }
+
     pub fn edge_addr(&self) -> SocketAddr {
         SocketAddr::new(self.bind, self.edge)
     }
@@ -57,7 +64,10 @@ impl Ports {
             for s in &r.services {
                 let key = Self::alb_key(&r.name, &s.name);
                 let port = pick(s.alb_addr.port(), &key)?;
+                let test_key = format!("{key}/test");
+                let test = pick(0, &test_key)?;
                 albs.insert(key, port);
+                albs.insert(test_key, test);
             }
         }
         Ok(Self { bind, edge, albs })

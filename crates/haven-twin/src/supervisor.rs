@@ -582,7 +582,7 @@ impl Sup {
                     message: messages.join("; "),
                 })
             }
-            (&Method::POST, path) if path.starts_with("/regions/") => {
+            (method, path) if path.starts_with("/regions/") => {
                 // `/regions/<name>/<rest>` is forwarded to that region's control API.
                 let rest = &path["/regions/".len()..];
                 let (name, sub) = rest.split_once('/').unwrap_or((rest, ""));
@@ -593,7 +593,7 @@ impl Sup {
                 match self
                     .call(
                         &self.paths.region_endpoint(name),
-                        Method::POST,
+                        method.clone(),
                         &format!("/{sub}"),
                         body,
                     )

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod init;
 pub mod internal;
+pub mod release;
 pub mod spec;
 pub mod twin;
 

@@ -4,6 +4,7 @@
 //! again from the desired state it recorded.
 
 mod autoscale;
+mod release;
 mod service;
 
 use std::net::SocketAddr;
@@ -22,7 +23,28 @@ use crate::api::{self, ChaosResult, KillAz, KillTask};
 use crate::control::{self, Call, Endpoint, Reply};
 use crate::ports::Ports;
 use crate::{Error, Paths};
-use service::{ServiceEnv, ServiceTwin};
+use service::{Images, PreparedImage, ServiceEnv, ServiceTwin};
+
+/// Images as the twin knows them before the registry: a build's artifacts directory, started
+/// with the spec's command.
+struct BuildImages {
+    builds: PathBuf,
+    command: Vec<String>,
+}
+
+impl Images for BuildImages {
+    fn prepare(&self, image: &str) -> Result<PreparedImage, String> {
+        let root = self.builds.join(image);
+        if image.is_empty() || !root.is_dir() {
+            return Err(format!("no build `{image}` (run `haven build`)"));
+        }
+        Ok(PreparedImage {
+            root,
+            entrypoint: self.command.clone(),
+            env: Vec::new(),
+        })
+    }
+}
 
 pub struct RegionArgs {
     pub spec: PathBuf,
@@ -47,7 +69,7 @@ pub fn random_hex(count: usize) -> String {
 struct Region {
     name: String,
     role: String,
-    services: Vec<(Arc<ServiceTwin>, SocketAddr)>,
+    services: Vec<(Arc<ServiceTwin>, SocketAddr, SocketAddr)>,
     store: Arc<Mutex<Store>>,
 }
 
@@ -71,6 +93,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     let store = Store::open(&paths.region_db(&region.name))?;
     cleanup_leftovers(&store).await;
+    release::recover(&store);
     let store = Arc::new(Mutex::new(store));
     let initial_image = std::fs::read_to_string(paths.current_build())
         .map(|s| s.trim().to_owned())
@@ -83,25 +106,35 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         let addr = ports
             .alb(&region.name, &s.name)
             .ok_or_else(|| Error::Other(format!("no port for {}/{}", region.name, s.name)))?;
-        let mut cfg = TargetGroupConfig::new(format!("{}-tg", s.name));
-        cfg.health_check.path = s.health_check.path.clone();
-        cfg.health_check.interval = s.health_check.interval.into();
-        cfg.health_check.timeout = s.health_check.timeout.into();
-        cfg.health_check.healthy_threshold = s.health_check.healthy_threshold;
-        cfg.health_check.unhealthy_threshold = s.health_check.unhealthy_threshold;
-        cfg.health_check.matcher = Matcher::parse(&s.health_check.success_codes)?;
-        cfg.deregistration_delay = s.deregistration_delay.into();
-        cfg.algorithm = match s.algorithm {
-            Algorithm::RoundRobin => haven_proxy::Algorithm::RoundRobin,
-            Algorithm::LeastOutstandingRequests => haven_proxy::Algorithm::LeastOutstandingRequests,
-        };
-        let group = TargetGroup::new(cfg)?;
-        group.spawn_health_checks(stop_rx.clone());
+        let mut groups = Vec::new();
+        for n in 1..=2 {
+            let mut cfg = TargetGroupConfig::new(format!("{}-tg-{n}", s.name));
+            cfg.health_check.path = s.health_check.path.clone();
+            cfg.health_check.interval = s.health_check.interval.into();
+            cfg.health_check.timeout = s.health_check.timeout.into();
+            cfg.health_check.healthy_threshold = s.health_check.healthy_threshold;
+            cfg.health_check.unhealthy_threshold = s.health_check.unhealthy_threshold;
+            cfg.health_check.matcher = Matcher::parse(&s.health_check.success_codes)?;
+            cfg.deregistration_delay = s.deregistration_delay.into();
+            cfg.algorithm = match s.algorithm {
+                Algorithm::RoundRobin => haven_proxy::Algorithm::RoundRobin,
+                Algorithm::LeastOutstandingRequests => {
+                    haven_proxy::Algorithm::LeastOutstandingRequests
+                }
+            };
+            let group = TargetGroup::new(cfg)?;
+            group.spawn_health_checks(stop_rx.clone());
+            groups.push(group);
+        }
+        let groups: [Arc<TargetGroup>; 2] = [groups[0].clone(), groups[1].clone()];
         let listener = Listener::new(
             format!("app/{}-alb", s.name),
-            ForwardAction::single(group.clone()),
+            ForwardAction::single(groups[0].clone()),
         );
-        let tcp = bind(addr).await?;
+        let test_listener = Listener::new(
+            format!("app/{}-alb-test", s.name),
+            ForwardAction::single(groups[1].clone()),
+        );
         let config = ProxyConfig {
             idle_timeout: s.idle_timeout.into(),
             // Request smuggling gets a 400 rather than AWS's default of forwarding and closing:
@@ -109,21 +142,37 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             desync_mitigation_mode: haven_proxy::DesyncMitigationMode::Strictest,
             ..ProxyConfig::default()
         };
-        let (alb_stop_tx, alb_stop_rx) = watch::channel(false);
-        servers.push((
-            alb_stop_tx,
-            tokio::spawn(haven_proxy::serve(tcp, listener, config, alb_stop_rx)),
-        ));
+        let test_addr = ports
+            .test(&region.name, &s.name)
+            .ok_or_else(|| Error::Other(format!("no test port for {}/{}", region.name, s.name)))?;
+        for (l, a) in [(listener.clone(), addr), (test_listener.clone(), test_addr)] {
+            let tcp = bind(a).await?;
+            let (alb_stop_tx, alb_stop_rx) = watch::channel(false);
+            servers.push((
+                alb_stop_tx,
+                tokio::spawn(haven_proxy::serve(tcp, l, config.clone(), alb_stop_rx)),
+            ));
+        }
         let env = ServiceEnv {
             region: region.name.clone(),
             azs: region.azs.clone(),
             store: store.clone(),
-            builds: paths.builds(),
+            images: Arc::new(BuildImages {
+                builds: paths.builds(),
+                command: s.command.clone(),
+            }),
             logs: paths.task_logs(&region.name),
             bind: ports.bind,
         };
-        let svc = ServiceTwin::start(s.clone(), env, group, &initial_image, stop_rx.clone())?;
-        services.push((svc, addr));
+        let svc = ServiceTwin::start(
+            s.clone(),
+            env,
+            groups,
+            (listener, test_listener),
+            &initial_image,
+            stop_rx.clone(),
+        )?;
+        services.push((svc, addr, test_addr));
     }
     let region = Arc::new(Region {
         name: region.name.clone(),
@@ -180,7 +229,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     let drains: Vec<_> = region
         .services
         .iter()
-        .map(|(s, _)| {
+        .map(|(s, _, _)| {
             let s = s.clone();
             tokio::spawn(async move { s.drain_and_stop().await })
         })
@@ -249,7 +298,7 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
                 Err(e) => return e,
             };
             let mut killed = Vec::new();
-            for (s, _) in &region.services {
+            for (s, _, _) in &region.services {
                 if req.service.as_ref().is_some_and(|n| *n != s.settings.name) {
                     continue;
                 }
@@ -285,7 +334,7 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
             if !region
                 .services
                 .first()
-                .is_some_and(|(s, _)| s.env.azs.contains(&req.az))
+                .is_some_and(|(s, _, _)| s.env.azs.contains(&req.az))
             {
                 return Reply::not_found(format!("region {} has no AZ `{}`", region.name, req.az));
             }
@@ -300,7 +349,7 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
                 store.impaired_azs().unwrap_or_default()
             };
             let mut killed = Vec::new();
-            for (s, _) in &region.services {
+            for (s, _, _) in &region.services {
                 s.set_impaired(impaired.clone());
                 killed.extend(s.kill_tasks(|t| t.az == req.az));
             }
@@ -325,13 +374,70 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
                 }
             }
             drop(store);
-            for (s, _) in &region.services {
+            for (s, _, _) in &region.services {
                 s.set_impaired(Vec::new());
             }
             Reply::ok(ChaosResult {
                 killed_tasks: Vec::new(),
                 message: format!("healed {healed:?}"),
             })
+        }
+        (&Method::GET, "/releases") => {
+            let store = region
+                .store
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match store.releases(None, 100) {
+                Ok(r) => Reply::ok(r),
+                Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
+        (&Method::GET, path) if path.starts_with("/releases/") => {
+            let id = &path["/releases/".len()..];
+            let store = region
+                .store
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match store.release(id) {
+                Ok(Some(r)) => Reply::ok(r),
+                Ok(None) => Reply::not_found(format!("no release `{id}` in {}", region.name)),
+                Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
+        (&Method::POST, path) if path.starts_with("/services/") && path.ends_with("/releases") => {
+            let name = &path["/services/".len()..path.len() - "/releases".len()];
+            let Some((svc, _, _)) = region
+                .services
+                .iter()
+                .find(|(s, _, _)| s.settings.name == name)
+            else {
+                return Reply::not_found(format!("no service `{name}` in {}", region.name));
+            };
+            let req: api::StartRelease = match call.json() {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            let strategy = match req.strategy.as_deref() {
+                None => svc.settings.deployment.strategy,
+                Some(s) => match release::parse_strategy(s) {
+                    Some(s) => s,
+                    None => {
+                        return Reply::bad_request(format!(
+                            "unknown strategy `{s}`: blue-green, canary, linear or rolling"
+                        ));
+                    }
+                },
+            };
+            match release::start(
+                svc,
+                release::ReleaseRequest {
+                    image: req.image,
+                    strategy,
+                },
+            ) {
+                Ok(id) => Reply::ok(serde_json::json!({ "release": id })),
+                Err(why) => Reply::error(StatusCode::CONFLICT, why),
+            }
         }
         (&Method::POST, "/shutdown") => {
             shutdown.send_replace(true);
@@ -345,9 +451,10 @@ fn status(region: &Region) -> api::RegionStatus {
     let services: Vec<api::ServiceStatus> = region
         .services
         .iter()
-        .map(|(s, addr)| {
+        .map(|(s, addr, test)| {
             let mut st = s.status();
             st.alb_url = format!("http://{addr}");
+            st.test_url = format!("http://{test}");
             st
         })
         .collect();

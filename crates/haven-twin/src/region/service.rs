@@ -2,6 +2,10 @@
 //! behind its ALB twin. It replaces tasks that exit or fail their health checks, backs off tasks
 //! that crash at start and, after repeated failures, stops launching and says why (ECS's
 //! deployment circuit breaker). Every step is written to the state database before it acts.
+//!
+//! Tasks belong to task sets, as in ECS blue/green: the primary set serves production; during a
+//! release a green set runs the new image behind the alternate target group until the release
+//! promotes it or removes it (`release.rs` drives that).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -9,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use haven_process::{Group, Output, ProcessIdentity, Sampler, Signal, SpawnSpec};
-use haven_proxy::{TargetGroup, TargetState};
+use haven_proxy::{ForwardAction, Listener, TargetEvent, TargetGroup, TargetState};
 use haven_spec::settings::TwinService;
 use haven_state::{ScalingActivity, Store, TaskRecord, TaskStatus, now_ms};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -22,12 +26,25 @@ pub struct ServiceEnv {
     pub region: String,
     pub azs: Vec<String>,
     pub store: Arc<Mutex<Store>>,
-    pub builds: PathBuf,
+    pub images: Arc<dyn Images>,
     pub logs: PathBuf,
     pub bind: std::net::IpAddr,
 }
 
+/// Where an image's files are and how to start it.
+pub struct PreparedImage {
+    pub root: PathBuf,
+    pub entrypoint: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+/// Turns an image reference into something a task can run.
+pub trait Images: Send + Sync {
+    fn prepare(&self, image: &str) -> Result<PreparedImage, String>;
+}
+
 struct Task {
+    set: String,
     record: TaskRecord,
     identity: Option<ProcessIdentity>,
     stop: Option<oneshot::Sender<()>>,
@@ -52,9 +69,22 @@ struct Breaker {
     failed: Option<String>,
 }
 
+/// Tasks of one image behind one target group.
+struct TaskSet {
+    id: String,
+    image: String,
+    group: Arc<TargetGroup>,
+    /// `None` follows the service's desired count (the primary set).
+    desired: Option<u32>,
+    breaker: Breaker,
+    /// Tasks of this set that exited without being asked to.
+    crashes: u32,
+}
+
 struct Inner {
     tasks: BTreeMap<String, Task>,
-    breaker: Breaker,
+    /// The primary set first; a release adds a green set after it.
+    sets: Vec<TaskSet>,
     scaler: Scaler,
     impaired: Vec<String>,
     shutting_down: bool,
@@ -64,12 +94,27 @@ struct Inner {
 pub struct ServiceTwin {
     pub settings: TwinService,
     pub env: ServiceEnv,
-    pub group: Arc<TargetGroup>,
+    /// ECS's primary and alternate target groups; task sets alternate between them.
+    groups: [Arc<TargetGroup>; 2],
+    /// Production traffic, and the test listener that reaches a release's green set.
+    listener: Arc<Listener>,
+    test_listener: Arc<Listener>,
     inner: Mutex<Inner>,
     desired: watch::Sender<u32>,
-    image: Mutex<String>,
     wake: Notify,
     exits: mpsc::UnboundedSender<Exit>,
+    /// One release at a time.
+    pub(crate) releasing: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What a release sees of its green task set.
+#[derive(Debug, Clone)]
+pub struct SetHealth {
+    pub desired: u32,
+    pub healthy: u32,
+    pub unhealthy: u32,
+    pub crashes: u32,
+    pub failed: Option<String>,
 }
 
 /// ECS's circuit-breaker threshold: half the desired count, at least 3, at most 200.
@@ -88,7 +133,8 @@ impl ServiceTwin {
     pub fn start(
         settings: TwinService,
         env: ServiceEnv,
-        group: Arc<TargetGroup>,
+        groups: [Arc<TargetGroup>; 2],
+        listeners: (Arc<Listener>, Arc<Listener>),
         initial_image: &str,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Arc<Self>, crate::Error> {
@@ -100,34 +146,47 @@ impl ServiceTwin {
                 store.impaired_azs()?,
             )
         };
+        let (listener, test_listener) = listeners;
+        listener.set_forward(ForwardAction::single(groups[0].clone()));
+        test_listener.set_forward(ForwardAction::single(groups[1].clone()));
+        let primary = TaskSet {
+            id: format!("ts-{}", crate::region::random_hex(6)),
+            image,
+            group: groups[0].clone(),
+            desired: None,
+            breaker: Breaker::default(),
+            crashes: 0,
+        };
         let (exits_tx, exits_rx) = mpsc::unbounded_channel();
         let twin = Arc::new(Self {
             settings,
             env,
-            group,
+            groups,
+            listener,
+            test_listener,
             inner: Mutex::new(Inner {
                 tasks: BTreeMap::new(),
-                breaker: Breaker::default(),
+                sets: vec![primary],
                 scaler: Scaler::default(),
                 impaired,
                 shutting_down: false,
                 avg: None,
             }),
             desired: watch::Sender::new(desired),
-            image: Mutex::new(image),
             wake: Notify::new(),
             exits: exits_tx,
+            releasing: Arc::new(tokio::sync::Mutex::new(())),
         });
         tokio::spawn(twin.clone().control_loop(exits_rx, shutdown.clone()));
         tokio::spawn(twin.clone().scaling_loop(shutdown));
         Ok(twin)
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+    pub(crate) fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         lock(&self.env.store)
     }
 
-    fn event(&self, message: &str) {
+    pub(crate) fn event(&self, message: &str) {
         tracing::info!(service = %self.settings.name, "{message}");
         if let Err(e) = self.store().event(&self.settings.name, message) {
             tracing::warn!("cannot record an event: {e}");
@@ -138,12 +197,18 @@ impl ServiceTwin {
         *self.desired.borrow()
     }
 
+    /// The image production runs.
+    pub fn image(&self) -> String {
+        lock(&self.inner).sets[0].image.clone()
+    }
+
     async fn control_loop(
         self: Arc<Self>,
         mut exits: mpsc::UnboundedReceiver<Exit>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let mut events = self.group.subscribe();
+        let mut events_a = self.groups[0].subscribe();
+        let mut events_b = self.groups[1].subscribe();
         let mut desired = self.desired.subscribe();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -153,16 +218,12 @@ impl ServiceTwin {
                     self.on_exit(exit);
                     false
                 }
-                ev = events.recv() => {
-                    if let Ok(ev) = ev {
-                        if ev.to == TargetState::Healthy {
-                            let mut inner = lock(&self.inner);
-                            if let Some(t) = inner.tasks.get_mut(&ev.id) {
-                                t.healthy_once = true;
-                                inner.breaker.failures = 0;
-                            }
-                        }
-                    }
+                ev = events_a.recv() => {
+                    self.on_target_event(ev.ok());
+                    false
+                }
+                ev = events_b.recv() => {
+                    self.on_target_event(ev.ok());
                     false
                 }
                 _ = desired.changed() => false,
@@ -188,19 +249,40 @@ impl ServiceTwin {
         }
     }
 
-    /// One pass of the controller: replace unhealthy tasks, then launch or stop tasks until the
-    /// running count matches the desired count, spread over AZs.
+    fn on_target_event(&self, ev: Option<TargetEvent>) {
+        let Some(ev) = ev.filter(|e| e.to == TargetState::Healthy) else {
+            return;
+        };
+        let mut inner = lock(&self.inner);
+        let Some(set) = inner.tasks.get_mut(&ev.id).map(|t| {
+            t.healthy_once = true;
+            t.set.clone()
+        }) else {
+            return;
+        };
+        if let Some(s) = inner.sets.iter_mut().find(|s| s.id == set) {
+            s.breaker.failures = 0;
+        }
+    }
+
+    /// Target states of every task in either group.
+    fn target_states(&self) -> HashMap<String, TargetState> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.targets())
+            .map(|t| (t.id, t.state))
+            .collect()
+    }
+
+    /// One pass of the controller: replace unhealthy tasks, then launch or stop tasks until each
+    /// task set runs its desired count, spread over the usable AZs.
     fn reconcile(self: &Arc<Self>) {
         let now = Instant::now();
         let grace = Duration::from(self.settings.health_check.grace_period);
-        let targets: HashMap<String, TargetState> = self
-            .group
-            .targets()
-            .into_iter()
-            .map(|t| (t.id, t.state))
-            .collect();
+        let targets = self.target_states();
         let mut to_stop = Vec::new();
         let mut to_launch = Vec::new();
+        let mut unplaceable = false;
         {
             let mut inner = lock(&self.inner);
             if inner.shutting_down {
@@ -213,67 +295,68 @@ impl ServiceTwin {
                 {
                     to_stop.push((
                         id.clone(),
-                        format!(
-                            "Task failed ELB health checks in (target-group {})",
-                            self.group.name()
-                        ),
+                        "Task failed ELB health checks in (target-group)".to_owned(),
                     ));
                 }
             }
-            let desired = self.desired() as usize;
-            let active: Vec<(&String, &Task)> = inner
-                .tasks
-                .iter()
-                .filter(|(id, t)| t.stopping.is_none() && !to_stop.iter().any(|(s, _)| s == *id))
-                .collect();
-            let usable: Vec<&String> = self
+            let usable: Vec<String> = self
                 .env
                 .azs
                 .iter()
                 .filter(|az| !inner.impaired.contains(az))
+                .cloned()
                 .collect();
-            let mut per_az: BTreeMap<&str, usize> =
-                usable.iter().map(|az| (az.as_str(), 0)).collect();
-            for (_, t) in &active {
-                if let Some(n) = per_az.get_mut(t.record.az.as_str()) {
-                    *n += 1;
-                }
-            }
-            if active.len() > desired {
-                // Scale in from the fullest AZ, newest task first (ECS spreads on scale-in too).
-                let mut candidates: Vec<(&String, &Task)> = active.clone();
-                for _ in 0..active.len() - desired {
-                    let fullest = per_az
-                        .iter()
-                        .max_by_key(|(_, n)| **n)
-                        .map(|(az, _)| (*az).to_owned());
-                    let pick = candidates
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, (_, t))| fullest.as_deref().is_none_or(|az| t.record.az == az))
-                        .max_by_key(|(_, (_, t))| t.started)
-                        .map(|(i, _)| i);
-                    let Some(i) = pick else { break };
-                    let (id, t) = candidates.remove(i);
+            for set in &inner.sets {
+                let desired = set.desired.unwrap_or_else(|| self.desired()) as usize;
+                let mut active: Vec<(&String, &Task)> = inner
+                    .tasks
+                    .iter()
+                    .filter(|(id, t)| {
+                        t.set == set.id
+                            && t.stopping.is_none()
+                            && !to_stop.iter().any(|(s, _)| s == *id)
+                    })
+                    .collect();
+                let mut per_az: BTreeMap<&str, usize> =
+                    usable.iter().map(|az| (az.as_str(), 0)).collect();
+                for (_, t) in &active {
                     if let Some(n) = per_az.get_mut(t.record.az.as_str()) {
-                        *n -= 1;
+                        *n += 1;
                     }
-                    to_stop.push((
-                        id.clone(),
-                        "Scaling activity initiated by (deployment ecs-svc)".to_owned(),
-                    ));
                 }
-            } else if active.len() < desired {
-                let blocked = inner.breaker.failed.is_some()
-                    || inner.breaker.next_launch.is_some_and(|t| now < t);
-                if !blocked {
-                    if usable.is_empty() {
-                        drop(inner);
-                        self.event(&format!(
-                            "service {} was unable to place a task: no Availability Zone is available",
-                            self.settings.name
+                if active.len() > desired {
+                    // Scale in from the fullest AZ, newest task first (ECS spreads on scale-in).
+                    for _ in desired..active.len() {
+                        let fullest = per_az
+                            .iter()
+                            .max_by_key(|(_, n)| **n)
+                            .map(|(az, _)| (*az).to_owned());
+                        let pick = active
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, (_, t))| {
+                                fullest.as_deref().is_none_or(|az| t.record.az == az)
+                            })
+                            .max_by_key(|(_, (_, t))| t.started)
+                            .map(|(i, _)| i);
+                        let Some(i) = pick else { break };
+                        let (id, t) = active.remove(i);
+                        if let Some(n) = per_az.get_mut(t.record.az.as_str()) {
+                            *n -= 1;
+                        }
+                        to_stop.push((
+                            id.clone(),
+                            "Scaling activity initiated by (deployment ecs-svc)".to_owned(),
                         ));
-                        return;
+                    }
+                } else if active.len() < desired {
+                    let b = &set.breaker;
+                    if b.failed.is_some() || b.next_launch.is_some_and(|t| now < t) {
+                        continue;
+                    }
+                    if usable.is_empty() {
+                        unplaceable = true;
+                        continue;
                     }
                     for _ in active.len()..desired {
                         let az = per_az
@@ -284,7 +367,7 @@ impl ServiceTwin {
                         if let Some(n) = per_az.get_mut(az.as_str()) {
                             *n += 1;
                         }
-                        to_launch.push(az);
+                        to_launch.push((set.id.clone(), set.image.clone(), set.group.clone(), az));
                     }
                 }
             }
@@ -294,17 +377,22 @@ impl ServiceTwin {
                 }
             }
         }
+        if unplaceable {
+            self.event(&format!(
+                "service {} was unable to place a task: no Availability Zone is available",
+                self.settings.name
+            ));
+        }
         for (id, reason) in to_stop {
             self.stop_task(&id, &reason);
         }
-        for az in to_launch {
-            self.launch(&az);
+        for (set, image, group, az) in to_launch {
+            self.launch(&set, &image, &group, &az);
         }
     }
 
-    fn launch(self: &Arc<Self>, az: &str) {
+    fn launch(self: &Arc<Self>, set: &str, image: &str, group: &Arc<TargetGroup>, az: &str) {
         let id = crate::region::random_hex(16);
-        let image = lock(&self.image).clone();
         let port = match crate::ports::free_port(self.env.bind) {
             Ok(p) => p,
             Err(e) => {
@@ -312,12 +400,12 @@ impl ServiceTwin {
                 return;
             }
         };
-        let record = TaskRecord {
+        let mut record = TaskRecord {
             id: id.clone(),
             service: self.settings.name.clone(),
             az: az.to_owned(),
             port,
-            image: image.clone(),
+            image: image.to_owned(),
             status: TaskStatus::Provisioning,
             pid: None,
             start_time: None,
@@ -331,18 +419,22 @@ impl ServiceTwin {
             self.event(&format!("cannot record task {id}: {e}"));
             return;
         }
-        let image_dir = self.env.builds.join(&image);
-        let spec = match self.spawn_spec(&record, &image_dir) {
+        let spec = match self
+            .env
+            .images
+            .prepare(image)
+            .and_then(|img| self.spawn_spec(&record, &img))
+        {
             Ok(spec) => spec,
             Err(reason) => {
-                self.fail_start(&id, &format!("CannotStartContainerError: {reason}"));
+                self.fail_start(set, &id, &format!("CannotPullContainerError: {reason}"));
                 return;
             }
         };
         let mut child = match haven_process::spawn(&spec) {
             Ok(c) => c,
             Err(e) => {
-                self.fail_start(&id, &format!("CannotStartContainerError: {e}"));
+                self.fail_start(set, &id, &format!("CannotStartContainerError: {e}"));
                 return;
             }
         };
@@ -357,12 +449,12 @@ impl ServiceTwin {
             }
         }
         let (stop_tx, stop_rx) = oneshot::channel();
-        let mut record = record;
         record.status = TaskStatus::Running;
         record.pid = Some(identity.pid);
         lock(&self.inner).tasks.insert(
             id.clone(),
             Task {
+                set: set.to_owned(),
                 record,
                 identity: Some(identity),
                 stop: Some(stop_tx),
@@ -374,10 +466,9 @@ impl ServiceTwin {
                 memory: None,
             },
         );
-        self.group
-            .register(id.clone(), std::net::SocketAddr::new(self.env.bind, port));
+        group.register(id.clone(), std::net::SocketAddr::new(self.env.bind, port));
         self.event(&format!(
-            "service {} has started 1 tasks: (task {id}) in {az}",
+            "service {} has started 1 tasks: (task {id}) in {az} from {image}",
             self.settings.name
         ));
         let exits = self.exits.clone();
@@ -402,37 +493,32 @@ impl ServiceTwin {
         });
     }
 
-    fn spawn_spec(
-        &self,
-        record: &TaskRecord,
-        image_dir: &std::path::Path,
-    ) -> Result<SpawnSpec, String> {
-        let Some(program) = self.settings.command.first() else {
-            return Err("the service has no command".into());
+    fn spawn_spec(&self, record: &TaskRecord, image: &PreparedImage) -> Result<SpawnSpec, String> {
+        let Some(program) = image.entrypoint.first() else {
+            return Err(format!("image {} has no entrypoint", record.image));
         };
         let program = if program.contains('/') {
-            image_dir.join(program)
+            image.root.join(program)
         } else {
             PathBuf::from(program)
         };
         if program.is_absolute() && !program.is_file() {
             return Err(format!(
                 "`{}` is not in image {}",
-                self.settings.command[0], record.image
+                image.entrypoint[0], record.image
             ));
         }
         std::fs::create_dir_all(&self.env.logs)
             .map_err(|e| format!("cannot create the log directory: {e}"))?;
+        let log = |stream: &str| {
+            Output::AppendFile(self.env.logs.join(format!("{}.{stream}.log", record.id)))
+        };
         let mut spec = SpawnSpec::new(program)
-            .args(self.settings.command[1..].iter().cloned())
-            .cwd(image_dir)
+            .args(image.entrypoint[1..].iter().cloned())
+            .cwd(&image.root)
             .env_clear(true)
-            .stdout(Output::AppendFile(
-                self.env.logs.join(format!("{}.stdout.log", record.id)),
-            ))
-            .stderr(Output::AppendFile(
-                self.env.logs.join(format!("{}.stderr.log", record.id)),
-            ))
+            .stdout(log("stdout"))
+            .stderr(log("stderr"))
             .group(Group::NewGroup)
             .parent_death_signal(Some(Signal::KILL));
         for key in ["PATH", "HOME", "LANG", "TZ"] {
@@ -440,7 +526,17 @@ impl ServiceTwin {
                 spec = spec.env(key, v);
             }
         }
-        for (k, v) in &self.settings.env {
+        let spec_env = self
+            .settings
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        for (k, v) in image
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(spec_env)
+        {
             spec = spec.env(k, v);
         }
         let port = record.port.to_string();
@@ -453,7 +549,6 @@ impl ServiceTwin {
             ("HAVEN_ENVIRONMENT", self.settings.environment.as_str()),
             ("HAVEN_IMAGE", record.image.as_str()),
             ("AWS_REGION", self.env.region.as_str()),
-            ("ECS_CONTAINER_METADATA_URI_V4", ""),
         ] {
             spec = spec.env(k, v);
         }
@@ -461,19 +556,26 @@ impl ServiceTwin {
     }
 
     /// A task that could not start counts as a failed launch.
-    fn fail_start(&self, id: &str, reason: &str) {
+    fn fail_start(&self, set: &str, id: &str, reason: &str) {
         if let Err(e) = self.store().stop_task(id, reason) {
             tracing::warn!("cannot record task {id}'s stop: {e}");
         }
         self.event(&format!("task {id} failed to start: {reason}"));
-        self.count_failure(id, reason);
+        self.count_failure(set, id, reason);
     }
 
-    fn count_failure(&self, id: &str, reason: &str) {
+    fn count_failure(&self, set: &str, id: &str, reason: &str) {
         let threshold = breaker_threshold(self.desired());
         let tripped = {
             let mut inner = lock(&self.inner);
-            let b = &mut inner.breaker;
+            let Some(b) = inner
+                .sets
+                .iter_mut()
+                .find(|s| s.id == set)
+                .map(|s| &mut s.breaker)
+            else {
+                return;
+            };
             b.failures += 1;
             let backoff = Duration::from_millis(250 * (1u64 << b.failures.min(6)));
             b.next_launch = Some(Instant::now() + backoff.min(Duration::from_secs(15)));
@@ -486,10 +588,10 @@ impl ServiceTwin {
                     b.failures
                 );
                 if !tail.is_empty() {
-                    why.push_str("\nlast stderr lines of task ");
-                    why.push_str(id);
-                    why.push_str(":\n");
-                    why.push_str(&tail.join("\n"));
+                    why.push_str(&format!(
+                        "\nlast stderr lines of task {id}:\n{}",
+                        tail.join("\n")
+                    ));
                 }
                 b.failed = Some(why.clone());
                 Some(why)
@@ -510,7 +612,9 @@ impl ServiceTwin {
             return;
         };
         // A dead target cannot serve; it leaves the group now rather than after draining.
-        self.group.deregister(&exit.id);
+        for g in &self.groups {
+            g.deregister(&exit.id);
+        }
         let code = match (exit.code, exit.signal) {
             (Some(c), _) => format!("exit code: {c}"),
             (None, Some(s)) => format!("killed by signal {s}"),
@@ -527,14 +631,41 @@ impl ServiceTwin {
             "service {} has stopped 1 running tasks: (task {}) {reason}",
             self.settings.name, exit.id
         ));
-        if task.stopping.is_none() && !task.healthy_once && !lock(&self.inner).shutting_down {
-            self.count_failure(&exit.id, &reason);
+        if task.stopping.is_none() {
+            let shutting_down = {
+                let mut inner = lock(&self.inner);
+                if let Some(s) = inner.sets.iter_mut().find(|s| s.id == task.set) {
+                    s.crashes += 1;
+                }
+                inner.shutting_down
+            };
+            if !task.healthy_once && !shutting_down {
+                self.count_failure(&task.set, &exit.id, &reason);
+            }
         }
         self.wake.notify_one();
     }
 
     /// Deregisters a task (it drains for the deregistration delay), then stops its process.
     fn stop_task(self: &Arc<Self>, id: &str, reason: &str) {
+        let group = {
+            let inner = lock(&self.inner);
+            let set = inner
+                .tasks
+                .get(id)
+                .map(|t| t.set.clone())
+                .unwrap_or_default();
+            inner
+                .sets
+                .iter()
+                .find(|s| s.id == set)
+                .map(|s| s.group.clone())
+        };
+        let group = group.unwrap_or_else(|| self.groups[0].clone());
+        self.stop_task_in(id, reason, &group);
+    }
+
+    fn stop_task_in(self: &Arc<Self>, id: &str, reason: &str, group: &Arc<TargetGroup>) {
         if let Err(e) = self.store().set_task_status(id, TaskStatus::Deprovisioning) {
             tracing::warn!("cannot record task {id}'s status: {e}");
         }
@@ -542,8 +673,8 @@ impl ServiceTwin {
             "service {} is stopping task {id}: {reason}",
             self.settings.name
         ));
-        let drained = self.group.drained(id);
-        self.group.deregister(id);
+        let drained = group.drained(id);
+        group.deregister(id);
         let me = self.clone();
         let id = id.to_owned();
         let delay = Duration::from(self.settings.deregistration_delay);
@@ -567,6 +698,195 @@ impl ServiceTwin {
             }
         });
     }
+
+    /// Forgets a task set and drains and stops its tasks.
+    fn retire_set(self: &Arc<Self>, set: &str, group: &Arc<TargetGroup>, reason: &str) {
+        let ids: Vec<String> = {
+            let mut inner = lock(&self.inner);
+            inner.sets.retain(|s| s.id != set);
+            inner
+                .tasks
+                .iter_mut()
+                .filter(|(_, t)| t.set == set && t.stopping.is_none())
+                .map(|(id, t)| {
+                    t.stopping = Some(reason.to_owned());
+                    id.clone()
+                })
+                .collect()
+        };
+        for id in ids {
+            self.stop_task_in(&id, reason, group);
+        }
+    }
+
+    /// Waits until no task of `set` is left.
+    pub(crate) async fn set_gone(&self, set: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while lock(&self.inner).tasks.values().any(|t| t.set == set) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        true
+    }
+
+    // --- What a release does to the service -------------------------------------------------
+
+    /// Starts a green task set of `image` at the primary's size; `separate` puts it behind the
+    /// alternate target group (blue/green, canary, linear), otherwise behind the production
+    /// group (rolling). Returns the set's id.
+    pub(crate) fn start_green(self: &Arc<Self>, image: &str, separate: bool) -> String {
+        let id = format!("ts-{}", crate::region::random_hex(6));
+        {
+            let mut inner = lock(&self.inner);
+            let primary_group = inner.sets[0].group.clone();
+            let group = if separate {
+                self.alternate(&primary_group)
+            } else {
+                primary_group
+            };
+            inner.sets.truncate(1);
+            inner.sets.push(TaskSet {
+                id: id.clone(),
+                image: image.to_owned(),
+                group,
+                desired: Some(self.desired()),
+                breaker: Breaker::default(),
+                crashes: 0,
+            });
+        }
+        self.wake.notify_one();
+        id
+    }
+
+    fn alternate(&self, group: &Arc<TargetGroup>) -> Arc<TargetGroup> {
+        if Arc::ptr_eq(group, &self.groups[0]) {
+            self.groups[1].clone()
+        } else {
+            self.groups[0].clone()
+        }
+    }
+
+    pub(crate) fn set_health(&self, set: &str) -> Option<SetHealth> {
+        let targets = self.target_states();
+        let inner = lock(&self.inner);
+        let s = inner.sets.iter().find(|s| s.id == set)?;
+        let tasks: Vec<&String> = inner
+            .tasks
+            .iter()
+            .filter(|(_, t)| t.set == set && t.stopping.is_none())
+            .map(|(id, _)| id)
+            .collect();
+        let count = |state: TargetState| {
+            tasks
+                .iter()
+                .filter(|id| targets.get(**id) == Some(&state))
+                .count() as u32
+        };
+        Some(SetHealth {
+            desired: s.desired.unwrap_or_else(|| self.desired()),
+            healthy: count(TargetState::Healthy),
+            unhealthy: count(TargetState::Unhealthy),
+            crashes: s.crashes,
+            failed: s.breaker.failed.clone(),
+        })
+    }
+
+    /// The target group a set is behind.
+    pub(crate) fn set_group(&self, set: &str) -> Option<Arc<TargetGroup>> {
+        lock(&self.inner)
+            .sets
+            .iter()
+            .find(|s| s.id == set)
+            .map(|s| s.group.clone())
+    }
+
+    /// Production traffic: `percent` to the green set's group, the rest to the primary's.
+    pub(crate) fn shift(&self, green: &str, percent: u32) {
+        let (blue, green) = {
+            let inner = lock(&self.inner);
+            let blue = inner.sets[0].group.clone();
+            let green = inner
+                .sets
+                .iter()
+                .find(|s| s.id == green)
+                .map(|s| s.group.clone());
+            (blue, green)
+        };
+        let Some(green) = green else { return };
+        if Arc::ptr_eq(&blue, &green) {
+            return;
+        }
+        let action = match percent {
+            0 => ForwardAction::single(blue),
+            100.. => ForwardAction::single(green),
+            p => ForwardAction::new(vec![(blue.clone(), 100 - p), (green, p)])
+                .unwrap_or_else(|_| ForwardAction::single(blue)),
+        };
+        self.listener.set_forward(action);
+    }
+
+    /// The test listener reaches `set`'s group (ECS's test listener rule).
+    pub(crate) fn expose_for_test(&self, set: &str) {
+        if let Some(g) = self.set_group(set) {
+            self.test_listener.set_forward(ForwardAction::single(g));
+        }
+    }
+
+    /// The green set becomes primary; the old primary is drained and stopped. Returns the old
+    /// set's id.
+    pub(crate) fn promote(self: &Arc<Self>, green: &str) -> Option<String> {
+        let (old_id, old_group, image, primary) = {
+            let mut inner = lock(&self.inner);
+            let i = inner.sets.iter().position(|s| s.id == green)?;
+            let mut set = inner.sets.remove(i);
+            set.desired = None;
+            let old = std::mem::replace(&mut inner.sets[0], set);
+            (
+                old.id,
+                old.group,
+                inner.sets[0].image.clone(),
+                inner.sets[0].group.clone(),
+            )
+        };
+        if let Err(e) = self.store().set_image(&self.settings.name, &image) {
+            tracing::error!("cannot record the service's image: {e}");
+        }
+        self.listener.set_forward(ForwardAction::single(primary));
+        self.retire_set(&old_id, &old_group, "Task set replaced by a release");
+        Some(old_id)
+    }
+
+    /// Removes a release's green set; production stays on (or returns to) the primary.
+    pub(crate) fn abandon(self: &Arc<Self>, green: &str) {
+        let primary = lock(&self.inner).sets[0].group.clone();
+        self.listener
+            .set_forward(ForwardAction::single(primary.clone()));
+        self.test_listener
+            .set_forward(ForwardAction::single(self.alternate(&primary)));
+        if let Some(group) = self.set_group(green) {
+            self.retire_set(green, &group, "Task set rolled back");
+        }
+    }
+
+    /// The last stderr lines of the green set's most recently failed task, for a rollback reason.
+    pub(crate) fn last_failure_tail(&self, set_image: &str) -> Option<String> {
+        let stopped = self.store().stopped_tasks(&self.settings.name, 20).ok()?;
+        let t = stopped.iter().find(|t| {
+            t.image == set_image
+                && t.stopped_reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("Essential container"))
+        })?;
+        let tail =
+            haven_process::tail_lines(self.env.logs.join(format!("{}.stderr.log", t.id)), 10)
+                .ok()?;
+        (!tail.is_empty())
+            .then(|| format!("last stderr lines of task {}:\n{}", t.id, tail.join("\n")))
+    }
+
+    // --- Shutdown, scaling, drills, status ----------------------------------------------------
 
     /// Stops launching, drains every task and stops it; returns when all have exited.
     pub async fn drain_and_stop(self: &Arc<Self>) {
@@ -612,66 +932,70 @@ impl ServiceTwin {
                 _ = tick.tick() => {}
                 _ = shutdown.wait_for(|s| *s) => return,
             }
-            let decision = {
-                let mut inner = lock(&self.inner);
-                let (cpu_units, mem_mib) = (self.settings.cpu, u64::from(self.settings.memory));
-                let mut samples = Vec::new();
-                for t in inner.tasks.values_mut() {
-                    let (Some(id), Some(sampler)) = (t.identity, t.sampler.as_mut()) else {
-                        continue;
-                    };
-                    let pids = haven_process::process_tree(&id).unwrap_or_default();
-                    if let Ok(s) = sampler.sample(&pids) {
-                        t.cpu = s.cpu_percent_of_units(cpu_units);
-                        t.memory = s.memory_percent_of_mib(mem_mib);
-                        if t.stopping.is_none() {
-                            if let (Some(c), Some(m)) = (t.cpu, t.memory) {
-                                samples.push((c, m));
-                            }
-                        }
-                    }
-                }
-                if samples.is_empty() || inner.shutting_down {
-                    inner.avg = None;
-                    None
-                } else {
-                    let n = samples.len() as f64;
-                    let d = Datapoint {
-                        cpu: samples.iter().map(|s| s.0).sum::<f64>() / n,
-                        memory: samples.iter().map(|s| s.1).sum::<f64>() / n,
-                    };
-                    inner.avg = Some(d);
-                    inner.scaler.observe(d);
-                    inner.scaler.decide(&policy, self.desired(), Instant::now())
-                }
+            let Some(decision) = self.sample(&policy) else {
+                continue;
             };
-            if let Some(d) = decision {
-                let from = self.desired();
-                let activity = ScalingActivity {
-                    service: self.settings.name.clone(),
-                    at_ms: now_ms(),
-                    from,
-                    to: d.to,
-                    cause: d.cause.clone(),
-                };
-                // Recorded before it acts, like every controller step.
-                let stored = {
-                    let store = self.store();
-                    store
-                        .record_scaling(&activity)
-                        .and_then(|()| store.set_desired(&self.settings.name, d.to))
-                };
-                if let Err(e) = stored {
-                    tracing::error!("cannot record a scaling activity: {e}");
-                    continue;
+            let from = self.desired();
+            let activity = ScalingActivity {
+                service: self.settings.name.clone(),
+                at_ms: now_ms(),
+                from,
+                to: decision.to,
+                cause: decision.cause.clone(),
+            };
+            // Recorded before it acts, like every controller step.
+            let stored = {
+                let store = self.store();
+                store
+                    .record_scaling(&activity)
+                    .and_then(|()| store.set_desired(&self.settings.name, decision.to))
+            };
+            if let Err(e) = stored {
+                tracing::error!("cannot record a scaling activity: {e}");
+                continue;
+            }
+            self.event(&format!(
+                "Successfully set desired count to {} (from {from}): {}",
+                decision.to, decision.cause
+            ));
+            self.desired.send_replace(decision.to);
+        }
+    }
+
+    /// Samples every task's CPU and memory; returns a scaling decision on the primary set's
+    /// average, if one is due.
+    fn sample(&self, policy: &Policy) -> Option<super::autoscale::Decision> {
+        let mut inner = lock(&self.inner);
+        let (cpu_units, mem_mib) = (self.settings.cpu, u64::from(self.settings.memory));
+        let primary = inner.sets[0].id.clone();
+        let mut samples = Vec::new();
+        for t in inner.tasks.values_mut() {
+            let (Some(id), Some(sampler)) = (t.identity, t.sampler.as_mut()) else {
+                continue;
+            };
+            let pids = haven_process::process_tree(&id).unwrap_or_default();
+            if let Ok(s) = sampler.sample(&pids) {
+                t.cpu = s.cpu_percent_of_units(cpu_units);
+                t.memory = s.memory_percent_of_mib(mem_mib);
+                if let (Some(c), Some(m), None, true) =
+                    (t.cpu, t.memory, &t.stopping, t.set == primary)
+                {
+                    samples.push((c, m));
                 }
-                self.event(&format!(
-                    "Successfully set desired count to {} (from {from}): {}",
-                    d.to, d.cause
-                ));
-                self.desired.send_replace(d.to);
             }
         }
+        if samples.is_empty() || inner.shutting_down {
+            inner.avg = None;
+            return None;
+        }
+        let n = samples.len() as f64;
+        let d = Datapoint {
+            cpu: samples.iter().map(|s| s.0).sum::<f64>() / n,
+            memory: samples.iter().map(|s| s.1).sum::<f64>() / n,
+        };
+        inner.avg = Some(d);
+        inner.scaler.observe(d);
+        inner.scaler.decide(policy, self.desired(), Instant::now())
     }
 
     /// SIGKILLs tasks, as a chaos drill: the controller sees them die and replaces them.
@@ -703,13 +1027,9 @@ impl ServiceTwin {
     }
 
     pub fn status(&self) -> api::ServiceStatus {
-        let targets: HashMap<String, TargetState> = self
-            .group
-            .targets()
-            .into_iter()
-            .map(|t| (t.id, t.state))
-            .collect();
+        let targets = self.target_states();
         let inner = lock(&self.inner);
+        let primary = &inner.sets[0];
         let tasks: Vec<api::TaskStatus> = inner
             .tasks
             .values()
@@ -736,10 +1056,12 @@ impl ServiceTwin {
                 }
                 .to_owned(),
                 image: t.record.image.clone(),
+                task_set: t.set.clone(),
                 cpu_percent: t.cpu.map(round1),
                 memory_percent: t.memory.map(round1),
             })
             .collect();
+        let serving = |t: &&api::TaskStatus| t.status == "RUNNING" && t.task_set == primary.id;
         let (activities, events) = {
             let store = self.store();
             (
@@ -753,19 +1075,21 @@ impl ServiceTwin {
             name: self.settings.name.clone(),
             environment: self.settings.environment.clone(),
             alb_url: String::new(),
-            state: if inner.breaker.failed.is_some() {
+            test_url: String::new(),
+            state: if primary.breaker.failed.is_some() {
                 "FAILED"
             } else {
                 "ACTIVE"
             }
             .to_owned(),
-            failure: inner.breaker.failed.clone(),
-            image: lock(&self.image).clone(),
+            failure: primary.breaker.failed.clone(),
+            image: primary.image.clone(),
             desired: self.desired(),
-            running: tasks.iter().filter(|t| t.status == "RUNNING").count() as u32,
+            running: tasks.iter().filter(serving).count() as u32,
             healthy: tasks
                 .iter()
-                .filter(|t| t.health == "healthy" && t.status == "RUNNING")
+                .filter(serving)
+                .filter(|t| t.health == "healthy")
                 .count() as u32,
             min: self.settings.min,
             max: self.settings.max,

@@ -1,0 +1,322 @@
+//! Releases with the semantics of ECS native blue/green: start the green task set at full size,
+//! wait for its targets to pass health checks, expose it on the test listener, shift production
+//! traffic (all at once, canary, or linear steps), bake while watching health, crashes and the
+//! 5xx rate, then drain and stop blue. Any failure rolls back on its own: traffic back to blue,
+//! green stopped, the reason recorded.
+//!
+//! Every step is written to the state database as it happens. A region killed mid-release loses
+//! its tasks with it; on restart, [`recover`] completes a release whose production traffic had
+//! fully moved to green and rolls back any other, so the region comes back on one image.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use haven_spec::model::Strategy;
+use haven_state::{Release, Store, now_ms};
+
+use super::service::ServiceTwin;
+
+/// What the caller asked for.
+pub struct ReleaseRequest {
+    pub image: String,
+    pub strategy: Strategy,
+}
+
+pub fn strategy_name(s: Strategy) -> &'static str {
+    match s {
+        Strategy::BlueGreen => "blue-green",
+        Strategy::Canary => "canary",
+        Strategy::Linear => "linear",
+        Strategy::Rolling => "rolling",
+    }
+}
+
+pub fn parse_strategy(s: &str) -> Option<Strategy> {
+    [
+        Strategy::BlueGreen,
+        Strategy::Canary,
+        Strategy::Linear,
+        Strategy::Rolling,
+    ]
+    .into_iter()
+    .find(|x| strategy_name(*x) == s)
+}
+
+/// Starts a release in the background; `Err` when one is already under way or the image is
+/// the one production runs.
+pub fn start(svc: &Arc<ServiceTwin>, req: ReleaseRequest) -> Result<String, String> {
+    let Ok(guard) = svc.releasing.clone().try_lock_owned() else {
+        return Err(format!(
+            "a release of {} is already in progress",
+            svc.settings.name
+        ));
+    };
+    let from = svc.image();
+    if from == req.image {
+        return Err(format!("{} already runs {}", svc.settings.name, req.image));
+    }
+    let id = format!("rel-{}", crate::region::random_hex(6));
+    let release = Release {
+        id: id.clone(),
+        service: svc.settings.name.clone(),
+        from_image: from,
+        to_image: req.image.clone(),
+        strategy: strategy_name(req.strategy).to_owned(),
+        state: "IN_PROGRESS".into(),
+        shifted: false,
+        reason: None,
+        started_at_ms: now_ms(),
+        ended_at_ms: None,
+        steps: Vec::new(),
+    };
+    svc.store()
+        .insert_release(&release)
+        .map_err(|e| format!("cannot record the release: {e}"))?;
+    let svc = svc.clone();
+    let rel = id.clone();
+    tokio::spawn(async move {
+        let _guard = guard;
+        let mut r = Runner {
+            svc: svc.clone(),
+            id: rel,
+            image: req.image,
+            strategy: req.strategy,
+        };
+        r.run().await;
+    });
+    Ok(id)
+}
+
+struct Runner {
+    svc: Arc<ServiceTwin>,
+    id: String,
+    image: String,
+    strategy: Strategy,
+}
+
+/// Why a release failed.
+struct Failure(String);
+
+impl Runner {
+    fn step(&self, step: &str) {
+        tracing::info!(release = %self.id, "{step}");
+        if let Err(e) = self.svc.store().release_step(&self.id, step) {
+            tracing::warn!("cannot record release step: {e}");
+        }
+        self.svc.event(&format!("release {}: {step}", self.id));
+    }
+
+    fn end(&self, state: &str, reason: Option<&str>) {
+        if let Err(e) = self.svc.store().end_release(&self.id, state, reason) {
+            tracing::error!("cannot record the release's end: {e}");
+        }
+    }
+
+    async fn run(&mut self) {
+        let d = self.svc.settings.deployment.clone();
+        let separate = self.strategy != Strategy::Rolling;
+        let green = self.svc.start_green(&self.image, separate);
+        self.step(&format!(
+            "started green task set {green} of {} ({} strategy)",
+            self.image,
+            strategy_name(self.strategy)
+        ));
+        match self.deploy(&green, &d).await {
+            Ok(()) => {
+                let old = self.svc.promote(&green);
+                self.step("blue task set draining");
+                let svc = &self.svc.settings;
+                let wait = Duration::from(svc.deregistration_delay)
+                    + Duration::from(svc.stop_timeout)
+                    + Duration::from_secs(5);
+                if let Some(old) = old {
+                    if !self.svc.set_gone(&old, wait).await {
+                        self.step("blue task set still stopping after the drain window");
+                    }
+                }
+                self.step("blue task set stopped");
+                self.end("SUCCESSFUL", None);
+            }
+            Err(Failure(why)) => {
+                self.svc.abandon(&green);
+                let mut reason = why;
+                if let Some(tail) = self.svc.last_failure_tail(&self.image) {
+                    reason.push('\n');
+                    reason.push_str(&tail);
+                }
+                self.step("rolled back: production traffic on blue, green task set stopping");
+                self.end("ROLLED_BACK", Some(&reason));
+                let wait = Duration::from(self.svc.settings.deregistration_delay)
+                    + Duration::from(self.svc.settings.stop_timeout)
+                    + Duration::from_secs(5);
+                if !self.svc.set_gone(&green, wait).await {
+                    tracing::warn!("green task set {green} still stopping");
+                }
+            }
+        }
+    }
+
+    async fn deploy(
+        &self,
+        green: &str,
+        d: &haven_spec::settings::TwinDeployment,
+    ) -> Result<(), Failure> {
+        self.wait_healthy(green).await?;
+        self.step("green task set healthy");
+        if self.strategy != Strategy::Rolling {
+            if d.test_listener {
+                self.svc.expose_for_test(green);
+                self.step("test listener routes to green");
+            }
+            let bake = Duration::from(d.bake_time);
+            match self.strategy {
+                Strategy::Canary => {
+                    let p = u32::from(d.canary_percent);
+                    self.svc.shift(green, p);
+                    self.step(&format!("{p}% of production traffic on green (canary)"));
+                    self.watch(green, bake).await?;
+                }
+                Strategy::Linear => {
+                    let step = u32::from(d.linear_step_percent.max(1));
+                    let mut p = step;
+                    while p < 100 {
+                        self.svc.shift(green, p);
+                        self.step(&format!("{p}% of production traffic on green (linear)"));
+                        self.watch(green, bake).await?;
+                        p += step;
+                    }
+                }
+                Strategy::BlueGreen | Strategy::Rolling => {}
+            }
+            self.svc.shift(green, 100);
+        }
+        if let Err(e) = self.svc.store().release_shifted(&self.id) {
+            tracing::error!("cannot record the traffic shift: {e}");
+        }
+        self.step("production traffic on green; baking");
+        self.watch(green, Duration::from(d.bake_time)).await?;
+        self.step("bake time passed");
+        Ok(())
+    }
+
+    /// Waits for every green task to pass its health checks.
+    async fn wait_healthy(&self, green: &str) -> Result<(), Failure> {
+        let hc = &self.svc.settings.health_check;
+        // Enough for a slow start, a few checks, and the circuit breaker to decide first.
+        let limit = (Duration::from(hc.interval) * (hc.healthy_threshold + 2) * 10)
+            .max(Duration::from_secs(60));
+        let deadline = Instant::now() + limit;
+        loop {
+            let Some(h) = self.svc.set_health(green) else {
+                return Err(Failure("the green task set disappeared".into()));
+            };
+            if let Some(why) = h.failed {
+                return Err(Failure(format!("green tasks failed to start: {why}")));
+            }
+            if h.healthy >= h.desired {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Failure(format!(
+                    "green task set not healthy within {limit:?} ({} of {} healthy)",
+                    h.healthy, h.desired
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Watches green for `time`: unhealthy targets, crashed tasks, or a 5xx rate above the
+    /// spec's limit fail the release.
+    async fn watch(&self, green: &str, time: Duration) -> Result<(), Failure> {
+        let max_5xx = f64::from(self.svc.settings.deployment.max_5xx_percent);
+        let group = self
+            .svc
+            .set_group(green)
+            .ok_or_else(|| Failure("the green task set disappeared".into()))?;
+        let start = group.metrics();
+        let crashes = self.svc.set_health(green).map_or(0, |h| h.crashes);
+        let deadline = Instant::now() + time;
+        loop {
+            let h = self
+                .svc
+                .set_health(green)
+                .ok_or_else(|| Failure("the green task set disappeared".into()))?;
+            if h.crashes > crashes {
+                return Err(Failure(format!(
+                    "{} green task(s) exited during the release",
+                    h.crashes - crashes
+                )));
+            }
+            if h.unhealthy > 0 {
+                return Err(Failure(format!(
+                    "{} green target(s) unhealthy (UnHealthyHostCount > 0)",
+                    h.unhealthy
+                )));
+            }
+            let now = group.metrics();
+            let requests = now.request_count.saturating_sub(start.request_count);
+            let errors = (now.http_code_target_5xx + now.http_code_elb_5xx)
+                .saturating_sub(start.http_code_target_5xx + start.http_code_elb_5xx);
+            // A rate needs a sample: fewer than 20 requests say little about 1 %.
+            if requests >= 20 && errors as f64 * 100.0 > max_5xx * requests as f64 {
+                return Err(Failure(format!(
+                    "{errors} of {requests} green responses were 5xx, above {max_5xx}%"
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// After a restart: finish or roll back releases the dead process left in progress. Called
+/// before the services start, so they come up on the right image.
+pub fn recover(store: &Store) {
+    let releases = match store.releases(None, 50) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot read releases: {e}");
+            return;
+        }
+    };
+    for r in releases.iter().filter(|r| r.state == "IN_PROGRESS") {
+        let result = if r.shifted {
+            store
+                .set_image(&r.service, &r.to_image)
+                .and_then(|()| {
+                    store.release_step(
+                        &r.id,
+                        "region restarted after the traffic shift: release completed",
+                    )
+                })
+                .and_then(|()| {
+                    store.end_release(
+                        &r.id,
+                        "SUCCESSFUL",
+                        Some("completed after the region process restarted"),
+                    )
+                })
+        } else {
+            store
+                .release_step(
+                    &r.id,
+                    "region restarted before the traffic shift: rolled back",
+                )
+                .and_then(|()| {
+                    store.end_release(
+                        &r.id,
+                        "ROLLED_BACK",
+                        Some(
+                            "the region process restarted before production traffic moved to green",
+                        ),
+                    )
+                })
+        };
+        if let Err(e) = result {
+            tracing::error!("cannot recover release {}: {e}", r.id);
+        }
+    }
+}
