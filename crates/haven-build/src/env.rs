@@ -21,10 +21,10 @@
 //! over, and a command that replaces the `EXIT` trap keeps its changes to itself.
 
 use std::collections::BTreeMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Host variables a build inherits when they are set.
@@ -58,31 +58,31 @@ const NOT_CARRIED: &[&str] = &["__haven_rc", "SHLVL", "_", "PWD"];
 /// The environment and working directory the next command starts with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ShellState {
-    pub env: BTreeMap<OsString, OsString>,
+    /// Names and values as UTF-8 (others are converted lossily): `haven_process::spawn` takes
+    /// strings, and so does everything a build reports.
+    pub env: BTreeMap<String, String>,
     pub cwd: PathBuf,
 }
 
 impl ShellState {
-    pub fn set(&mut self, key: &str, value: impl Into<OsString>) {
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
         self.env.insert(key.into(), value.into());
     }
 
-    pub fn get(&self, key: &str) -> Option<String> {
-        self.env
-            .get(OsStr::new(key))
-            .map(|v| v.to_string_lossy().into_owned())
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.env.get(key).map(String::as_str)
     }
 }
 
 /// The host part of the environment: [`PASSTHROUGH`] variables that are set, with defaults
 /// for `PATH` and `LANG`.
 pub(crate) fn host_environment(
-    lookup: impl Fn(&str) -> Option<OsString>,
-) -> BTreeMap<OsString, OsString> {
+    lookup: impl Fn(&str) -> Option<String>,
+) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     for name in PASSTHROUGH {
         if let Some(value) = lookup(name) {
-            env.insert(OsString::from(name), value);
+            env.insert((*name).to_owned(), value);
         }
     }
     env.entry("PATH".into())
@@ -97,6 +97,10 @@ pub(crate) struct StateFiles {
     dir: PathBuf,
     env_file: PathBuf,
     pwd_file: PathBuf,
+    /// Where commands write their output (see [`crate::log`]).
+    pub fifo: PathBuf,
+    /// Scratch output of helper commands (the artifact name).
+    pub scratch: PathBuf,
     /// Absolute path of `env`, so a build that changes `PATH` cannot break state saving.
     env_program: PathBuf,
 }
@@ -127,6 +131,8 @@ impl StateFiles {
         Ok(StateFiles {
             env_file: dir.join("env"),
             pwd_file: dir.join("pwd"),
+            fifo: dir.join("output"),
+            scratch: dir.join("scratch"),
             dir,
             env_program,
         })
@@ -189,7 +195,7 @@ impl Drop for StateFiles {
 }
 
 /// Parses `env -0` output: `KEY=VALUE\0` records.
-fn parse_env0(bytes: &[u8]) -> BTreeMap<OsString, OsString> {
+fn parse_env0(bytes: &[u8]) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     for rec in bytes.split(|b| *b == 0) {
         let Some(eq) = rec.iter().position(|b| *b == b'=') else {
@@ -200,8 +206,8 @@ fn parse_env0(bytes: &[u8]) -> BTreeMap<OsString, OsString> {
             continue;
         }
         env.insert(
-            OsString::from_vec(k.to_vec()),
-            OsString::from_vec(v.to_vec()),
+            String::from_utf8_lossy(k).into_owned(),
+            String::from_utf8_lossy(v).into_owned(),
         );
     }
     env
@@ -275,13 +281,10 @@ mod tests {
     #[test]
     fn env0_parsing_drops_shell_internals() {
         let env = parse_env0(b"A=1\0B=x=y\0SHLVL=3\0__haven_rc=0\0MULTI=a\nb\0junk\0");
-        let keys: Vec<_> = env
-            .keys()
-            .map(|k| k.to_string_lossy().into_owned())
-            .collect();
+        let keys: Vec<_> = env.keys().collect();
         assert_eq!(keys, ["A", "B", "MULTI"]);
-        assert_eq!(env[OsStr::new("B")], "x=y");
-        assert_eq!(env[OsStr::new("MULTI")], "a\nb");
+        assert_eq!(env["B"], "x=y");
+        assert_eq!(env["MULTI"], "a\nb");
     }
 
     #[test]
@@ -302,7 +305,7 @@ mod tests {
             _ => None,
         });
         assert_eq!(env.len(), 3, "{env:?}");
-        assert_eq!(env[OsStr::new("PATH")], DEFAULT_PATH);
-        assert_eq!(env[OsStr::new("LANG")], DEFAULT_LANG);
+        assert_eq!(env["PATH"], DEFAULT_PATH);
+        assert_eq!(env["LANG"], DEFAULT_LANG);
     }
 }

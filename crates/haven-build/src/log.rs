@@ -1,19 +1,24 @@
 //! The build log: one plain-text file, written as the build runs, in CodeBuild's format.
 //!
-//! Every command's stdout and stderr go to one pipe. A reader thread owns the log file: it
-//! splits the pipe's bytes into lines, masks secrets and appends them. haven's own
-//! `[Container] …` lines travel through the *same* pipe as framed records, so they land in the
-//! log exactly after the output of the command that preceded them (a pipe is FIFO), without
-//! waiting for the pipe to drain — which it may never do while a command's background process
-//! (a daemon started with `&`, as CodeBuild builds do) still holds it open.
+//! Every command's stdout and stderr go to one FIFO in the build's private state directory
+//! (a named pipe, because commands are started through `haven_process::spawn`, which opens
+//! outputs by path). A reader thread owns the log file: it splits the FIFO's bytes into
+//! lines, masks secrets and appends them. haven's own `[Container] …` lines travel through the
+//! *same* FIFO as framed records, so they land in the log exactly after the output of the
+//! command that preceded them (a pipe is FIFO), without waiting for the pipe to drain — which
+//! it may never do while a command's background process (a daemon started with `&`, as
+//! CodeBuild builds do) still holds it open.
 //!
 //! The reader is a plain thread, not a task: it blocks on reads and must keep draining even if
-//! the caller's runtime is single-threaded and busy.
+//! the caller's runtime is single-threaded and busy. It holds the FIFO open for reading and
+//! writing, so opening it for writing never blocks and it never sees end-of-file; it stops at
+//! the end record that [`Log::close`] (or dropping the [`Log`]) writes.
 
+use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::path::Path;
-use std::process::Stdio;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
@@ -26,17 +31,19 @@ const KIND_END: u8 = b'E';
 /// Record header after the marker: kind byte + payload length as 8 hex digits.
 const HEADER: usize = 1 + 8;
 
-/// The writing side: haven's lines and the pipe end handed to commands.
+/// The writing side: haven's lines, and the FIFO path handed to commands.
 pub(crate) struct Log {
+    fifo: PathBuf,
     pipe: File,
     /// `\0haven-<random>:` — starts every record; random so command output cannot forge one.
     marker: Vec<u8>,
+    /// Present until the end record has been written.
     done: Option<oneshot::Receiver<io::Result<()>>>,
 }
 
 impl Log {
-    /// Creates (truncates) the log file and starts the reader thread.
-    pub fn start(path: &Path, masker: Masker) -> io::Result<Log> {
+    /// Creates (truncates) the log file, creates the FIFO `fifo` and starts the reader thread.
+    pub fn start(path: &Path, fifo: &Path, masker: Masker) -> io::Result<Log> {
         if let Some(parent) = path.parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent)?;
@@ -47,10 +54,10 @@ impl Log {
             .write(true)
             .truncate(true)
             .open(path)?;
-        let (tx, rx) = tokio::net::unix::pipe::pipe()?;
-        // Commands get ordinary blocking pipe ends; a non-blocking stdout breaks many programs.
-        let write = File::from(tx.into_blocking_fd()?);
-        let read = File::from(rx.into_blocking_fd()?);
+        mkfifo(fifo)?;
+        // Read+write: never blocks on open, and keeps a reader present for every writer.
+        let read = OpenOptions::new().read(true).write(true).open(fifo)?;
+        let write = OpenOptions::new().write(true).open(fifo)?;
         let marker = format!("\0haven-{:016x}:", crate::env::random_u64()).into_bytes();
         let (done_tx, done_rx) = oneshot::channel();
         let reader_marker = marker.clone();
@@ -62,18 +69,16 @@ impl Log {
                 done_tx.send(result).ok();
             })?;
         Ok(Log {
+            fifo: fifo.to_owned(),
             pipe: write,
             marker,
             done: Some(done_rx),
         })
     }
 
-    /// Stdout and stderr for a command: both the same pipe, as CodeBuild merges them.
-    pub fn child_stdio(&self) -> io::Result<(Stdio, Stdio)> {
-        Ok((
-            Stdio::from(self.pipe.try_clone()?),
-            Stdio::from(self.pipe.try_clone()?),
-        ))
+    /// Where commands send stdout and stderr (both, as CodeBuild merges them).
+    pub fn fifo(&self) -> &Path {
+        &self.fifo
     }
 
     /// Writes `[Container] <time> <message>`.
@@ -96,11 +101,11 @@ impl Log {
         rec.push(kind);
         rec.extend_from_slice(format!("{:08x}", payload.len()).as_bytes());
         rec.extend_from_slice(payload);
-        // Blocks only while the pipe is full; the reader thread drains it independently.
+        // Blocks only while the FIFO is full; the reader thread drains it independently.
         self.pipe.write_all(&rec)
     }
 
-    /// Ends the log: everything written to the pipe so far is in the file when this returns.
+    /// Ends the log: everything written to the FIFO so far is in the file when this returns.
     /// Output that processes still running would write later is dropped (the build is over).
     pub async fn close(mut self) -> io::Result<()> {
         self.record(KIND_END, b"")?;
@@ -113,29 +118,70 @@ impl Log {
     }
 }
 
+impl Drop for Log {
+    fn drop(&mut self) {
+        if self.done.is_some() {
+            // Dropped without close (the build was cancelled): the end record lets the reader
+            // thread finish instead of waiting on the FIFO forever. Nobody is left to report
+            // a failure to.
+            self.record(KIND_END, b"").ok();
+        }
+    }
+}
+
+/// Creates a FIFO readable and writable by this user only.
+fn mkfifo(path: &Path) -> io::Result<()> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in FIFO path"))?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call; mkfifo only reads it.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Copies the FIFO to the log until the end record. After a write error it keeps draining (and
+/// discarding), so that commands never block on a full FIFO; the error is returned at the end.
 fn read_loop(mut pipe: File, mut log: File, masker: &Masker, marker: &[u8]) -> io::Result<()> {
     let mut chunk = vec![0u8; 16 * 1024];
     let mut buf: Vec<u8> = Vec::new();
     let mut lines = Lines::default();
+    let mut failed: Option<io::Error> = None;
     loop {
         let n = match pipe.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        let mut out = Vec::new();
         if n == 0 {
-            // Every writer is gone: keep what is left, including a partial marker.
-            lines.push(masker, &buf, &mut out);
-            lines.finish_line(masker, &mut out);
-            return log.write_all(&out);
+            // Unreachable while this thread holds a write end; treat it as the end anyway.
+            break;
         }
+        let mut out = Vec::new();
         buf.extend_from_slice(&chunk[..n]);
-        let ended = drain_records(&mut buf, &mut lines, masker, marker, &mut out)?;
-        log.write_all(&out)?;
-        if ended {
-            return log.flush();
+        let ended = match drain_records(&mut buf, &mut lines, masker, marker, &mut out) {
+            Ok(ended) => ended,
+            Err(e) => {
+                // Unframed garbage in the stream: keep it as output rather than lose the log.
+                failed.get_or_insert(e);
+                lines.push(masker, &buf, &mut out);
+                buf.clear();
+                false
+            }
+        };
+        if failed.is_none() {
+            if let Err(e) = log.write_all(&out) {
+                failed = Some(e);
+            }
         }
+        if ended {
+            break;
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => log.flush(),
     }
 }
 

@@ -15,11 +15,11 @@ use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use haven_process::{ProcessIdentity, Signal};
+use haven_process::{Group, Output, OwnedChild, Signal, SpawnSpec};
 use serde::{Serialize, Serializer};
 
 use crate::artifacts;
@@ -287,11 +287,12 @@ where
         }
     }
     let masker = Masker::new(parameters.iter().map(|(_, v)| v.as_str()));
-    let log = Log::start(&req.log, masker.clone()).map_err(|source| BuildError::Log {
-        path: req.log.clone(),
-        source,
-    })?;
     let files = StateFiles::create(&req.build_id).map_err(BuildError::State)?;
+    let log =
+        Log::start(&req.log, &files.fifo, masker.clone()).map_err(|source| BuildError::Log {
+            path: req.log.clone(),
+            source,
+        })?;
     let mut stop = std::pin::pin!(stop);
     let mut build = Build {
         spec,
@@ -303,7 +304,7 @@ where
             env: BTreeMap::new(),
             cwd: req.source_dir.clone(),
         },
-        groups: Groups(Vec::new()),
+        commands: Commands(Vec::new()),
         deadline,
         succeeding: true,
         stop_fired: false,
@@ -313,7 +314,7 @@ where
         .all_phases(started, &parameters, &missing, stop.as_mut())
         .await;
     // Whatever happened, nothing the build started outlives it (as its container would not).
-    build.groups.kill_all();
+    build.commands.end().await;
     let (status, artifacts, artifact_name, reports, exported) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -354,22 +355,21 @@ enum CommandEnd {
     Stopped,
 }
 
-/// Process groups of the build's commands; all are killed when the build ends or is dropped.
-struct Groups(Vec<ProcessIdentity>);
+/// The build's commands, kept until the build ends: a command's background processes (a
+/// daemon started with `&`) live on in its process group, as in CodeBuild's container, and
+/// dropping an `OwnedChild` would kill them. Dropped with the build, each kills its group.
+struct Commands(Vec<OwnedChild>);
 
-impl Groups {
-    fn kill_all(&mut self) {
-        for id in self.0.drain(..) {
-            // Ok(false), Stale: the group is already gone. Another error cannot be acted on
-            // here; the group's leader was ours and has been reaped.
-            haven_process::kill_group(&id, Signal::KILL).ok();
+impl Commands {
+    /// Kills every command's group and waits until nothing is left.
+    async fn end(&mut self) {
+        for mut child in self.0.drain(..) {
+            // Empty or stale groups need nothing; another failure is retried by terminate.
+            haven_process::kill_group(child.identity(), Signal::KILL).ok();
+            // Waits for the group to be gone. It can only fail for a process stuck in the
+            // kernel, which no signal reaches; dropping the child then tries once more.
+            child.terminate(Duration::ZERO).await.ok();
         }
-    }
-}
-
-impl Drop for Groups {
-    fn drop(&mut self) {
-        self.kill_all();
     }
 }
 
@@ -381,14 +381,16 @@ type Finished = (
     BTreeMap<String, String>,
 );
 
+/// Fields drop in order: if the build is cancelled, its processes die first, then the log
+/// ends, then the state directory goes.
 struct Build<'a> {
+    commands: Commands,
     spec: &'a Buildspec,
     req: &'a BuildRequest,
     log: Log,
     masker: Masker,
     files: StateFiles,
     state: ShellState,
-    groups: Groups,
     deadline: tokio::time::Instant,
     /// `CODEBUILD_BUILD_SUCCEEDING`.
     succeeding: bool,
@@ -613,9 +615,10 @@ impl Build<'_> {
         src: &Path,
         started: SystemTime,
         parameters: &[(String, String)],
-    ) -> BTreeMap<std::ffi::OsString, std::ffi::OsString> {
+    ) -> BTreeMap<String, String> {
         let req = self.req;
-        let mut env = env::host_environment(|k| std::env::var_os(k));
+        // Host values that are not UTF-8 cannot be passed on; such a variable is left out.
+        let mut env = env::host_environment(|k| std::env::var(k).ok());
         let start_ms = started
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -683,18 +686,17 @@ impl Build<'_> {
                     break;
                 }
                 for command in block {
+                    let shown = command.trim_end();
                     match self.command(command, stop.as_mut()).await? {
                         CommandEnd::Succeeded => {}
                         CommandEnd::Failed { exit_code, reason } => {
                             self.line(&format!(
-                                "Command did not exit successfully {command} {reason}"
+                                "Command did not exit successfully {shown} {reason}"
                             ))?;
                             self.succeeding = false;
                             failure.get_or_insert((
                                 exit_code,
-                                format!(
-                                    "Error while executing command: {command}. Reason: {reason}"
-                                ),
+                                format!("Error while executing command: {shown}. Reason: {reason}"),
                             ));
                             break;
                         }
@@ -775,63 +777,45 @@ impl Build<'_> {
         command: &str,
         mut stop: Pin<&mut F>,
     ) -> Result<CommandEnd, BuildError> {
-        self.line(&format!("Running command {command}"))?;
+        // A block scalar (`|`) ends with a newline that is not part of what the log shows.
+        self.line(&format!("Running command {}", command.trim_end()))?;
         self.files.clear().map_err(BuildError::State)?;
         self.state.set(
             "CODEBUILD_BUILD_SUCCEEDING",
             if self.succeeding { "1" } else { "0" },
         );
-        let (stdout, stderr) = self.log.child_stdio().map_err(|source| BuildError::Log {
-            path: self.req.log.clone(),
-            source,
-        })?;
-        let mut cmd = tokio::process::Command::new(self.spec.env.shell.program());
-        cmd.arg("-c")
+        let output = Output::AppendFile(self.log.fifo().to_owned());
+        let spec = self
+            .shell()
             .arg(self.files.script(command))
-            .env_clear()
-            .envs(&self.state.env)
-            .env("PWD", &self.state.cwd)
-            .current_dir(&self.state.cwd)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            // Its own group: a timeout kills the command and everything it started.
-            .process_group(0)
-            .kill_on_drop(true);
-        let spawned = cmd.spawn();
-        // The pipe ends the Command still holds are dups of ours; release them now.
-        drop(cmd);
-        let mut child = match spawned {
+            .stdout(output.clone())
+            .stderr(output);
+        let mut child = match haven_process::spawn(&spec) {
             Ok(child) => child,
             Err(e) => {
                 self.blank()?;
-                let shell = self.spec.env.shell.program();
                 return Ok(CommandEnd::Failed {
                     exit_code: None,
-                    reason: format!("cannot start {shell}: {e}"),
+                    reason: e.to_string(),
                 });
             }
         };
-        // Taken before the child is reaped, so the pid cannot have been reused yet.
-        let identity = child.id().and_then(|pid| ProcessIdentity::of(pid).ok());
-        if let Some(id) = identity {
-            self.groups.0.push(id);
-        }
         let end = tokio::select! {
             status = child.wait() => match status {
                 Ok(status) => classify(status),
                 Err(e) => CommandEnd::Failed { exit_code: None, reason: e.to_string() },
             },
             () = tokio::time::sleep_until(self.deadline) => {
-                kill(identity.as_ref(), &mut child).await;
+                kill(&mut child).await;
                 CommandEnd::TimedOut
             }
             () = stop.as_mut(), if !self.stop_fired => {
                 self.stop_fired = true;
-                kill(identity.as_ref(), &mut child).await;
+                kill(&mut child).await;
                 CommandEnd::Stopped
             }
         };
+        self.commands.0.push(child);
         if matches!(end, CommandEnd::Succeeded | CommandEnd::Failed { .. }) {
             self.files
                 .read_back(&mut self.state)
@@ -841,13 +825,28 @@ impl Build<'_> {
         Ok(end)
     }
 
+    /// `<shell> -c`, with the build's environment and working directory, in a new process
+    /// group, killed if haven dies (the script argument comes next).
+    fn shell(&self) -> SpawnSpec {
+        let mut spec = SpawnSpec::new(self.spec.env.shell.program())
+            .arg("-c")
+            .env_clear(true)
+            .cwd(&self.state.cwd)
+            .group(Group::NewGroup)
+            .parent_death_signal(Some(Signal::KILL));
+        for (k, v) in &self.state.env {
+            spec = spec.env(k, v);
+        }
+        spec.env("PWD", self.state.cwd.display().to_string())
+    }
+
     /// `env.exported-variables` from the final shell state.
     fn exported(&mut self) -> Result<BTreeMap<String, String>, BuildError> {
         let mut out = BTreeMap::new();
         for name in &self.spec.env.exported_variables {
             match self.state.get(name) {
                 Some(value) => {
-                    out.insert(name.clone(), self.masker.mask_str(&value));
+                    out.insert(name.clone(), self.masker.mask_str(value));
                 }
                 None => self.line(&format!("Exported variable {name} is not set"))?,
             }
@@ -858,23 +857,24 @@ impl Build<'_> {
     /// Evaluates `artifacts.name` with the build's shell and final state, as CodeBuild does
     /// (`myname-$(date +%Y-%m-%d)`). Falls back to the text as written.
     async fn artifact_name(&mut self, name: &str) -> String {
-        let mut cmd = tokio::process::Command::new(self.spec.env.shell.program());
-        cmd.arg("-c")
+        let scratch = self.files.scratch.clone();
+        let spec = self
+            .shell()
             .arg(format!("printf '%s' \"{name}\""))
-            .env_clear()
-            .envs(&self.state.env)
-            .current_dir(&self.state.cwd)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true);
+            .stdout(Output::AppendFile(scratch.clone()))
+            .stderr(Output::Null);
+        let Ok(mut child) = haven_process::spawn(&spec) else {
+            return name.to_owned();
+        };
+        // Dropping the child on timeout kills its group.
         let limit = Duration::from_secs(30);
-        match tokio::time::timeout(limit, cmd.output()).await {
-            Ok(Ok(out)) if out.status.success() => {
-                self.masker.mask_str(&String::from_utf8_lossy(&out.stdout))
-            }
-            _ => name.to_owned(),
-        }
+        let evaluated = match tokio::time::timeout(limit, child.wait()).await {
+            Ok(Ok(status)) if status.success() => std::fs::read(&scratch)
+                .ok()
+                .map(|out| self.masker.mask_str(&String::from_utf8_lossy(&out))),
+            _ => None,
+        };
+        evaluated.unwrap_or_else(|| name.to_owned())
     }
 }
 
@@ -909,15 +909,10 @@ fn signal_name(sig: i32) -> String {
 }
 
 /// Kills the command's whole process group, then reaps the shell.
-async fn kill(identity: Option<&ProcessIdentity>, child: &mut tokio::process::Child) {
-    let group_killed = identity
-        .map(|id| haven_process::kill_group(id, Signal::KILL))
-        .is_some_and(|r| r.is_ok());
-    if !group_killed {
-        // Without a recorded identity only the shell itself can be reached safely; its
-        // group is killed with the others when the build ends.
-        child.start_kill().ok();
-    }
-    // Reaping can only fail if the child was already reaped; either way it is gone.
+async fn kill(child: &mut OwnedChild) {
+    // SIGKILL at once, as CodeBuild ends a timed-out or stopped build's container. Stale or
+    // empty groups need nothing more; any other failure is retried when the build ends.
+    haven_process::kill_group(child.identity(), Signal::KILL).ok();
+    // Reaping fails only if the child is already reaped; either way it is gone.
     child.wait().await.ok();
 }

@@ -337,7 +337,8 @@ impl Cx {
                 Phases::default()
             }
         };
-        let artifacts = find(entries, "artifacts").and_then(|(key, node)| self.artifacts(key, node));
+        let artifacts =
+            find(entries, "artifacts").and_then(|(key, node)| self.artifacts(key, node));
         let reports = match find(entries, "reports") {
             Some((_, node)) => self.reports(node),
             None => Vec::new(),
@@ -622,11 +623,7 @@ impl Cx {
         let mut a = Artifacts::default();
         match find(entries, "files") {
             Some((_, n)) => a.files = self.patterns(n, "artifacts.files"),
-            None => self.error(
-                key.line,
-                "artifacts.files",
-                "required: the files to keep",
-            ),
+            None => self.error(key.line, "artifacts.files", "required: the files to keep"),
         }
         if let Some((_, n)) = find(entries, "name") {
             a.name = self.scalar(n, "artifacts.name").map(|s| s.text.clone());
@@ -751,11 +748,7 @@ impl Cx {
                 .map(|l| l.into_iter().map(|(s, _)| s).collect())
                 .unwrap_or_default(),
             None => {
-                self.error(
-                    key.line,
-                    "cache.paths",
-                    "required when `cache` is present",
-                );
+                self.error(key.line, "cache.paths", "required when `cache` is present");
                 Vec::new()
             }
         }

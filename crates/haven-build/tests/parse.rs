@@ -136,7 +136,10 @@ reports:
         spec.env.variables,
         [("A".into(), "1".into()), ("B".into(), "2.50".into())]
     );
-    assert_eq!(spec.env.parameter_store, [("TOKEN".into(), "/app/token".into())]);
+    assert_eq!(
+        spec.env.parameter_store,
+        [("TOKEN".into(), "/app/token".into())]
+    );
     assert_eq!(spec.env.exported_variables, ["OUT"]);
     let pre = spec.phases.get(PhaseName::PreBuild).unwrap();
     assert_eq!(pre.on_failure, Some(OnFailure::Continue));
@@ -188,7 +191,9 @@ fn rejected_buildspecs() {
         ),
         (
             "version: 0.2\nenv:\n  secrets-manager:\n    X: secret:key\nphases:\n  build:\n    commands: [a]\n",
-            &["line 3: env.secrets-manager: not supported: not supported by the local twin; keep secrets in `parameter-store`"],
+            &[
+                "line 3: env.secrets-manager: not supported: not supported by the local twin; keep secrets in `parameter-store`",
+            ],
         ),
         (
             "version: 0.2\nenv:\n  variable:\n    A: b\nphases: {}\n",
@@ -226,7 +231,9 @@ fn rejected_buildspecs() {
         ),
         (
             "version: 0.2\nphases:\n  build:\n    on-failure: abort\n    commands: [a]\n",
-            &["line 4: phases.build.on-failure: must be ABORT or CONTINUE, not `abort`; did you mean `ABORT`?"],
+            &[
+                "line 4: phases.build.on-failure: must be ABORT or CONTINUE, not `abort`; did you mean `ABORT`?",
+            ],
         ),
         (
             "version: 0.2\nphases:\n  build:\n    run-as: nobody\n    commands: [a]\n",
@@ -234,11 +241,15 @@ fn rejected_buildspecs() {
         ),
         (
             "version: 0.2\nphases:\n  build:\n    runtime-versions:\n      rust: 1\n    commands: [a]\n",
-            &["line 4: phases.build.runtime-versions: not supported: only valid in the install phase"],
+            &[
+                "line 4: phases.build.runtime-versions: not supported: only valid in the install phase",
+            ],
         ),
         (
             "version: 0.2\nphases:\n  build:\n    commands:\n      - echo a: b\n",
-            &["line 5: phases.build.commands[0]: expected a string, found a mapping (quote a command that contains `: `)"],
+            &[
+                "line 5: phases.build.commands[0]: expected a string, found a mapping (quote a command that contains `: `)",
+            ],
         ),
         (
             "version: 0.2\nphases:\n  build:\n    commands: {a: b}\n",
@@ -246,7 +257,10 @@ fn rejected_buildspecs() {
         ),
         (
             "version: 0.2\nrun-as: root\nproxy:\n  logs: yes\nphases: {}\n",
-            &["line 2: run-as: not supported", "line 3: proxy: not supported"],
+            &[
+                "line 2: run-as: not supported",
+                "line 3: proxy: not supported",
+            ],
         ),
         (
             "version: 0.2\nphases: {}\nartifacts:\n  files: [../outside, /abs]\n  discard-path: yes\n  secondary-artifacts: {}\n",

@@ -113,7 +113,10 @@ phases:
         ]
     );
     // cd, export and plain assignments carry over, across phases too.
-    assert!(log.contains("pre installed plain-value by-request request-wins\n"), "{log}");
+    assert!(
+        log.contains("pre installed plain-value by-request request-wins\n"),
+        "{log}"
+    );
     // env.variables are literal.
     assert!(log.contains("greeting=hello $NOT_EXPANDED\n"), "{log}");
     // The parameter reaches the command and never the log.
@@ -124,11 +127,17 @@ phases:
     assert!(env.contains(&format!("TOKEN={secret}\n")));
     for want in [
         "CODEBUILD_BUILD_ID=demo:".to_owned(),
-        format!("CODEBUILD_BUILD_ARN=arn:aws:codebuild:eu-west-1:000000000000:build/{}", req.build_id),
+        format!(
+            "CODEBUILD_BUILD_ARN=arn:aws:codebuild:eu-west-1:000000000000:build/{}",
+            req.build_id
+        ),
         "CODEBUILD_BUILD_NUMBER=1".into(),
         "CODEBUILD_SOURCE_VERSION=0123456789abcdef0123456789abcdef01234567".into(),
         "CODEBUILD_RESOLVED_SOURCE_VERSION=0123456789abcdef0123456789abcdef01234567".into(),
-        format!("CODEBUILD_SRC_DIR={}", f.src.canonicalize().unwrap().display()),
+        format!(
+            "CODEBUILD_SRC_DIR={}",
+            f.src.canonicalize().unwrap().display()
+        ),
         "CODEBUILD_BUILD_SUCCEEDING=1".into(),
         "CODEBUILD_INITIATOR=haven".into(),
         "CODEBUILD_BUILD_IMAGE=haven/local".into(),
@@ -139,16 +148,31 @@ phases:
         "AWS_DEFAULT_REGION=eu-west-1".into(),
         "PATH=".into(),
     ] {
-        assert!(env.lines().any(|l| l.starts_with(&want)), "{want} missing in\n{env}");
+        assert!(
+            env.lines().any(|l| l.starts_with(&want)),
+            "{want} missing in\n{env}"
+        );
     }
     // A clean environment: nothing of the test process leaks in beyond the pass-through list.
     assert!(!env.contains("CARGO_PKG_NAME="), "{env}");
-    assert!(log.contains("post succeeding=1 built=built-1-01234567\n"), "{log}");
+    assert!(
+        log.contains("post succeeding=1 built=built-1-01234567\n"),
+        "{log}"
+    );
     // Exported variables: values at the end of the build; unset ones are absent.
-    assert_eq!(outcome.exported.get("BUILT").map(String::as_str), Some("built-1-01234567"));
-    assert_eq!(outcome.exported.get("FROM_INSTALL").map(String::as_str), Some("installed"));
+    assert_eq!(
+        outcome.exported.get("BUILT").map(String::as_str),
+        Some("built-1-01234567")
+    );
+    assert_eq!(
+        outcome.exported.get("FROM_INSTALL").map(String::as_str),
+        Some("installed")
+    );
     assert!(!outcome.exported.contains_key("NEVER_SET"));
-    assert!(log.contains("Exported variable NEVER_SET is not set"), "{log}");
+    assert!(
+        log.contains("Exported variable NEVER_SET is not set"),
+        "{log}"
+    );
     // CodeBuild's log lines.
     for want in [
         "Phase is DOWNLOAD_SOURCE",
@@ -157,13 +181,22 @@ phases:
         "Phase complete: BUILD State: SUCCEEDED",
         "Phase context status code:  Message: ",
     ] {
-        assert!(log.lines().any(|l| l.starts_with("[Container] 2") && l.ends_with(want)), "{want}\n{log}");
+        assert!(
+            log.lines()
+                .any(|l| l.starts_with("[Container] 2") && l.ends_with(want)),
+            "{want}\n{log}"
+        );
     }
     // The outcome serializes as CodeBuild names things.
     let json = serde_json::to_value(&outcome).unwrap();
     assert_eq!(json["status"], "SUCCEEDED");
     assert_eq!(json["phases"][1]["name"], "INSTALL");
-    assert!(json["phases"][1]["started"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        json["phases"][1]["started"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
     assert!(json["duration_ms"].is_u64());
 }
 
@@ -213,8 +246,14 @@ artifacts:
     );
     assert!(log.contains("finally ran succeeding=0\n"), "{log}");
     assert!(log.contains("second-finally\n"), "{log}");
-    assert!(log.contains("Command did not exit successfully exit 7 exit status 7"), "{log}");
-    assert!(log.contains("Phase complete: PRE_BUILD State: FAILED"), "{log}");
+    assert!(
+        log.contains("Command did not exit successfully exit 7 exit status 7"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Phase complete: PRE_BUILD State: FAILED"),
+        "{log}"
+    );
     for absent in ["never-runs", "build-ran", "post-ran", "UPLOAD_ARTIFACTS"] {
         assert!(!log.contains(absent), "{absent} in\n{log}");
     }
@@ -298,7 +337,13 @@ phases:
     // A command killed by a signal has no exit code; the reason is worded as CodeBuild's.
     let b = outcome.phase(Build).unwrap();
     assert_eq!(b.exit_code, None);
-    assert!(b.message.as_deref().unwrap().ends_with("Reason: signal: killed"), "{b:?}");
+    assert!(
+        b.message
+            .as_deref()
+            .unwrap()
+            .ends_with("Reason: signal: killed"),
+        "{b:?}"
+    );
 }
 
 #[tokio::test]
@@ -309,7 +354,11 @@ async fn missing_parameter_fails_download_source() {
     assert_eq!(outcome.status, BuildStatus::Failed);
     assert_eq!(statuses(&outcome), [(DownloadSource, Failed)]);
     assert!(
-        outcome.phases[0].message.as_deref().unwrap().contains("/nope (for X)"),
+        outcome.phases[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("/nope (for X)"),
         "{:?}",
         outcome.phases[0]
     );
@@ -346,12 +395,21 @@ artifacts:
         outcome.artifacts,
         ["readme.md", "tool", "top.txt"].map(PathBuf::from)
     );
-    let mode = std::fs::metadata(f.out.join("tool")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(f.out.join("tool"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o111, 0o111, "mode {mode:o}");
-    let mode = std::fs::metadata(f.out.join("top.txt")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(f.out.join("top.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o111, 0, "mode {mode:o}");
     assert!(log.contains("Expanding base directory path: out"), "{log}");
-    assert!(log.contains("Skipping invalid file path missing/file"), "{log}");
+    assert!(
+        log.contains("Skipping invalid file path missing/file"),
+        "{log}"
+    );
 
     // Paths kept, a literal directory selects its files, symlinks followed.
     let g = fixture();
@@ -365,10 +423,20 @@ artifacts:
     assert_eq!(outcome.status, BuildStatus::Succeeded, "{log}");
     assert_eq!(
         outcome.artifacts,
-        ["README", "README.link", "target/release/app", "target/release/deps/x.d"]
-            .map(PathBuf::from)
+        [
+            "README",
+            "README.link",
+            "target/release/app",
+            "target/release/deps/x.d"
+        ]
+        .map(PathBuf::from)
     );
-    assert!(!std::fs::symlink_metadata(g.out.join("README.link")).unwrap().file_type().is_symlink());
+    assert!(
+        !std::fs::symlink_metadata(g.out.join("README.link"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
 }
 
 #[tokio::test]
@@ -380,8 +448,14 @@ async fn no_matching_artifacts_fails_upload() {
     let up = outcome.phase(UploadArtifacts).unwrap();
     assert_eq!(up.status, Failed);
     assert_eq!(up.context.as_deref(), Some("CLIENT_ERROR"));
-    assert_eq!(up.message.as_deref(), Some("no matching artifact paths found"));
-    assert!(log.contains("Skipping invalid file path imagedefinitions.json"), "{log}");
+    assert_eq!(
+        up.message.as_deref(),
+        Some("no matching artifact paths found")
+    );
+    assert!(
+        log.contains("Skipping invalid file path imagedefinitions.json"),
+        "{log}"
+    );
     assert!(log.contains(
         "Phase context status code: CLIENT_ERROR Message: no matching artifact paths found"
     ));
@@ -427,9 +501,19 @@ reports:
     assert_eq!(outcome.reports.len(), 2, "{:?}", outcome.reports);
     let unit = &outcome.reports[0];
     assert_eq!(unit.name, "demo-unit-tests");
-    assert_eq!(unit.files, ["nested/it.xml", "unit.xml"].map(PathBuf::from));
+    // Report files are named relative to the source directory.
     assert_eq!(
-        (unit.total, unit.passed, unit.failed, unit.errored, unit.skipped),
+        unit.files,
+        ["reports/nested/it.xml", "reports/unit.xml"].map(PathBuf::from)
+    );
+    assert_eq!(
+        (
+            unit.total,
+            unit.passed,
+            unit.failed,
+            unit.errored,
+            unit.skipped
+        ),
         (6, 3, 1, 1, 1)
     );
     assert_eq!(unit.status, ReportStatus::Failed);
@@ -437,7 +521,10 @@ reports:
     assert_eq!(divides.status, CaseStatus::Failed);
     assert_eq!(divides.message.as_deref(), Some("division by zero"));
     assert_eq!(outcome.reports[1].status, ReportStatus::Incomplete);
-    assert!(log.contains("Report group none: no matching report paths found"), "{log}");
+    assert!(
+        log.contains("Report group none: no matching report paths found"),
+        "{log}"
+    );
     assert!(log.contains("Report group demo-unit-tests: 2 file(s), 6 test case(s): 3 passed, 1 failed, 1 error(s), 1 skipped"), "{log}");
 }
 
@@ -452,7 +539,11 @@ fn dead(pid: u32) -> bool {
 }
 
 fn read_pid(path: &Path) -> u32 {
-    std::fs::read_to_string(path).unwrap().trim().parse().unwrap()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -482,24 +573,27 @@ phases:
     assert!(outcome.phase(PostBuild).is_none());
     assert!(outcome.phase(UploadArtifacts).is_none());
     assert!(!log.contains("post-ran"));
-    assert!(log.contains("Phase complete: BUILD State: TIMED_OUT"), "{log}");
+    assert!(
+        log.contains("Phase complete: BUILD State: TIMED_OUT"),
+        "{log}"
+    );
     let bg = read_pid(&f.src.join("bg.pid"));
     assert!(dead(bg), "background sleep {bg} survived the timeout");
 }
 
 #[tokio::test]
-async fn leftover_background_processes_do_not_outlive_the_build() {
+async fn background_processes_live_across_phases_but_not_beyond_the_build() {
     let f = fixture();
     let yaml = r#"
 version: 0.2
 phases:
   install:
     commands:
-      - sleep 60 > /dev/null 2>&1 &
-      - echo $! > daemon.pid
+      - sleep 60 > /dev/null 2>&1 & echo $! > daemon.pid
       - (sleep 60; echo late) &
   build:
     commands:
+      - kill -0 "$(cat daemon.pid)" && echo daemon-alive
       - echo after-daemons
 "#;
     let t0 = Instant::now();
@@ -507,7 +601,10 @@ phases:
     assert_eq!(outcome.status, BuildStatus::Succeeded, "{log}");
     // A background process holding the log pipe must not make the build wait for it.
     assert!(t0.elapsed() < Duration::from_secs(30));
+    // Background processes live on across commands and phases, as in CodeBuild's container…
+    assert!(log.contains("daemon-alive\n"), "{log}");
     assert!(log.contains("after-daemons\n"));
+    // …and die with the build.
     let daemon = read_pid(&f.src.join("daemon.pid"));
     assert!(dead(daemon), "daemon {daemon} outlived the build");
 }
@@ -584,7 +681,10 @@ async fn the_hello_example_builds_with_its_real_buildspec() {
     let yaml = std::fs::read_to_string(f.src.join("buildspec.yml")).unwrap();
     let req = request(&f)
         .with_timeout(Duration::from_secs(600))
-        .with_env("CARGO_TARGET_DIR", f.src.join("target").display().to_string())
+        .with_env(
+            "CARGO_TARGET_DIR",
+            f.src.join("target").display().to_string(),
+        )
         .with_env("CARGO_NET_OFFLINE", "true");
     let (outcome, log) = build(&yaml, &req).await;
     assert_eq!(outcome.status, BuildStatus::Succeeded, "{log}");
@@ -593,7 +693,10 @@ async fn the_hello_example_builds_with_its_real_buildspec() {
     let mode = std::fs::metadata(&bin).unwrap().permissions().mode();
     assert_eq!(mode & 0o111, 0o111, "mode {mode:o}");
     // imagedefinitions.json is written on AWS only; a missing optional file is skipped.
-    assert!(log.contains("Skipping invalid file path imagedefinitions.json"), "{log}");
+    assert!(
+        log.contains("Skipping invalid file path imagedefinitions.json"),
+        "{log}"
+    );
     assert!(log.contains("Running command cargo test --release --locked"));
     assert!(f.root.join("logs/build.log").exists());
 }

@@ -104,7 +104,11 @@ impl Tracker {
                     let take = usize::try_from(left).map_or(data.len(), |l| l.min(data.len()));
                     data = &data[take..];
                     let left = left - take as u64;
-                    self.state = if left == 0 { State::Head } else { State::Fixed(left) };
+                    self.state = if left == 0 {
+                        State::Head
+                    } else {
+                        State::Fixed(left)
+                    };
                 }
                 State::Chunked(Chunk::Body, left) => {
                     let take = usize::try_from(left).map_or(data.len(), |l| l.min(data.len()));
@@ -165,10 +169,15 @@ impl Tracker {
             if h.name.eq_ignore_ascii_case("transfer-encoding") {
                 has_te = true;
                 // Like hyper: chunked must be the last coding of the last TE header.
-                chunked = std::str::from_utf8(h.value).ok().and_then(|v| v.rsplit(',').next()).is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+                chunked = std::str::from_utf8(h.value)
+                    .ok()
+                    .and_then(|v| v.rsplit(',').next())
+                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
             } else if h.name.eq_ignore_ascii_case("content-length") {
                 has_cl = true;
-                cl = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok());
+                cl = std::str::from_utf8(h.value)
+                    .ok()
+                    .and_then(|v| v.trim().parse().ok());
             }
         }
         let index = self.heads;
@@ -182,11 +191,17 @@ impl Tracker {
                 Ordering::Acquire,
             );
         }
-        let is_connect = req.method.is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"));
+        let is_connect = req
+            .method
+            .is_some_and(|m| m.eq_ignore_ascii_case("CONNECT"));
         self.state = if is_connect {
             State::Lost
         } else if has_te {
-            if chunked { State::Chunked(Chunk::Start, 0) } else { State::Lost }
+            if chunked {
+                State::Chunked(Chunk::Start, 0)
+            } else {
+                State::Lost
+            }
         } else if has_cl {
             match cl {
                 Some(0) => State::Head,
@@ -284,8 +299,12 @@ POST /d HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r
     #[test]
     fn body_that_looks_like_a_head_is_skipped() {
         let (mut t, shared) = tracker();
-        let smuggled = b"GET /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
-        let head = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", smuggled.len());
+        let smuggled =
+            b"GET /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let head = format!(
+            "POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+            smuggled.len()
+        );
         t.feed(head.as_bytes());
         t.feed(smuggled);
         assert_eq!(shared.bad_head.load(Ordering::Relaxed), u64::MAX);

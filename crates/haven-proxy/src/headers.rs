@@ -156,7 +156,10 @@ mod tests {
     #[test]
     fn strips_hop_by_hop_and_named() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, X-Foo"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Foo"),
+        );
         h.insert("x-foo", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert(header::TE, HeaderValue::from_static("trailers"));
@@ -183,7 +186,10 @@ mod tests {
 
         let mut h = HeaderMap::new();
         h.append(&X_FORWARDED_FOR, HeaderValue::from_static("1.1.1.1"));
-        h.append(&X_FORWARDED_FOR, HeaderValue::from_static("2.2.2.2, 3.3.3.3"));
+        h.append(
+            &X_FORWARDED_FOR,
+            HeaderValue::from_static("2.2.2.2, 3.3.3.3"),
+        );
         h.insert(&X_AMZN_TRACE_ID, HeaderValue::from_static("Root=1-keep"));
         assert_eq!(forwarded_for_len(&h), 3);
         add_forwarded(&mut h, &ip, &port);

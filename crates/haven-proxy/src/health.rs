@@ -56,11 +56,15 @@ impl HealthCheck {
     /// Checks the settings; returns the parsed path for the probes.
     pub(crate) fn validate(&self) -> Result<PathAndQuery, Error> {
         if self.interval.is_zero() || self.timeout.is_zero() {
-            return Err(Error::InvalidHealthCheck("interval and timeout must be positive"));
+            return Err(Error::InvalidHealthCheck(
+                "interval and timeout must be positive",
+            ));
         }
         // AWS rejects a timeout that is not below the interval; checks would overlap.
         if self.timeout >= self.interval {
-            return Err(Error::InvalidHealthCheck("timeout must be less than the interval"));
+            return Err(Error::InvalidHealthCheck(
+                "timeout must be less than the interval",
+            ));
         }
         if self.healthy_threshold == 0 || self.unhealthy_threshold == 0 {
             return Err(Error::InvalidHealthCheck("thresholds must be at least 1"));
@@ -82,11 +86,7 @@ pub(crate) enum Outcome {
 }
 
 /// One health check: a GET on a fresh connection that is closed afterwards, as the ALB does.
-pub(crate) async fn probe(
-    addr: SocketAddr,
-    path: &PathAndQuery,
-    hc: &HealthCheck,
-) -> Outcome {
+pub(crate) async fn probe(addr: SocketAddr, path: &PathAndQuery, hc: &HealthCheck) -> Outcome {
     match tokio::time::timeout(hc.timeout, status_of(addr, path)).await {
         Err(_elapsed) => Outcome::Fail(Reason::Timeout, None),
         Ok(Err(reason)) => Outcome::Fail(reason, None),
@@ -112,13 +112,16 @@ async fn status_of(addr: SocketAddr, path: &PathAndQuery) -> Result<u16, Reason>
         .header(header::CONNECTION, "close")
         .body(Empty::<Bytes>::new())
         .map_err(|_| Reason::InternalError)?;
-    tokio::pin!(conn);
-    tokio::select! {
+    let response = sender.send_request(req);
+    tokio::pin!(conn, response);
+    let result = tokio::select! {
         biased;
-        resp = sender.send_request(req) => {
-            resp.map(|r| r.status().as_u16()).map_err(|_| Reason::FailedHealthChecks)
-        }
-        // The connection ended before a response head: the target closed or reset it.
-        _ = &mut conn => Err(Reason::FailedHealthChecks),
-    }
+        resp = &mut response => resp,
+        // With `Connection: close` the connection may finish in the same poll that
+        // delivered the response; the response future then resolves right away.
+        _ = &mut conn => response.await,
+    };
+    result
+        .map(|r| r.status().as_u16())
+        .map_err(|_| Reason::FailedHealthChecks)
 }

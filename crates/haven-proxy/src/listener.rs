@@ -89,7 +89,10 @@ impl Listener {
 
     /// The current forward action.
     pub fn forward(&self) -> Arc<ForwardAction> {
-        self.forward.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.forward
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Load-balancer-level metrics: every request, ELB-generated errors included.

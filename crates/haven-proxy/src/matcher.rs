@@ -127,7 +127,9 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "abc", "2000", "299-200", "100", "500", "200-", "-200", "200,,201", "20"] {
+        for bad in [
+            "", "abc", "2000", "299-200", "100", "500", "200-", "-200", "200,,201", "20",
+        ] {
             assert!(Matcher::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

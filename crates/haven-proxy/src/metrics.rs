@@ -10,8 +10,25 @@ const SHARDS: usize = 16;
 /// Upper bounds of the TargetResponseTime histogram buckets, in microseconds. The last
 /// bucket (index `BUCKET_BOUNDS_MICROS.len()`) holds everything slower.
 pub const BUCKET_BOUNDS_MICROS: [u64; 20] = [
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
-    1_000_000, 2_500_000, 5_000_000, 10_000_000, 30_000_000, 60_000_000, 120_000_000,
+    100,
+    250,
+    500,
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    30_000_000,
+    60_000_000,
+    120_000_000,
     300_000_000,
 ];
 const BUCKETS: usize = BUCKET_BOUNDS_MICROS.len() + 1;
@@ -144,7 +161,8 @@ impl Metrics {
     pub(crate) fn response_time(&self, d: Duration) {
         let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         let shard = self.shard();
-        shard.counters[Counter::ResponseTimeSumMicros as usize].fetch_add(micros, Ordering::Relaxed);
+        shard.counters[Counter::ResponseTimeSumMicros as usize]
+            .fetch_add(micros, Ordering::Relaxed);
         shard.counters[Counter::ResponseTimeCount as usize].fetch_add(1, Ordering::Relaxed);
         let bucket = BUCKET_BOUNDS_MICROS.partition_point(|&b| b < micros);
         shard.buckets[bucket].fetch_add(1, Ordering::Relaxed);
@@ -245,7 +263,11 @@ impl MetricsSnapshot {
         }
         let q = q.clamp(0.0, 1.0);
         // Rank of the sample at quantile q, 1-based; float rounding is fine for a bucket pick.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
         let rank = ((q * total as f64).ceil() as u64).max(1);
         let mut seen = 0;
         for (i, n) in self.target_response_time_histogram.iter().enumerate() {
@@ -281,10 +303,23 @@ mod tests {
         m.decr(Counter::ActiveConnections);
         let s = m.snapshot();
         assert_eq!(s.target_response_time_count, 100);
-        assert_eq!(s.target_response_time_percentile(0.5), Some(Duration::from_millis(1)));
-        assert_eq!(s.target_response_time_percentile(0.99), Some(Duration::from_millis(50)));
+        assert_eq!(
+            s.target_response_time_percentile(0.5),
+            Some(Duration::from_millis(1))
+        );
+        assert_eq!(
+            s.target_response_time_percentile(0.99),
+            Some(Duration::from_millis(50))
+        );
         assert_eq!(s.target_response_time_percentile(1.0), Some(Duration::MAX));
-        assert_eq!((s.http_code_elb_5xx, s.http_code_elb_502, s.http_code_target_2xx), (1, 1, 1));
+        assert_eq!(
+            (
+                s.http_code_elb_5xx,
+                s.http_code_elb_502,
+                s.http_code_target_2xx
+            ),
+            (1, 1, 1)
+        );
         assert_eq!(s.active_connection_count, 0);
     }
 }

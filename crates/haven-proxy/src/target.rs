@@ -3,12 +3,13 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
 
 use http::uri::Authority;
 use tokio::sync::{Notify, watch};
 
-use crate::upstream::UpstreamClient;
+use crate::upstream::{self, UpstreamClient};
 
 /// A target's health state, named as in `DescribeTargetHealth`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -161,7 +162,11 @@ pub(crate) struct Target {
     pub(crate) addr: SocketAddr,
     pub(crate) priority: u32,
     pub(crate) authority: Authority,
-    pub(crate) client: UpstreamClient,
+    /// One connection pool per proxy worker thread (slot 0: the caller's runtime), created
+    /// on first use, so a request and its upstream connection live on the same thread.
+    clients: Box<[OnceLock<UpstreamClient>]>,
+    connect_timeout: Duration,
+    pool_idle_timeout: Duration,
     /// `TargetState` as a byte so the router reads it without a lock.
     state: AtomicU8,
     pub(crate) in_flight: AtomicU64,
@@ -181,14 +186,19 @@ impl Target {
         addr: SocketAddr,
         priority: u32,
         authority: Authority,
-        client: UpstreamClient,
+        connect_timeout: Duration,
+        pool_idle_timeout: Duration,
     ) -> Self {
         Self {
             id,
             addr,
             priority,
             authority,
-            client,
+            clients: (0..=upstream::MAX_WORKERS)
+                .map(|_| OnceLock::new())
+                .collect(),
+            connect_timeout,
+            pool_idle_timeout,
             state: AtomicU8::new(TargetState::Initial.to_u8()),
             in_flight: AtomicU64::new(0),
             requests: AtomicU64::new(0),
@@ -203,6 +213,13 @@ impl Target {
             cut_notify: Notify::new(),
             drained: watch::Sender::new(false),
         }
+    }
+
+    /// The connection pool of the calling thread's worker.
+    pub(crate) fn client(&self) -> &UpstreamClient {
+        let slot = upstream::worker_slot() % self.clients.len();
+        self.clients[slot]
+            .get_or_init(|| upstream::client(self.connect_timeout, self.pool_idle_timeout))
     }
 
     pub(crate) fn state(&self) -> TargetState {

@@ -15,7 +15,6 @@ use crate::error::Error;
 use crate::health::{self, HealthCheck, Outcome};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::target::{Reason, Target, TargetEvent, TargetSnapshot, TargetState};
-use crate::upstream;
 
 /// How a group spreads requests over the targets eligible for them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -156,14 +155,22 @@ impl TargetGroup {
                 return;
             }
         };
-        let client = upstream::client(self.config.connect_timeout, self.config.pool_idle_timeout);
-        let target = Arc::new(Target::new(id.clone(), addr, priority, authority, client));
+        let target = Arc::new(Target::new(
+            id.clone(),
+            addr,
+            priority,
+            authority,
+            self.config.connect_timeout,
+            self.config.pool_idle_timeout,
+        ));
         let replaced = {
             let mut list = self.write_targets();
             let existing = list.iter().position(|t| t.id == id);
             if let Some(i) = existing {
                 let old = &list[i];
-                if old.addr == addr && old.priority == priority && old.state() != TargetState::Draining
+                if old.addr == addr
+                    && old.priority == priority
+                    && old.state() != TargetState::Draining
                 {
                     return;
                 }
@@ -179,9 +186,19 @@ impl TargetGroup {
         if let Some(old) = replaced {
             // The old registration is gone: whoever awaits its drain may proceed.
             old.drained.send_replace(true);
-            self.emit(&old, Some(old.state()), TargetState::Unused, Some(Reason::NotRegistered));
+            self.emit(
+                &old,
+                Some(old.state()),
+                TargetState::Unused,
+                Some(Reason::NotRegistered),
+            );
         }
-        self.emit(&target, None, TargetState::Initial, Some(Reason::RegistrationInProgress));
+        self.emit(
+            &target,
+            None,
+            TargetState::Initial,
+            Some(Reason::RegistrationInProgress),
+        );
         self.registry_changed.notify_one();
     }
 
@@ -204,7 +221,12 @@ impl TargetGroup {
             target.set_state(&health, TargetState::Draining);
             health.reason = Some(Reason::DeregistrationInProgress);
             drop(health);
-            self.emit(&target, Some(from), TargetState::Draining, Some(Reason::DeregistrationInProgress));
+            self.emit(
+                &target,
+                Some(from),
+                TargetState::Draining,
+                Some(Reason::DeregistrationInProgress),
+            );
         }
         self.registry_changed.notify_one();
         let Some(group) = self.me.upgrade() else {
@@ -243,7 +265,12 @@ impl TargetGroup {
             removed
         };
         if removed {
-            self.emit(&target, Some(TargetState::Draining), TargetState::Unused, Some(Reason::NotRegistered));
+            self.emit(
+                &target,
+                Some(TargetState::Draining),
+                TargetState::Unused,
+                Some(Reason::NotRegistered),
+            );
         }
         target.drained.send_replace(true);
     }
@@ -283,7 +310,10 @@ impl TargetGroup {
     }
 
     fn count(&self, state: TargetState) -> usize {
-        self.read_targets().iter().filter(|t| t.state() == state).count()
+        self.read_targets()
+            .iter()
+            .filter(|t| t.state() == state)
+            .count()
     }
 
     /// The group's request metrics.
@@ -332,7 +362,11 @@ impl TargetGroup {
 
     /// Starts health checking: one task supervising one checker per target, until
     /// `shutdown` turns true (or its sender is dropped). Without it targets stay `initial`.
-    pub fn spawn_health_checks(self: &Arc<Self>, shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+    /// The task holds the group, so the group lives at least until the shutdown.
+    pub fn spawn_health_checks(
+        self: &Arc<Self>,
+        shutdown: watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
         tokio::spawn(self.clone().supervise(shutdown))
     }
 
@@ -345,15 +379,17 @@ impl TargetGroup {
             }
             let current = self.read_targets();
             running.retain(|(t, handle)| {
-                let keep = t.state() != TargetState::Draining
-                    && current.iter().any(|c| Arc::ptr_eq(c, t));
+                let keep =
+                    t.state() != TargetState::Draining && current.iter().any(|c| Arc::ptr_eq(c, t));
                 if !keep {
                     handle.abort();
                 }
                 keep
             });
             for t in current.iter() {
-                if t.state() != TargetState::Draining && !running.iter().any(|(r, _)| Arc::ptr_eq(r, t)) {
+                if t.state() != TargetState::Draining
+                    && !running.iter().any(|(r, _)| Arc::ptr_eq(r, t))
+                {
                     let handle = checkers.spawn(self.clone().check_loop(t.clone()));
                     running.push((t.clone(), handle));
                 }
@@ -384,7 +420,8 @@ impl TargetGroup {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let outcome = health::probe(target.addr, &self.health_path, &self.config.health_check).await;
+            let outcome =
+                health::probe(target.addr, &self.health_path, &self.config.health_check).await;
             self.apply(&target, outcome);
         }
     }
@@ -441,7 +478,13 @@ impl TargetGroup {
         self.emit(target, Some(from), to, reason);
     }
 
-    fn emit(&self, target: &Target, from: Option<TargetState>, to: TargetState, reason: Option<Reason>) {
+    fn emit(
+        &self,
+        target: &Target,
+        from: Option<TargetState>,
+        to: TargetState,
+        reason: Option<Reason>,
+    ) {
         // No receivers is normal; the event is for whoever listens.
         if self
             .events
@@ -465,7 +508,10 @@ impl TargetGroup {
     }
 
     fn read_targets(&self) -> Arc<[Arc<Target>]> {
-        self.targets.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.targets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn write_targets(&self) -> std::sync::RwLockWriteGuard<'_, Arc<[Arc<Target>]>> {

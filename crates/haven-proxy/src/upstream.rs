@@ -1,5 +1,6 @@
 //! The connection pool to targets: HTTP/1.1 keep-alive over loopback TCP, and the request body type.
 
+use std::cell::Cell;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -9,6 +10,22 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+/// Most proxy worker threads with their own connection pools; more share slots.
+pub(crate) const MAX_WORKERS: usize = 64;
+
+thread_local! {
+    /// 0 on threads of the caller's runtime; 1.. on the proxy's own worker threads.
+    static WORKER_SLOT: Cell<usize> = const { Cell::new(0) };
+}
+
+pub(crate) fn worker_slot() -> usize {
+    WORKER_SLOT.with(Cell::get)
+}
+
+pub(crate) fn set_worker_slot(slot: usize) {
+    WORKER_SLOT.with(|s| s.set(slot));
+}
 
 /// Pooled HTTP/1.1 client for one target.
 pub(crate) type UpstreamClient = Client<HttpConnector, UpstreamBody>;

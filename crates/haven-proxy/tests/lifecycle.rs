@@ -1,0 +1,166 @@
+//! Draining, graceful shutdown, idle client connections and access logs.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use haven_proxy::{
+    AccessLog, ForwardAction, LogProtocol, ProxyConfig, Reason, TargetState, format_alb_line,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn draining_target_finishes_in_flight_work_then_leaves() {
+    let stop = Stop::new();
+    let g = lor_group(&stop, "drain");
+    let a = Backend::start("a").await;
+    let b = Backend::start("b").await;
+    g.register("a", a.addr);
+    g.register("b", b.addr);
+    wait_healthy(&g, 2).await;
+    let proxy = Proxy::single(&g).await;
+    let c = client();
+    let slow = {
+        let (c, url) = (c.clone(), proxy.url("/slow"));
+        tokio::spawn(async move { get(&c, &url).await })
+    };
+    within("the slow request", async {
+        while g.targets().iter().all(|t| t.in_flight == 0) {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let busy = g.targets().into_iter().find(|t| t.in_flight == 1).unwrap();
+    let (busy_be, other) = if busy.id == "a" { (&a, "b") } else { (&b, "a") };
+    busy_be.slow_entered(1).await;
+
+    let drained = g.drained(&busy.id);
+    assert!(g.deregister(&busy.id));
+    let t = g.target(&busy.id).unwrap();
+    assert_eq!(
+        (t.state, t.reason, t.in_flight),
+        (
+            TargetState::Draining,
+            Some(Reason::DeregistrationInProgress),
+            1
+        )
+    );
+    let seen = spread(&c, &proxy.url("/"), 10).await;
+    assert_eq!(seen.get(other), Some(&10), "{seen:?}");
+
+    busy_be.release_slow();
+    let r = within("slow response", slow).await.unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, busy.id.as_str()));
+    within("drain", drained).await;
+    assert!(g.target(&busy.id).is_none());
+    assert_eq!(g.targets().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deregistration_delay_cuts_requests_still_running() {
+    let stop = Stop::new();
+    let mut cfg = group_config("cut");
+    cfg.deregistration_delay = Duration::from_millis(200);
+    let g = group(&stop, cfg);
+    let a = Backend::start("a").await;
+    g.register("a", a.addr);
+    wait_healthy(&g, 1).await;
+    let proxy = Proxy::single(&g).await;
+    let c = client();
+    let slow = {
+        let (c, url) = (c.clone(), proxy.url("/slow"));
+        tokio::spawn(async move { get(&c, &url).await })
+    };
+    a.slow_entered(1).await;
+    let drained = g.drained("a");
+    g.deregister("a");
+    within("drain", drained).await;
+    let r = within("cut response", slow).await.unwrap();
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert_eq!(get(&c, &proxy.url("/")).await.status, 503);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn graceful_shutdown_finishes_in_flight_requests() {
+    let stop = Stop::new();
+    let g = rr_group(&stop, "shutdown");
+    let a = Backend::start("a").await;
+    g.register("a", a.addr);
+    wait_healthy(&g, 1).await;
+    let mut proxy = Proxy::single(&g).await;
+    let c = client();
+    let slow = {
+        let (c, url) = (c.clone(), proxy.url("/slow"));
+        tokio::spawn(async move { get(&c, &url).await })
+    };
+    a.slow_entered(1).await;
+    proxy.stop.send_replace(true);
+    a.release_slow();
+    let r = within("in-flight response", slow).await.unwrap();
+    assert_eq!((r.status, r.body.as_str()), (200, "a"));
+    within("serve to return", &mut proxy.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(tokio::net::TcpStream::connect(proxy.addr).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_client_connections_are_closed() {
+    let stop = Stop::new();
+    let g = rr_group(&stop, "idle");
+    let a = Backend::start("a").await;
+    g.register("a", a.addr);
+    wait_healthy(&g, 1).await;
+    let cfg = ProxyConfig {
+        idle_timeout: Duration::from_millis(200),
+        ..ProxyConfig::default()
+    };
+    let proxy = Proxy::start(ForwardAction::single(g.clone()), cfg).await;
+    let mut s = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
+    let resp = raw_exchange(&mut s, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    closed_by_peer(&mut s).await;
+    let m = proxy.listener.metrics();
+    assert_eq!((m.new_connection_count, m.active_connection_count), (1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_log_entries_are_emitted() {
+    let stop = Stop::new();
+    let g = rr_group(&stop, "logged");
+    let a = Backend::start("a").await;
+    g.register("a", a.addr);
+    wait_healthy(&g, 1).await;
+    let (sink, mut rx) = AccessLog::channel(16);
+    let cfg = ProxyConfig {
+        access_log: Some(sink.clone()),
+        ..ProxyConfig::default()
+    };
+    let proxy = Proxy::start(ForwardAction::single(g.clone()), cfg).await;
+    let r = get(&client(), &proxy.url("/some/path?q=1")).await;
+    assert_eq!(r.status, 200);
+    let e = within("log entry", rx.recv()).await.unwrap();
+    assert_eq!(e.protocol, LogProtocol::Http);
+    assert_eq!(
+        (e.elb_status_code, e.target_status_code, e.target),
+        (200, Some(200), Some(a.addr))
+    );
+    assert_eq!(e.method, "GET");
+    assert_eq!(
+        e.url,
+        format!("http://127.0.0.1:{}/some/path?q=1", proxy.addr.port())
+    );
+    assert!(e.sent_bytes > 1 && e.target_processing_time.is_some());
+    assert!(
+        e.trace_id
+            .as_deref()
+            .is_some_and(|t| t.starts_with("Root=1-"))
+    );
+    let line = format_alb_line(&e);
+    assert!(line.starts_with("http 20"), "{line}");
+    assert!(line.contains(" app/test 127.0.0.1:"), "{line}");
+    assert!(line.contains(" 200 200 "), "{line}");
+    assert!(line.contains("\"GET http://127.0.0.1:"), "{line}");
+    assert_eq!(sink.dropped(), 0);
+}
