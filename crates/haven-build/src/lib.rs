@@ -20,7 +20,12 @@
 //! TIMED_OUT and STOPPED. What differs, because the twin is one machine and not a container:
 //! the environment starts from a few host variables (`PATH`, `HOME`, toolchains) instead of
 //! an image; `run-as`, `proxy`, `batch`, `secrets-manager` and `secondary-artifacts` are
-//! refused; `runtime-versions` and `cache` are accepted and have no effect.
+//! refused; `runtime-versions` and `cache` are accepted and have no effect; the default
+//! shell is `/bin/sh`, CodeBuild's, and `env.shell: bash` selects bash.
+//!
+//! Every command is started through `haven_process::spawn` in its own process group, with a
+//! parent-death signal, so that nothing a build starts outlives the build or haven. `run`
+//! needs a Tokio runtime with I/O and time enabled (`enable_all`).
 
 mod artifacts;
 mod env;

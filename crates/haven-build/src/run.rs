@@ -7,7 +7,18 @@
 //! PRE_BUILD ends the build (no later phase, no artifacts); a failed BUILD still runs
 //! POST_BUILD, and UPLOAD_ARTIFACTS is attempted after BUILD or POST_BUILD failures.
 //! `on-failure: ABORT` ends the build at any phase; `CONTINUE` goes on with the next phase.
-//! A timeout or a stop kills the running command's process group and ends the build.
+//! A failing `finally` command fails the phase too and skips the rest of `finally`.
+//! `CODEBUILD_BUILD_SUCCEEDING` turns 0 right after the first failing command, so `finally`
+//! and POST_BUILD can test it.
+//!
+//! A timeout or a stop kills the running command's process group (SIGKILL, as CodeBuild ends
+//! its container) and ends the build: no `finally`, no later phase, no artifacts. Processes a
+//! command leaves running in the background live on, as in CodeBuild's container, until the
+//! build ends; then every command's group is killed and `run` returns only once they are gone.
+//!
+//! Commands are started with `haven_process::spawn` (process group, parent-death signal, and
+//! protection from the region's orphan reaper), so `run` needs a Tokio runtime with I/O and
+//! time enabled.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -275,7 +286,11 @@ where
     }
     let started = SystemTime::now();
     let clock = Instant::now();
-    let deadline = tokio::time::Instant::now() + req.timeout;
+    let now = tokio::time::Instant::now();
+    // A timeout too large to represent means no limit in practice.
+    let deadline = now
+        .checked_add(req.timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
 
     // Parameters first, so that their values are masked from the first line of the log on.
     let mut parameters = Vec::new();
@@ -647,7 +662,7 @@ impl Build<'_> {
             ("CODEBUILD_START_TIME", start_ms.to_string()),
         ];
         for (k, v) in builtins {
-            env.insert(k.into(), v.into());
+            env.insert(k.to_owned(), v);
         }
         for (k, v) in self
             .spec
@@ -657,7 +672,7 @@ impl Build<'_> {
             .chain(parameters)
             .chain(&req.env)
         {
-            env.insert(k.into(), v.into());
+            env.insert(k.clone(), v.clone());
         }
         env
     }

@@ -512,7 +512,7 @@ fn a_failing_build_stops_up_with_the_log_and_starts_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("the build Failed in phase PreBuild"),
+        stderr.contains("the build ended FAILED in phase PRE_BUILD"),
         "{stderr}"
     );
     assert!(

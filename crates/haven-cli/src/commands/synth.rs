@@ -15,6 +15,7 @@ struct Summary<'a> {
     manifest: PathBuf,
     stacks: Vec<StackLine<'a>>,
     files: Vec<&'a Path>,
+    warnings: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -31,6 +32,9 @@ pub fn run(printer: &Printer, spec: &Path, out: &Path) -> anyhow::Result<ExitCod
     let loaded = super::spec::load_valid(printer, spec)?;
     let synthesis = haven_cfn::synth(&loaded.spec).context("cannot synthesize the templates")?;
     haven_cfn::write(&synthesis, out)?;
+    for w in &synthesis.warnings {
+        printer.warn(w);
+    }
 
     let manifest = &synthesis.manifest;
     let large = manifest.stacks.iter().filter(|s| s.requires_s3).count();
@@ -67,6 +71,7 @@ pub fn run(printer: &Printer, spec: &Path, out: &Path) -> anyhow::Result<ExitCod
                 })
                 .collect(),
             files: synthesis.files.iter().map(|(p, _)| p.as_path()).collect(),
+            warnings: &synthesis.warnings,
         })?;
     }
     Ok(ExitCode::SUCCESS)

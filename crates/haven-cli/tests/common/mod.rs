@@ -303,3 +303,149 @@ pub fn load(url: &str, threads: usize, stop: &std::sync::atomic::AtomicBool) -> 
             })
     })
 }
+
+/// The example service with its version set to `version`, built once per version per test binary.
+pub fn hello_version(version: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap();
+    if let Some((_, p)) = built.iter().find(|(v, _)| v == version) {
+        return p.clone();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let work = root.join("target").join(format!("hello-{version}-src"));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(work.join("src")).unwrap();
+    for f in ["Cargo.toml", "Cargo.lock"] {
+        std::fs::copy(root.join("examples/hello").join(f), work.join(f)).unwrap();
+    }
+    for entry in std::fs::read_dir(root.join("examples/hello/src")).unwrap() {
+        let entry = entry.unwrap();
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let text = text.replace("const VERSION: &str = \"1.0.0\";", &format!("const VERSION: &str = \"{version}\";"));
+        std::fs::write(work.join("src").join(entry.file_name()), text).unwrap();
+    }
+    let target = root.join("target").join(format!("hello-{version}-for-tests"));
+    let status = Command::new("cargo")
+        .args(["build", "--release", "--offline", "--quiet", "--manifest-path"])
+        .arg(work.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bin = target.join("release/hello");
+    built.push((version.to_owned(), bin.clone()));
+    bin
+}
+
+impl Twin {
+    /// Adds a build whose binary is `bin`, returning its id.
+    pub fn add_build(&self, id: &str, bin: &Path) -> String {
+        let dir = self.path().join(".haven/builds").join(id).join("target/release");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(bin, dir.join("hello")).unwrap();
+        id.to_owned()
+    }
+}
+
+/// Outcome of a keep-alive load run.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub ok: u64,
+    pub non_2xx: Vec<String>,
+    pub connection_errors: Vec<String>,
+    /// Response bodies seen, counted (e.g. to see versions switch).
+    pub bodies: std::collections::BTreeMap<String, u64>,
+}
+
+/// Keep-alive clients: each thread keeps one connection and sends GETs on it until `stop`.
+/// `classify` maps a body to the key counted in `bodies`.
+pub fn keepalive_load(url: &str, threads: usize, stop: &std::sync::atomic::AtomicBool, classify: fn(&str) -> String) -> LoadReport {
+    use std::io::BufRead;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut r = LoadReport::default();
+                    let mut conn: Option<std::io::BufReader<TcpStream>> = None;
+                    let req = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", path_of(url));
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let c = match conn.as_mut() {
+                            Some(c) => c,
+                            None => match TcpStream::connect(host_of(url)) {
+                                Ok(s) => {
+                                    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                                    conn.insert(std::io::BufReader::new(s))
+                                }
+                                Err(e) => {
+                                    r.connection_errors.push(format!("connect: {e}"));
+                                    continue;
+                                }
+                            },
+                        };
+                        let result = (|| -> std::io::Result<(u16, String, bool)> {
+                            c.get_mut().write_all(req.as_bytes())?;
+                            let mut line = String::new();
+                            if c.read_line(&mut line)? == 0 {
+                                return Err(std::io::Error::other("connection closed before a response"));
+                            }
+                            let code: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                            let (mut len, mut close) = (0usize, false);
+                            loop {
+                                let mut h = String::new();
+                                c.read_line(&mut h)?;
+                                let h = h.trim_end();
+                                if h.is_empty() {
+                                    break;
+                                }
+                                let lower = h.to_ascii_lowercase();
+                                if let Some(v) = lower.strip_prefix("content-length:") {
+                                    len = v.trim().parse().unwrap_or(0);
+                                }
+                                if lower == "connection: close" {
+                                    close = true;
+                                }
+                            }
+                            let mut body = vec![0; len];
+                            c.read_exact(&mut body)?;
+                            Ok((code, String::from_utf8_lossy(&body).into_owned(), close))
+                        })();
+                        match result {
+                            Ok((code, body, close)) => {
+                                if (200..300).contains(&code) {
+                                    r.ok += 1;
+                                    *r.bodies.entry(classify(&body)).or_default() += 1;
+                                } else {
+                                    r.non_2xx.push(format!("{code}: {body}"));
+                                }
+                                if close {
+                                    conn = None;
+                                }
+                            }
+                            Err(e) => {
+                                r.connection_errors.push(e.to_string());
+                                conn = None;
+                            }
+                        }
+                    }
+                    r
+                })
+            })
+            .collect();
+        handles.into_iter().fold(LoadReport::default(), |mut acc, h| {
+            let r = h.join().unwrap();
+            acc.ok += r.ok;
+            acc.non_2xx.extend(r.non_2xx);
+            acc.connection_errors.extend(r.connection_errors);
+            for (k, v) in r.bodies {
+                *acc.bodies.entry(k).or_default() += v;
+            }
+            acc
+        })
+    })
+}
+
+/// The version in a hello response body.
+pub fn version_of(body: &str) -> String {
+    body.split_whitespace().nth(3).unwrap_or("?").to_owned()
+}
