@@ -93,12 +93,13 @@ fn build(printer: &Printer, spec: &Spec, paths: &Paths) -> anyhow::Result<String
             .phases
             .iter()
             .find(|p| p.status != haven_build::PhaseStatus::Succeeded)
-            .map(|p| format!("{:?}", p.name))
+            .map(|p| p.name.to_string())
             .unwrap_or_default();
-        bail!(
-            "the build {:?} in phase {failed}; the end of its log:\n{tail}",
-            outcome.status
-        );
+        let status = serde_json::to_value(outcome.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        bail!("the build ended {status} in phase {failed}; the end of its log:\n{tail}");
     }
     haven_twin::paths::write_atomic(&paths.current_build(), format!("{dir_name}\n").as_bytes())?;
     printer.status(
