@@ -59,6 +59,29 @@ pub enum Command {
     Show(SpecArg),
     /// Run the spec's buildspec with the CodeBuild twin; the result becomes the current build.
     Build(SpecArg),
+    /// The ECR twin: package builds as images, list, inspect, tag and remove them.
+    Image {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+    /// Write CloudFormation for the whole architecture: per-region stacks, a global stack, a
+    /// manifest, the generated buildspec and task definition.
+    Synth {
+        #[command(flatten)]
+        spec: SpecArg,
+        /// Where to write the templates.
+        #[arg(long, short, default_value = "cloudformation")]
+        out: PathBuf,
+    },
+    /// The monthly AWS cost of the spec, per region and line item.
+    Cost {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(flatten)]
+        args: CostFlags,
+    },
     /// Run the whole architecture on this machine: both regions, ALBs, tasks, edge router.
     Up(SpecArg),
     /// Stop a running twin: stop routing, drain, stop tasks.
@@ -146,4 +169,69 @@ pub enum InternalCommand {
         #[arg(long)]
         spec: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Package the current build as an image in the primary region's registry.
+    Build {
+        /// The tag (default: the build id's first 12 characters).
+        #[arg(long)]
+        tag: Option<String>,
+        /// An environment variable baked into the image, over the spec's.
+        #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+        env: Vec<(String, String)>,
+    },
+    /// List images.
+    Ls,
+    /// Show an image's manifest, config and layers.
+    Inspect { reference: String },
+    /// Tag an image (refused for an existing tag when tags are immutable).
+    Tag { reference: String, tag: String },
+    /// Remove a tag, or an image by digest.
+    Rm { reference: String },
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{s}` is not K=V"))
+}
+
+#[derive(Debug, Args)]
+pub struct CostFlags {
+    /// Price every task on ARM64 (Graviton).
+    #[arg(long)]
+    pub arm64: bool,
+    /// Price staging's tasks on Fargate Spot.
+    #[arg(long)]
+    pub spot_staging: bool,
+    /// NAT gateways for every region, instead of each region's `nat`.
+    #[arg(long, value_parser = ["single", "per-az"])]
+    pub nat: Option<String>,
+    /// GB a month through each region's NAT gateways.
+    #[arg(long)]
+    pub nat_gb: Option<f64>,
+    /// GB of logs ingested a month per region.
+    #[arg(long)]
+    pub log_gb: Option<f64>,
+    /// Average LCUs of a production ALB.
+    #[arg(long)]
+    pub lcu: Option<f64>,
+    /// Pipeline runs (pushes) a month.
+    #[arg(long)]
+    pub builds_per_month: Option<u32>,
+    /// Minutes a build takes.
+    #[arg(long)]
+    pub build_minutes: Option<f64>,
+    /// Size of one image in GB.
+    #[arg(long)]
+    pub image_gb: Option<f64>,
+    /// Images kept in each registry.
+    #[arg(long)]
+    pub images: Option<u32>,
+    /// Fargate Spot discount in percent.
+    #[arg(long)]
+    pub spot_discount: Option<f64>,
 }

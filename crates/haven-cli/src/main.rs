@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ImageCommand};
 use crate::printer::Printer;
 
 fn main() -> ExitCode {
@@ -19,6 +19,40 @@ fn main() -> ExitCode {
         Command::Validate(s) => commands::spec::validate(&printer, &s.spec),
         Command::Show(s) => commands::spec::show(&printer, &s.spec),
         Command::Build(s) => commands::build::run(&printer, &s.spec),
+        Command::Image { spec, command } => {
+            let spec = &spec.spec;
+            match command {
+                ImageCommand::Build { tag, env } => {
+                    commands::image::build(&printer, spec, tag, env)
+                }
+                ImageCommand::Ls => commands::image::ls(&printer, spec),
+                ImageCommand::Inspect { reference } => {
+                    commands::image::inspect(&printer, spec, &reference)
+                }
+                ImageCommand::Tag { reference, tag } => {
+                    commands::image::tag(&printer, spec, &reference, &tag)
+                }
+                ImageCommand::Rm { reference } => commands::image::rm(&printer, spec, &reference),
+            }
+        }
+        Command::Synth { spec, out } => commands::synth::run(&printer, &spec.spec, &out),
+        Command::Cost { spec, args } => commands::cost::run(
+            &printer,
+            &spec.spec,
+            commands::cost::CostArgs {
+                arm64: args.arm64,
+                spot_staging: args.spot_staging,
+                nat: args.nat,
+                nat_gb: args.nat_gb,
+                log_gb: args.log_gb,
+                lcu: args.lcu,
+                builds_per_month: args.builds_per_month,
+                build_minutes: args.build_minutes,
+                image_gb: args.image_gb,
+                images: args.images,
+                spot_discount: args.spot_discount,
+            },
+        ),
         Command::Up(s) => commands::twin::up(&printer, &s.spec),
         Command::Down(s) => commands::twin::down(&printer, &s.spec),
         Command::Status(s) => commands::twin::status(&printer, &s.spec),

@@ -11,11 +11,21 @@ use common::*;
 use serde_json::Value;
 
 fn region<'a>(s: &'a Value, name: &str) -> &'a Value {
-    s["regions"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()
+    s["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap()
 }
 
 fn production(r: &Value) -> &Value {
-    r["services"].as_array().unwrap().iter().find(|s| s["environment"] == "production").unwrap()
+    r["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["environment"] == "production")
+        .unwrap()
 }
 
 /// Releases `image` while keep-alive clients load the edge; returns the command's output and
@@ -40,9 +50,21 @@ fn blue_green_release_under_load_drops_nothing_and_goes_region_by_region() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(load.ok > 50, "{load:?}");
-    assert!(load.non_2xx.is_empty(), "non-2xx during the release: {:?}", &load.non_2xx[..load.non_2xx.len().min(5)]);
-    assert!(load.connection_errors.is_empty(), "connection errors: {:?}", &load.connection_errors[..load.connection_errors.len().min(5)]);
-    assert!(load.bodies.contains_key("1.0.0") && load.bodies.contains_key("2.0.0"), "{:?}", load.bodies);
+    assert!(
+        load.non_2xx.is_empty(),
+        "non-2xx during the release: {:?}",
+        &load.non_2xx[..load.non_2xx.len().min(5)]
+    );
+    assert!(
+        load.connection_errors.is_empty(),
+        "connection errors: {:?}",
+        &load.connection_errors[..load.connection_errors.len().min(5)]
+    );
+    assert!(
+        load.bodies.contains_key("1.0.0") && load.bodies.contains_key("2.0.0"),
+        "{:?}",
+        load.bodies
+    );
     // The primary first, then the secondary.
     let primary_at = stderr.find("in us-east-1 (").unwrap();
     let secondary_at = stderr.find("in us-west-2 (").unwrap();
@@ -57,15 +79,35 @@ fn blue_green_release_under_load_drops_nothing_and_goes_region_by_region() {
     }
     let out = twin.haven(&["releases", "--json"]);
     let releases: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let steps: Vec<&str> = releases[0]["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
-    assert!(steps.iter().any(|s| s.contains("green task set healthy")), "{steps:?}");
-    assert!(steps.iter().any(|s| s.contains("test listener routes to green")), "{steps:?}");
+    let steps: Vec<&str> = releases[0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s.contains("green task set healthy")),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains("test listener routes to green")),
+        "{steps:?}"
+    );
     assert_eq!(steps.last(), Some(&"blue task set stopped"));
 
     // Rollback returns to the previous image, again without dropping a request.
     let (out, load) = release_under_load(&twin, &["rollback"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(load.non_2xx.is_empty() && load.connection_errors.is_empty(), "{load:?}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        load.non_2xx.is_empty() && load.connection_errors.is_empty(),
+        "{load:?}"
+    );
     let s = twin.status();
     assert_eq!(production(region(&s, "us-east-1"))["image"], "test-build");
     twin.down();
@@ -80,16 +122,41 @@ fn canary_linear_and_rolling_strategies_release_without_errors() {
     }
     twin.up();
     for ((id, _), strategy) in builds.iter().zip(["canary", "linear", "rolling"]) {
-        let (out, load) = release_under_load(&twin, &["release", id, "--region", "us-east-1", "--strategy", strategy]);
+        let (out, load) = release_under_load(
+            &twin,
+            &[
+                "release",
+                id,
+                "--region",
+                "us-east-1",
+                "--strategy",
+                strategy,
+            ],
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{strategy}: {stderr}");
-        assert!(load.non_2xx.is_empty() && load.connection_errors.is_empty(), "{strategy}: {load:?}");
+        assert!(
+            load.non_2xx.is_empty() && load.connection_errors.is_empty(),
+            "{strategy}: {load:?}"
+        );
         match strategy {
-            "canary" => assert!(stderr.contains("10% of production traffic on green (canary)"), "{stderr}"),
-            "linear" => assert!(stderr.contains("90% of production traffic on green (linear)"), "{stderr}"),
-            _ => assert!(!stderr.contains("test listener"), "rolling has no separate green group: {stderr}"),
+            "canary" => assert!(
+                stderr.contains("10% of production traffic on green (canary)"),
+                "{stderr}"
+            ),
+            "linear" => assert!(
+                stderr.contains("90% of production traffic on green (linear)"),
+                "{stderr}"
+            ),
+            _ => assert!(
+                !stderr.contains("test listener"),
+                "rolling has no separate green group: {stderr}"
+            ),
         }
-        assert_eq!(production(region(&twin.status(), "us-east-1"))["image"], *id);
+        assert_eq!(
+            production(region(&twin.status(), "us-east-1"))["image"],
+            *id
+        );
     }
     twin.down();
 }
@@ -108,24 +175,42 @@ fn a_region_killed_mid_release_comes_back_on_one_image() {
         .spawn()
         .unwrap();
     twin.wait_status(30, "green to take production traffic", |s| {
-        production(region(s, "us-east-1"))["tasks"].as_array().is_some_and(|t| t.len() == 4)
+        production(region(s, "us-east-1"))["tasks"]
+            .as_array()
+            .is_some_and(|t| t.len() == 4)
     });
     eventually(30, "the traffic shift to be recorded", || {
         let out = twin.haven(&["releases", "--json"]);
         let r: Value = serde_json::from_slice(&out.stdout).ok()?;
-        r[0]["steps"].as_array()?.iter().any(|s| s["step"].as_str().unwrap_or("").contains("baking")).then_some(())
+        r[0]["steps"]
+            .as_array()?
+            .iter()
+            .any(|s| s["step"].as_str().unwrap_or("").contains("baking"))
+            .then_some(())
     });
-    assert!(twin.haven(&["chaos", "kill-region", "us-east-1"]).status.success());
+    assert!(
+        twin.haven(&["chaos", "kill-region", "us-east-1"])
+            .status
+            .success()
+    );
     let _ = release.wait();
     assert!(twin.haven(&["chaos", "heal", "us-east-1"]).status.success());
-    let s = twin.wait_status(60, "us-east-1 healthy again", |s| region(s, "us-east-1")["healthy"] == true);
+    let s = twin.wait_status(60, "us-east-1 healthy again", |s| {
+        region(s, "us-east-1")["healthy"] == true
+    });
     let svc = production(region(&s, "us-east-1"));
     let tasks = svc["tasks"].as_array().unwrap();
     assert_eq!(tasks.len(), 2, "one task set, not two halves: {tasks:?}");
-    assert!(tasks.iter().all(|t| t["image"] == "v2"), "traffic had moved, so the release completed: {tasks:?}");
+    assert!(
+        tasks.iter().all(|t| t["image"] == "v2"),
+        "traffic had moved, so the release completed: {tasks:?}"
+    );
     let out = twin.haven(&["releases", "--json"]);
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r[0]["state"], "SUCCESSFUL");
-    assert!(r[0]["reason"].as_str().unwrap().contains("restarted"), "{r:#}");
+    assert!(
+        r[0]["reason"].as_str().unwrap().contains("restarted"),
+        "{r:#}"
+    );
     twin.down();
 }

@@ -43,6 +43,16 @@ impl Paths {
         self.region_dir(region).join("state.db")
     }
 
+    /// The region's ECR twin: an OCI image layout.
+    pub fn registry(&self, region: &str) -> PathBuf {
+        self.region_dir(region).join("registry")
+    }
+
+    /// Images unpacked for tasks, one directory per manifest digest.
+    pub fn image_cache(&self, region: &str) -> PathBuf {
+        self.region_dir(region).join("images")
+    }
+
     pub fn task_logs(&self, region: &str) -> PathBuf {
         self.region_dir(region).join("tasks")
     }
@@ -56,9 +66,14 @@ impl Paths {
         self.root.join("builds")
     }
 
-    /// The build the services run until a release says otherwise.
+    /// The build `haven image build` and `haven up` package.
     pub fn current_build(&self) -> PathBuf {
         self.builds().join("current")
+    }
+
+    /// The image (a manifest digest) a service starts on before any release.
+    pub fn initial_image(&self) -> PathBuf {
+        self.root.join("initial-image")
     }
 }
 

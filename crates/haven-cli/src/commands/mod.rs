@@ -1,10 +1,13 @@
 //! One module per command.
 
 pub mod build;
+pub mod cost;
+pub mod image;
 pub mod init;
 pub mod internal;
 pub mod release;
 pub mod spec;
+pub mod synth;
 pub mod twin;
 
 use std::process::ExitCode;

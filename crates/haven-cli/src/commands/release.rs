@@ -22,6 +22,8 @@ pub struct ReleaseArgs {
 
 struct Ctx {
     printer: Printer,
+    spec: haven_spec::Spec,
+    paths: Paths,
     client: Client,
     rt: tokio::runtime::Runtime,
     status: Status,
@@ -32,6 +34,7 @@ impl Ctx {
         let loaded = super::spec::load_valid(printer, spec)?;
         let paths = Paths::new(loaded.spec.path(&loaded.spec.local.state_dir));
         let client = Client::connect(&paths)?;
+        let spec = loaded.spec;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -41,6 +44,8 @@ impl Ctx {
                 .context("the supervisor's status is not in the expected shape")?;
         Ok(Self {
             printer: *printer,
+            spec,
+            paths,
             client,
             rt,
             status,
@@ -96,6 +101,8 @@ impl Ctx {
         image: &str,
         strategy: Option<&str>,
     ) -> anyhow::Result<(bool, Value)> {
+        // The region runs what its own registry holds: replicate the image there first.
+        let image = &super::image::replicate(&self.spec, &self.paths, image, region)?;
         let body = serde_json::to_value(api::StartRelease {
             image: image.to_owned(),
             strategy: strategy.map(str::to_owned),

@@ -108,6 +108,7 @@ pub fn up(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let loaded = super::spec::load_valid(printer, spec)?;
     let paths = Paths::new(loaded.spec.path(&loaded.spec.local.state_dir));
     super::build::ensure_build(printer, &loaded.spec, &paths)?;
+    super::image::ensure_initial(printer, &loaded.spec, &paths)?;
     let exe = std::env::current_exe()
         .context("cannot find the haven binary to start the twin's processes")?;
     let opts = UpOptions {

@@ -321,12 +321,23 @@ pub fn hello_version(version: &str) -> PathBuf {
     for entry in std::fs::read_dir(root.join("examples/hello/src")).unwrap() {
         let entry = entry.unwrap();
         let text = std::fs::read_to_string(entry.path()).unwrap();
-        let text = text.replace("const VERSION: &str = \"1.0.0\";", &format!("const VERSION: &str = \"{version}\";"));
+        let text = text.replace(
+            "const VERSION: &str = \"1.0.0\";",
+            &format!("const VERSION: &str = \"{version}\";"),
+        );
         std::fs::write(work.join("src").join(entry.file_name()), text).unwrap();
     }
-    let target = root.join("target").join(format!("hello-{version}-for-tests"));
+    let target = root
+        .join("target")
+        .join(format!("hello-{version}-for-tests"));
     let status = Command::new("cargo")
-        .args(["build", "--release", "--offline", "--quiet", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--offline",
+            "--quiet",
+            "--manifest-path",
+        ])
         .arg(work.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target)
@@ -341,7 +352,11 @@ pub fn hello_version(version: &str) -> PathBuf {
 impl Twin {
     /// Adds a build whose binary is `bin`, returning its id.
     pub fn add_build(&self, id: &str, bin: &Path) -> String {
-        let dir = self.path().join(".haven/builds").join(id).join("target/release");
+        let dir = self
+            .path()
+            .join(".haven/builds")
+            .join(id)
+            .join("target/release");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(bin, dir.join("hello")).unwrap();
         id.to_owned()
@@ -360,7 +375,12 @@ pub struct LoadReport {
 
 /// Keep-alive clients: each thread keeps one connection and sends GETs on it until `stop`.
 /// `classify` maps a body to the key counted in `bodies`.
-pub fn keepalive_load(url: &str, threads: usize, stop: &std::sync::atomic::AtomicBool, classify: fn(&str) -> String) -> LoadReport {
+pub fn keepalive_load(
+    url: &str,
+    threads: usize,
+    stop: &std::sync::atomic::AtomicBool,
+    classify: fn(&str) -> String,
+) -> LoadReport {
     use std::io::BufRead;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -387,9 +407,15 @@ pub fn keepalive_load(url: &str, threads: usize, stop: &std::sync::atomic::Atomi
                             c.get_mut().write_all(req.as_bytes())?;
                             let mut line = String::new();
                             if c.read_line(&mut line)? == 0 {
-                                return Err(std::io::Error::other("connection closed before a response"));
+                                return Err(std::io::Error::other(
+                                    "connection closed before a response",
+                                ));
                             }
-                            let code: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                            let code: u16 = line
+                                .split(' ')
+                                .nth(1)
+                                .and_then(|s| s.parse().ok())
+                                .unwrap_or(0);
                             let (mut len, mut close) = (0usize, false);
                             loop {
                                 let mut h = String::new();
@@ -432,16 +458,18 @@ pub fn keepalive_load(url: &str, threads: usize, stop: &std::sync::atomic::Atomi
                 })
             })
             .collect();
-        handles.into_iter().fold(LoadReport::default(), |mut acc, h| {
-            let r = h.join().unwrap();
-            acc.ok += r.ok;
-            acc.non_2xx.extend(r.non_2xx);
-            acc.connection_errors.extend(r.connection_errors);
-            for (k, v) in r.bodies {
-                *acc.bodies.entry(k).or_default() += v;
-            }
-            acc
-        })
+        handles
+            .into_iter()
+            .fold(LoadReport::default(), |mut acc, h| {
+                let r = h.join().unwrap();
+                acc.ok += r.ok;
+                acc.non_2xx.extend(r.non_2xx);
+                acc.connection_errors.extend(r.connection_errors);
+                for (k, v) in r.bodies {
+                    *acc.bodies.entry(k).or_default() += v;
+                }
+                acc
+            })
     })
 }
 

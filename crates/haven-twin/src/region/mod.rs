@@ -25,23 +25,24 @@ use crate::ports::Ports;
 use crate::{Error, Paths};
 use service::{Images, PreparedImage, ServiceEnv, ServiceTwin};
 
-/// Images as the twin knows them before the registry: a build's artifacts directory, started
-/// with the spec's command.
-struct BuildImages {
-    builds: PathBuf,
-    command: Vec<String>,
+/// Images from the region's registry, unpacked once per digest; tasks share the rootfs and
+/// start the image's entrypoint with its environment.
+struct RegistryImages {
+    registry: haven_registry::Registry,
+    cache: PathBuf,
 }
 
-impl Images for BuildImages {
+impl Images for RegistryImages {
     fn prepare(&self, image: &str) -> Result<PreparedImage, String> {
-        let root = self.builds.join(image);
-        if image.is_empty() || !root.is_dir() {
-            return Err(format!("no build `{image}` (run `haven build`)"));
-        }
+        let root = self
+            .registry
+            .unpack(image, &self.cache)
+            .map_err(|e| e.to_string())?;
+        let config = self.registry.config(image).map_err(|e| e.to_string())?;
         Ok(PreparedImage {
             root,
-            entrypoint: self.command.clone(),
-            env: Vec::new(),
+            entrypoint: config.entrypoint,
+            env: config.env,
         })
     }
 }
@@ -95,10 +96,21 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     cleanup_leftovers(&store).await;
     release::recover(&store);
     let store = Arc::new(Mutex::new(store));
-    let initial_image = std::fs::read_to_string(paths.current_build())
+    let initial_image = std::fs::read_to_string(paths.initial_image())
         .map(|s| s.trim().to_owned())
         .unwrap_or_default();
 
+    let registry = haven_registry::Registry::open(
+        &paths.registry(&region.name),
+        haven_registry::TagPolicy {
+            immutable: loaded.spec.registry.immutable_tags,
+        },
+    )
+    .map_err(|e| Error::Other(format!("cannot open the registry of {}: {e}", region.name)))?;
+    let images: Arc<dyn Images> = Arc::new(RegistryImages {
+        registry,
+        cache: paths.image_cache(&region.name),
+    });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut services = Vec::new();
     let mut servers = Vec::new();
@@ -157,10 +169,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             region: region.name.clone(),
             azs: region.azs.clone(),
             store: store.clone(),
-            images: Arc::new(BuildImages {
-                builds: paths.builds(),
-                command: s.command.clone(),
-            }),
+            images: images.clone(),
             logs: paths.task_logs(&region.name),
             bind: ports.bind,
         };

@@ -1,0 +1,916 @@
+//! The delivery stack. In the primary: the CodeCommit repository and the protection of its
+//! branches, the Build and Release CodeBuild projects, the CodePipeline (V2) that runs Source,
+//! Build, Staging, Approval and Production, the rule that starts it, and the mirror job that
+//! replicates the repository. In each secondary: the replica repository and the artifact bucket
+//! the pipeline's cross-region deploy actions read from.
+
+use std::collections::BTreeMap;
+
+use haven_spec::model::{ExecutionMode, Region, Role as SpecRole};
+use serde_json::json;
+
+use crate::StackKind;
+use crate::buildspec::{self, UserBuildspec};
+use crate::iam::{self, PolicyDocument, Statement};
+use crate::model::resources::delivery::{
+    Action, ActionTypeId, ArtifactKey, ArtifactName, ArtifactStore, ArtifactStoreMap,
+    BuildArtifacts, BuildEnvironment, BuildSource, BuildVariable, CloudWatchLogs, CodeBuildProject,
+    CodeCommitRepository, LogsConfig, Pipeline, Stage,
+};
+use crate::model::resources::iam::{Group, InlinePolicy, Policy, Role};
+use crate::model::resources::observe::{EventRule, EventTarget, LogGroup};
+use crate::model::resources::storage::{
+    Bucket, BucketEncryption, BucketPolicy, LifecycleConfiguration, LifecycleRule,
+    LoggingConfiguration, NoncurrentVersionExpiration, OwnershipControls, OwnershipRule,
+    PublicAccessBlock, ServerSideEncryptionByDefault, ServerSideEncryptionRule,
+    VersioningConfiguration,
+};
+use crate::model::{Expr, Resource};
+use crate::names::pascal;
+use crate::stacks::{Builder, Cx, Stack, network, out, topic_id};
+
+/// The image the haven-written projects (Release, mirror) run on: AWS's curated image, which has
+/// bash, git and the AWS CLI whatever `build.image` the user picked.
+const TOOLS_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
+
+pub fn build(cx: Cx<'_>, region: &Region, user: &UserBuildspec) -> Stack {
+    let primary = region.role == SpecRole::Primary;
+    let mut b = Builder::new(
+        StackKind::Delivery,
+        &region.name,
+        cx.stack_name(&region.name, StackKind::Delivery),
+        if primary {
+            format!(
+                "haven {}: {} delivery: repository, builds, pipeline",
+                cx.names.project(),
+                region.name
+            )
+        } else {
+            format!(
+                "haven {}: {} delivery: replica repository, pipeline artifact bucket",
+                cx.names.project(),
+                region.name
+            )
+        },
+    );
+    let key = b.from_output(
+        out::KEY_ARN,
+        "String",
+        "The region's KMS key (network stack)",
+        &cx.stack_name(&region.name, StackKind::Network),
+        out::KEY_ARN,
+    );
+    let replicate = cx.spec.source.replicate && cx.spec.secondaries().next().is_some();
+    if primary || replicate {
+        b.add(
+            "SourceRepository",
+            CodeCommitRepository {
+                repository_name: cx.names.source_repository().to_owned(),
+                repository_description: if primary {
+                    format!("{}: the source the pipeline builds", cx.names.project())
+                } else {
+                    format!(
+                        "{}: a replica of the repository in {}, written only by its mirror job",
+                        cx.names.project(),
+                        cx.primary().name
+                    )
+                },
+                tags: Vec::new(),
+            },
+        );
+    }
+    artifact_bucket(&mut b, cx, region, &key);
+    if primary {
+        Primary {
+            cx,
+            region,
+            key,
+            replicate,
+        }
+        .build(&mut b, user);
+    }
+    b.finish()
+}
+
+/// The pipeline's artifact store in this region: encrypted with the region's key, versioned,
+/// private, TLS only, its access logged to the log bucket.
+fn artifact_bucket(b: &mut Builder, cx: Cx<'_>, region: &Region, key: &Expr) {
+    b.add(
+        "ArtifactBucket",
+        Bucket {
+            bucket_name: Expr::sub(cx.names.artifact_bucket(&region.name)),
+            bucket_encryption: BucketEncryption {
+                server_side_encryption_configuration: vec![ServerSideEncryptionRule {
+                    bucket_key_enabled: Some(true),
+                    server_side_encryption_by_default: ServerSideEncryptionByDefault {
+                        sse_algorithm: "aws:kms",
+                        kms_master_key_id: Some(key.clone()),
+                    },
+                }],
+            },
+            versioning_configuration: VersioningConfiguration { status: "Enabled" },
+            public_access_block_configuration: PublicAccessBlock::all(),
+            ownership_controls: OwnershipControls {
+                rules: vec![OwnershipRule {
+                    object_ownership: "BucketOwnerEnforced",
+                }],
+            },
+            logging_configuration: Some(LoggingConfiguration {
+                destination_bucket_name: Expr::sub(cx.names.log_bucket(&region.name)),
+                log_file_prefix: "s3/artifacts/".into(),
+            }),
+            lifecycle_configuration: Some(LifecycleConfiguration {
+                rules: vec![LifecycleRule {
+                    id: "expire-old-versions".into(),
+                    status: "Enabled",
+                    noncurrent_version_expiration: Some(NoncurrentVersionExpiration {
+                        noncurrent_days: 30,
+                    }),
+                    ..LifecycleRule::default()
+                }],
+            }),
+            tags: Vec::new(),
+        },
+    );
+    b.add(
+        "ArtifactBucketPolicy",
+        BucketPolicy {
+            bucket: Expr::r#ref("ArtifactBucket"),
+            policy_document: PolicyDocument::new(vec![network::deny_insecure_transport(
+                "ArtifactBucket",
+            )]),
+        },
+    );
+}
+
+/// A CodeBuild project's particulars; the rest is common to haven's projects.
+struct ProjectDef {
+    name: String,
+    description: String,
+    role: &'static str,
+    buildspec: String,
+    environment: BuildEnvironment,
+    timeout_minutes: u64,
+    log_group: String,
+    /// Source and artifacts come from CodePipeline, or the buildspec fetches its own.
+    in_pipeline: bool,
+}
+
+struct Primary<'a> {
+    cx: Cx<'a>,
+    region: &'a Region,
+    key: Expr,
+    replicate: bool,
+}
+
+impl Primary<'_> {
+    fn build(&self, b: &mut Builder, user: &UserBuildspec) {
+        self.branch_protection(b);
+        let secondary_keys = self.secondary_keys(b);
+        let build_project = self.build_project(b, user);
+        let release_project = self.release_project(b);
+        self.pipeline(b, &secondary_keys, &build_project, &release_project);
+        self.triggers(b);
+    }
+
+    fn names(&self) -> crate::names::Names<'_> {
+        self.cx.names
+    }
+
+    fn regions(&self) -> impl Iterator<Item = &Region> {
+        std::iter::once(self.cx.primary()).chain(self.cx.spec.secondaries())
+    }
+
+    fn repo_arn(&self, region: &str) -> Expr {
+        Expr::arn_in(region, "codecommit", self.names().source_repository())
+    }
+
+    fn project_arn(&self, name: &str) -> Expr {
+        Expr::arn("codebuild", &format!("project/{name}"))
+    }
+
+    fn pipeline_arn(&self) -> Expr {
+        Expr::arn("codepipeline", self.names().pipeline())
+    }
+
+    /// Each secondary's key, for its artifact bucket (from its network stack).
+    fn secondary_keys(&self, b: &mut Builder) -> BTreeMap<String, Expr> {
+        self.cx
+            .spec
+            .secondaries()
+            .map(|r| {
+                let name = format!("{}KeyArn", pascal(&r.name));
+                let e = b.from_output(
+                    &name,
+                    "String",
+                    &format!("The KMS key of {} (its network stack)", r.name),
+                    &self.cx.stack_name(&r.name, StackKind::Network),
+                    out::KEY_ARN,
+                );
+                (r.name.clone(), e)
+            })
+            .collect()
+    }
+
+    /// Developers may not push to, delete or merge into the protected branches (merges happen
+    /// through approved pull requests, by someone outside the group), nor write the replicas.
+    fn branch_protection(&self, b: &mut Builder) {
+        let n = self.names();
+        b.add(
+            "DevelopersGroup",
+            Group {
+                group_name: n.developers_group(),
+            },
+        );
+        let writes = [
+            "codecommit:DeleteBranch",
+            "codecommit:GitPush",
+            "codecommit:MergeBranchesByFastForward",
+            "codecommit:MergeBranchesBySquash",
+            "codecommit:MergeBranchesByThreeWay",
+            "codecommit:MergePullRequestByFastForward",
+            "codecommit:MergePullRequestBySquash",
+            "codecommit:MergePullRequestByThreeWay",
+            "codecommit:PutFile",
+        ];
+        let refs = self
+            .cx
+            .spec
+            .source
+            .protected_branches
+            .iter()
+            .map(|br| Expr::str(format!("refs/heads/{br}")))
+            .collect();
+        let mut statements = vec![
+            Statement::deny(&writes, vec![self.repo_arn(&self.region.name)])
+                .sid("ProtectBranches")
+                .condition("StringEqualsIfExists", "codecommit:References", refs)
+                .condition("Null", "codecommit:References", vec!["false".into()]),
+        ];
+        if self.replicate {
+            statements.push(
+                Statement::deny(
+                    &writes,
+                    self.cx
+                        .spec
+                        .secondaries()
+                        .map(|r| self.repo_arn(&r.name))
+                        .collect(),
+                )
+                .sid("ReplicasAreWrittenByTheMirrorJobOnly"),
+            );
+        }
+        b.add(
+            "ProtectBranchesPolicy",
+            Policy {
+                policy_name: format!("{}-protect-branches", n.project()),
+                policy_document: PolicyDocument::new(statements),
+                groups: vec![Expr::r#ref("DevelopersGroup")],
+            },
+        );
+    }
+
+    fn log_group(&self, b: &mut Builder, id: &str, project: &str) -> String {
+        let name = self.names().build_log_group(project);
+        b.add(
+            id,
+            LogGroup {
+                log_group_name: name.clone(),
+                retention_in_days: self.cx.spec.monitoring.log_retention_days,
+                kms_key_id: self.key.clone(),
+                tags: Vec::new(),
+            },
+        );
+        name
+    }
+
+    fn artifacts_access(&self) -> Vec<Statement> {
+        vec![
+            Statement::allow(
+                &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                vec![Expr::sub("${ArtifactBucket.Arn}/*")],
+            )
+            .sid("ReadWriteArtifacts"),
+            Statement::allow(
+                &["s3:GetBucketAcl", "s3:GetBucketLocation"],
+                vec![Expr::get_att("ArtifactBucket", "Arn")],
+            )
+            .sid("LocateArtifactBucket"),
+            iam::use_key(vec![self.key.clone()]),
+        ]
+    }
+
+    fn role(
+        &self,
+        purpose: &str,
+        description: &str,
+        service: &str,
+        statements: Vec<Statement>,
+    ) -> Resource {
+        Resource::new(Role {
+            role_name: self.names().role(&self.region.name, purpose),
+            description: description.to_owned(),
+            assume_role_policy_document: PolicyDocument::assume_by(service),
+            policies: vec![InlinePolicy {
+                policy_name: purpose.to_owned(),
+                policy_document: PolicyDocument::new(statements),
+            }],
+            tags: Vec::new(),
+        })
+    }
+
+    fn codebuild(&self, p: ProjectDef) -> CodeBuildProject {
+        let (source, artifacts) = if p.in_pipeline {
+            ("CODEPIPELINE", "CODEPIPELINE")
+        } else {
+            ("NO_SOURCE", "NO_ARTIFACTS")
+        };
+        CodeBuildProject {
+            name: p.name,
+            description: p.description,
+            service_role: Expr::get_att(p.role, "Arn"),
+            encryption_key: self.key.clone(),
+            timeout_in_minutes: p.timeout_minutes,
+            source: BuildSource {
+                r#type: source,
+                build_spec: p.buildspec,
+            },
+            artifacts: BuildArtifacts { r#type: artifacts },
+            environment: p.environment,
+            logs_config: LogsConfig {
+                cloud_watch_logs: CloudWatchLogs {
+                    status: "ENABLED",
+                    group_name: p.log_group,
+                },
+            },
+            ..CodeBuildProject::default()
+        }
+    }
+
+    fn tools_environment(&self) -> BuildEnvironment {
+        BuildEnvironment {
+            r#type: "LINUX_CONTAINER",
+            compute_type: "BUILD_GENERAL1_SMALL".into(),
+            image: TOOLS_IMAGE.into(),
+            image_pull_credentials_type: "CODEBUILD",
+            privileged_mode: false,
+            environment_variables: Vec::new(),
+        }
+    }
+
+    /// The user's build: tests, image build, push. Docker needs privileged mode.
+    fn build_project(&self, b: &mut Builder, user: &UserBuildspec) -> String {
+        let n = self.names();
+        let name = n.codebuild("build");
+        let log_group = self.log_group(b, "BuildLogGroup", "build");
+        let repo = n.repository();
+        let mut statements = vec![iam::write_logs(&log_group)];
+        statements.extend(self.artifacts_access());
+        statements.push(
+            Statement::allow(&["ecr:GetAuthorizationToken"], vec![Expr::str("*")]).sid("EcrLogin"),
+        );
+        statements.push(
+            Statement::allow(
+                &[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:CompleteLayerUpload",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:InitiateLayerUpload",
+                    "ecr:PutImage",
+                    "ecr:UploadLayerPart",
+                ],
+                vec![Expr::arn("ecr", &format!("repository/{repo}"))],
+            )
+            .sid("PushImage"),
+        );
+        let role = self.role(
+            "build",
+            "CodeBuild runs the user's buildspec: tests, image build, push",
+            "codebuild.amazonaws.com",
+            statements,
+        );
+        b.add("BuildRole", role);
+        let build = &self.cx.spec.build;
+        let arm = is_arm_image(&build.image);
+        let project = self.codebuild(ProjectDef {
+            name: name.clone(),
+            description: format!(
+                "{}: runs {} (unit tests, image build, push to ECR)",
+                n.project(),
+                user.path.display()
+            ),
+            role: "BuildRole",
+            buildspec: user.generated(),
+            environment: BuildEnvironment {
+                r#type: if arm { "ARM_CONTAINER" } else { "LINUX_CONTAINER" },
+                compute_type: build.compute_type.clone(),
+                image: build.image.clone(),
+                image_pull_credentials_type: "CODEBUILD",
+                privileged_mode: true,
+                environment_variables: vec![
+                    BuildVariable {
+                        name: "IMAGE_REPO_URI".into(),
+                        r#type: "PLAINTEXT",
+                        value: Expr::Sub(format!(
+                            "${{AWS::AccountId}}.dkr.ecr.${{AWS::Region}}.${{AWS::URLSuffix}}/{repo}"
+                        )),
+                    },
+                    BuildVariable {
+                        name: "CONTAINER_NAME".into(),
+                        r#type: "PLAINTEXT",
+                        value: n.container().into(),
+                    },
+                ],
+            },
+            timeout_minutes: build.timeout.as_secs().div_ceil(60),
+            log_group,
+            in_pipeline: true,
+        });
+        b.add("BuildProject", project);
+        name
+    }
+
+    /// Haven's release checks between Build and the deploys (see `buildspec::release`).
+    fn release_project(&self, b: &mut Builder) -> String {
+        let n = self.names();
+        let name = n.codebuild("release");
+        let log_group = self.log_group(b, "ReleaseLogGroup", "release");
+        let mut statements = vec![iam::write_logs(&log_group)];
+        statements.extend(self.artifacts_access());
+        statements.push(
+            Statement::allow(
+                &["ecr:DescribeImageScanFindings", "ecr:DescribeImages"],
+                self.regions()
+                    .map(|r| {
+                        Expr::arn_in(&r.name, "ecr", &format!("repository/{}", n.repository()))
+                    })
+                    .collect(),
+            )
+            .sid("InspectImages"),
+        );
+        let role = self.role(
+            "release",
+            "CodeBuild checks the image's scan findings and replicas",
+            "codebuild.amazonaws.com",
+            statements,
+        );
+        b.add("ReleaseRole", role);
+        let project = self.codebuild(ProjectDef {
+            name: name.clone(),
+            description: format!(
+                "{}: fails on scan findings, waits for replicas, writes each region's image definitions",
+                n.project()
+            ),
+            role: "ReleaseRole",
+            buildspec: buildspec::release(self.cx.spec),
+            environment: self.tools_environment(),
+            timeout_minutes: 30,
+            log_group,
+            in_pipeline: true,
+        });
+        b.add("ReleaseProject", project);
+        name
+    }
+
+    fn pipeline(
+        &self,
+        b: &mut Builder,
+        keys: &BTreeMap<String, Expr>,
+        build_project: &str,
+        release_project: &str,
+    ) {
+        let n = self.names();
+        let spec = self.cx.spec;
+        let primary = &self.region.name;
+        let approval_topic = spec.pipeline.approval.enabled.then(|| {
+            let topic = &spec.pipeline.approval.notify;
+            let id = topic_id(spec, topic);
+            let name = out::topic_arn(&id);
+            b.from_output(
+                &name,
+                "String",
+                &format!("The `{topic}` topic (monitoring stack)"),
+                &self.cx.stack_name(primary, StackKind::Monitoring),
+                &name,
+            )
+        });
+
+        let kind = |category, provider| ActionTypeId {
+            category,
+            owner: "AWS",
+            provider,
+            version: "1",
+        };
+        let artifact = |name: &str| vec![ArtifactName { name: name.into() }];
+        let config = |pairs: &[(&str, Expr)]| -> BTreeMap<String, Expr> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect()
+        };
+        let deploy = |region: &Region, env: &haven_spec::model::Environment, name: String| Action {
+            name,
+            action_type_id: kind("Deploy", "ECS"),
+            run_order: 1,
+            region: Some(region.name.clone()),
+            configuration: config(&[
+                ("ClusterName", n.cluster().into()),
+                ("ServiceName", n.ecs_service(env).into()),
+                (
+                    "FileName",
+                    format!("imagedefinitions-{}.json", region.name).into(),
+                ),
+            ]),
+            input_artifacts: artifact("Release"),
+            ..Action::default()
+        };
+
+        let mut stages = vec![
+            Stage {
+                name: "Source".into(),
+                actions: vec![Action {
+                    name: "Source".into(),
+                    action_type_id: kind("Source", "CodeCommit"),
+                    run_order: 1,
+                    configuration: config(&[
+                        ("RepositoryName", n.source_repository().into()),
+                        ("BranchName", spec.source.branch.clone().into()),
+                        // An EventBridge rule starts the pipeline; polling is the legacy way.
+                        ("PollForSourceChanges", "false".into()),
+                        ("OutputArtifactFormat", "CODE_ZIP".into()),
+                    ]),
+                    output_artifacts: artifact("Source"),
+                    ..Action::default()
+                }],
+            },
+            Stage {
+                name: "Build".into(),
+                actions: vec![
+                    Action {
+                        name: "Build".into(),
+                        action_type_id: kind("Build", "CodeBuild"),
+                        run_order: 1,
+                        configuration: config(&[("ProjectName", build_project.into())]),
+                        input_artifacts: artifact("Source"),
+                        output_artifacts: artifact("Build"),
+                        ..Action::default()
+                    },
+                    Action {
+                        name: "Release".into(),
+                        action_type_id: kind("Build", "CodeBuild"),
+                        run_order: 2,
+                        configuration: config(&[("ProjectName", release_project.into())]),
+                        input_artifacts: artifact("Build"),
+                        output_artifacts: artifact("Release"),
+                        ..Action::default()
+                    },
+                ],
+            },
+        ];
+        if spec.pipeline.stages.contains(&"Staging") {
+            if let Some(staging) = &spec.environments.staging {
+                stages.push(Stage {
+                    name: "Staging".into(),
+                    actions: vec![deploy(self.region, staging, "Deploy".into())],
+                });
+            }
+        }
+        if let Some(topic) = approval_topic {
+            let regions: Vec<&str> = self.regions().map(|r| r.name.as_str()).collect();
+            let timeout = spec.pipeline.approval.timeout.as_secs().div_ceil(60).max(5);
+            stages.push(Stage {
+                name: "Approval".into(),
+                actions: vec![Action {
+                    name: "Approve".into(),
+                    action_type_id: kind("Approval", "Manual"),
+                    run_order: 1,
+                    configuration: config(&[
+                        ("NotificationArn", topic),
+                        (
+                            "CustomData",
+                            format!(
+                                "Approve to deploy {} to production in {}.",
+                                n.project(),
+                                regions.join(", ")
+                            )
+                            .into(),
+                        ),
+                    ]),
+                    timeout_in_minutes: Some(timeout),
+                    ..Action::default()
+                }],
+            });
+        }
+        stages.push(Stage {
+            name: "Production".into(),
+            actions: self
+                .regions()
+                .map(|r| {
+                    deploy(
+                        r,
+                        &spec.environments.production,
+                        format!("Deploy-{}", r.name),
+                    )
+                })
+                .collect(),
+        });
+
+        let store = |region: &str, key: Expr| ArtifactStore {
+            r#type: "S3",
+            location: Expr::sub(n.artifact_bucket(region)),
+            encryption_key: ArtifactKey {
+                id: key,
+                r#type: "KMS",
+            },
+        };
+        let (artifact_store, artifact_stores) = if keys.is_empty() {
+            (Some(store(primary, self.key.clone())), Vec::new())
+        } else {
+            let mut stores = vec![ArtifactStoreMap {
+                region: primary.clone(),
+                artifact_store: store(primary, self.key.clone()),
+            }];
+            stores.extend(keys.iter().map(|(r, k)| ArtifactStoreMap {
+                region: r.clone(),
+                artifact_store: store(r, k.clone()),
+            }));
+            (None, stores)
+        };
+
+        self.pipeline_role(b, keys, build_project, release_project);
+        b.add(
+            "Pipeline",
+            Resource::new(Pipeline {
+                name: n.pipeline().to_owned(),
+                pipeline_type: "V2",
+                execution_mode: match spec.pipeline.execution_mode {
+                    ExecutionMode::Superseded => "SUPERSEDED",
+                    ExecutionMode::Queued => "QUEUED",
+                    ExecutionMode::Parallel => "PARALLEL",
+                },
+                role_arn: Expr::get_att("PipelineRole", "Arn"),
+                restart_execution_on_update: false,
+                artifact_store,
+                artifact_stores,
+                stages,
+                tags: Vec::new(),
+            })
+            // The projects are named, not referenced, in the stages.
+            .depends_on(&["BuildProject", "ReleaseProject", "ArtifactBucketPolicy"]),
+        );
+    }
+
+    fn pipeline_role(
+        &self,
+        b: &mut Builder,
+        keys: &BTreeMap<String, Expr>,
+        build_project: &str,
+        release_project: &str,
+    ) {
+        let n = self.names();
+        let spec = self.cx.spec;
+        let mut buckets = Vec::new();
+        let mut objects = Vec::new();
+        for r in self.regions() {
+            let bucket = n.artifact_bucket(&r.name);
+            buckets.push(Expr::sub(format!("arn:${{AWS::Partition}}:s3:::{bucket}")));
+            objects.push(Expr::sub(format!(
+                "arn:${{AWS::Partition}}:s3:::{bucket}/*"
+            )));
+        }
+        let mut all_keys = vec![self.key.clone()];
+        all_keys.extend(keys.values().cloned());
+        let mut services = Vec::new();
+        let mut roles = Vec::new();
+        let mut families = Vec::new();
+        for r in self.regions() {
+            for env in n.environments(r.role) {
+                services.push(Expr::arn_in(
+                    &r.name,
+                    "ecs",
+                    &format!("service/{}/{}", n.cluster(), n.ecs_service(env)),
+                ));
+                families.push(Expr::arn_in(
+                    &r.name,
+                    "ecs",
+                    &format!("task-definition/{}:*", n.task_family(env)),
+                ));
+            }
+            for purpose in ["task-execution", "task"] {
+                roles.push(Expr::global_arn(
+                    "iam",
+                    &format!("role/{}", n.role(&r.name, purpose)),
+                    true,
+                ));
+            }
+        }
+        let mut statements = vec![
+            Statement::allow(
+                &["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+                objects,
+            )
+            .sid("ReadWriteArtifacts"),
+            Statement::allow(&["s3:GetBucketLocation", "s3:GetBucketVersioning"], buckets)
+                .sid("LocateArtifactBuckets"),
+            iam::use_key(all_keys),
+            Statement::allow(
+                &[
+                    "codecommit:CancelUploadArchive",
+                    "codecommit:GetBranch",
+                    "codecommit:GetCommit",
+                    "codecommit:GetRepository",
+                    "codecommit:GetUploadArchiveStatus",
+                    "codecommit:UploadArchive",
+                ],
+                vec![self.repo_arn(&self.region.name)],
+            )
+            .sid("ReadSource"),
+            Statement::allow(
+                &["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+                vec![
+                    self.project_arn(build_project),
+                    self.project_arn(release_project),
+                ],
+            )
+            .sid("RunBuilds"),
+            Statement::allow(&["ecs:DescribeServices", "ecs:UpdateService"], services)
+                .sid("DeployServices"),
+            // These ECS actions accept no resource ARN: the deploy action registers a new
+            // revision of the task definition and watches its tasks.
+            Statement::allow(
+                &[
+                    "ecs:DescribeTaskDefinition",
+                    "ecs:DescribeTasks",
+                    "ecs:ListTasks",
+                    "ecs:RegisterTaskDefinition",
+                ],
+                vec![Expr::str("*")],
+            )
+            .sid("RegisterTaskDefinitions"),
+            Statement::allow(&["ecs:TagResource"], families).sid("TagTaskDefinitions"),
+            Statement::allow(&["iam:PassRole"], roles)
+                .sid("PassTaskRoles")
+                .condition(
+                    "StringEquals",
+                    "iam:PassedToService",
+                    vec!["ecs-tasks.amazonaws.com".into()],
+                ),
+        ];
+        if spec.pipeline.approval.enabled {
+            let topic = &spec.pipeline.approval.notify;
+            let id = topic_id(spec, topic);
+            statements.push(
+                Statement::allow(&["sns:Publish"], vec![Expr::r#ref(out::topic_arn(&id))])
+                    .sid("NotifyApprovers"),
+            );
+        }
+        let role = self.role(
+            "pipeline",
+            "CodePipeline reads the source, runs the builds and deploys the services",
+            "codepipeline.amazonaws.com",
+            statements,
+        );
+        b.add("PipelineRole", role);
+    }
+
+    /// EventBridge starts the pipeline on a push to its branch, and the mirror job on any
+    /// change to the repository's references.
+    fn triggers(&self, b: &mut Builder) {
+        let n = self.names();
+        let repo = n.source_repository();
+        let mut events_statements = vec![
+            Statement::allow(
+                &["codepipeline:StartPipelineExecution"],
+                vec![self.pipeline_arn()],
+            )
+            .sid("StartPipeline"),
+        ];
+        if self.replicate {
+            events_statements.push(
+                Statement::allow(
+                    &["codebuild:StartBuild"],
+                    vec![self.project_arn(&n.codebuild("mirror"))],
+                )
+                .sid("StartMirror"),
+            );
+        }
+        let role = self.role(
+            "events",
+            "EventBridge starts the pipeline and the mirror job",
+            "events.amazonaws.com",
+            events_statements,
+        );
+        b.add("EventsRole", role);
+        b.add(
+            "SourceChangedRule",
+            Resource::new(EventRule {
+                name: n.rule("source-changed"),
+                description: format!(
+                    "Starts the {} pipeline on a push to {}",
+                    n.pipeline(),
+                    self.cx.spec.source.branch
+                ),
+                state: "ENABLED",
+                event_pattern: json!({
+                    "source": ["aws.codecommit"],
+                    "detail-type": ["CodeCommit Repository State Change"],
+                    "detail": {
+                        "repositoryName": [repo],
+                        "event": ["referenceCreated", "referenceUpdated"],
+                        "referenceType": ["branch"],
+                        "referenceName": [self.cx.spec.source.branch]
+                    }
+                }),
+                targets: vec![EventTarget {
+                    id: "pipeline".into(),
+                    arn: self.pipeline_arn(),
+                    role_arn: Some(Expr::get_att("EventsRole", "Arn")),
+                    input_transformer: None,
+                }],
+            })
+            .depends_on(&["Pipeline"]),
+        );
+        if self.replicate {
+            self.mirror(b);
+        }
+    }
+
+    fn mirror(&self, b: &mut Builder) {
+        let n = self.names();
+        let name = n.codebuild("mirror");
+        let log_group = self.log_group(b, "MirrorLogGroup", "mirror");
+        let mut statements = vec![
+            iam::write_logs(&log_group),
+            iam::use_key(vec![self.key.clone()]),
+            Statement::allow(
+                &["codecommit:GitPull"],
+                vec![self.repo_arn(&self.region.name)],
+            )
+            .sid("PullPrimary"),
+        ];
+        statements.push(
+            Statement::allow(
+                &["codecommit:GitPush"],
+                self.cx
+                    .spec
+                    .secondaries()
+                    .map(|r| self.repo_arn(&r.name))
+                    .collect(),
+            )
+            .sid("PushReplicas"),
+        );
+        let role = self.role(
+            "mirror",
+            "CodeBuild mirrors the repository to the secondary regions",
+            "codebuild.amazonaws.com",
+            statements,
+        );
+        b.add("MirrorRole", role);
+        let project = self.codebuild(ProjectDef {
+            name: name.clone(),
+            description: format!(
+                "{}: mirrors the repository to the secondary regions",
+                n.project()
+            ),
+            role: "MirrorRole",
+            buildspec: buildspec::mirror(self.cx.spec),
+            environment: self.tools_environment(),
+            timeout_minutes: 15,
+            log_group,
+            in_pipeline: false,
+        });
+        b.add("MirrorProject", project);
+        b.add(
+            "MirrorRule",
+            Resource::new(EventRule {
+                name: n.rule("mirror"),
+                description: format!(
+                    "Mirrors {} to the secondary regions on every change",
+                    n.source_repository()
+                ),
+                state: "ENABLED",
+                event_pattern: json!({
+                    "source": ["aws.codecommit"],
+                    "detail-type": ["CodeCommit Repository State Change"],
+                    "detail": {
+                        "repositoryName": [n.source_repository()],
+                        "event": ["referenceCreated", "referenceUpdated", "referenceDeleted"]
+                    }
+                }),
+                targets: vec![EventTarget {
+                    id: "mirror".into(),
+                    arn: self.project_arn(&name),
+                    role_arn: Some(Expr::get_att("EventsRole", "Arn")),
+                    input_transformer: None,
+                }],
+            })
+            .depends_on(&["MirrorProject"]),
+        );
+    }
+}
+
+/// Whether a CodeBuild image is an ARM one (AWS names them `...-aarch64-...`).
+pub fn is_arm_image(image: &str) -> bool {
+    image.contains("aarch64") || image.contains("arm64")
+}

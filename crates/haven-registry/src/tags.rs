@@ -1,0 +1,447 @@
+//! References and tags, with ECR's semantics: a reference is a tag, a digest or a unique
+//! digest prefix; immutable tags never move (`ImageTagAlreadyExistsException`); a tag moved
+//! away leaves its old image untagged, not deleted; deleting an image's last tag deletes the
+//! image; deleting an image frees the blobs nothing else refers to.
+
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::digest::{Digest, is_hex};
+use crate::error::{Error, Result};
+use crate::layout::{Registry, Staged};
+use crate::oci::{ANNOTATION_CREATED, ANNOTATION_REF_NAME, Descriptor, Index, Manifest};
+
+/// The shortest digest prefix accepted as a reference, as with git: shorter ones would make
+/// a mistyped tag name an image by accident.
+pub const MIN_PREFIX: usize = 4;
+
+/// What setting a tag did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tagged {
+    pub tag: String,
+    pub digest: Digest,
+    /// The image the tag pointed to before (a mutable tag that moved); it is now untagged
+    /// unless it has other tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<Digest>,
+    /// False when the tag already pointed to this image (a no-op).
+    pub changed: bool,
+}
+
+/// What [`Registry::rm`] removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Removed {
+    pub digest: Digest,
+    /// The tags removed.
+    pub tags: Vec<String>,
+    /// Whether the image itself is gone (its last tag removed, or removed by digest).
+    pub image_deleted: bool,
+    /// Blobs no image refers to any more, deleted.
+    pub freed: Vec<Digest>,
+    pub bytes_freed: u64,
+    /// Why garbage was not collected, when it was not (the removal itself stands).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gc_skipped: Option<String>,
+}
+
+/// What a garbage collection freed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Collected {
+    pub freed: Vec<Digest>,
+    pub bytes: u64,
+}
+
+/// Checks a tag against the OCI distribution grammar, `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+pub fn validate_tag(tag: &str) -> Result<()> {
+    let invalid = |reason| {
+        Err(Error::InvalidTag {
+            tag: tag.to_owned(),
+            reason,
+        })
+    };
+    let Some(first) = tag.bytes().next() else {
+        return invalid("it is empty");
+    };
+    if tag.len() > 128 {
+        return invalid("it is longer than 128 characters");
+    }
+    if !(first.is_ascii_alphanumeric() || first == b'_') {
+        return invalid("it must start with a letter, digit or `_`");
+    }
+    if !tag
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return invalid("only letters, digits, `_`, `.` and `-` are allowed");
+    }
+    Ok(())
+}
+
+impl Registry {
+    /// The image a reference names: a tag first, else a full digest or a unique prefix of one
+    /// (`sha256:` optional, at least [`MIN_PREFIX`] hex digits).
+    pub fn resolve(&self, reference: &str) -> Result<Digest> {
+        let index = self.read_index()?;
+        Ok(self.resolve_in(&index, reference)?.0)
+    }
+
+    /// The image's digest and, when the reference is a tag, the tag.
+    pub(crate) fn resolve_in(
+        &self,
+        index: &Index,
+        reference: &str,
+    ) -> Result<(Digest, Option<String>)> {
+        if let Some(d) = index.manifests.iter().find(|d| d.tag() == Some(reference)) {
+            return Ok((d.digest.clone(), Some(reference.to_owned())));
+        }
+        let explicit = reference.strip_prefix("sha256:");
+        let hex = explicit.unwrap_or(reference);
+        let is_prefix = is_hex(hex) && (MIN_PREFIX..=64).contains(&hex.len());
+        if !is_prefix {
+            return Err(if explicit.is_some() {
+                Error::InvalidDigest {
+                    value: reference.to_owned(),
+                }
+            } else {
+                self.not_found(reference)
+            });
+        }
+        let candidates: BTreeSet<&Digest> = index
+            .manifests
+            .iter()
+            .map(|d| &d.digest)
+            .filter(|d| d.hex().starts_with(hex))
+            .collect();
+        let mut it = candidates.iter();
+        match (it.next(), it.next()) {
+            (Some(d), None) => Ok(((*d).clone(), None)),
+            (None, _) => Err(self.not_found(reference)),
+            (Some(_), Some(_)) => Err(Error::Ambiguous {
+                reference: reference.to_owned(),
+                candidates: candidates.into_iter().cloned().collect(),
+            }),
+        }
+    }
+
+    pub(crate) fn not_found(&self, reference: &str) -> Error {
+        Error::NotFound {
+            reference: reference.to_owned(),
+            registry: self.root().to_path_buf(),
+        }
+    }
+
+    /// Points `new_tag` at the image `reference` names. With immutable tags, moving an
+    /// existing tag to another image is refused; tagging the same image again is a no-op.
+    pub fn tag(&self, reference: &str, new_tag: &str) -> Result<Tagged> {
+        validate_tag(new_tag)?;
+        let _lock = self.lock()?;
+        let mut index = self.read_index()?;
+        let (digest, _) = self.resolve_in(&index, reference)?;
+        self.check_policy(&index, new_tag, &digest)?;
+        let entry = entry_of(&index, &digest)
+            .cloned()
+            .ok_or_else(|| self.not_found(reference))?;
+        let tagged = set_tag(&mut index, &entry, new_tag);
+        if tagged.changed {
+            self.write_index(&index)?;
+        }
+        Ok(tagged)
+    }
+
+    /// Removes a tag but keeps its image (untagged, if that was its last tag), as ECR keeps
+    /// untagged images for lifecycle rules to expire.
+    pub fn untag(&self, tag: &str) -> Result<Digest> {
+        let _lock = self.lock()?;
+        let mut index = self.read_index()?;
+        let pos = index
+            .manifests
+            .iter()
+            .position(|d| d.tag() == Some(tag))
+            .ok_or_else(|| Error::NotATag {
+                reference: tag.to_owned(),
+            })?;
+        let removed = index.manifests.remove(pos);
+        keep_untagged(&mut index, &removed);
+        self.write_index(&index)?;
+        Ok(removed.digest)
+    }
+
+    /// Deletes by tag (ECR's `BatchDeleteImage`: the tag goes, and the image with its last
+    /// tag) or by digest (the image and all its tags), then frees unreferenced blobs.
+    pub fn rm(&self, reference: &str) -> Result<Removed> {
+        let _lock = self.lock()?;
+        let mut index = self.read_index()?;
+        let (digest, tag) = self.resolve_in(&index, reference)?;
+        let before = index.manifests.len();
+        let mut tags = Vec::new();
+        index.manifests.retain(|d| {
+            let hit = d.digest == digest && (tag.is_none() || d.tag() == tag.as_deref());
+            if hit && let Some(t) = d.tag() {
+                tags.push(t.to_owned());
+            }
+            !hit
+        });
+        debug_assert!(index.manifests.len() < before);
+        let image_deleted = !index.manifests.iter().any(|d| d.digest == digest);
+        self.write_index(&index)?;
+        let (collected, gc_skipped) = match self.collect_locked(&index) {
+            Ok(c) => (c, None),
+            Err(e) => (Collected::default(), Some(e.to_string())),
+        };
+        Ok(Removed {
+            digest,
+            tags,
+            image_deleted,
+            freed: collected.freed,
+            bytes_freed: collected.bytes,
+            gc_skipped,
+        })
+    }
+
+    /// Deletes every blob no image in `index.json` refers to.
+    pub fn gc(&self) -> Result<Collected> {
+        let _lock = self.lock()?;
+        let index = self.read_index()?;
+        self.collect_locked(&index)
+    }
+
+    /// Garbage collection proper; the caller holds the lock, so no push is between staging
+    /// its blobs and listing them. Any unreadable manifest stops it before anything is
+    /// deleted: its blobs cannot be told from garbage.
+    fn collect_locked(&self, index: &Index) -> Result<Collected> {
+        let mut live = BTreeSet::new();
+        let mut seen = BTreeSet::new();
+        for desc in index.manifests.iter().filter(|d| seen.insert(&d.digest)) {
+            let manifest = self.read_manifest(desc)?;
+            live.insert(desc.digest.clone());
+            live.insert(manifest.config.digest);
+            live.extend(manifest.layers.into_iter().map(|l| l.digest));
+        }
+        let dir = self.root().join("blobs").join(Digest::ALGORITHM);
+        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut collected = Collected::default();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let name = entry.file_name();
+            // Files that are not blobs (not 64 hex digits) are not ours to delete.
+            let Some(digest) = name
+                .to_str()
+                .and_then(|n| Digest::parse(&format!("sha256:{n}")).ok())
+            else {
+                continue;
+            };
+            if live.contains(&digest) {
+                continue;
+            }
+            let path = entry.path();
+            let len = entry.metadata().map_err(|e| Error::io(&path, e))?.len();
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            collected.bytes += len;
+            collected.freed.push(digest);
+        }
+        collected.freed.sort();
+        Ok(collected)
+    }
+
+    /// Reads and parses a manifest blob, verified against its descriptor.
+    pub(crate) fn read_manifest(&self, desc: &Descriptor) -> Result<Manifest> {
+        let bytes = self.read_blob(desc)?;
+        serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+            path: self.blob_path(&desc.digest),
+            what: "image manifest",
+            source,
+        })
+    }
+
+    /// Whether the tag policy lets `tags` point at `digest` now.
+    pub(crate) fn check_tags(&self, tags: &[String], digest: &Digest) -> Result<()> {
+        let index = self.read_index()?;
+        for tag in tags {
+            validate_tag(tag)?;
+            self.check_policy(&index, tag, digest)?;
+        }
+        Ok(())
+    }
+
+    fn check_policy(&self, index: &Index, tag: &str, digest: &Digest) -> Result<()> {
+        match index.manifests.iter().find(|d| d.tag() == Some(tag)) {
+            Some(cur) if self.policy().immutable && cur.digest != *digest => {
+                Err(Error::TagExists {
+                    tag: tag.to_owned(),
+                    current: cur.digest.clone(),
+                    requested: digest.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds a pushed image: commits its staged blobs and tags it, all under the lock, after
+    /// the tag policy allowed every tag (so a refused push changes nothing). `created` is
+    /// kept when the image is already here (a re-push does not make it newer).
+    pub(crate) fn publish(
+        &self,
+        blobs: Vec<Staged>,
+        manifest: Descriptor,
+        tags: &[String],
+        created: Option<String>,
+    ) -> Result<Vec<Tagged>> {
+        for tag in tags {
+            validate_tag(tag)?;
+        }
+        let _lock = self.lock()?;
+        let mut index = self.read_index()?;
+        for tag in tags {
+            self.check_policy(&index, tag, &manifest.digest)?;
+        }
+        for staged in blobs {
+            self.commit(staged)?;
+        }
+        let mut entry = match entry_of(&index, &manifest.digest) {
+            Some(existing) => existing.clone(),
+            None => {
+                let mut entry = manifest;
+                entry.annotations.clear();
+                entry.annotations.insert(
+                    ANNOTATION_CREATED.to_owned(),
+                    created.unwrap_or_else(now_rfc3339),
+                );
+                entry
+            }
+        };
+        entry.annotations.remove(ANNOTATION_REF_NAME);
+        let tagged: Vec<Tagged> = tags
+            .iter()
+            .map(|tag| set_tag(&mut index, &entry, tag))
+            .collect();
+        if entry_of(&index, &entry.digest).is_none() {
+            index.manifests.push(entry);
+        }
+        self.write_index(&index)?;
+        Ok(tagged)
+    }
+}
+
+/// Any `index.json` entry of the image.
+pub(crate) fn entry_of<'a>(index: &'a Index, digest: &Digest) -> Option<&'a Descriptor> {
+    index.manifests.iter().find(|d| d.digest == *digest)
+}
+
+/// The image's tags, sorted.
+pub(crate) fn tags_of(index: &Index, digest: &Digest) -> Vec<String> {
+    let mut tags: Vec<String> = index
+        .manifests
+        .iter()
+        .filter(|d| d.digest == *digest)
+        .filter_map(|d| d.tag().map(str::to_owned))
+        .collect();
+    tags.sort();
+    tags
+}
+
+/// Points `tag` at `entry`'s image (policy already checked).
+fn set_tag(index: &mut Index, entry: &Descriptor, tag: &str) -> Tagged {
+    let digest = entry.digest.clone();
+    let pos = index.manifests.iter().position(|d| d.tag() == Some(tag));
+    if let Some(pos) = pos
+        && index.manifests[pos].digest == digest
+    {
+        return Tagged {
+            tag: tag.to_owned(),
+            digest,
+            moved_from: None,
+            changed: false,
+        };
+    }
+    let moved_from = pos.map(|pos| {
+        let old = index.manifests.remove(pos);
+        keep_untagged(index, &old);
+        old.digest
+    });
+    // The image is tagged now, so its untagged entry (if any) goes.
+    index
+        .manifests
+        .retain(|d| !(d.digest == digest && d.tag().is_none()));
+    let mut tagged = entry.clone();
+    tagged
+        .annotations
+        .insert(ANNOTATION_REF_NAME.to_owned(), tag.to_owned());
+    index.manifests.push(tagged);
+    Tagged {
+        tag: tag.to_owned(),
+        digest,
+        moved_from,
+        changed: true,
+    }
+}
+
+/// After `removed` (a tagged entry) left the index: an image with no entry left stays, untagged.
+fn keep_untagged(index: &mut Index, removed: &Descriptor) {
+    if entry_of(index, &removed.digest).is_none() {
+        let mut untagged = removed.clone();
+        untagged.annotations.remove(ANNOTATION_REF_NAME);
+        index.manifests.push(untagged);
+    }
+}
+
+/// Now as RFC 3339 UTC to the second, e.g. `2026-05-01T12:00:00Z`.
+pub(crate) fn now_rfc3339() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+/// Seconds since the epoch as RFC 3339 UTC (Howard Hinnant's civil-from-days).
+pub(crate) fn rfc3339(secs: u64) -> String {
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_777_636_800), "2026-05-01T12:00:00Z");
+    }
+
+    #[test]
+    fn tags_follow_the_distribution_grammar() {
+        for good in ["latest", "v1.2.3", "_x", "2a10ed4c-325", &"a".repeat(128)] {
+            assert!(validate_tag(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "-x",
+            ".x",
+            "a/b",
+            "a:b",
+            "sha256:abc",
+            "ü",
+            &"a".repeat(129),
+        ] {
+            assert!(validate_tag(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Unpacking an image into a root filesystem for tasks to run from. Each manifest digest is
+//! unpacked once into `<cache>/<hex>/rootfs`: extracted into a temp directory while its
+//! layers are hashed, and renamed into place only when every layer matched its digest, so a
+//! `rootfs` that exists is complete and verified. A per-digest lock makes concurrent callers
+//! (threads or processes) wait for the one extraction instead of repeating it.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::layout::{FileLock, Registry};
+use crate::oci::Descriptor;
+
+/// Permission bits applied to unpacked files: setuid and setgid are dropped, since a root
+/// process unpacking an image must never mint a setuid-root binary from it.
+const MODE_MASK: u32 = 0o1777;
+
+impl Registry {
+    /// The root filesystem of the image `reference` names, unpacked (once per digest) under
+    /// `cache_root`. A layer that does not match its digest is [`Error::Corrupt`] and nothing
+    /// is left behind; an entry that would land outside the rootfs is [`Error::UnsafeEntry`].
+    pub fn unpack(&self, reference: &str, cache_root: &Path) -> Result<PathBuf> {
+        let index = self.read_index()?;
+        let (digest, _) = self.resolve_in(&index, reference)?;
+        let dir = cache_root.join(digest.hex());
+        let rootfs = dir.join("rootfs");
+        if rootfs.is_dir() {
+            return Ok(rootfs);
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let _lock = FileLock::acquire(&dir.join(".lock"))?;
+        // Whoever held the lock before may have unpacked it meanwhile.
+        if rootfs.is_dir() {
+            return Ok(rootfs);
+        }
+        remove_stale(&dir);
+        let image = self.load_in(&index, &digest)?;
+        let tmp = dir.join(format!(".rootfs.tmp-{}-{}", std::process::id(), next()));
+        std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let result = (|| {
+            let mut dir_modes = BTreeMap::new();
+            for layer in &image.manifest.layers {
+                self.apply_layer(layer, &tmp, &mut dir_modes)?;
+            }
+            // Directory modes last, deepest first: a read-only directory must not stop its
+            // own entries from being written.
+            for (rel, mode) in dir_modes.iter().rev() {
+                let path = tmp.join(rel);
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode))
+                    .map_err(|e| Error::io(&path, e))?;
+            }
+            std::fs::rename(&tmp, &rootfs).map_err(|e| Error::io(&rootfs, e))
+        })();
+        if let Err(e) = result {
+            // Best effort: the error matters more, and a leftover is removed next time.
+            std::fs::remove_dir_all(&tmp).ok();
+            return Err(e);
+        }
+        Ok(rootfs)
+    }
+
+    /// Extracts one layer into `root`, hashing it on the way. Whatever goes wrong, a layer
+    /// that does not match its digest is reported as corrupt first: that is the cause.
+    fn apply_layer(
+        &self,
+        layer: &Descriptor,
+        root: &Path,
+        dir_modes: &mut BTreeMap<PathBuf, u32>,
+    ) -> Result<()> {
+        let mut reader = self.open_blob(layer)?;
+        let blob = reader.path().to_path_buf();
+        let extracted = extract(&mut reader, &blob, &layer.digest, root, dir_modes);
+        match (extracted, reader.finish()) {
+            (_, Err(corrupt @ Error::Corrupt { .. })) => Err(corrupt),
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(())) => Ok(()),
+        }
+    }
+}
+
+fn next() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Removes temp directories of extractions that died; called under the digest's lock, so no
+/// extraction is in progress.
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".rootfs.tmp-")
+        {
+            // Best effort: a leftover costs only disk space.
+            std::fs::remove_dir_all(entry.path()).ok();
+        }
+    }
+}
+
+fn extract(
+    reader: &mut impl io::Read,
+    blob: &Path,
+    digest: &Digest,
+    root: &Path,
+    dir_modes: &mut BTreeMap<PathBuf, u32>,
+) -> Result<()> {
+    let unsafe_entry = |entry: &Path, reason| Error::UnsafeEntry {
+        digest: digest.clone(),
+        entry: entry.to_path_buf(),
+        reason,
+    };
+    let mut archive = tar::Archive::new(reader);
+    for entry in archive.entries().map_err(|e| Error::io(blob, e))? {
+        let mut entry = entry.map_err(|e| Error::io(blob, e))?;
+        let raw = entry.path().map_err(|e| Error::io(blob, e))?.into_owned();
+        let rel = safe_relative(&raw)
+            .ok_or_else(|| unsafe_entry(&raw, "an absolute path or one with `..`"))?;
+        if rel.as_os_str().is_empty() {
+            continue; // The root itself.
+        }
+        if rel
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".wh."))
+        {
+            return Err(unsafe_entry(&raw, "OCI whiteouts are not supported"));
+        }
+        if through_symlink(root, &rel) {
+            return Err(unsafe_entry(&raw, "its path goes through a symlink"));
+        }
+        let dest = root.join(&rel);
+        let header = entry.header();
+        let mode = header.mode().map_err(|e| Error::io(blob, e))? & MODE_MASK;
+        let kind = header.entry_type();
+        let io_err = |e| Error::io(&dest, e);
+        match kind {
+            tar::EntryType::Directory => {
+                if !std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
+                    remove_existing(&dest)?;
+                }
+                std::fs::create_dir_all(&dest).map_err(io_err)?;
+                // Writable until the end, whatever the entry says.
+                std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))
+                    .map_err(io_err)?;
+                dir_modes.insert(rel, mode);
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                prepare(&dest)?;
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&dest)
+                    .map_err(io_err)?;
+                io::copy(&mut entry, &mut file).map_err(|e| Error::io(blob, e))?;
+                file.set_permissions(std::fs::Permissions::from_mode(mode))
+                    .map_err(io_err)?;
+            }
+            tar::EntryType::Symlink => {
+                // Where a symlink points is data: nothing is ever written through it (see
+                // `through_symlink`), and tasks resolve it at run time.
+                let target = entry
+                    .link_name()
+                    .map_err(|e| Error::io(blob, e))?
+                    .ok_or_else(|| unsafe_entry(&raw, "a symlink without a target"))?;
+                prepare(&dest)?;
+                std::os::unix::fs::symlink(&target, &dest).map_err(io_err)?;
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| Error::io(blob, e))?
+                    .ok_or_else(|| unsafe_entry(&raw, "a hard link without a target"))?;
+                let target = safe_relative(&target)
+                    .filter(|t| !t.as_os_str().is_empty() && !through_symlink(root, t))
+                    .ok_or_else(|| unsafe_entry(&raw, "a hard link to outside the rootfs"))?;
+                prepare(&dest)?;
+                std::fs::hard_link(root.join(target), &dest).map_err(io_err)?;
+            }
+            _ => {
+                return Err(unsafe_entry(
+                    &raw,
+                    "devices, fifos and other special files are never unpacked",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `path` as a relative path of normal components, or `None` if it is absolute or has `..`.
+/// `./` components are dropped; an empty result is the root.
+fn safe_relative(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            Component::RootDir | Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Whether any existing ancestor of `rel` under `root` is a symlink: writing through one
+/// (`link -> /etc`, then `link/passwd`) would escape the rootfs.
+fn through_symlink(root: &Path, rel: &Path) -> bool {
+    let mut cur = root.to_path_buf();
+    let parents: Vec<_> = rel.components().collect();
+    for c in parents.iter().take(parents.len().saturating_sub(1)) {
+        cur.push(c);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Makes room for an entry: its parent exists, and whatever a lower layer (or an earlier
+/// entry) had at its path is gone.
+fn prepare(dest: &Path) -> Result<()> {
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    remove_existing(dest)
+}
+
+fn remove_existing(dest: &Path) -> Result<()> {
+    let removed = match std::fs::symlink_metadata(dest) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(dest),
+        Ok(_) => std::fs::remove_file(dest),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    };
+    removed.map_err(|e| Error::io(dest, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_relative_paths_are_safe() {
+        assert_eq!(
+            safe_relative(Path::new("./a/b")),
+            Some(PathBuf::from("a/b"))
+        );
+        assert_eq!(safe_relative(Path::new("./")), Some(PathBuf::new()));
+        assert_eq!(safe_relative(Path::new("a/../../b")), None);
+        assert_eq!(safe_relative(Path::new("/etc/passwd")), None);
+    }
+}
