@@ -350,16 +350,27 @@ pub fn hello_version(version: &str) -> PathBuf {
 }
 
 impl Twin {
-    /// Adds a build whose binary is `bin`, returning its id.
-    pub fn add_build(&self, id: &str, bin: &Path) -> String {
-        let dir = self
-            .path()
-            .join(".haven/builds")
-            .join(id)
-            .join("target/release");
+    /// Pushes an image tagged `tag` whose binary is `bin`, with `env` baked in, to the primary's
+    /// registry; returns its digest. The current build is left as it was.
+    pub fn add_image(&self, tag: &str, bin: &Path, env: &[&str]) -> String {
+        let build = format!("{tag}-build");
+        let dir = self.path().join(".haven/builds").join(&build).join("target/release");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(bin, dir.join("hello")).unwrap();
-        id.to_owned()
+        let current = self.path().join(".haven/builds/current");
+        let previous = std::fs::read_to_string(&current).ok();
+        std::fs::write(&current, format!("{build}\n")).unwrap();
+        let mut args = vec!["image", "build", "--tag", tag];
+        for e in env {
+            args.extend(["--env", e]);
+        }
+        let out = self.haven(&args);
+        match previous {
+            Some(p) => std::fs::write(&current, p).unwrap(),
+            None => std::fs::remove_file(&current).unwrap(),
+        }
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 }
 
