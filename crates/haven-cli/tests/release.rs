@@ -10,23 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use common::*;
 use serde_json::Value;
 
-fn region<'a>(s: &'a Value, name: &str) -> &'a Value {
-    s["regions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap()
-}
 
-fn production(r: &Value) -> &Value {
-    r["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["environment"] == "production")
-        .unwrap()
-}
 
 /// Releases `image` while keep-alive clients load the edge; returns the command's output and
 /// what the clients saw.

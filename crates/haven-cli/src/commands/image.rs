@@ -189,7 +189,7 @@ pub fn ls(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
             },
         ]);
     }
-    printer.out(&table(&rows));
+    printer.out(&crate::printer::table(&rows));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -259,7 +259,7 @@ pub fn inspect(printer: &Printer, spec: &Path, reference: &str) -> anyhow::Resul
         "Verified".into(),
         "manifest, config and layers match their digests".into(),
     ]);
-    printer.out(&table(&rows));
+    printer.out(&crate::printer::table(&rows));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -325,26 +325,6 @@ fn human_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0usize; N];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    rows.iter()
-        .map(|row| {
-            row.iter()
-                .zip(widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_owned()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

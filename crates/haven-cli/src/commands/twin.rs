@@ -80,29 +80,9 @@ fn endpoints_table(status: &Status) -> String {
         status.state_dir.clone(),
         format!("supervisor pid {}", status.supervisor_pid),
     ]);
-    table(&rows)
+    crate::printer::table(&rows)
 }
 
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0usize; N];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    rows.iter()
-        .map(|row| {
-            row.iter()
-                .zip(widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_owned()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 pub fn up(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let loaded = super::spec::load_valid(printer, spec)?;
@@ -218,7 +198,7 @@ pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
                     t.health.clone(),
                 ]);
             }
-            for line in table(&rows).lines() {
+            for line in crate::printer::table(&rows).lines() {
                 printer.out(&format!("    {line}"));
             }
         }

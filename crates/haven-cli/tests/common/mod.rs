@@ -488,3 +488,13 @@ pub fn keepalive_load(
 pub fn version_of(body: &str) -> String {
     body.split_whitespace().nth(3).unwrap_or("?").to_owned()
 }
+
+/// A region's entry in `haven status --json`.
+pub fn region<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    s["regions"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()
+}
+
+/// A region's production service in `haven status --json`.
+pub fn production(r: &serde_json::Value) -> &serde_json::Value {
+    r["services"].as_array().unwrap().iter().find(|s| s["environment"] == "production").unwrap()
+}
