@@ -10,8 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use common::*;
 use serde_json::Value;
 
-
-
 fn healthy_azs(svc: &Value) -> Vec<String> {
     let mut azs: Vec<String> = svc["tasks"]
         .as_array()

@@ -83,7 +83,6 @@ fn endpoints_table(status: &Status) -> String {
     crate::printer::table(&rows)
 }
 
-
 pub fn up(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let loaded = super::spec::load_valid(printer, spec)?;
     let paths = Paths::new(loaded.spec.path(&loaded.spec.local.state_dir));

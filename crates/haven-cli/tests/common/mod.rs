@@ -354,7 +354,11 @@ impl Twin {
     /// registry; returns its digest. The current build is left as it was.
     pub fn add_image(&self, tag: &str, bin: &Path, env: &[&str]) -> String {
         let build = format!("{tag}-build");
-        let dir = self.path().join(".haven/builds").join(&build).join("target/release");
+        let dir = self
+            .path()
+            .join(".haven/builds")
+            .join(&build)
+            .join("target/release");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::copy(bin, dir.join("hello")).unwrap();
         let current = self.path().join(".haven/builds/current");
@@ -369,7 +373,11 @@ impl Twin {
             Some(p) => std::fs::write(&current, p).unwrap(),
             None => std::fs::remove_file(&current).unwrap(),
         }
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 }
@@ -491,10 +499,20 @@ pub fn version_of(body: &str) -> String {
 
 /// A region's entry in `haven status --json`.
 pub fn region<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    s["regions"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()
+    s["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap()
 }
 
 /// A region's production service in `haven status --json`.
 pub fn production(r: &serde_json::Value) -> &serde_json::Value {
-    r["services"].as_array().unwrap().iter().find(|s| s["environment"] == "production").unwrap()
+    r["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["environment"] == "production")
+        .unwrap()
 }

@@ -326,3 +326,61 @@ pub fn recover(store: &Store) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(id: &str, shifted: bool) -> Release {
+        Release {
+            id: id.into(),
+            service: "web".into(),
+            from_image: "blue".into(),
+            to_image: "green".into(),
+            strategy: "blue-green".into(),
+            state: "IN_PROGRESS".into(),
+            shifted,
+            reason: None,
+            started_at_ms: now_ms(),
+            ended_at_ms: None,
+            steps: Vec::new(),
+        }
+    }
+
+    /// `check(shifted, expect_state, expect_image)`: what a restart makes of a release.
+    fn check(shifted: bool, state: &str, image: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        store.image_or_init("web", "blue").unwrap();
+        store.desired_or_init("web", 2).unwrap();
+        store.image_or_init("web", "blue").unwrap();
+        store.insert_release(&release("r1", shifted)).unwrap();
+        if shifted {
+            store.release_shifted("r1").unwrap();
+        }
+        recover(&store);
+        let r = store.release("r1").unwrap().unwrap();
+        assert_eq!(r.state, state);
+        assert_eq!(store.image_or_init("web", "x").unwrap(), image);
+        assert!(r.steps.iter().any(|s| s.step.contains("region restarted")));
+    }
+
+    #[test]
+    fn a_restart_completes_shifted_releases_and_rolls_back_the_others() {
+        check(true, "SUCCESSFUL", "green");
+        check(false, "ROLLED_BACK", "blue");
+    }
+
+    #[test]
+    fn strategies_round_trip() {
+        for s in [
+            Strategy::BlueGreen,
+            Strategy::Canary,
+            Strategy::Linear,
+            Strategy::Rolling,
+        ] {
+            assert_eq!(parse_strategy(strategy_name(s)), Some(s));
+        }
+        assert_eq!(parse_strategy("bluegreen"), None);
+    }
+}
