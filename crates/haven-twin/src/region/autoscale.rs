@@ -204,11 +204,11 @@ mod tests {
     #[test]
     fn scale_out_cooldown() {
         let high = [(200.0, 10.0); 9];
-        // 0-2: out to 6; 3-5: within the 5 s cooldown at second 5; 6-8: cooldown over.
+        // Out to 6 at second 2; the next scale-out waits for the 5 s cooldown: second 7.
         check(
             2,
             &high,
-            &[None, None, Some(6), None, None, None, None, None, Some(10)],
+            &[None, None, Some(6), None, None, None, None, Some(10), None],
         );
     }
 
