@@ -53,7 +53,11 @@ fn serves_through_edge_and_albs_spread_over_azs_then_stops_cleanly() {
             "one task per AZ"
         );
         for t in svc["tasks"].as_array().unwrap() {
-            assert_eq!(t["image"], "test-build");
+            assert_eq!(
+                t["image"], svc["image"],
+                "every task runs the service's image"
+            );
+            assert!(t["image"].as_str().unwrap().starts_with("sha256:"), "{t}");
             assert!(t["address"].as_str().unwrap().starts_with("127.0.0.1:"));
         }
         let (code, body) = get(r["alb_url"].as_str().unwrap()).unwrap();
@@ -82,6 +86,18 @@ fn serves_through_edge_and_albs_spread_over_azs_then_stops_cleanly() {
     }
     let (code, _) = get(&format!("{edge}/health")).unwrap();
     assert_eq!(code, 200);
+
+    // The control API refuses requests without the state directory's token.
+    let control = s["control_url"].as_str().unwrap();
+    assert!(control.starts_with("http://127.0.0.1:"), "{control}");
+    let (code, body) = get(&format!("{control}/status")).unwrap();
+    assert_eq!(code, 401, "{body}");
+    let token_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(twin.path().join(".haven/token"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(token_mode & 0o777, 0o600);
 
     // Everything binds to loopback only.
     assert!(edge.starts_with("http://127.0.0.1:"));
@@ -452,22 +468,25 @@ fn hostile_requests_are_refused_at_the_alb() {
 #[test]
 fn up_builds_the_service_from_its_buildspec_when_there_is_no_build() {
     let mut twin = Twin::unbuilt(|s| s);
-    // The example's own unit tests run in the build; point cargo at a target dir inside the
-    // project so nothing outside the temp dir is touched.
     twin.up();
     let log = twin.log();
     assert!(log.contains("Building hello with ./buildspec.yml"), "{log}");
     assert!(log.contains("Built "), "{log}");
+    // The build was packaged as an image, pushed to the primary and replicated.
+    assert!(log.contains("Pushed "), "{log}");
+    let build = std::fs::read_to_string(twin.path().join(".haven/builds/current")).unwrap();
+    let artifacts = twin.path().join(".haven/builds").join(build.trim());
+    assert!(artifacts.join("target/release/hello").is_file());
     let s = twin.status();
-    let image = production(region(&s, "us-east-1"))["tasks"][0]["image"]
+    let image = production(region(&s, "us-west-2"))["image"]
         .as_str()
         .unwrap()
         .to_owned();
+    let blobs = twin.path().join(".haven/regions/us-west-2/registry/blobs");
     assert!(
-        twin.path()
-            .join(".haven/builds")
-            .join(&image)
-            .join("target/release/hello")
+        blobs
+            .join("sha256")
+            .join(image.trim_start_matches("sha256:"))
             .is_file()
     );
     let (code, body) = get(&twin.edge_url()).unwrap();

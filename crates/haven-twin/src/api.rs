@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 pub struct Status {
     pub project: String,
     pub supervisor_pid: u32,
+    /// The supervisor's control API (it needs the state directory's token).
+    pub control_url: String,
     pub state_dir: String,
     pub edge: EdgeStatus,
     pub regions: Vec<RegionStatus>,

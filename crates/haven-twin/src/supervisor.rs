@@ -58,6 +58,8 @@ struct Sup {
     procs: Mutex<BTreeMap<String, Proc>>,
     exits: mpsc::UnboundedSender<String>,
     shutting_down: watch::Sender<bool>,
+    /// The control API's address, once bound.
+    control: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -97,6 +99,7 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
         procs: Mutex::new(BTreeMap::new()),
         exits: exits_tx,
         shutting_down: watch::Sender::new(false),
+        control: std::sync::OnceLock::new(),
         twin,
     });
 
@@ -126,6 +129,10 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
         control_stop_rx,
     ));
     let me = ProcessIdentity::of(std::process::id())?;
+    // Set once, here, before anything reads it.
+    if sup.control.set(local).is_err() {
+        tracing::debug!("control address already set");
+    }
     Endpoint {
         addr: local,
         pid: me.pid,
@@ -458,6 +465,11 @@ impl Sup {
         Status {
             project: self.twin.project.clone(),
             supervisor_pid: std::process::id(),
+            control_url: self
+                .control
+                .get()
+                .map(|a| format!("http://{a}"))
+                .unwrap_or_default(),
             state_dir: self.paths.root.display().to_string(),
             edge,
             regions,

@@ -76,6 +76,11 @@ fn endpoints_table(status: &Status) -> String {
         }
     }
     rows.push([
+        "control".to_owned(),
+        status.control_url.clone(),
+        "needs the token in the state directory".to_owned(),
+    ]);
+    rows.push([
         "state".to_owned(),
         status.state_dir.clone(),
         format!("supervisor pid {}", status.supervisor_pid),
