@@ -115,6 +115,20 @@ pub enum Command {
     },
     /// The release history with each step's time.
     Releases(SpecArg),
+    /// The CloudWatch twin's metrics.
+    Metrics {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(subcommand)]
+        command: MetricsCommand,
+    },
+    /// The spec's alarms on the running twin, with their states; `history NAME` for one.
+    Alarms {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(subcommand)]
+        command: Option<AlarmsCommand>,
+    },
     /// Disaster drills on the running twin.
     Chaos {
         #[command(flatten)]
@@ -234,4 +248,38 @@ pub struct CostFlags {
     /// Fargate Spot discount in percent.
     #[arg(long)]
     pub spot_discount: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Statistics of one metric, as GetMetricStatistics gives them.
+    Get {
+        /// e.g. `AWS/ECS`, `AWS/ApplicationELB`.
+        namespace: String,
+        /// e.g. `CPUUtilization`, `RequestCount`.
+        metric: String,
+        /// A dimension, e.g. `ServiceName=hello-production`.
+        #[arg(long = "dim", value_name = "K=V", value_parser = parse_env)]
+        dims: Vec<(String, String)>,
+        /// Average, Sum, Minimum, Maximum, SampleCount or pNN (repeatable).
+        #[arg(long = "stat")]
+        stats: Vec<String>,
+        #[arg(long, default_value = "60s")]
+        period: String,
+        #[arg(long, default_value = "15m")]
+        since: String,
+        /// The region (default: the primary).
+        #[arg(long)]
+        region: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlarmsCommand {
+    /// An alarm's state changes, newest first.
+    History {
+        name: String,
+        #[arg(long)]
+        region: Option<String>,
+    },
 }

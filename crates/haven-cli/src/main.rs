@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ImageCommand};
+use crate::cli::{AlarmsCommand, Cli, Command, ImageCommand, MetricsCommand};
 use crate::printer::Printer;
 
 fn main() -> ExitCode {
@@ -78,6 +78,39 @@ fn main() -> ExitCode {
             environment,
         } => commands::release::rollback(&printer, &spec.spec, region, &environment),
         Command::Releases(s) => commands::release::list(&printer, &s.spec),
+        Command::Metrics {
+            spec,
+            command:
+                MetricsCommand::Get {
+                    namespace,
+                    metric,
+                    dims,
+                    stats,
+                    period,
+                    since,
+                    region,
+                },
+        } => commands::monitor::get(
+            &printer,
+            &spec.spec,
+            commands::monitor::MetricsArgs {
+                namespace,
+                metric,
+                dims,
+                stats,
+                period,
+                since,
+                region,
+            },
+        ),
+        Command::Alarms {
+            spec,
+            command: None,
+        } => commands::monitor::alarms(&printer, &spec.spec),
+        Command::Alarms {
+            spec,
+            command: Some(AlarmsCommand::History { name, region }),
+        } => commands::monitor::history(&printer, &spec.spec, &name, region.as_deref()),
         Command::Chaos { spec, command } => commands::twin::chaos(&printer, &spec.spec, command),
         Command::Internal { command } => commands::internal::run(command),
         Command::Completions { shell } => commands::completions(shell),

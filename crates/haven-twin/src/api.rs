@@ -42,6 +42,9 @@ pub struct RegionStatus {
     pub pid: Option<u32>,
     /// The production ALB twin's URL.
     pub alb_url: String,
+    /// The region's Prometheus endpoint (no token needed).
+    #[serde(default)]
+    pub metrics_url: String,
     /// Every production service has its desired count of healthy tasks.
     pub healthy: bool,
     pub impaired_azs: Vec<String>,

@@ -89,6 +89,14 @@ impl Reply {
         }
     }
 
+    /// Plain text (the Prometheus exposition format), not JSON.
+    pub fn text(text: String) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: serde_json::Value::String(text),
+        }
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::error(StatusCode::BAD_REQUEST, message)
     }
@@ -100,11 +108,12 @@ impl Reply {
 
 const MAX_BODY: usize = 64 * 1024;
 
-/// Serves `handler` on `listener` until `shutdown` turns true. Requests without the token get
-/// 401 and never reach the handler.
+/// Serves `handler` on `listener` until `shutdown` turns true. With a token, requests without
+/// it get 401 and never reach the handler; `None` serves everyone (read-only endpoints such as
+/// a region's `/metrics`).
 pub async fn serve<H, F>(
     listener: TcpListener,
-    token: Arc<str>,
+    token: Option<Arc<str>>,
     handler: H,
     mut shutdown: watch::Receiver<bool>,
 ) where
@@ -123,7 +132,9 @@ pub async fn serve<H, F>(
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let handler = handler.clone();
                 let token = token.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(req, &token, handler).await) }
+                async move {
+                    Ok::<_, std::convert::Infallible>(handle(req, token.as_deref(), handler).await)
+                }
             });
             // A client that goes away mid-request is its own problem, not the server's.
             if let Err(e) = hyper::server::conn::http1::Builder::new()
@@ -136,17 +147,22 @@ pub async fn serve<H, F>(
     }
 }
 
-async fn handle<H, F>(req: Request<Incoming>, token: &str, handler: H) -> Response<Full<Bytes>>
+async fn handle<H, F>(
+    req: Request<Incoming>,
+    token: Option<&str>,
+    handler: H,
+) -> Response<Full<Bytes>>
 where
     H: Fn(Call) -> F,
     F: Future<Output = Reply>,
 {
-    let authorized = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()));
+    let authorized = token.is_none_or(|token| {
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
+    });
     let reply = if !authorized {
         Reply::error(
             StatusCode::UNAUTHORIZED,
@@ -167,12 +183,22 @@ where
             Err(e) => Reply::bad_request(format!("cannot read the request body: {e}")),
         }
     };
-    let body = serde_json::to_vec(&reply.body).unwrap_or_default();
+    // A bare string body is text (the Prometheus format); everything else is JSON.
+    let (body, content_type) = match reply.body {
+        serde_json::Value::String(text) => (
+            text.into_bytes(),
+            "text/plain; version=0.0.4; charset=utf-8",
+        ),
+        other => (
+            serde_json::to_vec(&other).unwrap_or_default(),
+            "application/json",
+        ),
+    };
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = reply.status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
+        header::HeaderValue::from_static(content_type),
     );
     resp
 }

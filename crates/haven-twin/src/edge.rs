@@ -91,7 +91,13 @@ pub async fn run(args: EdgeArgs) -> Result<(), Error> {
     let server = tokio::spawn(haven_proxy::serve(
         tcp,
         listener,
-        ProxyConfig::default(),
+        ProxyConfig {
+            workers: std::env::var("BENCH_EDGE_WORKERS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            ..ProxyConfig::default()
+        },
         proxy_stop_rx,
     ));
 
@@ -124,7 +130,7 @@ pub async fn run(args: EdgeArgs) -> Result<(), Error> {
             }
         }
     };
-    tokio::spawn(control::serve(control, token, handler, stop_rx));
+    tokio::spawn(control::serve(control, Some(token), handler, stop_rx));
     let me = ProcessIdentity::of(std::process::id())?;
     let endpoint_path = paths.edge_endpoint();
     Endpoint {

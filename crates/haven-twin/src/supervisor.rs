@@ -124,7 +124,7 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
     let (control_stop_tx, control_stop_rx) = watch::channel(false);
     tokio::spawn(control::serve(
         listener,
-        token.into(),
+        Some(token.into()),
         handler,
         control_stop_rx,
     ));
@@ -406,6 +406,7 @@ impl Sup {
                 .iter()
                 .find(|(n, k, _, _)| n == &r.name && *k == Kind::Region);
             let down = |state: &str| RegionStatus {
+                metrics_url: String::new(),
                 name: r.name.clone(),
                 role: serde_json::to_value(r.role)
                     .ok()

@@ -4,6 +4,7 @@
 //! again from the desired state it recorded.
 
 mod autoscale;
+mod monitor;
 mod release;
 mod service;
 
@@ -72,6 +73,8 @@ struct Region {
     role: String,
     services: Vec<(Arc<ServiceTwin>, SocketAddr, SocketAddr)>,
     store: Arc<Mutex<Store>>,
+    monitor: Arc<monitor::Monitor>,
+    metrics_url: String,
 }
 
 /// Runs a region until SIGTERM, SIGINT or `POST /shutdown`, then drains and stops its tasks.
@@ -152,6 +155,10 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             // Request smuggling gets a 400 rather than AWS's default of forwarding and closing:
             // the twin is where users find such clients, so it refuses them outright.
             desync_mitigation_mode: haven_proxy::DesyncMitigationMode::Strictest,
+            workers: std::env::var("BENCH_ALB_WORKERS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
             ..ProxyConfig::default()
         };
         let test_addr = ports
@@ -183,6 +190,48 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         )?;
         services.push((svc, addr, test_addr));
     }
+    let monitor = start_monitor(
+        &loaded.spec,
+        &paths,
+        &region.name,
+        &services,
+        stop_rx.clone(),
+    )
+    .await?;
+    let metrics_addr = SocketAddr::new(ports.bind, 0);
+    let metrics_listener = bind(metrics_addr).await?;
+    let metrics_local = metrics_listener
+        .local_addr()
+        .map_err(|source| Error::Bind {
+            addr: metrics_addr,
+            source,
+        })?;
+    let metrics_handler = {
+        let monitor = monitor.clone();
+        move |call: Call| {
+            let monitor = monitor.clone();
+            async move {
+                if call.method != Method::GET || call.path != "/metrics" {
+                    return Reply::not_found("only GET /metrics is served here");
+                }
+                let store = monitor
+                    .store
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                match store.prometheus_text(std::time::SystemTime::now()) {
+                    Ok(text) => Reply::text(text),
+                    Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                }
+            }
+        }
+    };
+    // Prometheus scrapes without a token: the endpoint only reads, and it is on loopback.
+    tokio::spawn(control::serve(
+        metrics_listener,
+        None,
+        metrics_handler,
+        stop_rx.clone(),
+    ));
     let region = Arc::new(Region {
         name: region.name.clone(),
         role: serde_json::to_value(region.role)
@@ -191,6 +240,8 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             .unwrap_or_default(),
         services,
         store,
+        monitor,
+        metrics_url: format!("http://{metrics_local}/metrics"),
     });
 
     // The control API, announced once everything above is up.
@@ -210,7 +261,12 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             async move { handle(&region, &shutdown_tx, call) }
         }
     };
-    tokio::spawn(control::serve(control, token, handler, stop_rx.clone()));
+    tokio::spawn(control::serve(
+        control,
+        Some(token),
+        handler,
+        stop_rx.clone(),
+    ));
     let me = ProcessIdentity::of(std::process::id())?;
     let endpoint_path = paths.region_endpoint(&region.name);
     Endpoint {
@@ -391,6 +447,33 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
                 message: format!("healed {healed:?}"),
             })
         }
+        (&Method::GET, "/alarms") => {
+            let store = region
+                .monitor
+                .store
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match store.describe_alarms() {
+                Ok(a) => Reply::ok(a),
+                Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
+        (&Method::GET, path) if path.starts_with("/alarms/") && path.ends_with("/history") => {
+            let name = &path["/alarms/".len()..path.len() - "/history".len()];
+            let store = region
+                .monitor
+                .store
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match store.alarm(name) {
+                Ok(None) => Reply::not_found(format!("no alarm `{name}` in {}", region.name)),
+                Ok(Some(_)) => match store.alarm_history(name, 100) {
+                    Ok(h) => Reply::ok(h),
+                    Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                },
+                Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
         (&Method::GET, "/releases") => {
             let store = region
                 .store
@@ -480,6 +563,7 @@ fn status(region: &Region) -> api::RegionStatus {
             .first()
             .map(|s| s.alb_url.clone())
             .unwrap_or_default(),
+        metrics_url: region.metrics_url.clone(),
         healthy: production
             .iter()
             .all(|s| s.state == "ACTIVE" && s.healthy >= s.desired && s.desired > 0),
@@ -490,4 +574,66 @@ fn status(region: &Region) -> api::RegionStatus {
             .unwrap_or_default(),
         services,
     }
+}
+
+/// Opens the region's metric store, puts the spec's alarms for every service, opens the SNS
+/// twin's outbox, and starts recording.
+async fn start_monitor(
+    spec: &haven_spec::Spec,
+    paths: &Paths,
+    region: &str,
+    services: &[(Arc<ServiceTwin>, SocketAddr, SocketAddr)],
+    shutdown: watch::Receiver<bool>,
+) -> Result<Arc<monitor::Monitor>, Error> {
+    let db = paths.region_dir(region).join("metrics.db");
+    let mut store = haven_metrics::MetricStore::open(&db)
+        .map_err(|e| Error::Other(format!("cannot open {}: {e}", db.display())))?;
+    let named: Vec<(Arc<ServiceTwin>, monitor::Names)> = services
+        .iter()
+        .map(|(s, _, _)| (s.clone(), monitor::Names::of(&spec.project.name, s)))
+        .collect();
+    let alarms: Vec<haven_metrics::AlarmSpec> = named
+        .iter()
+        .flat_map(|(s, n)| monitor::alarm_specs(spec, n, &s.settings.environment))
+        .collect();
+    store
+        .sync_alarms(&alarms, std::time::SystemTime::now())
+        .map_err(|e| Error::Other(format!("cannot put the spec's alarms: {e}")))?;
+    let mut config = haven_notify::NotifyConfig::new(&spec.notifications.from);
+    config.smtp_relay = spec.local.smtp_relay.clone();
+    for (name, t) in &spec.notifications.topics {
+        config.topics.insert(
+            name.clone(),
+            haven_notify::TopicConfig {
+                emails: t.email.clone(),
+                webhooks: t.webhooks.clone(),
+                webhook_secret: None,
+            },
+        );
+    }
+    let outbox = paths.region_dir(region).join("outbox");
+    let notifier = match haven_notify::Notifier::open(&outbox, config, shutdown.clone()).await {
+        Ok(n) => Some(n),
+        Err(e) => {
+            tracing::warn!(
+                "notifications are off: cannot open {}: {e}",
+                outbox.display()
+            );
+            None
+        }
+    };
+    let interval = services
+        .first()
+        .map_or(Duration::from_secs(1), |(s, _, _)| {
+            s.settings.metrics_interval.into()
+        });
+    let monitor = Arc::new(monitor::Monitor::new(
+        store,
+        notifier,
+        &spec.project.name,
+        region,
+        named,
+    ));
+    tokio::spawn(monitor.clone().run(interval, shutdown));
+    Ok(monitor)
 }

@@ -1021,6 +1021,22 @@ impl ServiceTwin {
         killed
     }
 
+    /// The production listener's counters (every task set behind it).
+    pub fn listener_metrics(&self) -> haven_proxy::MetricsSnapshot {
+        self.listener.metrics()
+    }
+
+    /// Healthy and unhealthy targets of the primary task set's group.
+    pub fn host_counts(&self) -> (usize, usize) {
+        let group = lock(&self.inner).sets[0].group.clone();
+        (group.healthy_count(), group.unhealthy_count())
+    }
+
+    /// The primary set's average CPU and memory utilisation, percent of the task size.
+    pub fn utilisation(&self) -> Option<(f64, f64)> {
+        lock(&self.inner).avg.map(|d| (d.cpu, d.memory))
+    }
+
     pub fn set_impaired(&self, azs: Vec<String>) {
         lock(&self.inner).impaired = azs;
         self.wake.notify_one();

@@ -1,0 +1,563 @@
+//! `haven aws`: deploy the synthesized stacks to AWS through change sets (`diff`, `deploy`),
+//! show them (`status`), delete them (`destroy`), and store secret values (`secret set`).
+//!
+//! Thin: loads the spec, synthesizes in memory (or reads `--out DIR`), calls `haven_aws`, and
+//! prints. Data goes to stdout (`--json`), progress to stderr: a spinner on a terminal, plain
+//! lines otherwise.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use haven_aws::{Aws, Bundle, ClientOptions, Event, Method, Options, Plan, StackAction};
+
+use crate::printer::{Printer, Style};
+
+/// `--method`: how `deploy` applies changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DeployMethod {
+    /// Execute the change set that was shown (AWS's reviewed path).
+    #[default]
+    ChangeSet,
+    /// CreateStack/UpdateStack with the same template and parameters (emulators such as moto,
+    /// which drop the outputs of change-set stacks).
+    Direct,
+}
+
+/// The flags every `haven aws` command takes.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOpts {
+    /// `--region R` (repeatable): only these regions' stacks; none means every region.
+    pub regions: Vec<String>,
+    /// `--endpoint-url URL`: an emulator instead of AWS (`AWS_ENDPOINT_URL` works too).
+    pub endpoint_url: Option<String>,
+    /// `--yes`: no confirmation prompt.
+    pub yes: bool,
+    /// `--force` (destroy): empty haven's buckets first and delete the secrets.
+    pub force: bool,
+    /// `--method change-set|direct`.
+    pub method: DeployMethod,
+    /// `--out DIR`: deploy the templates `haven synth` wrote there, instead of synthesizing.
+    pub out: Option<PathBuf>,
+    /// `--parameter NAME=VALUE` (repeatable): deploy-time parameters (`ImageTag`, ...).
+    pub parameters: Vec<String>,
+    /// `--timeout MINUTES`: how long to wait for one stack (default 60).
+    pub timeout_minutes: Option<u64>,
+}
+
+impl AwsOpts {
+    fn options(&self) -> anyhow::Result<Options> {
+        let mut parameters = BTreeMap::new();
+        for p in &self.parameters {
+            let Some((k, v)) = p.split_once('=') else {
+                bail!("--parameter `{p}`: expected NAME=VALUE");
+            };
+            if k.is_empty() {
+                bail!("--parameter `{p}`: the name is empty");
+            }
+            parameters.insert(k.to_owned(), v.to_owned());
+        }
+        let d = Options::default();
+        Ok(Options {
+            method: match self.method {
+                DeployMethod::ChangeSet => Method::ChangeSet,
+                DeployMethod::Direct => Method::Direct,
+            },
+            parameters,
+            stack_timeout: self
+                .timeout_minutes
+                .map_or(d.stack_timeout, |m| Duration::from_secs(m * 60)),
+            ..d
+        })
+    }
+}
+
+/// The spec, its bundle, and a runtime with clients.
+struct Session {
+    bundle: Bundle,
+    aws: Aws,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn session(printer: &Printer, spec: &Path, opts: &AwsOpts) -> anyhow::Result<Session> {
+    let loaded = super::spec::load_valid(printer, spec)?;
+    let bundle = match &opts.out {
+        Some(dir) => Bundle::from_dir(&loaded.spec, dir)
+            .with_context(|| format!("cannot read the templates in `{}`", dir.display()))?,
+        None => {
+            let synthesis =
+                haven_cfn::synth(&loaded.spec).context("cannot synthesize the templates")?;
+            Bundle::from_synthesis(&loaded.spec, &synthesis)?
+        }
+    };
+    bundle.select(&opts.regions)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let home = opts
+        .regions
+        .first()
+        .unwrap_or(&bundle.primary_region)
+        .clone();
+    let client_options = ClientOptions {
+        endpoint_url: opts.endpoint_url.clone(),
+        ..ClientOptions::default()
+    };
+    let aws = runtime.block_on(Aws::load(&client_options, &home));
+    if let Some(url) = aws.endpoint_url() {
+        printer.status("Endpoint", url);
+    }
+    Ok(Session {
+        bundle,
+        aws,
+        runtime,
+    })
+}
+
+/// Progress on stderr: one spinner for the stack at work on a terminal, plain lines otherwise.
+struct Live<'p> {
+    printer: &'p Printer,
+    bar: Mutex<Option<indicatif::ProgressBar>>,
+    terminal: bool,
+}
+
+impl<'p> Live<'p> {
+    fn new(printer: &'p Printer) -> Self {
+        Self {
+            printer,
+            bar: Mutex::new(None),
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn bar(&self) -> std::sync::MutexGuard<'_, Option<indicatif::ProgressBar>> {
+        // A panic while holding the lock only means a half-updated spinner.
+        self.bar.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Prints a line that stays, above the spinner if there is one.
+    fn line(&self, verb: &str, style: Style, message: &str) {
+        let verb = format!("{verb:>12}");
+        let text = format!("{} {message}", self.printer.paint(style, &verb));
+        match self.bar().as_ref() {
+            Some(bar) => bar.println(text),
+            None => self.printer.err_text(&text),
+        }
+    }
+
+    fn event(&self, e: Event) {
+        match e {
+            Event::Stack {
+                stack,
+                region,
+                what,
+            } => {
+                let message = format!("{stack} ({region}): {what}");
+                let mut bar = self.bar();
+                if let Some(old) = bar.take() {
+                    old.finish_and_clear();
+                }
+                *bar = self.printer.spinner(&message);
+                if bar.is_none() {
+                    drop(bar);
+                    self.printer.status("Stack", &message);
+                }
+            }
+            Event::Resource {
+                stack,
+                logical_id,
+                resource_type,
+                status,
+                reason,
+            } => {
+                let failed = status.ends_with("_FAILED");
+                let reason = reason
+                    .filter(|_| failed || !self.terminal)
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                let message = format!("{stack}  {logical_id} ({resource_type}) {status}{reason}");
+                if failed {
+                    self.line("Failed", Style::Bad, &message);
+                } else if let Some(bar) = self.bar().as_ref() {
+                    bar.set_message(message);
+                } else if !self.terminal {
+                    self.printer.status("Event", &message);
+                }
+            }
+            Event::Done { stack, status } => {
+                if let Some(bar) = self.bar().take() {
+                    bar.finish_and_clear();
+                }
+                let bad = haven_aws_failed(&status);
+                let style = if bad { Style::Bad } else { Style::Good };
+                let verb = if bad { "Failed" } else { "Done" };
+                if bad {
+                    self.line(verb, style, &format!("{stack}: {status}"));
+                } else {
+                    self.printer.status(verb, &format!("{stack}: {status}"));
+                }
+            }
+            Event::Note {
+                stack,
+                message,
+                warning,
+            } => {
+                let text = match stack {
+                    Some(s) => format!("{s}: {message}"),
+                    None => message,
+                };
+                if warning {
+                    self.line("warning", Style::Warn, &text);
+                } else if let Some(bar) = self.bar().as_ref() {
+                    bar.println(format!("{:>12} {text}", "Note"));
+                } else {
+                    self.printer.status("Note", &text);
+                }
+            }
+        }
+    }
+
+    fn clear(&self) {
+        if let Some(bar) = self.bar().take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn haven_aws_failed(status: &str) -> bool {
+    status.contains("FAILED") || status.contains("ROLLBACK")
+}
+
+/// Asks on stderr, reads stdin. Refuses when stdin is not a terminal (scripts pass `--yes`).
+fn confirm(question: &str, opts: &AwsOpts) -> anyhow::Result<bool> {
+    if opts.yes {
+        return Ok(true);
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        bail!("stdin is not a terminal, so haven cannot ask: pass --yes to go ahead");
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr()
+        .flush()
+        .context("cannot write to stderr")?;
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+fn change_sign(action: &str) -> &'static str {
+    match action {
+        "Add" => "+",
+        "Remove" => "-",
+        "Modify" => "~",
+        _ => "?",
+    }
+}
+
+/// The plan as text on stdout.
+fn print_plan(printer: &Printer, plan: &Plan) {
+    for s in &plan.stacks {
+        let action = match s.action {
+            StackAction::NoChanges => printer.paint(Style::Good, "no changes"),
+            StackAction::Create => printer.paint(Style::Warn, "create"),
+            StackAction::Update => printer.paint(Style::Warn, "update"),
+        };
+        printer.out(&format!("{} ({}): {action}", s.stack, s.region));
+        if let Some(note) = &s.note {
+            printer.out(&format!("    ({note})"));
+        }
+        let width = s
+            .changes
+            .iter()
+            .map(|c| c.logical_id.len())
+            .max()
+            .unwrap_or(0);
+        for c in &s.changes {
+            let replacement = match (c.action.as_str(), c.replacement.as_deref()) {
+                ("Modify", Some("True")) => " (replaced)".to_owned(),
+                ("Modify", Some("Conditional")) => " (may be replaced)".to_owned(),
+                ("Modify", Some("False")) => " (in place)".to_owned(),
+                ("Modify", _) => " (replacement not reported)".to_owned(),
+                _ => String::new(),
+            };
+            printer.out(&format!(
+                "  {} {:<8} {:<width$}  {}{replacement}",
+                change_sign(&c.action),
+                c.action,
+                c.logical_id,
+                c.resource_type,
+            ));
+        }
+    }
+}
+
+/// `haven aws diff`: a change set per stack, printed, then deleted.
+pub fn diff(printer: &Printer, spec: &Path, opts: &AwsOpts) -> anyhow::Result<ExitCode> {
+    let s = session(printer, spec, opts)?;
+    let options = opts.options()?;
+    let live = Live::new(printer);
+    let progress = |e: Event| live.event(e);
+    let plan = s.runtime.block_on(async {
+        let plan =
+            haven_aws::plan::plan(&s.aws, &s.bundle, &opts.regions, &options, false, &progress)
+                .await?;
+        haven_aws::plan::discard(&s.aws, &plan, &progress).await?;
+        Ok::<_, haven_aws::Error>(plan)
+    });
+    live.clear();
+    let plan = plan.context("cannot compute the changes")?;
+    if printer.json {
+        printer.out_json(&plan)?;
+    } else {
+        print_plan(printer, &plan);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `haven aws deploy`: the diff, a confirmation, then each stack in order.
+pub fn deploy(printer: &Printer, spec: &Path, opts: &AwsOpts) -> anyhow::Result<ExitCode> {
+    let s = session(printer, spec, opts)?;
+    let options = opts.options()?;
+    let live = Live::new(printer);
+    let progress = |e: Event| live.event(e);
+    let plan = s.runtime.block_on(haven_aws::plan::plan(
+        &s.aws,
+        &s.bundle,
+        &opts.regions,
+        &options,
+        true,
+        &progress,
+    ));
+    live.clear();
+    let plan = plan.context("cannot compute the changes")?;
+    if !printer.json {
+        print_plan(printer, &plan);
+    }
+    let go = if plan.is_empty() {
+        true
+    } else {
+        printer.status(
+            "Method",
+            &format!("{} (--method change-set|direct)", options.method.as_str()),
+        );
+        match confirm("Deploy these changes?", opts) {
+            Ok(answer) => answer,
+            Err(e) => {
+                discard(printer, &s, &plan);
+                return Err(e);
+            }
+        }
+    };
+    if !go {
+        discard(printer, &s, &plan);
+        printer.status("Cancelled", "nothing was deployed");
+        return Ok(ExitCode::FAILURE);
+    }
+    let report = s.runtime.block_on(haven_aws::deploy::execute(
+        &s.aws, &s.bundle, plan, &options, &progress,
+    ));
+    live.clear();
+    let report = report.context("the deployment failed")?;
+    if printer.json {
+        printer.out_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &report.stacks {
+        printer.out(&format!(
+            "{} ({}): {}",
+            r.stack,
+            r.region,
+            r.result.as_str()
+        ));
+        for (k, v) in &r.outputs {
+            printer.out(&format!("    {k} = {v}"));
+        }
+    }
+    for e in &report.endpoints {
+        match &e.region {
+            Some(region) => printer.out(&format!("{} ({region}): {}", e.name, e.url)),
+            None => printer.out(&format!("{}: {}", e.name, e.url)),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Deletes a plan's change sets after the user declined (or could not be asked).
+fn discard(printer: &Printer, s: &Session, plan: &Plan) {
+    if let Err(e) = s
+        .runtime
+        .block_on(haven_aws::plan::discard(&s.aws, plan, &|_| {}))
+    {
+        printer.warn(&format!("could not delete the change sets: {e}"));
+    }
+}
+
+/// `haven aws status`: each stack's state and outputs.
+pub fn status(printer: &Printer, spec: &Path, opts: &AwsOpts) -> anyhow::Result<ExitCode> {
+    let s = session(printer, spec, opts)?;
+    let report = s
+        .runtime
+        .block_on(haven_aws::status::status(&s.aws, &s.bundle, &opts.regions))
+        .context("cannot read the stacks")?;
+    if printer.json {
+        printer.out_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = report
+        .stacks
+        .iter()
+        .map(|s| s.stack.len())
+        .max()
+        .unwrap_or(0);
+    for st in &report.stacks {
+        let style = if st.status == haven_aws::status::NOT_DEPLOYED || haven_aws_failed(&st.status)
+        {
+            Style::Warn
+        } else {
+            Style::Good
+        };
+        printer.out(&format!(
+            "{:<width$}  {:<10}  {}{}",
+            st.stack,
+            st.region,
+            printer.paint(style, &st.status),
+            st.updated
+                .as_deref()
+                .map(|u| format!("  ({u})"))
+                .unwrap_or_default()
+        ));
+        for (k, v) in &st.outputs {
+            printer.out(&format!("    {k} = {v}"));
+        }
+    }
+    for e in &report.endpoints {
+        match &e.region {
+            Some(region) => printer.out(&format!("{} ({region}): {}", e.name, e.url)),
+            None => printer.out(&format!("{}: {}", e.name, e.url)),
+        }
+    }
+    for sec in &report.secrets {
+        printer.out(&format!(
+            "secret {} ({}) in {}: {}",
+            sec.env,
+            sec.parameter,
+            sec.region,
+            if sec.set { "set" } else { "NOT SET" }
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `haven aws destroy`: every stack, last deployed first.
+pub fn destroy(printer: &Printer, spec: &Path, opts: &AwsOpts) -> anyhow::Result<ExitCode> {
+    let s = session(printer, spec, opts)?;
+    let options = opts.options()?;
+    let existing = s
+        .runtime
+        .block_on(haven_aws::destroy::survey(&s.aws, &s.bundle, &opts.regions))
+        .context("cannot read the stacks")?;
+    if existing.is_empty() {
+        printer.status("Nothing", "no stack of this spec exists");
+        if printer.json {
+            printer.out_json(&serde_json::json!({"deleted": [], "absent": []}))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (name, region, status) in &existing {
+        printer.err_text(&format!("  - {name} ({region}, {status})"));
+    }
+    let question = format!(
+        "Delete these {} stacks{}?",
+        existing.len(),
+        if opts.force {
+            ", their buckets' contents and the secrets"
+        } else {
+            ""
+        }
+    );
+    if !confirm(&question, opts)? {
+        printer.status("Cancelled", "nothing was deleted");
+        return Ok(ExitCode::FAILURE);
+    }
+    let live = Live::new(printer);
+    let progress = |e: Event| live.event(e);
+    let report = s.runtime.block_on(haven_aws::destroy::destroy(
+        &s.aws,
+        &s.bundle,
+        &opts.regions,
+        opts.force,
+        &options,
+        &progress,
+    ));
+    live.clear();
+    let report = report.context("destroy failed")?;
+    if printer.json {
+        printer.out_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for d in &report.deleted {
+        printer.out(&format!("{} ({}): deleted", d.stack, d.region));
+    }
+    for p in &report.secrets_deleted {
+        printer.out(&format!("secret {p}: deleted"));
+    }
+    for p in &report.secrets_left {
+        printer.warn(&format!("secret {p} is left in place (--force deletes it)"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `haven aws secret set NAME`: the value from stdin, as an SSM SecureString in each region.
+pub fn secret_set(
+    printer: &Printer,
+    spec: &Path,
+    name: &str,
+    opts: &AwsOpts,
+) -> anyhow::Result<ExitCode> {
+    let s = session(printer, spec, opts)?;
+    let secret = haven_aws::secrets::find(&s.bundle, name)?;
+    if std::io::stdin().is_terminal() {
+        eprint!(
+            "Value for {} ({}), not echoed: ",
+            secret.env, secret.parameter
+        );
+        std::io::stderr()
+            .flush()
+            .context("cannot write to stderr")?;
+    }
+    let value = haven_aws::secrets::read_value().context("cannot read the value from stdin")?;
+    let stored = s
+        .runtime
+        .block_on(haven_aws::secrets::set(
+            &s.aws,
+            &s.bundle,
+            name,
+            &value,
+            &opts.regions,
+        ))
+        .context("cannot store the secret")?;
+    drop(value);
+    printer.status(
+        "Stored",
+        &format!(
+            "{} as the SecureString {} in {} (key {})",
+            stored.env,
+            stored.parameter,
+            stored.regions.join(", "),
+            stored.kms_key
+        ),
+    );
+    if printer.json {
+        printer.out_json(&stored)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

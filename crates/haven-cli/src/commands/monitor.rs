@@ -1,0 +1,219 @@
+//! `haven metrics get` and `haven alarms`: the CloudWatch twin's metrics and alarms.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, bail};
+use haven_metrics::{MetricStore, Query, Retention, Stat};
+use haven_twin::Paths;
+use haven_twin::api::Status;
+use haven_twin::supervisor::Client;
+use http::Method;
+use serde_json::Value;
+
+use crate::printer::{Printer, table};
+
+pub struct MetricsArgs {
+    pub namespace: String,
+    pub metric: String,
+    pub dims: Vec<(String, String)>,
+    pub stats: Vec<String>,
+    pub period: String,
+    pub since: String,
+    pub region: Option<String>,
+}
+
+/// `haven metrics get`: GetMetricStatistics on a region's store (read-only; works whether or
+/// not the twin is running).
+pub fn get(printer: &Printer, spec: &Path, args: MetricsArgs) -> anyhow::Result<ExitCode> {
+    let loaded = super::spec::load_valid(printer, spec)?;
+    let spec = loaded.spec;
+    let paths = Paths::new(spec.path(&spec.local.state_dir));
+    let region = args.region.unwrap_or_else(|| spec.primary().name.clone());
+    if spec.region(&region).is_none() {
+        bail!("the spec has no region `{region}`");
+    }
+    let db = paths.region_dir(&region).join("metrics.db");
+    if !db.is_file() {
+        bail!(
+            "{region} has recorded no metrics yet (no {}); start the twin with `haven up`",
+            db.display()
+        );
+    }
+    let store = MetricStore::open_read_only(&db, Retention::default())
+        .with_context(|| format!("cannot open {}", db.display()))?;
+    let period =
+        haven_spec::Dur::parse(&args.period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
+    let since = haven_spec::Dur::parse(&args.since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let stats: Vec<Stat> = if args.stats.is_empty() {
+        vec![Stat::Average]
+    } else {
+        args.stats
+            .iter()
+            .map(|s| {
+                Stat::from_str(s).with_context(|| {
+                    format!("--stat `{s}`: Average, Sum, Minimum, Maximum, SampleCount or pNN")
+                })
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    let now = SystemTime::now();
+    let mut query = Query::new(&args.namespace, &args.metric, now)
+        .stats(&stats)
+        .period(Duration::from(period))
+        .range(now - Duration::from(since), now);
+    for (k, v) in &args.dims {
+        query = query.dim(k, v);
+    }
+    let points = store
+        .get_statistics(&query, now)
+        .context("cannot get the statistics")?;
+    if printer.json {
+        printer.out_json(&serde_json::json!({
+            "Label": args.metric,
+            "Region": region,
+            "Datapoints": points,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if points.is_empty() {
+        let known = store
+            .list_metrics(Some(&args.namespace), now)
+            .unwrap_or_default();
+        printer.out(&format!(
+            "no datapoints for {} {} in the last {since}",
+            args.namespace, args.metric
+        ));
+        if !known.is_empty() {
+            printer.out("metrics in this namespace:");
+            for m in known {
+                let dims: Vec<String> = m.dims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                printer.out(&format!("  {} {}", m.name, dims.join(" ")));
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let names: Vec<String> = stats.iter().map(|s| s.name()).collect();
+    let mut rows: Vec<Vec<String>> = vec![
+        std::iter::once("TIMESTAMP".to_owned())
+            .chain(names.iter().cloned())
+            .collect(),
+    ];
+    for p in &points {
+        let mut row = vec![haven_metrics::rfc3339(p.timestamp)];
+        row.extend(names.iter().map(|n| {
+            p.values
+                .get(n)
+                .map_or("-".to_owned(), |v| format!("{v:.2}"))
+        }));
+        rows.push(row);
+    }
+    let width = rows[0].len();
+    for row in rows {
+        let mut cells: Vec<String> = row;
+        cells.resize(width, String::new());
+        printer.out(&cells.join("  "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn connect(
+    printer: &Printer,
+    spec: &Path,
+) -> anyhow::Result<(Client, tokio::runtime::Runtime, Status)> {
+    let loaded = super::spec::load_valid(printer, spec)?;
+    let paths = Paths::new(loaded.spec.path(&loaded.spec.local.state_dir));
+    let client = Client::connect(&paths)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let status: Status =
+        serde_json::from_value(rt.block_on(client.call(Method::GET, "/status", None))?)?;
+    Ok((client, rt, status))
+}
+
+/// `haven alarms`: every alarm of every running region with its state.
+pub fn alarms(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
+    let (client, rt, status) = connect(printer, spec)?;
+    let mut all = Vec::new();
+    for r in status.regions.iter().filter(|r| r.state == "running") {
+        let list =
+            rt.block_on(client.call(Method::GET, &format!("/regions/{}/alarms", r.name), None))?;
+        for a in list.as_array().cloned().unwrap_or_default() {
+            let spec = &a["spec"];
+            all.push(serde_json::json!({
+                "name": spec["name"],
+                "region": r.name,
+                "namespace": spec["namespace"],
+                "metric": spec["metric"],
+                "statistic": spec["stat"],
+                "threshold": spec["threshold"],
+                "comparison": spec["comparison"],
+                "state": a["state"],
+                "reason": a["reason"],
+                "updated_at": a["updated_at"],
+            }));
+        }
+    }
+    if printer.json {
+        printer.out_json(&all)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![["ALARM", "REGION", "STATE", "METRIC", "THRESHOLD"].map(str::to_owned)];
+    for a in &all {
+        let s = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        rows.push([
+            s(&a["name"]),
+            s(&a["region"]),
+            s(&a["state"]),
+            format!("{} {}", s(&a["namespace"]), s(&a["metric"])),
+            s(&a["threshold"]),
+        ]);
+    }
+    printer.out(&table(&rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `haven alarms history NAME`: the alarm's state changes, newest first.
+pub fn history(
+    printer: &Printer,
+    spec: &Path,
+    name: &str,
+    region: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let (client, rt, status) = connect(printer, spec)?;
+    let regions: Vec<&str> = status
+        .regions
+        .iter()
+        .filter(|r| r.state == "running" && region.is_none_or(|x| x == r.name))
+        .map(|r| r.name.as_str())
+        .collect();
+    for r in regions {
+        match rt.block_on(client.call(
+            Method::GET,
+            &format!("/regions/{r}/alarms/{name}/history"),
+            None,
+        )) {
+            Ok(h) => {
+                if printer.json {
+                    printer.out_json(&h)?;
+                } else {
+                    for item in h.as_array().cloned().unwrap_or_default() {
+                        printer.out(&format!(
+                            "{}  {}  {}",
+                            item["at"].as_str().unwrap_or_default(),
+                            item["summary"].as_str().unwrap_or_default(),
+                            item["reason"].as_str().unwrap_or_default()
+                        ));
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(haven_twin::Error::Api { status: 404, .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    bail!("no alarm `{name}`; `haven alarms` lists them")
+}

@@ -1,0 +1,344 @@
+//! A region's CloudWatch twin at work: every metrics interval it records the services' ECS and
+//! ALB metrics under AWS's names and dimensions, evaluates the spec's alarms, and publishes each
+//! state change to the spec's topic through the SNS twin.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use haven_metrics::catalog as cw;
+use haven_metrics::{
+    AlarmSpec, Comparison, MetricStore, MissingData, Sample, Stat, StatisticSet, Transition, Unit,
+};
+use haven_notify::{AlarmChange, AlarmState, Message, Notifier};
+use haven_proxy::MetricsSnapshot;
+use haven_spec::model::{AlarmKind, Spec};
+use tokio::sync::watch;
+
+use super::service::ServiceTwin;
+
+/// Dimensions of a service's metrics, as the twin names its resources.
+pub struct Names {
+    pub cluster: String,
+    pub service: String,
+    pub load_balancer: String,
+    pub target_group: String,
+}
+
+impl Names {
+    pub fn of(project: &str, svc: &ServiceTwin) -> Self {
+        let name = &svc.settings.name;
+        Self {
+            cluster: project.to_owned(),
+            service: name.clone(),
+            load_balancer: format!("app/{name}-alb/local"),
+            target_group: format!("targetgroup/{name}-tg/local"),
+        }
+    }
+}
+
+pub struct Monitor {
+    pub store: Mutex<MetricStore>,
+    pub notifier: Option<Notifier>,
+    project: String,
+    region: String,
+    services: Vec<(Arc<ServiceTwin>, Names)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The spec's alarms for one service, on the `[local]` profile's alarm period.
+pub fn alarm_specs(spec: &Spec, names: &Names, environment: &str) -> Vec<AlarmSpec> {
+    let period: Duration = spec.local.alarm_period.into();
+    let svc_dims = vec![
+        (cw::CLUSTER_NAME.to_owned(), names.cluster.clone()),
+        (cw::SERVICE_NAME.to_owned(), names.service.clone()),
+    ];
+    let lb_dims = vec![
+        (cw::LOAD_BALANCER.to_owned(), names.load_balancer.clone()),
+        (cw::TARGET_GROUP.to_owned(), names.target_group.clone()),
+    ];
+    spec.monitoring
+        .alarms
+        .iter()
+        .filter_map(|a| {
+            let (label, namespace, metric, dims, stat, comparison, missing) = match a.kind {
+                AlarmKind::Cpu => (
+                    "cpu-high",
+                    cw::ECS,
+                    cw::CPU_UTILIZATION,
+                    &svc_dims,
+                    Stat::Average,
+                    Comparison::GreaterThanThreshold,
+                    a.missing_data,
+                ),
+                AlarmKind::Memory => (
+                    "memory-high",
+                    cw::ECS,
+                    cw::MEMORY_UTILIZATION,
+                    &svc_dims,
+                    Stat::Average,
+                    Comparison::GreaterThanThreshold,
+                    a.missing_data,
+                ),
+                AlarmKind::Http5xx => (
+                    "target-5xx",
+                    cw::ALB,
+                    cw::HTTP_CODE_TARGET_5XX,
+                    &lb_dims,
+                    Stat::Sum,
+                    Comparison::GreaterThanThreshold,
+                    haven_spec::model::MissingData::NotBreaching,
+                ),
+                AlarmKind::UnhealthyTargets => (
+                    "unhealthy-targets",
+                    cw::ALB,
+                    cw::UNHEALTHY_HOST_COUNT,
+                    &lb_dims,
+                    Stat::Maximum,
+                    Comparison::GreaterThanOrEqualToThreshold,
+                    a.missing_data,
+                ),
+                // Pipeline runs are not part of the twin yet; the AWS side has this alarm.
+                AlarmKind::PipelineFailure => return None,
+            };
+            Some(AlarmSpec {
+                name: format!("{}-{label}", names.service),
+                description: Some(format!("{metric} of {} ({environment})", names.service)),
+                namespace: namespace.to_owned(),
+                metric: metric.to_owned(),
+                dims: dims.clone(),
+                unit: None,
+                stat,
+                period,
+                evaluation_periods: a.evaluation_periods,
+                datapoints_to_alarm: a.datapoints_to_alarm,
+                threshold: a.threshold,
+                comparison,
+                missing_data: match missing {
+                    haven_spec::model::MissingData::Missing => MissingData::Missing,
+                    haven_spec::model::MissingData::NotBreaching => MissingData::NotBreaching,
+                    haven_spec::model::MissingData::Breaching => MissingData::Breaching,
+                    haven_spec::model::MissingData::Ignore => MissingData::Ignore,
+                },
+                actions_topic: Some(spec.monitoring.notify.clone()),
+            })
+        })
+        .collect()
+}
+
+impl Monitor {
+    pub fn new(
+        store: MetricStore,
+        notifier: Option<Notifier>,
+        project: &str,
+        region: &str,
+        services: Vec<(Arc<ServiceTwin>, Names)>,
+    ) -> Self {
+        Self {
+            store: Mutex::new(store),
+            notifier,
+            project: project.to_owned(),
+            region: region.to_owned(),
+            services,
+        }
+    }
+
+    /// Records, evaluates and publishes every `interval` until `shutdown`.
+    pub async fn run(self: Arc<Self>, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last: Vec<Option<MetricsSnapshot>> = vec![None; self.services.len()];
+        let mut last_compact = Instant::now();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            let now = SystemTime::now();
+            self.record(now, &mut last);
+            let transitions = {
+                let mut store = lock(&self.store);
+                if last_compact.elapsed() >= Duration::from_secs(60) {
+                    last_compact = Instant::now();
+                    if let Err(e) = store.compact(now) {
+                        tracing::warn!("metrics compaction: {e}");
+                    }
+                }
+                match store
+                    .evaluate_alarms(now)
+                    .and_then(|_| store.pending_transitions())
+                {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::warn!("alarm evaluation: {e}");
+                        Vec::new()
+                    }
+                }
+            };
+            for t in transitions {
+                self.publish(&t).await;
+            }
+        }
+    }
+
+    fn record(&self, now: SystemTime, last: &mut [Option<MetricsSnapshot>]) {
+        let mut samples_owned: Vec<(Vec<(&str, &str)>, &str, &str, Unit, StatisticSet)> =
+            Vec::new();
+        let mut gauges: Vec<(Vec<(&str, &str)>, &str, &str, Unit, f64)> = Vec::new();
+        let snapshots: Vec<(MetricsSnapshot, usize, usize, Option<(f64, f64)>)> = self
+            .services
+            .iter()
+            .map(|(svc, _)| {
+                let (healthy, unhealthy) = svc.host_counts();
+                (
+                    svc.listener_metrics(),
+                    healthy,
+                    unhealthy,
+                    svc.utilisation(),
+                )
+            })
+            .collect();
+        for (i, ((_, names), (snap, healthy, unhealthy, util))) in
+            self.services.iter().zip(&snapshots).enumerate()
+        {
+            let svc_dims = vec![
+                (cw::CLUSTER_NAME, names.cluster.as_str()),
+                (cw::SERVICE_NAME, names.service.as_str()),
+            ];
+            let lb_dims = vec![
+                (cw::LOAD_BALANCER, names.load_balancer.as_str()),
+                (cw::TARGET_GROUP, names.target_group.as_str()),
+            ];
+            if let Some((cpu, mem)) = util {
+                gauges.push((
+                    svc_dims.clone(),
+                    cw::ECS,
+                    cw::CPU_UTILIZATION,
+                    Unit::Percent,
+                    *cpu,
+                ));
+                gauges.push((
+                    svc_dims.clone(),
+                    cw::ECS,
+                    cw::MEMORY_UTILIZATION,
+                    Unit::Percent,
+                    *mem,
+                ));
+            }
+            gauges.push((
+                lb_dims.clone(),
+                cw::ALB,
+                cw::HEALTHY_HOST_COUNT,
+                Unit::Count,
+                *healthy as f64,
+            ));
+            gauges.push((
+                lb_dims.clone(),
+                cw::ALB,
+                cw::UNHEALTHY_HOST_COUNT,
+                Unit::Count,
+                *unhealthy as f64,
+            ));
+            if let Some(prev) = &last[i] {
+                let d = |now: u64, before: u64| now.saturating_sub(before) as f64;
+                for (name, value) in [
+                    (cw::REQUEST_COUNT, d(snap.request_count, prev.request_count)),
+                    (
+                        cw::HTTP_CODE_TARGET_2XX,
+                        d(snap.http_code_target_2xx, prev.http_code_target_2xx),
+                    ),
+                    (
+                        cw::HTTP_CODE_TARGET_4XX,
+                        d(snap.http_code_target_4xx, prev.http_code_target_4xx),
+                    ),
+                    (
+                        cw::HTTP_CODE_TARGET_5XX,
+                        d(snap.http_code_target_5xx, prev.http_code_target_5xx),
+                    ),
+                    (
+                        cw::HTTP_CODE_ELB_5XX,
+                        d(snap.http_code_elb_5xx, prev.http_code_elb_5xx),
+                    ),
+                ] {
+                    gauges.push((lb_dims.clone(), cw::ALB, name, Unit::Count, value));
+                }
+                let count = snap
+                    .target_response_time_count
+                    .saturating_sub(prev.target_response_time_count);
+                if count > 0 {
+                    let sum = snap
+                        .target_response_time_sum
+                        .saturating_sub(prev.target_response_time_sum);
+                    let avg = sum.as_secs_f64() / count as f64;
+                    samples_owned.push((
+                        lb_dims.clone(),
+                        cw::ALB,
+                        cw::TARGET_RESPONSE_TIME,
+                        Unit::Seconds,
+                        StatisticSet {
+                            sample_count: count as f64,
+                            sum: sum.as_secs_f64(),
+                            minimum: avg,
+                            maximum: avg,
+                        },
+                    ));
+                }
+            }
+            last[i] = Some(snap.clone());
+        }
+        let mut samples: Vec<Sample<'_>> = gauges
+            .iter()
+            .map(|(dims, ns, name, unit, v)| Sample::new(ns, name, dims, *unit, *v, now))
+            .collect();
+        samples.extend(
+            samples_owned
+                .iter()
+                .map(|(dims, ns, name, unit, set)| Sample::new(ns, name, dims, *unit, *set, now)),
+        );
+        if let Err(e) = lock(&self.store).put_many(&samples) {
+            tracing::warn!("cannot record metrics: {e}");
+        }
+    }
+
+    async fn publish(&self, t: &Transition) {
+        let Some(notifier) = &self.notifier else {
+            self.mark(t.id);
+            return;
+        };
+        let state = |s: haven_metrics::StateValue| match s {
+            haven_metrics::StateValue::Ok => AlarmState::Ok,
+            haven_metrics::StateValue::Alarm => AlarmState::Alarm,
+            haven_metrics::StateValue::InsufficientData => AlarmState::InsufficientData,
+        };
+        let change = AlarmChange {
+            name: t.alarm.clone(),
+            description: t.description.clone(),
+            region: self.region.clone(),
+            service: t.dim(cw::SERVICE_NAME).map(str::to_owned),
+            condition: Some(t.condition.clone()),
+            old_state: state(t.from),
+            new_state: state(t.to),
+            reason: t.reason.clone(),
+            at: t.at,
+        };
+        let topic = t
+            .actions_topic
+            .clone()
+            .unwrap_or_else(|| "alerts".to_owned());
+        match notifier
+            .publish(Message::alarm(&self.project, &topic, &change))
+            .await
+        {
+            Ok(_) => self.mark(t.id),
+            Err(e) => tracing::warn!("cannot publish alarm {}'s change: {e}", t.alarm),
+        }
+    }
+
+    fn mark(&self, id: i64) {
+        if let Err(e) = lock(&self.store).mark_published(id) {
+            tracing::warn!("cannot mark an alarm change published: {e}");
+        }
+    }
+}
