@@ -325,6 +325,62 @@ fn human_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// Opens a region's registry with the spec's tag policy.
+pub fn open_registry(spec: &Spec, paths: &Paths, region: &str) -> anyhow::Result<Registry> {
+    let policy = TagPolicy {
+        immutable: spec.registry.immutable_tags,
+    };
+    Registry::open(&paths.registry(region), policy)
+        .with_context(|| format!("cannot open the registry of {region}"))
+}
+
+/// Copies `reference` from the primary's registry to `region`'s (ECR replication, by digest,
+/// verified on both sides); returns the digest.
+pub fn replicate(
+    spec: &Spec,
+    paths: &Paths,
+    reference: &str,
+    region: &str,
+) -> anyhow::Result<String> {
+    let primary = open_registry(spec, paths, &spec.primary().name)?;
+    let digest = primary.resolve(reference).with_context(|| {
+        format!("no image `{reference}` in the primary's registry (`haven image ls`)")
+    })?;
+    if region != spec.primary().name {
+        let target = open_registry(spec, paths, region)?;
+        primary
+            .copy(&digest.to_string(), &target)
+            .with_context(|| format!("cannot replicate {reference} to {region}"))?;
+    }
+    Ok(digest.to_string())
+}
+
+/// The image `haven up` starts services on: the current build packaged (once) in the primary's
+/// registry and replicated to every secondary's. Returns its digest.
+pub fn ensure_initial(printer: &Printer, spec: &Spec, paths: &Paths) -> anyhow::Result<String> {
+    let (id, artifacts) = current_build(paths)?;
+    let tag = default_tag(&id);
+    let primary = open_registry(spec, paths, &spec.primary().name)?;
+    let digest = match primary.resolve(&tag) {
+        Ok(d) => d.to_string(),
+        Err(_) => {
+            let pushed = package(spec, &primary, &id, &artifacts, &tag, Vec::new())?;
+            printer.status(
+                "Pushed",
+                &format!("{tag} {} to {}", pushed.digest, spec.primary().name),
+            );
+            pushed.digest.to_string()
+        }
+    };
+    if spec.registry.replicate {
+        for r in spec.secondaries() {
+            replicate(spec, paths, &digest, &r.name)?;
+        }
+    }
+    haven_twin::paths::write_atomic(&paths.initial_image(), format!("{digest}\n").as_bytes())?;
+    Ok(digest)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -406,60 +462,4 @@ mod tests {
         assert_eq!(human_size(1536), "1.5 KiB");
         assert_eq!(human_size(3 << 20), "3.0 MiB");
     }
-}
-
-/// Opens a region's registry with the spec's tag policy.
-pub fn open_registry(spec: &Spec, paths: &Paths, region: &str) -> anyhow::Result<Registry> {
-    let policy = TagPolicy {
-        immutable: spec.registry.immutable_tags,
-    };
-    Registry::open(&paths.registry(region), policy)
-        .with_context(|| format!("cannot open the registry of {region}"))
-}
-
-/// Copies `reference` from the primary's registry to `region`'s (ECR replication, by digest,
-/// verified on both sides); returns the digest.
-pub fn replicate(
-    spec: &Spec,
-    paths: &Paths,
-    reference: &str,
-    region: &str,
-) -> anyhow::Result<String> {
-    let primary = open_registry(spec, paths, &spec.primary().name)?;
-    let digest = primary.resolve(reference).with_context(|| {
-        format!("no image `{reference}` in the primary's registry (`haven image ls`)")
-    })?;
-    if region != spec.primary().name {
-        let target = open_registry(spec, paths, region)?;
-        primary
-            .copy(&digest.to_string(), &target)
-            .with_context(|| format!("cannot replicate {reference} to {region}"))?;
-    }
-    Ok(digest.to_string())
-}
-
-/// The image `haven up` starts services on: the current build packaged (once) in the primary's
-/// registry and replicated to every secondary's. Returns its digest.
-pub fn ensure_initial(printer: &Printer, spec: &Spec, paths: &Paths) -> anyhow::Result<String> {
-    let (id, artifacts) = current_build(paths)?;
-    let tag = default_tag(&id);
-    let primary = open_registry(spec, paths, &spec.primary().name)?;
-    let digest = match primary.resolve(&tag) {
-        Ok(d) => d.to_string(),
-        Err(_) => {
-            let pushed = package(spec, &primary, &id, &artifacts, &tag, Vec::new())?;
-            printer.status(
-                "Pushed",
-                &format!("{tag} {} to {}", pushed.digest, spec.primary().name),
-            );
-            pushed.digest.to_string()
-        }
-    };
-    if spec.registry.replicate {
-        for r in spec.secondaries() {
-            replicate(spec, paths, &digest, &r.name)?;
-        }
-    }
-    haven_twin::paths::write_atomic(&paths.initial_image(), format!("{digest}\n").as_bytes())?;
-    Ok(digest)
 }

@@ -209,12 +209,12 @@ impl Drop for Twin {
     fn drop(&mut self) {
         if let Some(mut up) = self.up.take() {
             // Best effort on a failed test: stop the twin so no process outlives it.
-            let _ = Command::new(haven_bin())
+            let _down = Command::new(haven_bin())
                 .arg("down")
                 .current_dir(self.path())
                 .output();
-            let _ = up.kill();
-            let _ = up.wait();
+            up.kill().ok();
+            up.wait().ok();
         }
     }
 }
@@ -313,7 +313,8 @@ pub fn hello_version(version: &str) -> PathBuf {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let work = root.join("target").join(format!("hello-{version}-src"));
-    let _ = std::fs::remove_dir_all(&work);
+    // A previous run's sources, if any, are rewritten below.
+    std::fs::remove_dir_all(&work).ok();
     std::fs::create_dir_all(work.join("src")).unwrap();
     for f in ["Cargo.toml", "Cargo.lock"] {
         std::fs::copy(root.join("examples/hello").join(f), work.join(f)).unwrap();

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use haven_metrics::catalog as cw;
 use haven_metrics::{
-    AlarmSpec, Comparison, MetricStore, MissingData, Sample, Stat, StatisticSet, Transition, Unit,
+    AlarmSpec, Comparison, MetricStore, MissingData, Observation, Sample, Stat, StatisticSet,
+    Transition, Unit,
 };
 use haven_notify::{AlarmChange, AlarmState, Message, Notifier};
 use haven_proxy::MetricsSnapshot;
@@ -34,6 +35,15 @@ impl Names {
             target_group: format!("targetgroup/{name}-tg/local"),
         }
     }
+}
+
+/// One datapoint to record.
+struct Point<'a> {
+    dims: [(&'static str, &'a str); 2],
+    namespace: &'static str,
+    name: &'static str,
+    unit: Unit,
+    value: Observation,
 }
 
 pub struct Monitor {
@@ -184,85 +194,72 @@ impl Monitor {
     }
 
     fn record(&self, now: SystemTime, last: &mut [Option<MetricsSnapshot>]) {
-        let mut samples_owned: Vec<(Vec<(&str, &str)>, &str, &str, Unit, StatisticSet)> =
-            Vec::new();
-        let mut gauges: Vec<(Vec<(&str, &str)>, &str, &str, Unit, f64)> = Vec::new();
-        let snapshots: Vec<(MetricsSnapshot, usize, usize, Option<(f64, f64)>)> = self
-            .services
-            .iter()
-            .map(|(svc, _)| {
-                let (healthy, unhealthy) = svc.host_counts();
-                (
-                    svc.listener_metrics(),
-                    healthy,
-                    unhealthy,
-                    svc.utilisation(),
-                )
-            })
-            .collect();
-        for (i, ((_, names), (snap, healthy, unhealthy, util))) in
-            self.services.iter().zip(&snapshots).enumerate()
-        {
-            let svc_dims = vec![
+        let mut points: Vec<Point<'_>> = Vec::new();
+        for (i, (svc, names)) in self.services.iter().enumerate() {
+            let svc_dims = [
                 (cw::CLUSTER_NAME, names.cluster.as_str()),
                 (cw::SERVICE_NAME, names.service.as_str()),
             ];
-            let lb_dims = vec![
+            let lb_dims = [
                 (cw::LOAD_BALANCER, names.load_balancer.as_str()),
                 (cw::TARGET_GROUP, names.target_group.as_str()),
             ];
-            if let Some((cpu, mem)) = util {
-                gauges.push((
-                    svc_dims.clone(),
-                    cw::ECS,
-                    cw::CPU_UTILIZATION,
-                    Unit::Percent,
-                    *cpu,
-                ));
-                gauges.push((
-                    svc_dims.clone(),
-                    cw::ECS,
-                    cw::MEMORY_UTILIZATION,
-                    Unit::Percent,
-                    *mem,
-                ));
+            let ecs = |name, value: f64| Point {
+                dims: svc_dims,
+                namespace: cw::ECS,
+                name,
+                unit: Unit::Percent,
+                value: value.into(),
+            };
+            let alb = |name, unit, value: Observation| Point {
+                dims: lb_dims,
+                namespace: cw::ALB,
+                name,
+                unit,
+                value,
+            };
+            if let Some((cpu, mem)) = svc.utilisation() {
+                points.push(ecs(cw::CPU_UTILIZATION, cpu));
+                points.push(ecs(cw::MEMORY_UTILIZATION, mem));
             }
-            gauges.push((
-                lb_dims.clone(),
-                cw::ALB,
+            let (healthy, unhealthy) = svc.host_counts();
+            points.push(alb(
                 cw::HEALTHY_HOST_COUNT,
                 Unit::Count,
-                *healthy as f64,
+                (healthy as f64).into(),
             ));
-            gauges.push((
-                lb_dims.clone(),
-                cw::ALB,
+            points.push(alb(
                 cw::UNHEALTHY_HOST_COUNT,
                 Unit::Count,
-                *unhealthy as f64,
+                (unhealthy as f64).into(),
             ));
+            let snap = svc.listener_metrics();
+            // Counters become per-interval counts, as CloudWatch's Sum over a period expects.
             if let Some(prev) = &last[i] {
-                let d = |now: u64, before: u64| now.saturating_sub(before) as f64;
+                let delta = |now: u64, before: u64| (now.saturating_sub(before) as f64).into();
                 for (name, value) in [
-                    (cw::REQUEST_COUNT, d(snap.request_count, prev.request_count)),
+                    (
+                        cw::REQUEST_COUNT,
+                        delta(snap.request_count, prev.request_count),
+                    ),
                     (
                         cw::HTTP_CODE_TARGET_2XX,
-                        d(snap.http_code_target_2xx, prev.http_code_target_2xx),
+                        delta(snap.http_code_target_2xx, prev.http_code_target_2xx),
                     ),
                     (
                         cw::HTTP_CODE_TARGET_4XX,
-                        d(snap.http_code_target_4xx, prev.http_code_target_4xx),
+                        delta(snap.http_code_target_4xx, prev.http_code_target_4xx),
                     ),
                     (
                         cw::HTTP_CODE_TARGET_5XX,
-                        d(snap.http_code_target_5xx, prev.http_code_target_5xx),
+                        delta(snap.http_code_target_5xx, prev.http_code_target_5xx),
                     ),
                     (
                         cw::HTTP_CODE_ELB_5XX,
-                        d(snap.http_code_elb_5xx, prev.http_code_elb_5xx),
+                        delta(snap.http_code_elb_5xx, prev.http_code_elb_5xx),
                     ),
                 ] {
-                    gauges.push((lb_dims.clone(), cw::ALB, name, Unit::Count, value));
+                    points.push(alb(name, Unit::Count, value));
                 }
                 let count = snap
                     .target_response_time_count
@@ -270,33 +267,24 @@ impl Monitor {
                 if count > 0 {
                     let sum = snap
                         .target_response_time_sum
-                        .saturating_sub(prev.target_response_time_sum);
-                    let avg = sum.as_secs_f64() / count as f64;
-                    samples_owned.push((
-                        lb_dims.clone(),
-                        cw::ALB,
-                        cw::TARGET_RESPONSE_TIME,
-                        Unit::Seconds,
-                        StatisticSet {
-                            sample_count: count as f64,
-                            sum: sum.as_secs_f64(),
-                            minimum: avg,
-                            maximum: avg,
-                        },
-                    ));
+                        .saturating_sub(prev.target_response_time_sum)
+                        .as_secs_f64();
+                    let avg = sum / count as f64;
+                    let set = StatisticSet {
+                        sample_count: count as f64,
+                        sum,
+                        minimum: avg,
+                        maximum: avg,
+                    };
+                    points.push(alb(cw::TARGET_RESPONSE_TIME, Unit::Seconds, set.into()));
                 }
             }
-            last[i] = Some(snap.clone());
+            last[i] = Some(snap);
         }
-        let mut samples: Vec<Sample<'_>> = gauges
+        let samples: Vec<Sample<'_>> = points
             .iter()
-            .map(|(dims, ns, name, unit, v)| Sample::new(ns, name, dims, *unit, *v, now))
+            .map(|p| Sample::new(p.namespace, p.name, &p.dims, p.unit, p.value, now))
             .collect();
-        samples.extend(
-            samples_owned
-                .iter()
-                .map(|(dims, ns, name, unit, set)| Sample::new(ns, name, dims, *unit, *set, now)),
-        );
         if let Err(e) = lock(&self.store).put_many(&samples) {
             tracing::warn!("cannot record metrics: {e}");
         }
