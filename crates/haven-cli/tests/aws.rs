@@ -30,7 +30,10 @@ fn haven(dir: &Path, moto: &Moto, args: &[&str], stdin: Option<&str>) -> Output 
         .env("AWS_ENDPOINT_URL", &moto.url)
         // No shared config or credentials files from the machine running the tests.
         .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("no-aws-credentials"),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     match stdin {
@@ -76,7 +79,14 @@ fn diff_deploy_status_redeploy_destroy() {
     let moto = Moto::start();
     let project = project(|t| t);
     let dir = project.dir.path();
-    let common = ["--out", "out", "--method", "direct", "--parameter", "ImageTag=v1"];
+    let common = [
+        "--out",
+        "out",
+        "--method",
+        "direct",
+        "--parameter",
+        "ImageTag=v1",
+    ];
     let run = |sub: &[&str], stdin: Option<&str>| {
         let mut args = vec!["aws"];
         args.extend_from_slice(sub);
@@ -107,9 +117,18 @@ fn diff_deploy_status_redeploy_destroy() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("hello-us-east-1-network"), "{stderr}");
     assert!(stderr.contains("CREATE_COMPLETE"), "{stderr}");
-    assert!(stdout.contains("hello-global (us-east-1): created"), "{stdout}");
-    assert!(stdout.contains("production (us-east-1): http://"), "{stdout}");
-    assert!(stdout.contains("production (us-west-2): http://"), "{stdout}");
+    assert!(
+        stdout.contains("hello-global (us-east-1): created"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("production (us-east-1): http://"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("production (us-west-2): http://"),
+        "{stdout}"
+    );
 
     // status --json: every stack complete, with its outputs.
     let out = run(&["status", "--json"], None);
