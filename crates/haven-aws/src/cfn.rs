@@ -230,11 +230,7 @@ pub(crate) async fn wait_stack(
                 status: status.clone(),
             });
             if failed(&status) {
-                let first = seen.iter().find(|e| {
-                    e.status.ends_with("_FAILED")
-                        && e.resource_type != "AWS::CloudFormation::Stack"
-                        && e.reason.is_some()
-                });
+                let first = first_failure(&seen);
                 return Err(Error::StackFailed {
                     stack: stack.to_owned(),
                     region: region.to_owned(),
@@ -259,6 +255,16 @@ pub(crate) async fn wait_stack(
         tokio::time::sleep(poll).await;
         poll = (poll * 2).min(options.max_poll);
     }
+}
+
+/// The first resource (not the stack itself) that failed with a reason, in time order: the
+/// cause; the failures after it are usually consequences ("Resource creation cancelled").
+fn first_failure(events: &[StackEvent]) -> Option<&StackEvent> {
+    events.iter().find(|e| {
+        e.status.ends_with("_FAILED")
+            && e.resource_type != "AWS::CloudFormation::Stack"
+            && e.reason.is_some()
+    })
 }
 
 /// What a change set holds once CloudFormation has computed it.
@@ -383,4 +389,95 @@ pub(crate) async fn delete_stack(
         .map_err(|e| call_error(Some(stack), region, "DeleteStack", e))?;
     wait_stack(cf, region, stack, &state.id, marker, options, progress).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(
+        id: &str,
+        logical: &str,
+        kind: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> StackEvent {
+        StackEvent {
+            id: id.into(),
+            logical_id: logical.into(),
+            resource_type: kind.into(),
+            status: status.into(),
+            reason: reason.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn the_first_failed_resource_is_the_cause() {
+        let events = [
+            event(
+                "1",
+                "app",
+                "AWS::CloudFormation::Stack",
+                "UPDATE_IN_PROGRESS",
+                None,
+            ),
+            event(
+                "2",
+                "Service",
+                "AWS::ECS::Service",
+                "UPDATE_IN_PROGRESS",
+                None,
+            ),
+            event(
+                "3",
+                "Rule",
+                "AWS::ElasticLoadBalancingV2::ListenerRule",
+                "UPDATE_FAILED",
+                Some("Priority 1 is in use"),
+            ),
+            event(
+                "4",
+                "Service",
+                "AWS::ECS::Service",
+                "UPDATE_FAILED",
+                Some("Resource update cancelled"),
+            ),
+            event(
+                "5",
+                "app",
+                "AWS::CloudFormation::Stack",
+                "UPDATE_ROLLBACK_IN_PROGRESS",
+                Some("The following resource(s) failed to update: [Rule]"),
+            ),
+        ];
+        let first = first_failure(&events).map(|e| e.logical_id.as_str());
+        assert_eq!(first, Some("Rule"));
+        assert!(first_failure(&events[..2]).is_none());
+    }
+
+    #[test]
+    fn statuses() {
+        for s in [
+            "CREATE_IN_PROGRESS",
+            "REVIEW_IN_PROGRESS",
+            "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+        ] {
+            assert!(in_progress(s), "{s}");
+        }
+        for s in [
+            "ROLLBACK_COMPLETE",
+            "UPDATE_ROLLBACK_COMPLETE",
+            "CREATE_FAILED",
+            "DELETE_FAILED",
+        ] {
+            assert!(failed(s) && !in_progress(s), "{s}");
+        }
+        for s in ["CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE"] {
+            assert!(!failed(s) && !in_progress(s), "{s}");
+        }
+        assert!(means_no_changes(
+            "The submitted information didn't contain changes. Submit different information to create a change set."
+        ));
+        assert!(means_no_changes("No updates are to be performed."));
+    }
 }

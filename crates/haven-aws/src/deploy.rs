@@ -79,7 +79,7 @@ pub async fn execute(
             }
             Err(e) => {
                 // Notes report any failure of this clean-up; the deploy error is what matters.
-                plan::discard_from(aws, &plan.stacks[i + 1..], progress).await;
+                plan::discard_from(aws, &plan.stacks[i + 1..], options, progress).await;
                 return Err(e);
             }
         }
@@ -183,7 +183,7 @@ async fn apply(
             discard_entry(&cf, entry).await?;
             if create {
                 // A stack left in review by a change set cannot be created over: remove it.
-                plan::remove_review_stack(&cf, &stack.region, &stack.name).await?;
+                plan::remove_review_stack(&cf, &stack.region, &stack.name, options).await?;
                 create_stack(aws, &cf, bundle, stack, &params, progress).await?
             } else {
                 match update_stack(aws, &cf, bundle, stack, &params, progress).await? {

@@ -199,6 +199,7 @@ pub(crate) async fn resolve(
     let defaults = defaults(&stack.body);
     let previous = |name: &str| current.is_some_and(|c| c.parameters.contains_key(name));
     let mut out = Vec::new();
+    let mut missing_input = None;
     for p in &stack.parameters {
         match &p.source {
             ParameterSource::Output {
@@ -216,11 +217,13 @@ pub(crate) async fn resolve(
                     Ok(v) => out.push(Resolved::Value(p.name.clone(), v)),
                     Err(_) if previous(&p.name) => out.push(Resolved::Previous(p.name.clone())),
                     Err(problem) => {
-                        return Ok(Err(Unresolved::Input {
+                        // Keep looking: a missing deploy-time value matters more (it cannot
+                        // appear later in the run).
+                        missing_input.get_or_insert(Unresolved::Input {
                             from: from.clone(),
                             output: output.clone(),
                             problem: problem.into(),
-                        }));
+                        });
                     }
                 }
             }
@@ -237,6 +240,9 @@ pub(crate) async fn resolve(
                 }
             }
         }
+    }
+    if let Some(why) = missing_input {
+        return Ok(Err(why));
     }
     Ok(Ok(out))
 }
@@ -478,7 +484,7 @@ pub async fn plan(
     match plan_into(aws, bundle, regions, options, strict, progress, &mut plan).await {
         Ok(()) => Ok(plan),
         Err(e) => {
-            discard_quietly(aws, &plan, progress).await;
+            discard_quietly(aws, &plan, options, progress).await;
             Err(e)
         }
     }
@@ -570,7 +576,7 @@ async fn plan_into(
 /// Deletes the plan's change sets, and the empty stacks that creating them left in
 /// REVIEW_IN_PROGRESS (CloudFormation keeps those after their change sets are gone).
 pub async fn discard(aws: &Aws, plan: &Plan, progress: Progress<'_>) -> Result<(), Error> {
-    discard_from(aws, &plan.stacks, progress)
+    discard_from(aws, &plan.stacks, &Options::default(), progress)
         .await
         .map_or(Ok(()), Err)
 }
@@ -578,6 +584,7 @@ pub async fn discard(aws: &Aws, plan: &Plan, progress: Progress<'_>) -> Result<(
 pub(crate) async fn discard_from(
     aws: &Aws,
     stacks: &[StackPlan],
+    options: &Options,
     progress: Progress<'_>,
 ) -> Option<Error> {
     let mut first_error = None;
@@ -589,7 +596,7 @@ pub(crate) async fn discard_from(
             if s.action == StackAction::Create
                 && matches!(s.status.as_deref(), None | Some("REVIEW_IN_PROGRESS"))
             {
-                remove_review_stack(&cf, &s.region, &s.stack).await?;
+                remove_review_stack(&cf, &s.region, &s.stack, options).await?;
             }
             Ok::<(), Error>(())
         }
@@ -606,25 +613,28 @@ pub(crate) async fn discard_from(
     first_error
 }
 
-/// Deletes a stack that only holds change sets (REVIEW_IN_PROGRESS): it has no resources.
+/// Deletes a stack that only holds change sets (REVIEW_IN_PROGRESS: it has no resources), and
+/// waits until it is gone.
 pub(crate) async fn remove_review_stack(
     cf: &Client,
     region: &str,
     stack: &str,
+    options: &Options,
 ) -> Result<(), Error> {
     let state = cfn::describe(cf, region, stack).await?;
-    if let Some(state) = state.filter(|s| s.status == "REVIEW_IN_PROGRESS") {
-        cf.delete_stack()
-            .stack_name(&state.id)
-            .send()
-            .await
-            .map_err(|e| cfn::call_error(Some(stack), region, "DeleteStack", e))?;
+    if state.is_some_and(|s| s.status == "REVIEW_IN_PROGRESS") {
+        cfn::delete_stack(cf, region, stack, options, &|_| {}).await?;
     }
     Ok(())
 }
 
 /// [`discard`] on an error path: failures are reported as warnings (by [`discard_from`]); the
 /// original error is what the caller returns.
-pub(crate) async fn discard_quietly(aws: &Aws, plan: &Plan, progress: Progress<'_>) {
-    discard_from(aws, &plan.stacks, progress).await;
+pub(crate) async fn discard_quietly(
+    aws: &Aws,
+    plan: &Plan,
+    options: &Options,
+    progress: Progress<'_>,
+) {
+    discard_from(aws, &plan.stacks, options, progress).await;
 }

@@ -82,6 +82,15 @@ pub enum Command {
         #[command(flatten)]
         args: CostFlags,
     },
+    /// Deploy to AWS through change sets; status, destroy, secrets.
+    Aws {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(flatten)]
+        flags: AwsFlags,
+        #[command(subcommand)]
+        command: AwsCommand,
+    },
     /// Run the whole architecture on this machine: both regions, ALBs, tasks, edge router.
     Up(SpecArg),
     /// Stop a running twin: stop routing, drain, stop tasks.
@@ -282,4 +291,57 @@ pub enum AlarmsCommand {
         #[arg(long)]
         region: Option<String>,
     },
+}
+
+/// The flags of every `haven aws` command.
+#[derive(Debug, Args)]
+pub struct AwsFlags {
+    /// Only this region's stacks (repeatable; default: every region).
+    #[arg(long = "region", global = true, value_name = "REGION")]
+    pub regions: Vec<String>,
+    /// Send every request here instead of AWS (an emulator such as moto); AWS_ENDPOINT_URL works
+    /// too.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, global = true)]
+    pub yes: bool,
+    /// destroy: empty the buckets haven created first, and delete the secrets.
+    #[arg(long, global = true)]
+    pub force: bool,
+    /// How deploy applies the changes it showed.
+    #[arg(long, global = true, value_enum, default_value = "change-set")]
+    pub method: crate::commands::aws::DeployMethod,
+    /// Deploy the templates `haven synth` wrote to DIR instead of synthesizing the spec.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// A deploy-time stack parameter (repeatable): ImageTag=TAG, CertificateArn=ARN.
+    #[arg(long = "parameter", global = true, value_name = "NAME=VALUE")]
+    pub parameters: Vec<String>,
+    /// Minutes to wait for one stack.
+    #[arg(long, global = true, value_name = "MINUTES")]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AwsCommand {
+    /// Show what deploy would change, stack by stack (change sets, deleted afterwards).
+    Diff,
+    /// Show the changes, ask, then create or update every stack in order.
+    Deploy,
+    /// Each stack's state and outputs, the endpoints and the secrets.
+    Status,
+    /// Delete every stack, last deployed first.
+    Destroy,
+    /// Secret values, stored as SSM SecureString parameters.
+    Secret {
+        #[command(subcommand)]
+        command: AwsSecretCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AwsSecretCommand {
+    /// Store the value of NAME (a `service.secrets` variable or parameter), read from stdin.
+    Set { name: String },
 }

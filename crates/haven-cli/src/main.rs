@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AlarmsCommand, Cli, Command, ImageCommand, MetricsCommand};
+use crate::cli::{
+    AlarmsCommand, AwsCommand, AwsSecretCommand, Cli, Command, ImageCommand, MetricsCommand,
+};
 use crate::printer::Printer;
 
 fn main() -> ExitCode {
@@ -53,6 +55,32 @@ fn main() -> ExitCode {
                 spot_discount: args.spot_discount,
             },
         ),
+        Command::Aws {
+            spec,
+            flags,
+            command,
+        } => {
+            let opts = commands::aws::AwsOpts {
+                regions: flags.regions,
+                endpoint_url: flags.endpoint_url,
+                yes: flags.yes,
+                force: flags.force,
+                method: flags.method,
+                out: flags.out,
+                parameters: flags.parameters,
+                timeout_minutes: flags.timeout,
+            };
+            let spec = &spec.spec;
+            match command {
+                AwsCommand::Diff => commands::aws::diff(&printer, spec, &opts),
+                AwsCommand::Deploy => commands::aws::deploy(&printer, spec, &opts),
+                AwsCommand::Status => commands::aws::status(&printer, spec, &opts),
+                AwsCommand::Destroy => commands::aws::destroy(&printer, spec, &opts),
+                AwsCommand::Secret {
+                    command: AwsSecretCommand::Set { name },
+                } => commands::aws::secret_set(&printer, spec, &name, &opts),
+            }
+        }
         Command::Up(s) => commands::twin::up(&printer, &s.spec),
         Command::Down(s) => commands::twin::down(&printer, &s.spec),
         Command::Status(s) => commands::twin::status(&printer, &s.spec),

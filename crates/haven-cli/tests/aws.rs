@@ -5,9 +5,6 @@
 //! The moto harness (start, boto3 checks, the moto-only template edit) is haven-aws's, shared by
 //! path; most acceptance checks live in `crates/haven-aws/tests/` and call the library. These
 //! tests need moto and boto3 from `.venv` (scripts/test makes it) and fail without them.
-//!
-//! Ignored until `cli.rs` wires `haven aws` (see `src/commands/aws.rs`): remove the `#[ignore]`s
-//! then.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -74,7 +71,6 @@ fn project(edit: impl FnOnce(String) -> String) -> moto::Project {
 }
 
 #[test]
-#[ignore = "needs `haven aws` wired in cli.rs"]
 fn diff_deploy_status_redeploy_destroy() {
     let moto = Moto::start();
     let project = project(|t| t);
@@ -170,7 +166,6 @@ fn diff_deploy_status_redeploy_destroy() {
 }
 
 #[test]
-#[ignore = "needs `haven aws` wired in cli.rs"]
 fn a_refused_template_is_a_clear_error_and_a_failure() {
     let moto = Moto::start();
     let project = project(|t| t);
@@ -202,7 +197,6 @@ fn a_refused_template_is_a_clear_error_and_a_failure() {
 }
 
 #[test]
-#[ignore = "needs `haven aws` wired in cli.rs"]
 fn secret_set_reads_stdin_and_never_prints_the_value() {
     let moto = Moto::start();
     let project = project(|t| {

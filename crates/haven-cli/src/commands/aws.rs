@@ -180,7 +180,11 @@ impl<'p> Live<'p> {
                     .filter(|_| failed || !self.terminal)
                     .map(|r| format!(": {r}"))
                     .unwrap_or_default();
-                let message = format!("{stack}  {logical_id} ({resource_type}) {status}{reason}");
+                let message = if logical_id == stack {
+                    format!("{stack}  {status}{reason}")
+                } else {
+                    format!("{stack}  {logical_id} ({resource_type}) {status}{reason}")
+                };
                 if failed {
                     self.line("Failed", Style::Bad, &message);
                 } else if let Some(bar) = self.bar().as_ref() {
