@@ -20,8 +20,12 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 pub(crate) struct ConnShared {
     /// Bumped on every read or write; the idle timer compares snapshots of it.
     pub(crate) activity: AtomicU64,
-    /// Requests of this connection being handled.
+    /// Requests of this connection being handled (until their response head is ready).
     pub(crate) in_flight: AtomicU64,
+    /// Requests received so far.
+    pub(crate) requests: AtomicU64,
+    /// Responses whose body is still being sent.
+    pub(crate) streaming: AtomicU64,
     /// HTTP/1 requests seen by the service, in order.
     pub(crate) req_seq: AtomicU64,
     /// Index of the first request whose head had both Content-Length and Transfer-Encoding.
@@ -33,6 +37,8 @@ impl Default for ConnShared {
         Self {
             activity: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            streaming: AtomicU64::new(0),
             req_seq: AtomicU64::new(0),
             bad_head: AtomicU64::new(u64::MAX),
         }

@@ -23,8 +23,10 @@ const MAX_PARTIAL_HEAD: usize = 128 * 1024;
 /// More headers than this and the tracker stops (hyper's own default limit is 100).
 const MAX_TRACKED_HEADERS: usize = 128;
 
+/// Where a chunked body is, between bytes (RFC 9112 §7.1). Shared with the decoder of
+/// target responses (`wire.rs`), so both read chunked framing the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunk {
+pub(crate) enum Chunk {
     Start,
     Size,
     SizeLws,
@@ -215,8 +217,9 @@ impl Tracker {
     }
 }
 
-/// One byte of chunked framing outside chunk data, mirroring hyper's decoder.
-fn step(state: Chunk, size: u64, b: u8) -> Option<(Chunk, u64)> {
+/// One byte of chunked framing outside chunk data, mirroring hyper's decoder. `size` is
+/// the chunk size read so far; `Body` (chunk data) is the caller's to skip. `None`: invalid.
+pub(crate) fn step(state: Chunk, size: u64, b: u8) -> Option<(Chunk, u64)> {
     let hex = |b: u8| match b {
         b'0'..=b'9' => Some(u64::from(b - b'0')),
         b'a'..=b'f' => Some(u64::from(b - b'a' + 10)),

@@ -2,28 +2,30 @@
 //! timeouts, error mapping to ALB status codes, the one-time retry, metrics and logging.
 
 use std::convert::Infallible;
-use std::error::Error as StdError;
+use std::future::{Future, poll_fn};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
-use http::uri::{PathAndQuery, Scheme};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri, Version, header};
+use http::uri::{Authority, PathAndQuery};
+use http::{HeaderValue, Method, Request, Response, Version, header};
 use hyper::body::{Body as _, Incoming};
 
 use crate::access_log::{AccessLog, AccessLogEntry, LogProtocol};
-use crate::body::{PendingLog, ProxyBody, Tail};
+use crate::body::{PendingLog, ProxyBody, Streaming, Tail};
 use crate::conn::{ConnShared, Protocol};
 use crate::error_page;
-use crate::headers::{self, MAX_FORWARDED_FOR};
+use crate::headers::{self, BodyFraming, MAX_FORWARDED_FOR, Outgoing, Scan};
 use crate::listener::Listener;
 use crate::metrics::Counter;
 use crate::serve::{DesyncMitigationMode, ProxyConfig};
 use crate::target::{InFlight, Target};
 use crate::target_group::TargetGroup;
-use crate::upstream::UpstreamBody;
+use crate::upstream::{self, Conn, Fault};
+use crate::wire::ResponseHead;
 
 /// Per-`serve` state shared by all connections.
 pub(crate) struct ServeShared {
@@ -31,6 +33,8 @@ pub(crate) struct ServeShared {
     pub(crate) listener: Arc<Listener>,
     pub(crate) elb_name: Arc<str>,
     pub(crate) port: u16,
+    /// The listener's port as text, for `X-Forwarded-Port`.
+    pub(crate) port_text: String,
 }
 
 /// Per-connection state shared by its requests.
@@ -38,8 +42,8 @@ pub(crate) struct ConnCtx {
     pub(crate) shared: Arc<ServeShared>,
     pub(crate) conn: Arc<ConnShared>,
     pub(crate) client: SocketAddr,
-    pub(crate) client_ip: HeaderValue,
-    pub(crate) port_value: HeaderValue,
+    /// The client's address as text, for `X-Forwarded-For`.
+    pub(crate) client_ip: String,
     pub(crate) protocol: Protocol,
 }
 
@@ -48,6 +52,7 @@ struct Active<'a>(&'a ConnShared);
 
 impl<'a> Active<'a> {
     fn new(conn: &'a ConnShared) -> Self {
+        conn.requests.fetch_add(1, Ordering::Relaxed);
         conn.in_flight.fetch_add(1, Ordering::Relaxed);
         Self(conn)
     }
@@ -296,7 +301,9 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
     if req.method() == Method::TRACE {
         return elb_reply(ctx, 405, None, log, None, [None; 3], None);
     }
-    if headers::forwarded_for_len(req.headers()) > MAX_FORWARDED_FOR {
+    let (parts, body) = req.into_parts();
+    let scan = Scan::of(&parts.headers);
+    if scan.forwarded_for > MAX_FORWARDED_FOR {
         return elb_reply(ctx, 463, None, log, None, [None; 3], None);
     }
     let Some(group) = shared.listener.pick_group() else {
@@ -309,65 +316,47 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
     lm.incr(Counter::RequestCount);
     gm.incr(Counter::RequestCount);
 
-    let (mut parts, body) = req.into_parts();
-    // HTTP/2 carries the host in :authority; HTTP/1.1 targets need a Host header.
-    if !parts.headers.contains_key(header::HOST) {
-        if let Some(authority) = parts.uri.authority() {
-            if let Ok(v) = HeaderValue::from_str(authority.as_str()) {
-                parts.headers.insert(header::HOST, v);
-            }
-        }
+    let trace_id = (!scan.has_trace_id).then(headers::trace_id);
+    if let (Some(info), Some(id)) = (log.as_mut(), trace_id.as_ref()) {
+        info.trace_id = Some(String::from_utf8_lossy(id).into_owned());
     }
-    headers::strip_hop_by_hop(&mut parts.headers);
-    headers::add_forwarded(&mut parts.headers, &ctx.client_ip, &ctx.port_value);
-    if close_upstream {
-        parts
-            .headers
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    if let Some(info) = log.as_mut() {
-        if info.trace_id.is_none() {
-            info.trace_id = parts
-                .headers
-                .get(&headers::X_AMZN_TRACE_ID)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-        }
-    }
-    let pq = parts
-        .uri
-        .path_and_query()
-        .cloned()
-        .unwrap_or_else(|| PathAndQuery::from_static("/"));
     let empty = body.is_end_stream();
-    let mut retry = (shared.config.retry_idempotent && empty && idempotent(&parts.method))
-        .then(|| (parts.method.clone(), parts.headers.clone()));
-    let mut upstream = Request::new(if empty {
-        UpstreamBody::Empty
-    } else {
-        UpstreamBody::Incoming(body)
-    });
-    *upstream.method_mut() = parts.method;
-    *upstream.headers_mut() = parts.headers;
-    *upstream.version_mut() = Version::HTTP_11;
+    let outgoing = Outgoing {
+        method: &parts.method,
+        // Targets get origin-form; HTTP/2 and absolute-form requests carry more, which
+        // the Host field already holds.
+        target: parts.uri.path_and_query().map_or("/", PathAndQuery::as_str),
+        headers: &parts.headers,
+        scan: &scan,
+        authority: parts.uri.authority().map(Authority::as_str),
+        client_ip: &ctx.client_ip,
+        port: &shared.port_text,
+        trace_id: trace_id.as_ref().map_or(&[][..], |id| &id[..]),
+        body: match (empty, scan.has_content_length) {
+            (true, _) => BodyFraming::None,
+            (false, true) => BodyFraming::Length,
+            (false, false) => BodyFraming::Chunked,
+        },
+        close: close_upstream,
+    };
+    // Only a request without a body can be sent twice.
+    let mut retry = shared.config.retry_idempotent && empty && idempotent(&parts.method);
+    let mut body = (!empty).then_some(body);
 
     loop {
-        *upstream.uri_mut() = target_uri(&target, &pq);
         let in_flight = InFlight::new(target.clone());
         let sent_at = Instant::now();
-        match send(&target, upstream, shared.config.target_timeout).await {
-            Ok(resp) => {
+        match send(ctx, &target, &outgoing, body.take(), sent_at).await {
+            Ok((head, conn)) => {
                 let head_at = Instant::now();
-                let status = resp.status().as_u16();
+                let status = head.status.as_u16();
                 let rt = head_at - sent_at;
                 for m in [lm, gm] {
                     m.target_status(status);
                     m.response_time(rt);
                 }
-                let (mut rparts, rbody) = resp.into_parts();
-                headers::strip_hop_by_hop(&mut rparts.headers);
                 let log = log.map(|info| {
-                    let head: usize = rparts
+                    let size: usize = head
                         .headers
                         .iter()
                         .map(|(n, v)| n.as_str().len() + v.len() + 4)
@@ -377,7 +366,7 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
                         Some((&target, &group)),
                         Some(status),
                         [Some(sent_at - arrived), Some(rt), Some(head_at.elapsed())],
-                        head as u64 + 17,
+                        size as u64 + 17,
                         None,
                     );
                     Box::new(PendingLog { entry, sink })
@@ -386,8 +375,17 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
                     in_flight,
                     log,
                     sent: 0,
+                    _streaming: Streaming::new(ctx.conn.clone()),
                 };
-                return Response::from_parts(rparts, ProxyBody::upstream(rbody, tail));
+                let mut resp = Response::new(ProxyBody::upstream(
+                    conn,
+                    head.framing,
+                    head.keep_alive,
+                    tail,
+                ));
+                *resp.status_mut() = head.status;
+                *resp.headers_mut() = head.headers;
+                return resp;
             }
             Err(failure) => {
                 drop(in_flight);
@@ -396,15 +394,13 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
                     gm.incr(Counter::TargetConnectionErrors);
                 }
                 tracing::debug!(group = group.name(), target = %target.addr, ?failure, "forwarding failed");
-                if failure.retryable() {
-                    if let Some((method, headers)) = retry.take() {
-                        if let Some(next) = group.pick(Some(&target)) {
-                            lm.incr(Counter::RetriedRequests);
-                            gm.incr(Counter::RetriedRequests);
-                            upstream = rebuild(method, headers);
-                            target = next;
-                            continue;
-                        }
+                if failure.retryable() && retry {
+                    retry = false;
+                    if let Some(next) = group.pick(Some(&target)) {
+                        lm.incr(Counter::RetriedRequests);
+                        gm.incr(Counter::RetriedRequests);
+                        target = next;
+                        continue;
                     }
                 }
                 let times = [Some(sent_at - arrived), None, None];
@@ -422,74 +418,77 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
     }
 }
 
-fn rebuild(method: Method, headers: HeaderMap) -> Request<UpstreamBody> {
-    let mut req = Request::new(UpstreamBody::Empty);
-    *req.method_mut() = method;
-    *req.headers_mut() = headers;
-    *req.version_mut() = Version::HTTP_11;
-    req
-}
-
-fn target_uri(target: &Target, pq: &PathAndQuery) -> Uri {
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = Some(Scheme::HTTP);
-    parts.authority = Some(target.authority.clone());
-    parts.path_and_query = Some(pq.clone());
-    // Scheme, authority and path are each valid, so the parts always form a URI.
-    Uri::from_parts(parts).unwrap_or_default()
-}
-
 /// One attempt, bounded by the target timeout and by the target's deregistration delay.
+///
+/// On HTTP/1 neither costs a registration per request: the request checks its deadline and
+/// its target's cut flag whenever it is polled, and its connection gets polled periodically
+/// by the connection's watch (see `ProxyConfig`) and at once when a target is cut. HTTP/2
+/// streams run in tasks of their own, so there a timer and the target's notification wake
+/// the request.
 async fn send(
+    ctx: &ConnCtx,
     target: &Arc<Target>,
-    req: Request<UpstreamBody>,
-    timeout: Duration,
-) -> Result<Response<Incoming>, Failure> {
-    let cut = target.cut_notify.notified();
-    tokio::pin!(cut);
-    // Register before checking the flag so a cut in between is not missed.
-    cut.as_mut().enable();
-    if target.is_cut() {
-        return Err(Failure::Cut);
+    req: &Outgoing<'_>,
+    body: Option<Incoming>,
+    started: Instant,
+) -> Result<(ResponseHead, Conn), Failure> {
+    let timeout = ctx.shared.config.target_timeout;
+    let deadline = started + timeout;
+    let h2 = ctx.protocol == Protocol::Http2;
+    let timer = h2.then(|| tokio::time::sleep(timeout));
+    let cut = h2.then(|| target.cut_notify.notified());
+    let exchange = exchange(target, req, body);
+    tokio::pin!(timer, cut, exchange);
+    if let Some(cut) = cut.as_mut().as_pin_mut() {
+        // Register before checking the flag so a cut in between is not missed.
+        cut.enable();
     }
-    tokio::select! {
-        biased;
-        result = tokio::time::timeout(timeout, target.client().request(req)) => match result {
-            Err(_elapsed) => Err(Failure::Timeout),
-            Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(err)) => Err(classify(&err)),
-        },
-        () = &mut cut => Err(Failure::Cut),
-    }
+    poll_fn(|cx| {
+        if target.is_cut() {
+            return Poll::Ready(Err(Failure::Cut));
+        }
+        if let Poll::Ready(result) = exchange.as_mut().poll(cx) {
+            return Poll::Ready(result);
+        }
+        if let Some(cut) = cut.as_mut().as_pin_mut() {
+            if cut.poll(cx).is_ready() {
+                return Poll::Ready(Err(Failure::Cut));
+            }
+        }
+        let expired = match timer.as_mut().as_pin_mut() {
+            Some(timer) => timer.poll(cx).is_ready(),
+            None => Instant::now() >= deadline,
+        };
+        if expired {
+            return Poll::Ready(Err(Failure::Timeout));
+        }
+        Poll::Pending
+    })
+    .await
 }
 
-fn classify(err: &hyper_util::client::legacy::Error) -> Failure {
-    let mut io_kind = None;
-    let mut hyper_err: Option<&hyper::Error> = None;
-    let mut source: Option<&(dyn StdError + 'static)> = err.source();
-    while let Some(e) = source {
-        if hyper_err.is_none() {
-            hyper_err = e.downcast_ref::<hyper::Error>();
-        }
-        if io_kind.is_none() {
-            io_kind = e.downcast_ref::<io::Error>().map(io::Error::kind);
-        }
-        source = e.source();
-    }
-    if err.is_connect() {
-        return if io_kind == Some(io::ErrorKind::TimedOut) {
-            Failure::ConnectTimeout
-        } else {
-            Failure::ConnectFailed
+/// Sends on a pooled connection or a new one. A pooled connection that turns out closed
+/// before any of the request went out is no failure: the request goes out on the next one.
+async fn exchange(
+    target: &Target,
+    req: &Outgoing<'_>,
+    mut body: Option<Incoming>,
+) -> Result<(ResponseHead, Conn), Failure> {
+    loop {
+        let mut conn = match target.pools.checkout() {
+            Some(conn) => conn,
+            None => upstream::connect(target.addr, target.connect_timeout)
+                .await
+                .map_err(|err| match err.kind() {
+                    io::ErrorKind::TimedOut => Failure::ConnectTimeout,
+                    _ => Failure::ConnectFailed,
+                })?,
         };
-    }
-    match hyper_err {
-        Some(h) if h.is_parse() || h.is_parse_status() || h.is_parse_too_large() => {
-            Failure::Malformed
+        match conn.exchange(req, &mut body).await {
+            Ok(head) => return Ok((head, conn)),
+            Err(Fault::NotSent) if conn.reused() => {}
+            Err(Fault::NotSent | Fault::Lost) => return Err(Failure::Lost),
+            Err(Fault::Malformed) => return Err(Failure::Malformed),
         }
-        Some(h) if h.is_timeout() => Failure::Timeout,
-        Some(h) if h.is_incomplete_message() || h.is_canceled() || h.is_closed() => Failure::Lost,
-        _ if io_kind.is_some() => Failure::Lost,
-        _ => Failure::Malformed,
     }
 }

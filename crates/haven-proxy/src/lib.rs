@@ -51,6 +51,8 @@ mod serve;
 mod target;
 mod target_group;
 mod upstream;
+mod wire;
+mod workers;
 
 pub use access_log::{AccessLog, AccessLogEntry, LogProtocol, format_alb_line};
 pub use error::{Error, Result};

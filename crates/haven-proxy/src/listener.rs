@@ -106,8 +106,12 @@ impl Listener {
 
     /// Chooses the target group for the next request.
     pub(crate) fn pick_group(&self) -> Option<Arc<TargetGroup>> {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let slot = self.forward.read().unwrap_or_else(PoisonError::into_inner);
-        slot.pick(n).cloned()
+        if let [(group, _)] = slot.groups.as_slice() {
+            // One group (the usual case): no shared counter for workers to contend on.
+            return Some(group.clone());
+        }
+        slot.pick(self.counter.fetch_add(1, Ordering::Relaxed))
+            .cloned()
     }
 }

@@ -3,13 +3,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http::HeaderValue;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -20,22 +20,24 @@ use crate::error::Error;
 use crate::handler::{self, ConnCtx, ServeShared};
 use crate::listener::Listener;
 use crate::metrics::Counter;
-use crate::upstream;
+use crate::target::CUTS;
+use crate::{upstream, workers};
 
 /// Drives a hyper connection until it ends, shutting it down gracefully on the shutdown
-/// signal or when idle. A macro because the HTTP/1 and HTTP/2 connection types share no
-/// trait for `graceful_shutdown`.
+/// signal or when idle, and dropping it when a request head is too slow. A macro because
+/// the HTTP/1 and HTTP/2 connection types share no trait for `graceful_shutdown`.
 macro_rules! drive {
-    ($conn:ident, $shutdown:ident, $idle:ident, $peer:ident) => {{
-        let mut idle = $idle;
+    ($conn:ident, $stopping:ident, $watch:ident, $peer:ident) => {{
+        let mut watch = $watch;
         let conn = $conn;
         tokio::pin!(conn);
-        let timer = tokio::time::sleep(idle.tick);
+        let timer = tokio::time::sleep(watch.tick);
         tokio::pin!(timer);
-        let mut closing = *$shutdown.borrow();
-        if closing {
-            conn.as_mut().graceful_shutdown();
-        }
+        let mut closing = false;
+        // Waking up polls the connection, and with it its requests, which notice a cut.
+        let cuts = CUTS.notified();
+        tokio::pin!(cuts);
+        cuts.as_mut().enable();
         loop {
             tokio::select! {
                 biased;
@@ -45,21 +47,28 @@ macro_rules! drive {
                     }
                     break;
                 }
-                changed = $shutdown.changed(), if !closing => {
-                    if changed.is_err() || *$shutdown.borrow() {
-                        closing = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
+                () = &mut cuts => {
+                    cuts.set(CUTS.notified());
+                    cuts.as_mut().enable();
                 }
-                () = &mut timer, if !closing => {
-                    if idle.expired() {
+                () = &mut $stopping, if !closing => {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                // Waking up also polls the connection above, and with it the requests in
+                // flight, which check their target timeout then.
+                () = &mut timer, if !closing => match watch.check() {
+                    Verdict::Busy => timer.as_mut().reset(tokio::time::Instant::now() + watch.tick),
+                    Verdict::Idle => {
                         tracing::debug!(peer = %$peer, "idle timeout; closing client connection");
                         closing = true;
                         conn.as_mut().graceful_shutdown();
-                    } else {
-                        timer.as_mut().reset(tokio::time::Instant::now() + idle.tick);
                     }
-                }
+                    Verdict::SlowHead => {
+                        tracing::debug!(peer = %$peer, "no complete request head in time; dropping client connection");
+                        break;
+                    }
+                },
             }
         }
     }};
@@ -87,12 +96,16 @@ pub enum DesyncMitigationMode {
 pub struct ProxyConfig {
     /// A client connection with no data sent or received for this long is closed
     /// (ALB idle timeout, default 60 s). Connections with a request in progress stay open.
+    ///
+    /// This and the next two are checked four times per the shortest of them on each
+    /// HTTP/1 connection, rather than with a timer per request, so each fires within a
+    /// quarter of its time after it elapsed.
     pub idle_timeout: Duration,
     /// Time a target has to send its response head before the client gets 504 (on the
     /// ALB this is the same idle timeout, default 60 s).
     pub target_timeout: Duration,
     /// An HTTP/1 client must send a complete request head within this time, or the
-    /// connection is closed (slow-loris protection). hyper starts this timer whenever the
+    /// connection is dropped (slow-loris protection). The time runs whenever the
     /// connection waits for a request, so it also bounds idle time between requests:
     /// keep it at or above `idle_timeout` unless a tighter bound is wanted. It also bounds
     /// how long a new connection may take to show which protocol it speaks.
@@ -117,11 +130,12 @@ pub struct ProxyConfig {
     /// one could not be reached or dropped the connection before answering. See
     /// [`serve`].
     pub retry_idempotent: bool,
-    /// Threads that serve clients. `0` serves on the caller's Tokio runtime. `n > 0` starts
-    /// `n` threads, each with its own single-threaded runtime accepting from the listener
-    /// and its own connection pools to targets, like nginx worker processes: a request and
-    /// its upstream connection then never change threads, which roughly doubles throughput
-    /// compared with a work-stealing runtime. Health checks and draining stay on the
+    /// Threads that serve clients. `0` serves on the caller's Tokio runtime. `n > 0` serves
+    /// on `n` proxy worker threads, like nginx worker processes: each has its own
+    /// single-threaded runtime and its own connection pools to targets, so a request and
+    /// its target connection never change threads, and each new client connection goes to
+    /// the worker with the fewest. The threads are the process's, started on first use and
+    /// shared by every listener served this way. Health checks and draining stay on the
     /// caller's runtime.
     pub workers: usize,
 }
@@ -196,68 +210,50 @@ pub async fn serve(
         listener,
         config,
         port: local.port(),
+        port_text: local.port().to_string(),
     });
     if workers == 0 {
-        accept_loop(tcp, shared, shutdown).await;
+        accept_loop(tcp, shared, shutdown, None).await;
         return Ok(());
     }
+    let handles = workers::handles(workers).map_err(Error::Listener)?;
     let std_listener = tcp.into_std().map_err(Error::Listener)?;
-    let mut done = Vec::with_capacity(workers);
-    for i in 0..workers {
+    let balance = Arc::new(Balance::new(handles.clone()));
+    let mut loops = Vec::with_capacity(workers);
+    for (me, handle) in handles.iter().enumerate() {
         let socket = std_listener.try_clone().map_err(Error::Listener)?;
-        let (shared, shutdown) = (shared.clone(), shutdown.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name(format!("haven-proxy-{i}"))
-            .spawn(move || {
-                let result = worker(i + 1, socket, shared, shutdown);
-                // serve() may have been dropped; then nobody waits for this result.
-                if tx.send(result).is_err() {
-                    tracing::trace!("serve() gone before worker {i} finished");
-                }
-            })
-            .map_err(Error::Listener)?;
-        done.push(rx);
+        let (shared, shutdown, balance) = (shared.clone(), shutdown.clone(), balance.clone());
+        loops.push(handle.spawn(async move {
+            // Registered with the worker's own I/O driver, hence converted there.
+            let tcp = TcpListener::from_std(socket).map_err(Error::Listener)?;
+            accept_loop(tcp, shared, shutdown, Some((me, balance))).await;
+            Ok::<(), Error>(())
+        }));
     }
     drop(std_listener);
     let mut result = Ok(());
-    for rx in done {
-        match rx.await {
+    for done in loops {
+        match done.await {
             Ok(Ok(())) => {}
             Ok(Err(err)) => result = Err(err),
-            Err(_) => {
-                result = Err(Error::Listener(std::io::Error::other(
-                    "proxy worker thread died",
-                )))
+            Err(err) => {
+                result = Err(Error::Listener(std::io::Error::other(format!(
+                    "proxy worker task failed: {err}"
+                ))))
             }
         }
     }
     result
 }
 
-/// One worker thread: a single-threaded runtime serving its share of the connections.
-fn worker(
-    slot: usize,
-    socket: std::net::TcpListener,
-    shared: Arc<ServeShared>,
-    shutdown: watch::Receiver<bool>,
-) -> Result<(), Error> {
-    upstream::set_worker_slot(slot);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Listener)?;
-    rt.block_on(async move {
-        let tcp = TcpListener::from_std(socket).map_err(Error::Listener)?;
-        accept_loop(tcp, shared, shutdown).await;
-        Ok(())
-    })
-}
-
+/// Accepts connections and serves them. With workers, `balance` is this worker's index and
+/// the workers' shared load: every worker accepts from the same socket, and each connection
+/// goes to the worker with the fewest.
 async fn accept_loop(
     tcp: TcpListener,
     shared: Arc<ServeShared>,
     mut shutdown: watch::Receiver<bool>,
+    balance: Option<(usize, Arc<Balance>)>,
 ) {
     let shutdown_timeout = shared.config.shutdown_timeout;
     let mut conns = JoinSet::new();
@@ -281,7 +277,31 @@ async fn accept_loop(
             }
             accepted = tcp.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    conns.spawn(connection(stream, peer, shared.clone(), shutdown.clone()));
+                    let (shared, shutdown) = (shared.clone(), shutdown.clone());
+                    let Some((me, balance)) = &balance else {
+                        conns.spawn(connection(stream, peer, shared, shutdown, None));
+                        continue;
+                    };
+                    let (to, load) = balance.assign(*me);
+                    if to == *me {
+                        conns.spawn(connection(stream, peer, shared, shutdown, Some(load)));
+                        continue;
+                    }
+                    // To another worker: off this worker's I/O driver, onto that one's.
+                    match stream.into_std() {
+                        Ok(std) => {
+                            conns.spawn_on(
+                                async move {
+                                    match TcpStream::from_std(std) {
+                                        Ok(stream) => connection(stream, peer, shared, shutdown, Some(load)).await,
+                                        Err(err) => tracing::debug!(%peer, %err, "cannot hand a connection over"),
+                                    }
+                                },
+                                &balance.handles[to],
+                            );
+                        }
+                        Err(err) => tracing::debug!(%peer, %err, "cannot hand a connection over"),
+                    }
                 }
                 // Another worker took the connection first.
                 Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -312,6 +332,57 @@ async fn accept_loop(
     }
 }
 
+/// The connections each worker of one `serve` has, for assigning new ones evenly.
+///
+/// Rather than `SO_REUSEPORT`, whose hash spreads a few long-lived connections unevenly
+/// (64 connections over 2 workers split 28/36 as often as not), and then the busier
+/// worker's clients wait while the other has time to spare.
+struct Balance {
+    handles: Vec<Handle>,
+    active: Box<[AtomicUsize]>,
+}
+
+impl Balance {
+    fn new(handles: Vec<Handle>) -> Self {
+        Self {
+            active: handles.iter().map(|_| AtomicUsize::new(0)).collect(),
+            handles,
+        }
+    }
+
+    /// The worker for a connection accepted by worker `me`: the one with the fewest, `me`
+    /// on a tie (no hand-over needed).
+    fn assign(self: &Arc<Self>, me: usize) -> (usize, Load) {
+        let count = |i: usize| self.active[i].load(Ordering::Relaxed);
+        let mut to = me;
+        for i in 0..self.active.len() {
+            if count(i) < count(to) {
+                to = i;
+            }
+        }
+        self.active[to].fetch_add(1, Ordering::Relaxed);
+        (
+            to,
+            Load {
+                balance: self.clone(),
+                worker: to,
+            },
+        )
+    }
+}
+
+/// A connection's place in its worker's count, given back when the connection ends.
+struct Load {
+    balance: Arc<Balance>,
+    worker: usize,
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.balance.active[self.worker].fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Lowers the active-connection gauge when the connection ends, however it ends.
 struct ConnGauge(Arc<ServeShared>);
 
@@ -329,6 +400,7 @@ async fn connection(
     peer: SocketAddr,
     shared: Arc<ServeShared>,
     mut shutdown: watch::Receiver<bool>,
+    _load: Option<Load>,
 ) {
     let metrics = shared.listener.live_metrics();
     metrics.incr(Counter::NewConnections);
@@ -339,9 +411,17 @@ async fn connection(
         tracing::debug!(%peer, %err, "set_nodelay failed");
     }
     let cfg = &shared.config;
+    // Resolves once shutdown is signalled (or its sender is gone); kept for the whole
+    // connection so that it registers with the channel once, not on every wake-up.
+    let stopping = async move {
+        if shutdown.wait_for(|stop| *stop).await.is_err() {
+            tracing::trace!("shutdown sender dropped; closing client connection");
+        }
+    };
+    tokio::pin!(stopping);
     let sniffed = tokio::select! {
         r = tokio::time::timeout(cfg.header_read_timeout, conn::sniff(&mut stream)) => r,
-        _ = shutdown.changed() => return,
+        () = &mut stopping => return,
     };
     let (protocol, replay) = match sniffed {
         Ok(Ok(Some(found))) => found,
@@ -364,23 +444,21 @@ async fn connection(
         shared: shared.clone(),
         conn: conn_shared.clone(),
         client: peer,
-        client_ip: HeaderValue::from_str(&peer.ip().to_string())
-            .unwrap_or_else(|_| HeaderValue::from_static("0.0.0.0")),
-        port_value: HeaderValue::from(shared.port),
+        client_ip: peer.ip().to_string(),
         protocol,
     });
     let svc = service_fn(move |req| handler::handle(ctx.clone(), req));
-    let idle = Idle::new(cfg.idle_timeout, conn_shared);
+    let watch = Watch::new(cfg, protocol, conn_shared);
     match protocol {
         Protocol::Http1 => {
+            // No hyper timer: the header read timeout is the connection watch's, which
+            // costs nothing per request.
             let mut b = hyper::server::conn::http1::Builder::new();
-            b.timer(TokioTimer::new())
-                .header_read_timeout(cfg.header_read_timeout)
-                .max_header_size(cfg.max_header_bytes)
+            b.max_header_size(cfg.max_header_bytes)
                 .max_headers(cfg.max_headers)
                 .keep_alive(true);
             let conn = b.serve_connection(io, svc);
-            drive!(conn, shutdown, idle, peer);
+            drive!(conn, stopping, watch, peer);
         }
         Protocol::Http2 => {
             let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
@@ -388,41 +466,86 @@ async fn connection(
                 .max_concurrent_streams(cfg.h2_max_concurrent_streams)
                 .max_header_list_size(cfg.h2_max_header_list_size);
             let conn = b.serve_connection(io, svc);
-            drive!(conn, shutdown, idle, peer);
+            drive!(conn, stopping, watch, peer);
         }
     }
 }
 
-/// Idle detection: the connection is idle when no byte moved and no request was in
-/// progress for a whole `timeout`, checked every quarter of it.
-struct Idle {
-    timeout: Duration,
+/// What the periodic look at a connection found.
+enum Verdict {
+    Busy,
+    /// Nothing moved for the idle timeout: close gracefully.
+    Idle,
+    /// An HTTP/1 client took longer than the header read timeout to send a request head.
+    SlowHead,
+}
+
+/// Timeouts of a client connection, checked on a tick rather than with a timer per request:
+/// idle (no byte moved and no request in progress for `idle_timeout`), slow request heads
+/// (HTTP/1: waiting for a complete head for `header_read_timeout`), and, through the
+/// wake-up, the target timeout of HTTP/1 requests in flight. The tick is a quarter of the
+/// shortest, so each fires within 25 % of its time.
+struct Watch {
     tick: Duration,
+    idle_timeout: Duration,
+    /// `None` for HTTP/2, which has no request heads to wait for in this sense.
+    header_read_timeout: Option<Duration>,
     shared: Arc<ConnShared>,
-    last: u64,
+    activity: u64,
     quiet: Duration,
+    requests: u64,
+    waiting: Duration,
 }
 
-impl Idle {
-    fn new(timeout: Duration, shared: Arc<ConnShared>) -> Self {
+impl Watch {
+    fn new(cfg: &ProxyConfig, protocol: Protocol, shared: Arc<ConnShared>) -> Self {
+        let http1 = protocol == Protocol::Http1;
+        let mut shortest = cfg.idle_timeout;
+        if http1 {
+            shortest = shortest
+                .min(cfg.header_read_timeout)
+                .min(cfg.target_timeout);
+        }
         Self {
-            timeout,
-            tick: (timeout / 4).max(Duration::from_millis(1)),
+            tick: (shortest / 4).max(Duration::from_millis(1)),
+            idle_timeout: cfg.idle_timeout,
+            header_read_timeout: http1.then_some(cfg.header_read_timeout),
             shared,
-            last: 0,
+            activity: 0,
             quiet: Duration::ZERO,
+            requests: 0,
+            waiting: Duration::ZERO,
         }
     }
 
-    /// Called every `tick`; true when the connection has been idle for `timeout`.
-    fn expired(&mut self) -> bool {
-        let now = self.shared.activity.load(Ordering::Relaxed);
-        if now != self.last || self.shared.in_flight.load(Ordering::Relaxed) > 0 {
-            self.last = now;
-            self.quiet = Duration::ZERO;
-            return false;
+    /// Called every `tick`.
+    fn check(&mut self) -> Verdict {
+        let s = &self.shared;
+        let activity = s.activity.load(Ordering::Relaxed);
+        let requests = s.requests.load(Ordering::Relaxed);
+        let busy = s.in_flight.load(Ordering::Relaxed) > 0;
+        // A request head is awaited when no request runs and no response is streaming.
+        if busy || s.streaming.load(Ordering::Relaxed) > 0 || requests != self.requests {
+            self.waiting = Duration::ZERO;
+        } else {
+            self.waiting += self.tick;
         }
-        self.quiet += self.tick;
-        self.quiet >= self.timeout
+        self.requests = requests;
+        if busy || activity != self.activity {
+            self.quiet = Duration::ZERO;
+        } else {
+            self.quiet += self.tick;
+        }
+        self.activity = activity;
+        if self
+            .header_read_timeout
+            .is_some_and(|limit| self.waiting >= limit)
+        {
+            Verdict::SlowHead
+        } else if self.quiet >= self.idle_timeout {
+            Verdict::Idle
+        } else {
+            Verdict::Busy
+        }
     }
 }

@@ -3,13 +3,12 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use http::uri::Authority;
 use tokio::sync::{Notify, watch};
 
-use crate::upstream::{self, UpstreamClient};
+use crate::upstream::Pools;
 
 /// A target's health state, named as in `DescribeTargetHealth`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -156,17 +155,21 @@ pub(crate) struct Health {
     pub(crate) last_mismatch_code: Option<u16>,
 }
 
+/// Wakes every HTTP/1 client connection when some target's in-flight requests are cut. A
+/// connection's requests are polled with it and check their target's flag then, so they
+/// need no registration of their own; HTTP/2 streams run in their own tasks and wait on
+/// their target's `cut_notify` instead.
+pub(crate) static CUTS: Notify = Notify::const_new();
+
 /// One registered target, shared by the router, in-flight requests and the health checker.
 pub(crate) struct Target {
     pub(crate) id: String,
     pub(crate) addr: SocketAddr,
     pub(crate) priority: u32,
-    pub(crate) authority: Authority,
-    /// One connection pool per proxy worker thread (slot 0: the caller's runtime), created
-    /// on first use, so a request and its upstream connection live on the same thread.
-    clients: Box<[OnceLock<UpstreamClient>]>,
-    connect_timeout: Duration,
-    pool_idle_timeout: Duration,
+    /// Idle connections, one pool per proxy worker thread (slot 0: the caller's runtime),
+    /// so a request and its target connection live on the same thread.
+    pub(crate) pools: Pools,
+    pub(crate) connect_timeout: Duration,
     /// `TargetState` as a byte so the router reads it without a lock.
     state: AtomicU8,
     pub(crate) in_flight: AtomicU64,
@@ -176,6 +179,7 @@ pub(crate) struct Target {
     pub(crate) idle: Notify,
     /// Set when the deregistration delay elapsed: requests still in flight are cut (ALB: 502).
     cut: AtomicBool,
+    /// Wakes HTTP/2 requests waiting on this target when it is cut (see `CUTS`).
     pub(crate) cut_notify: Notify,
     pub(crate) drained: watch::Sender<bool>,
 }
@@ -185,7 +189,6 @@ impl Target {
         id: String,
         addr: SocketAddr,
         priority: u32,
-        authority: Authority,
         connect_timeout: Duration,
         pool_idle_timeout: Duration,
     ) -> Self {
@@ -193,12 +196,8 @@ impl Target {
             id,
             addr,
             priority,
-            authority,
-            clients: (0..=upstream::MAX_WORKERS)
-                .map(|_| OnceLock::new())
-                .collect(),
+            pools: Pools::new(pool_idle_timeout),
             connect_timeout,
-            pool_idle_timeout,
             state: AtomicU8::new(TargetState::Initial.to_u8()),
             in_flight: AtomicU64::new(0),
             requests: AtomicU64::new(0),
@@ -213,13 +212,6 @@ impl Target {
             cut_notify: Notify::new(),
             drained: watch::Sender::new(false),
         }
-    }
-
-    /// The connection pool of the calling thread's worker.
-    pub(crate) fn client(&self) -> &UpstreamClient {
-        let slot = upstream::worker_slot() % self.clients.len();
-        self.clients[slot]
-            .get_or_init(|| upstream::client(self.connect_timeout, self.pool_idle_timeout))
     }
 
     pub(crate) fn state(&self) -> TargetState {
@@ -244,6 +236,7 @@ impl Target {
     pub(crate) fn cut_in_flight(&self) {
         self.cut.store(true, Ordering::Release);
         self.cut_notify.notify_waiters();
+        CUTS.notify_waiters();
     }
 
     pub(crate) fn snapshot(&self) -> TargetSnapshot {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
-use http::uri::{Authority, PathAndQuery};
+use http::uri::PathAndQuery;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -147,19 +147,10 @@ impl TargetGroup {
     /// Registers a target with a failover priority (lower is preferred); see [`Routing::Failover`].
     pub fn register_with_priority(&self, id: impl Into<String>, addr: SocketAddr, priority: u32) {
         let id = id.into();
-        let authority = match Authority::try_from(addr.to_string()) {
-            Ok(a) => a,
-            // A SocketAddr always formats as a valid authority; keep the type system honest.
-            Err(err) => {
-                tracing::error!(%addr, %err, "cannot build an authority for a target");
-                return;
-            }
-        };
         let target = Arc::new(Target::new(
             id.clone(),
             addr,
             priority,
-            authority,
             self.config.connect_timeout,
             self.config.pool_idle_timeout,
         ));
@@ -423,6 +414,9 @@ impl TargetGroup {
             let outcome =
                 health::probe(target.addr, &self.health_path, &self.config.health_check).await;
             self.apply(&target, outcome);
+            // Piggybacks on the check's timer: idle connections past their time are closed
+            // even when no request comes to reuse them.
+            target.pools.sweep();
         }
     }
 

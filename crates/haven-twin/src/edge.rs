@@ -92,10 +92,8 @@ pub async fn run(args: EdgeArgs) -> Result<(), Error> {
         tcp,
         listener,
         ProxyConfig {
-            workers: std::env::var("BENCH_EDGE_WORKERS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
+            // As the regions' ALB twins: one proxy worker thread per CPU.
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
             ..ProxyConfig::default()
         },
         proxy_stop_rx,

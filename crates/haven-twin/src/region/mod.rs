@@ -155,10 +155,9 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             // Request smuggling gets a 400 rather than AWS's default of forwarding and closing:
             // the twin is where users find such clients, so it refuses them outright.
             desync_mitigation_mode: haven_proxy::DesyncMitigationMode::Strictest,
-            workers: std::env::var("BENCH_ALB_WORKERS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
+            // One proxy worker thread per CPU, like nginx's `worker_processes auto`: measured
+            // fastest by scripts/bench (the region's other threads are mostly idle).
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
             ..ProxyConfig::default()
         };
         let test_addr = ports
