@@ -60,7 +60,7 @@ impl Streaming {
 impl Drop for Streaming {
     fn drop(&mut self) {
         self.0.streaming.fetch_sub(1, Ordering::Relaxed);
-        self.0.activity.fetch_add(1, Ordering::Relaxed);
+        self.0.bump_activity();
     }
 }
 

@@ -45,6 +45,17 @@ impl Default for ConnShared {
     }
 }
 
+impl ConnShared {
+    /// Marks that bytes moved or a request ended. A plain store rather than an atomic
+    /// increment, as it happens several times per request: the watch only asks whether the
+    /// value changed since its last look, and the only concurrent bumps (HTTP/2 streams
+    /// ending while the connection reads) are as good as one.
+    pub(crate) fn bump_activity(&self) {
+        let now = self.activity.load(Ordering::Relaxed);
+        self.activity.store(now.wrapping_add(1), Ordering::Relaxed);
+    }
+}
+
 /// Which protocol the client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Protocol {
@@ -97,7 +108,7 @@ impl ClientIo {
         if data.is_empty() {
             return;
         }
-        self.shared.activity.fetch_add(1, Ordering::Relaxed);
+        self.shared.bump_activity();
         if let Some(t) = self.tracker.as_mut() {
             t.feed(data);
         }
@@ -122,7 +133,7 @@ impl AsyncRead for ClientIo {
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
         let filled = buf.filled();
         if filled.len() > before {
-            this.shared.activity.fetch_add(1, Ordering::Relaxed);
+            this.shared.bump_activity();
             if let Some(t) = this.tracker.as_mut() {
                 t.feed(&filled[before..]);
             }
@@ -139,7 +150,7 @@ impl AsyncWrite for ClientIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let n = ready!(Pin::new(&mut this.inner).poll_write(cx, data))?;
-        this.shared.activity.fetch_add(1, Ordering::Relaxed);
+        this.shared.bump_activity();
         Poll::Ready(Ok(n))
     }
 
@@ -150,7 +161,7 @@ impl AsyncWrite for ClientIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let n = ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?;
-        this.shared.activity.fetch_add(1, Ordering::Relaxed);
+        this.shared.bump_activity();
         Poll::Ready(Ok(n))
     }
 

@@ -61,7 +61,7 @@ impl<'a> Active<'a> {
 impl Drop for Active<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.0.activity.fetch_add(1, Ordering::Relaxed);
+        self.0.bump_activity();
     }
 }
 
@@ -443,6 +443,7 @@ async fn send(
         // Register before checking the flag so a cut in between is not missed.
         cut.enable();
     }
+    let mut first = true;
     poll_fn(|cx| {
         if target.is_cut() {
             return Poll::Ready(Err(Failure::Cut));
@@ -457,7 +458,8 @@ async fn send(
         }
         let expired = match timer.as_mut().as_pin_mut() {
             Some(timer) => timer.poll(cx).is_ready(),
-            None => Instant::now() >= deadline,
+            // The deadline is `started` + timeout: no need to read the clock at once.
+            None => !std::mem::take(&mut first) && Instant::now() >= deadline,
         };
         if expired {
             return Poll::Ready(Err(Failure::Timeout));

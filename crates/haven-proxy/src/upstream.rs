@@ -33,8 +33,14 @@ pub(crate) const MAX_WORKERS: usize = 64;
 /// coming back to a full pool are closed.
 const MAX_IDLE: usize = 256;
 
-/// Reads ask for at least this much room in the read buffer.
+/// Size of a connection's read buffer.
 const READ_SIZE: usize = 8 * 1024;
+
+/// Below this much free room, the read buffer gets a fresh `READ_SIZE` before a read.
+/// Responses are cut from the buffer and handed on without copying, so it is shared until
+/// they are sent; reading into the rest of it until little is left saves an allocation per
+/// response.
+const MIN_ROOM: usize = 1024;
 
 /// Hands out a distinct generation to every worker thread ever started.
 static GENERATIONS: AtomicU64 = AtomicU64::new(1);
@@ -242,6 +248,12 @@ fn poll_fill(
     pin!(io.read_buf(buf)).poll(cx)
 }
 
+fn make_room(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < MIN_ROOM {
+        buf.reserve(READ_SIZE);
+    }
+}
+
 async fn read_head(
     io: &mut (impl tokio::io::AsyncRead + Unpin),
     buf: &mut BytesMut,
@@ -255,7 +267,7 @@ async fn read_head(
                 return Ok(head);
             }
         }
-        buf.reserve(READ_SIZE);
+        make_room(buf);
         match io.read_buf(buf).await {
             Ok(0) | Err(_) => return Err(Fault::Lost),
             Ok(_) => {}

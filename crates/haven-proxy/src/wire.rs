@@ -4,7 +4,7 @@
 use std::mem::MaybeUninit;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{StatusCode, Version};
 
 use crate::desync::{self, Chunk};
@@ -117,11 +117,13 @@ fn build(
         Version::HTTP_11
     };
 
-    // First the fields that decide framing and keep-alive, and the names `Connection` lists.
+    // One pass: fields that decide framing and keep-alive are read (and, being hop-by-hop,
+    // left out), the others copied over.
     let (mut close, mut keep) = (false, false);
     let mut named: Vec<&[u8]> = Vec::new();
     let (mut chunked, mut te) = (false, false);
     let mut length: Option<u64> = None;
+    let mut headers = HeaderMap::with_capacity(spans.len());
     for s in spans {
         let n = name(s);
         if n.eq_ignore_ascii_case(b"connection") {
@@ -134,14 +136,18 @@ fn build(
                     named.push(token);
                 }
             }
-        } else if n.eq_ignore_ascii_case(b"transfer-encoding") {
+            continue;
+        }
+        if n.eq_ignore_ascii_case(b"transfer-encoding") {
             te = true;
             // Like hyper: chunked must be the last coding of the last such field.
             chunked = value(s)
                 .rsplit(|b| *b == b',')
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-        } else if n.eq_ignore_ascii_case(b"content-length") {
+            continue;
+        }
+        if n.eq_ignore_ascii_case(b"content-length") {
             for part in value(s).split(|b| *b == b',').map(<[u8]>::trim_ascii) {
                 let n = parse_length(part).ok_or(Malformed)?;
                 if length.is_some_and(|l| l != n) {
@@ -149,6 +155,19 @@ fn build(
                 }
                 length = Some(n);
             }
+        } else if headers::is_hop_by_hop(n) {
+            continue;
+        }
+        let v = HeaderValue::from_maybe_shared(head.slice(s[2] as usize..s[3] as usize))
+            .map_err(|_| Malformed)?;
+        headers.append(field_name(n)?, v);
+    }
+    if te {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+    for token in named {
+        if let Ok(n) = HeaderName::from_bytes(token) {
+            headers.remove(n);
         }
     }
     let no_body =
@@ -165,27 +184,34 @@ fn build(
         && (version == Version::HTTP_11 || keep)
         && framing != Framing::Close
         && !(te && length.is_some());
-
-    let mut headers = HeaderMap::with_capacity(spans.len());
-    for s in spans {
-        let n = name(s);
-        if headers::is_hop_by_hop(n)
-            || named.iter().any(|t| t.eq_ignore_ascii_case(n))
-            || (te && n.eq_ignore_ascii_case(b"content-length"))
-        {
-            continue;
-        }
-        let field = HeaderName::from_bytes(n).map_err(|_| Malformed)?;
-        let v = HeaderValue::from_maybe_shared(head.slice(s[2] as usize..s[3] as usize))
-            .map_err(|_| Malformed)?;
-        headers.append(field, v);
-    }
     Ok(ResponseHead {
         status,
         headers,
         framing,
         keep_alive,
     })
+}
+
+/// A field name; the names responses mostly carry are matched directly, which is cheaper
+/// than the general parser (it lowercases into a scratch buffer first).
+fn field_name(n: &[u8]) -> Result<HeaderName, Malformed> {
+    let is = |known: &[u8]| n.eq_ignore_ascii_case(known);
+    let known = match n.len() {
+        4 if is(b"date") => header::DATE,
+        4 if is(b"etag") => header::ETAG,
+        4 if is(b"vary") => header::VARY,
+        6 if is(b"server") => header::SERVER,
+        7 if is(b"expires") => header::EXPIRES,
+        8 if is(b"location") => header::LOCATION,
+        10 if is(b"set-cookie") => header::SET_COOKIE,
+        12 if is(b"content-type") => header::CONTENT_TYPE,
+        13 if is(b"cache-control") => header::CACHE_CONTROL,
+        13 if is(b"last-modified") => header::LAST_MODIFIED,
+        14 if is(b"content-length") => header::CONTENT_LENGTH,
+        16 if is(b"content-encoding") => header::CONTENT_ENCODING,
+        _ => return HeaderName::from_bytes(n).map_err(|_| Malformed),
+    };
+    Ok(known)
 }
 
 /// A Content-Length value: digits only, no sign, no overflow.

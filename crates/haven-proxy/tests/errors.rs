@@ -77,6 +77,33 @@ async fn slow_target_is_504_and_not_retried() {
     assert_eq!(g.metrics().http_code_elb_504, 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_timeout_holds_on_worker_threads_for_http1_and_h2c() {
+    let stop = Stop::new();
+    let g = rr_group(&stop, "slow-workers");
+    let a = Backend::start("a").await;
+    g.register("a", a.addr);
+    wait_healthy(&g, 1).await;
+    let cfg = ProxyConfig {
+        workers: 2,
+        target_timeout: Duration::from_millis(300),
+        ..ProxyConfig::default()
+    };
+    let proxy = Proxy::start(ForwardAction::single(g.clone()), cfg).await;
+    // HTTP/1 checks the deadline on its connection's periodic wake-up, HTTP/2 with a timer.
+    for c in [client(), h2c_client()] {
+        assert_eq!(get(&c, &proxy.url("/")).await.status, 200);
+        let started = std::time::Instant::now();
+        assert_eq!(get(&c, &proxy.url("/hang")).await.status, 504);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+    }
+    assert_eq!(g.metrics().http_code_elb_504, 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_target_costs_idempotent_clients_nothing() {
     let stop = Stop::new();
