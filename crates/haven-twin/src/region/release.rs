@@ -213,10 +213,13 @@ impl Runner {
             if let Some(why) = h.failed {
                 return Err(Failure(format!("green tasks failed to start: {why}")));
             }
-            if h.unhealthy > 0 {
+            if h.unhealthy > 0 || h.health_failures > 0 {
                 return Err(Failure(format!(
                     "{} green target(s) failed their health checks ({} {}, unhealthy threshold {})",
-                    h.unhealthy, hc.path, hc.success_codes, hc.unhealthy_threshold
+                    h.unhealthy.max(h.health_failures),
+                    hc.path,
+                    hc.success_codes,
+                    hc.unhealthy_threshold
                 )));
             }
             if h.healthy >= h.desired {

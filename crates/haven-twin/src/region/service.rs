@@ -79,6 +79,8 @@ struct TaskSet {
     breaker: Breaker,
     /// Tasks of this set that exited without being asked to.
     crashes: u32,
+    /// Tasks of this set stopped because they failed their health checks.
+    health_failures: u32,
 }
 
 struct Inner {
@@ -114,6 +116,8 @@ pub struct SetHealth {
     pub healthy: u32,
     pub unhealthy: u32,
     pub crashes: u32,
+    /// Tasks replaced because they failed their ALB health checks.
+    pub health_failures: u32,
     pub failed: Option<String>,
 }
 
@@ -156,6 +160,7 @@ impl ServiceTwin {
             desired: None,
             breaker: Breaker::default(),
             crashes: 0,
+            health_failures: 0,
         };
         let (exits_tx, exits_rx) = mpsc::unbounded_channel();
         let twin = Arc::new(Self {
@@ -372,8 +377,17 @@ impl ServiceTwin {
                 }
             }
             for (id, reason) in &to_stop {
-                if let Some(t) = inner.tasks.get_mut(id) {
-                    t.stopping = Some(reason.clone());
+                let Some(t) = inner.tasks.get_mut(id) else {
+                    continue;
+                };
+                t.stopping = Some(reason.clone());
+                let set = t.set.clone();
+                // Counted here, where it is decided: a release watching the set must see it even
+                // though the task is already on its way out.
+                if reason.starts_with("Task failed ELB health checks") {
+                    if let Some(s) = inner.sets.iter_mut().find(|s| s.id == set) {
+                        s.health_failures += 1;
+                    }
                 }
             }
         }
@@ -754,6 +768,7 @@ impl ServiceTwin {
                 desired: Some(self.desired()),
                 breaker: Breaker::default(),
                 crashes: 0,
+                health_failures: 0,
             });
         }
         self.wake.notify_one();
@@ -789,6 +804,7 @@ impl ServiceTwin {
             healthy: count(TargetState::Healthy),
             unhealthy: count(TargetState::Unhealthy),
             crashes: s.crashes,
+            health_failures: s.health_failures,
             failed: s.breaker.failed.clone(),
         })
     }
