@@ -188,11 +188,7 @@ fn status(edge: &Edge) -> EdgeStatus {
     EdgeStatus {
         url: edge.url.clone(),
         pid: Some(std::process::id()),
-        mode: match edge.mode {
-            RoutingMode::Failover => "failover",
-            RoutingMode::ActiveActive => "active-active",
-        }
-        .to_owned(),
+        mode: crate::wire_name(edge.mode),
         serving_regions: serving,
         regions: edge
             .regions

@@ -52,6 +52,20 @@ pub enum Error {
     Other(String),
 }
 
+/// Locks a mutex, carrying on past a poisoned one: a panic elsewhere must not wedge the twin's
+/// controllers, and the data they guard stays usable.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The name an enum has in the spec and the API (`primary`, `active-active`): its serde name.
+pub(crate) fn wire_name(value: impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Self::Io {

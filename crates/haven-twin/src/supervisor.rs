@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use haven_process::{Group, Output, ProcessIdentity, Signal, SpawnSpec};
@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::api::{ChaosResult, EdgeStatus, RegionStatus, RegionTarget, Status};
 use crate::control::{self, Call, Endpoint, Reply};
+use crate::lock;
 use crate::ports::Ports;
 use crate::{Error, Paths};
 
@@ -60,10 +61,6 @@ struct Sup {
     shutting_down: watch::Sender<bool>,
     /// The control API's address, once bound.
     control: std::sync::OnceLock<std::net::SocketAddr>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 const EDGE: &str = "edge";
@@ -408,10 +405,7 @@ impl Sup {
             let down = |state: &str| RegionStatus {
                 metrics_url: String::new(),
                 name: r.name.clone(),
-                role: serde_json::to_value(r.role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                role: crate::wire_name(r.role),
                 state: state.to_owned(),
                 pid: proc.and_then(|p| p.2.map(|i| i.pid)),
                 alb_url: r
@@ -456,10 +450,7 @@ impl Sup {
         let edge = edge.unwrap_or_else(|| EdgeStatus {
             url: format!("http://{}", self.ports.edge_addr()),
             pid: None,
-            mode: serde_json::to_value(self.twin.edge.mode)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            mode: crate::wire_name(self.twin.edge.mode),
             serving_regions: Vec::new(),
             regions: Vec::new(),
         });

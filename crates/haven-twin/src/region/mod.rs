@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use crate::api::{self, ChaosResult, KillAz, KillTask};
 use crate::control::{self, Call, Endpoint, Reply};
 use crate::ports::Ports;
-use crate::{Error, Paths};
+use crate::{Error, Paths, lock};
 use service::{Images, PreparedImage, ServiceEnv, ServiceTwin};
 
 /// Images from the region's registry, unpacked once per digest; tasks share the rootfs and
@@ -213,10 +213,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
                 if call.method != Method::GET || call.path != "/metrics" {
                     return Reply::not_found("only GET /metrics is served here");
                 }
-                let store = monitor
-                    .store
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let store = lock(&monitor.store);
                 match store.prometheus_text(std::time::SystemTime::now()) {
                     Ok(text) => Reply::text(text),
                     Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -233,10 +230,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     ));
     let region = Arc::new(Region {
         name: region.name.clone(),
-        role: serde_json::to_value(region.role)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        role: crate::wire_name(region.role),
         services,
         store,
         monitor,
@@ -403,10 +397,7 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
                 return Reply::not_found(format!("region {} has no AZ `{}`", region.name, req.az));
             }
             let impaired = {
-                let store = region
-                    .store
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let store = lock(&region.store);
                 if let Err(e) = store.set_az_impaired(&req.az, true) {
                     return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
                 }
@@ -427,10 +418,7 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
             })
         }
         (&Method::POST, "/chaos/heal") => {
-            let store = region
-                .store
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let store = lock(&region.store);
             let healed = store.impaired_azs().unwrap_or_default();
             for az in &healed {
                 if let Err(e) = store.set_az_impaired(az, false) {
@@ -447,11 +435,7 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
             })
         }
         (&Method::GET, "/alarms") => {
-            let store = region
-                .monitor
-                .store
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let store = lock(&region.monitor.store);
             match store.describe_alarms() {
                 Ok(a) => Reply::ok(a),
                 Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -459,11 +443,7 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
         }
         (&Method::GET, path) if path.starts_with("/alarms/") && path.ends_with("/history") => {
             let name = &path["/alarms/".len()..path.len() - "/history".len()];
-            let store = region
-                .monitor
-                .store
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let store = lock(&region.monitor.store);
             match store.alarm(name) {
                 Ok(None) => Reply::not_found(format!("no alarm `{name}` in {}", region.name)),
                 Ok(Some(_)) => match store.alarm_history(name, 100) {
@@ -474,10 +454,7 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
             }
         }
         (&Method::GET, "/releases") => {
-            let store = region
-                .store
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let store = lock(&region.store);
             match store.releases(None, 100) {
                 Ok(r) => Reply::ok(r),
                 Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -485,10 +462,7 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
         }
         (&Method::GET, path) if path.starts_with("/releases/") => {
             let id = &path["/releases/".len()..];
-            let store = region
-                .store
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let store = lock(&region.store);
             match store.release(id) {
                 Ok(Some(r)) => Reply::ok(r),
                 Ok(None) => Reply::not_found(format!("no release `{id}` in {}", region.name)),

@@ -2,7 +2,7 @@
 //! ALB metrics under AWS's names and dimensions, evaluates the spec's alarms, and publishes each
 //! state change to the spec's topic through the SNS twin.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use haven_metrics::catalog as cw;
@@ -16,6 +16,7 @@ use haven_spec::model::{AlarmKind, Spec};
 use tokio::sync::watch;
 
 use super::service::ServiceTwin;
+use crate::lock;
 
 /// Dimensions of a service's metrics, as the twin names its resources.
 pub struct Names {
@@ -52,10 +53,6 @@ pub struct Monitor {
     project: String,
     region: String,
     services: Vec<(Arc<ServiceTwin>, Names)>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The spec's alarms for one service, on the `[local]` profile's alarm period.

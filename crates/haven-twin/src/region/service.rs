@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use haven_process::{Group, Output, ProcessIdentity, Sampler, Signal, SpawnSpec};
@@ -20,6 +20,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::autoscale::{Datapoint, Policy, Scaler};
 use crate::api;
+use crate::lock;
 
 /// Where a service's tasks come from and where their logs go.
 pub struct ServiceEnv {
@@ -124,11 +125,6 @@ pub struct SetHealth {
 /// ECS's circuit-breaker threshold: half the desired count, at least 3, at most 200.
 fn breaker_threshold(desired: u32) -> u32 {
     desired.div_ceil(2).clamp(3, 200)
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic elsewhere must not wedge the controller; the data stays usable.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl ServiceTwin {
