@@ -91,6 +91,13 @@ pub enum Command {
         #[command(subcommand)]
         command: AwsCommand,
     },
+    /// The local SSM Parameter Store: secrets for the twin's tasks, builds and webhooks.
+    Secret {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
     /// Run the whole architecture on this machine: both regions, ALBs, tasks, edge router.
     Up(SpecArg),
     /// Stop a running twin: stop routing, drain, stop tasks.
@@ -138,6 +145,20 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<AlarmsCommand>,
     },
+    /// The CodePipeline twin: runs from pushes, their stages and logs, approvals, retries.
+    Pipeline {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(subcommand)]
+        command: PipelineCommand,
+    },
+    /// The CodeCommit twin: where to push.
+    Source {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(subcommand)]
+        command: SourceCommand,
+    },
     /// Disaster drills on the running twin.
     Chaos {
         #[command(flatten)]
@@ -180,6 +201,18 @@ pub enum ChaosCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store NAME (a parameter, or a `service.secrets` variable) from stdin, not echoed; each
+    /// set is a new version.
+    Set { name: String },
+    /// Name, version and last change of every parameter (never a value), and the spec's unset
+    /// ones.
+    Ls,
+    /// Delete NAME.
+    Rm { name: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum InternalCommand {
     /// A region process.
     Region {
@@ -192,6 +225,53 @@ pub enum InternalCommand {
         #[arg(long)]
         spec: PathBuf,
     },
+    /// The pipeline process (CodePipeline and CodeCommit replication).
+    Pipeline {
+        #[arg(long)]
+        spec: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Runs, newest first, with each stage's status.
+    Ls,
+    /// One run: its commit, image and every stage with its time and message.
+    Show { run: u64 },
+    /// A run's stage logs (the Build stage's includes the build's log).
+    Logs {
+        run: u64,
+        /// Only this stage.
+        #[arg(long)]
+        stage: Option<String>,
+        /// Keep printing as the run goes on, until it ends.
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Let a run waiting at its Approval stage through to Production (needs the control token).
+    Approve {
+        run: u64,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Stop a run waiting at its Approval stage; the run fails.
+    Reject {
+        run: u64,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Run a failed stage of a failed run again; the run carries on from there.
+    Retry {
+        run: u64,
+        #[arg(long)]
+        stage: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// The primary repository's URL: `git clone` it, push to the spec's branch to start a run.
+    Url,
 }
 
 #[derive(Debug, Subcommand)]

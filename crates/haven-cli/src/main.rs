@@ -10,6 +10,7 @@ use clap::Parser;
 
 use crate::cli::{
     AlarmsCommand, AwsCommand, AwsSecretCommand, Cli, Command, ImageCommand, MetricsCommand,
+    SecretCommand, SourceCommand,
 };
 use crate::printer::Printer;
 
@@ -81,6 +82,11 @@ fn main() -> ExitCode {
                 } => commands::aws::secret_set(&printer, spec, &name, &opts),
             }
         }
+        Command::Secret { spec, command } => match command {
+            SecretCommand::Set { name } => commands::secret::set(&printer, &spec.spec, &name),
+            SecretCommand::Ls => commands::secret::ls(&printer, &spec.spec),
+            SecretCommand::Rm { name } => commands::secret::rm(&printer, &spec.spec, &name),
+        },
         Command::Up(s) => commands::twin::up(&printer, &s.spec),
         Command::Down(s) => commands::twin::down(&printer, &s.spec),
         Command::Status(s) => commands::twin::status(&printer, &s.spec),
@@ -139,6 +145,13 @@ fn main() -> ExitCode {
             spec,
             command: Some(AlarmsCommand::History { name, region }),
         } => commands::monitor::history(&printer, &spec.spec, &name, region.as_deref()),
+        Command::Pipeline { spec, command } => {
+            commands::pipeline::run(&printer, &spec.spec, command)
+        }
+        Command::Source {
+            spec,
+            command: SourceCommand::Url,
+        } => commands::pipeline::source_url(&printer, &spec.spec),
         Command::Chaos { spec, command } => commands::twin::chaos(&printer, &spec.spec, command),
         Command::Internal { command } => commands::internal::run(command),
         Command::Completions { shell } => commands::completions(shell),

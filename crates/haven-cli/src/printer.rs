@@ -103,17 +103,19 @@ impl Printer {
 }
 
 /// Rows as left-aligned columns two spaces apart (the first row is usually a header).
-pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0usize; N];
+pub fn table<R: AsRef<[String]>>(rows: &[R]) -> String {
+    let columns = rows.iter().map(|r| r.as_ref().len()).max().unwrap_or(0);
+    let mut widths = vec![0usize; columns];
     for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
+        for (w, cell) in widths.iter_mut().zip(row.as_ref()) {
             *w = (*w).max(cell.chars().count());
         }
     }
     rows.iter()
         .map(|row| {
-            row.iter()
-                .zip(widths)
+            row.as_ref()
+                .iter()
+                .zip(&widths)
                 .map(|(c, w)| format!("{c:<w$}"))
                 .collect::<Vec<_>>()
                 .join("  ")

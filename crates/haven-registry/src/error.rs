@@ -86,6 +86,15 @@ pub enum Error {
 
     #[error("blob {digest} has media type `{media_type}`, which this registry does not handle")]
     UnsupportedMediaType { digest: Digest, media_type: String },
+
+    #[error("{}: not a valid RustSec advisory: {reason}", path.display())]
+    Advisory { path: PathBuf, reason: String },
+
+    #[error("{}: not a valid Cargo.lock: {reason}", path.display())]
+    Lockfile { path: PathBuf, reason: String },
+
+    #[error("lifecycle rule with priority {priority}: {reason}")]
+    InvalidLifecycle { priority: u32, reason: String },
 }
 
 impl Error {

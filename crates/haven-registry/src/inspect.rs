@@ -8,10 +8,11 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::layout::Registry;
 use crate::oci::{
-    ANNOTATION_CREATED, ConfigFile, Descriptor, Index, MEDIA_TYPE_CONFIG, MEDIA_TYPE_LAYER,
-    MEDIA_TYPE_MANIFEST, Manifest,
+    ANNOTATION_CREATED, ANNOTATION_PUSHED_AT, ConfigFile, Descriptor, Index, MEDIA_TYPE_CONFIG,
+    MEDIA_TYPE_LAYER, MEDIA_TYPE_MANIFEST, Manifest,
 };
 use crate::tags::{entry_of, tags_of};
+use crate::time::{millis, parse_rfc3339, rfc3339_ms};
 
 /// One image, as `haven image ls` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -19,8 +20,11 @@ pub struct ImageInfo {
     pub digest: Digest,
     /// Sorted; empty for an untagged image.
     pub tags: Vec<String>,
-    /// When the image entered the registry (RFC 3339), kept across replication.
+    /// When the image was first pushed anywhere (RFC 3339), kept across replication.
     pub created: Option<String>,
+    /// When the image entered this registry (ECR's `imagePushedAt`, RFC 3339 with
+    /// milliseconds); a replicated image's is the time of the copy.
+    pub pushed_at: String,
     /// Manifest, config and layer bytes.
     pub size: u64,
     pub entrypoint: Vec<String>,
@@ -36,6 +40,7 @@ pub struct ImageDetail {
     pub digest: Digest,
     pub tags: Vec<String>,
     pub created: Option<String>,
+    pub pushed_at: String,
     pub size: u64,
     pub manifest: Manifest,
     pub config: ConfigFile,
@@ -63,43 +68,46 @@ impl Loaded {
 }
 
 impl Registry {
-    /// Every image, newest first (untagged ones included, as ECR lists them).
+    /// Every image, most recently pushed first (untagged ones included, as ECR lists them).
     pub fn list(&self) -> Result<Vec<ImageInfo>> {
         let index = self.read_index()?;
         let mut digests: Vec<&Digest> = index.manifests.iter().map(|d| &d.digest).collect();
         digests.sort();
         digests.dedup();
-        let mut out: Vec<ImageInfo> = digests
+        let mut out: Vec<(u64, ImageInfo)> = digests
             .into_iter()
-            .map(|digest| match self.load_in(&index, digest) {
-                Ok(image) => ImageInfo {
-                    digest: digest.clone(),
-                    size: image.size(),
-                    created: image.created(),
-                    entrypoint: ImageSpec::from_config(&image.config).entrypoint,
-                    tags: image.tags,
-                    problem: None,
-                },
-                Err(e) => {
-                    let entry = entry_of(&index, digest);
-                    ImageInfo {
+            .map(|digest| {
+                let pushed = entry_of(&index, digest).map_or(0, |d| self.pushed_at(d));
+                let info = match self.load_in(&index, digest) {
+                    Ok(image) => ImageInfo {
                         digest: digest.clone(),
-                        tags: tags_of(&index, digest),
-                        created: entry.and_then(|d| d.annotations.get(ANNOTATION_CREATED).cloned()),
-                        size: entry.map_or(0, |d| d.size),
-                        entrypoint: Vec::new(),
-                        problem: Some(e.to_string()),
+                        size: image.size(),
+                        created: image.created(),
+                        pushed_at: rfc3339_ms(pushed),
+                        entrypoint: ImageSpec::from_config(&image.config).entrypoint,
+                        tags: image.tags,
+                        problem: None,
+                    },
+                    Err(e) => {
+                        let entry = entry_of(&index, digest);
+                        ImageInfo {
+                            digest: digest.clone(),
+                            tags: tags_of(&index, digest),
+                            created: entry
+                                .and_then(|d| d.annotations.get(ANNOTATION_CREATED).cloned()),
+                            pushed_at: rfc3339_ms(pushed),
+                            size: entry.map_or(0, |d| d.size),
+                            entrypoint: Vec::new(),
+                            problem: Some(e.to_string()),
+                        }
                     }
-                }
+                };
+                (pushed, info)
             })
             .collect();
-        // RFC 3339 UTC strings sort as times; the digest breaks ties, so the order is stable.
-        out.sort_by(|a, b| {
-            b.created
-                .cmp(&a.created)
-                .then_with(|| a.digest.cmp(&b.digest))
-        });
-        Ok(out)
+        // Push times in one registry are distinct; the digest breaks ties in hand-edited ones.
+        out.sort_by(|(a_t, a), (b_t, b)| b_t.cmp(a_t).then_with(|| a.digest.cmp(&b.digest)));
+        Ok(out.into_iter().map(|(_, info)| info).collect())
     }
 
     /// An image in full; every blob, layers included, is verified against its digest.
@@ -112,11 +120,38 @@ impl Registry {
             digest: image.entry.digest.clone(),
             size: image.size(),
             created: image.created(),
+            pushed_at: rfc3339_ms(self.pushed_at(&image.entry)),
             layers: image.manifest.layers.clone(),
             tags: image.tags,
             manifest: image.manifest,
             config: image.config,
         })
+    }
+
+    /// Re-reads the image `digest` and checks that its manifest, config and every layer hash
+    /// to their digests: how a replicated image is verified in the destination.
+    pub fn verify(&self, digest: &Digest) -> Result<()> {
+        let index = self.read_index()?;
+        let image = self.load_in(&index, digest)?;
+        for layer in &image.manifest.layers {
+            self.verify_blob(layer)?;
+        }
+        Ok(())
+    }
+
+    /// When the image of `entry` entered this registry, in milliseconds since the epoch.
+    /// Registries written before push times were recorded fall back to the `created`
+    /// annotation, then to the manifest blob's modification time.
+    pub(crate) fn pushed_at(&self, entry: &Descriptor) -> u64 {
+        [ANNOTATION_PUSHED_AT, ANNOTATION_CREATED]
+            .iter()
+            .filter_map(|k| entry.annotations.get(*k))
+            .find_map(|t| parse_rfc3339(t))
+            .or_else(|| {
+                let meta = std::fs::metadata(self.blob_path(&entry.digest)).ok()?;
+                Some(millis(meta.modified().ok()?))
+            })
+            .unwrap_or(0)
     }
 
     /// How to run the image: entrypoint, environment, port, working directory.

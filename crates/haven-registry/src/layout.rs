@@ -108,7 +108,7 @@ impl Registry {
         self.write_atomic(&path, &text)
     }
 
-    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
         let tmp = self.tmp_path("write")?;
         let result = (|| {
             let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;

@@ -1,20 +1,32 @@
 //! The local ECR twin: one registry per region, storing images as an OCI image layout
 //! (image-spec v1.1) with ECR's tag semantics. Every blob read is verified against its
-//! digest; a corrupt image is never unpacked, shown or copied.
+//! digest; a corrupt image is never unpacked, shown or copied. Images are scanned for
+//! secrets and vulnerable dependencies (`scan`), expired by lifecycle rules (`lifecycle`), and
+//! replicated by digest and verified in the destination (`copy`, `Registry::verify`).
 
+pub mod advisory;
 mod build;
 mod copy;
+pub mod cvss;
 mod digest;
 mod error;
 mod inspect;
 mod layout;
+mod lifecycle;
 pub mod oci;
+mod scan;
+mod severity;
 mod tags;
+mod time;
 mod unpack;
 
+pub use advisory::{Advisory, AdvisoryDb};
 pub use build::{ImageConfig, ImageRef, ImageSpec, host_platform};
 pub use digest::Digest;
 pub use error::{Error, Result};
 pub use inspect::{ImageDetail, ImageInfo};
 pub use layout::{Registry, TagPolicy};
+pub use lifecycle::{CountType, Expired, LifecycleOutcome, LifecycleRule, TagStatus};
+pub use scan::{Finding, FindingKind, MAX_SCAN_FILE, ScanOptions, ScanReport};
+pub use severity::Severity;
 pub use tags::{Collected, MIN_PREFIX, Removed, Tagged, validate_tag};

@@ -16,9 +16,12 @@ pub const MEDIA_TYPE_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 
 /// The tag of a descriptor in `index.json` (image-layout spec).
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
-/// When the image entered a registry (ECR's `imagePushedAt`). Kept out of the config so that
-/// the same inputs always give the same digest.
+/// When the image was first pushed anywhere; kept across replication. Kept out of the config
+/// so that the same inputs always give the same digest.
 pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
+/// When the image entered *this* registry (ECR's `imagePushedAt`), RFC 3339 with
+/// milliseconds: a replicated image's is the time of the copy. Lifecycle rules count by it.
+pub const ANNOTATION_PUSHED_AT: &str = "haven.pushed-at";
 
 /// `oci-layout`'s only version.
 pub const IMAGE_LAYOUT_VERSION: &str = "1.0.0";

@@ -4,14 +4,16 @@
 //! image; deleting an image frees the blobs nothing else refers to.
 
 use std::collections::BTreeSet;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use crate::digest::{Digest, is_hex};
 use crate::error::{Error, Result};
 use crate::layout::{Registry, Staged};
-use crate::oci::{ANNOTATION_CREATED, ANNOTATION_REF_NAME, Descriptor, Index, Manifest};
+use crate::oci::{
+    ANNOTATION_CREATED, ANNOTATION_PUSHED_AT, ANNOTATION_REF_NAME, Descriptor, Index, Manifest,
+};
+use crate::time::{millis, now_rfc3339, parse_rfc3339, rfc3339_ms};
 
 /// The shortest digest prefix accepted as a reference, as with git: shorter ones would make
 /// a mistyped tag name an image by accident.
@@ -210,7 +212,7 @@ impl Registry {
     /// Garbage collection proper; the caller holds the lock, so no push is between staging
     /// its blobs and listing them. Any unreadable manifest stops it before anything is
     /// deleted: its blobs cannot be told from garbage.
-    fn collect_locked(&self, index: &Index) -> Result<Collected> {
+    pub(crate) fn collect_locked(&self, index: &Index) -> Result<Collected> {
         let mut live = BTreeSet::new();
         let mut seen = BTreeSet::new();
         for desc in index.manifests.iter().filter(|d| seen.insert(&d.digest)) {
@@ -242,6 +244,7 @@ impl Registry {
             collected.freed.push(digest);
         }
         collected.freed.sort();
+        self.remove_stale_scans(&live)?;
         Ok(collected)
     }
 
@@ -308,6 +311,10 @@ impl Registry {
                     ANNOTATION_CREATED.to_owned(),
                     created.unwrap_or_else(now_rfc3339),
                 );
+                entry.annotations.insert(
+                    ANNOTATION_PUSHED_AT.to_owned(),
+                    rfc3339_ms(next_push_time(&index)),
+                );
                 entry
             }
         };
@@ -339,6 +346,20 @@ pub(crate) fn tags_of(index: &Index, digest: &Digest) -> Vec<String> {
         .collect();
     tags.sort();
     tags
+}
+
+/// The push time of a new image: now, or just after the latest push when the clock says
+/// otherwise, so that push times in one registry are strictly increasing and "the most
+/// recently pushed" (lifecycle rules) is never a tie.
+fn next_push_time(index: &Index) -> u64 {
+    let latest = index
+        .manifests
+        .iter()
+        .filter_map(|d| d.annotations.get(ANNOTATION_PUSHED_AT))
+        .filter_map(|t| parse_rfc3339(t))
+        .max();
+    let now = millis(std::time::SystemTime::now());
+    latest.map_or(now, |l| now.max(l + 1))
 }
 
 /// Points `tag` at `entry`'s image (policy already checked).
@@ -386,45 +407,9 @@ fn keep_untagged(index: &mut Index, removed: &Descriptor) {
     }
 }
 
-/// Now as RFC 3339 UTC to the second, e.g. `2026-05-01T12:00:00Z`.
-pub(crate) fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    rfc3339(secs)
-}
-
-/// Seconds since the epoch as RFC 3339 UTC (Howard Hinnant's civil-from-days).
-pub(crate) fn rfc3339(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_matches_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_777_636_800), "2026-05-01T12:00:00Z");
-    }
 
     #[test]
     fn tags_follow_the_distribution_grammar() {

@@ -18,9 +18,14 @@ fn a_copied_image_unpacks_and_runs_in_the_destination() {
     assert_eq!(primary.copy("v1", &secondary).unwrap(), built.digest);
     assert_eq!(secondary.resolve("v1").unwrap(), built.digest);
     assert_eq!(blob_count(&secondary), 3);
-    // Same image, same push time, same config.
-    let (src, dst) = (primary.list().unwrap(), secondary.list().unwrap());
+    // Same image, same creation time, same config; pushed to the destination by the copy
+    // (ECR's imagePushedAt is per registry), so not before it was pushed to the source.
+    let (mut src, mut dst) = (primary.list().unwrap(), secondary.list().unwrap());
+    assert!(dst[0].pushed_at >= src[0].pushed_at, "{src:?} {dst:?}");
+    src[0].pushed_at.clear();
+    dst[0].pushed_at.clear();
     assert_eq!(src, dst);
+    secondary.verify(&built.digest).unwrap();
     assert_eq!(secondary.config("v1").unwrap(), spec());
 
     // The destination's own copy runs, with the source gone.

@@ -8,9 +8,15 @@ pub struct Status {
     pub supervisor_pid: u32,
     /// The supervisor's control API (it needs the state directory's token).
     pub control_url: String,
+    /// The dashboard's page (`monitoring.dashboard`); `None` when it is turned off.
+    #[serde(default)]
+    pub dashboard_url: Option<String>,
     pub state_dir: String,
     pub edge: EdgeStatus,
     pub regions: Vec<RegionStatus>,
+    /// Each region's repository (CodeCommit twin): heads of the protected branches and lag.
+    #[serde(default)]
+    pub source: Vec<SourceStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -133,4 +139,25 @@ pub struct RegionTarget {
 pub struct StartRelease {
     pub image: String,
     pub strategy: Option<String>,
+}
+
+/// One region's repository as `haven status` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceStatus {
+    pub region: String,
+    pub role: String,
+    /// The remote to clone from and push to (the primary's is where pushes go).
+    pub url: String,
+    pub branches: Vec<BranchStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BranchStatus {
+    pub branch: String,
+    pub commit: Option<String>,
+    /// Whether this region's head equals the primary's.
+    pub in_sync: bool,
+    /// Replication lag in milliseconds (secondaries only): the last replication's when in
+    /// sync, the time waited so far when not.
+    pub lag_ms: Option<u64>,
 }

@@ -156,13 +156,7 @@ where
     H: Fn(Call) -> F,
     F: Future<Output = Reply>,
 {
-    let authorized = token.is_none_or(|token| {
-        req.headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
-    });
+    let authorized = token.is_none_or(|token| bearer_matches(req.headers(), token));
     let reply = if !authorized {
         Reply::error(
             StatusCode::UNAUTHORIZED,
@@ -201,6 +195,15 @@ where
         header::HeaderValue::from_static(content_type),
     );
     resp
+}
+
+/// The request carries `Authorization: Bearer <token>` (the dashboard's writes check it too).
+pub(crate) fn bearer_matches(headers: &http::HeaderMap, token: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod control;
+pub mod dashboard;
 pub mod edge;
 pub mod paths;
 pub mod ports;

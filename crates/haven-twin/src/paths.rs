@@ -71,9 +71,44 @@ impl Paths {
         self.builds().join("current")
     }
 
+    /// The SSM Parameter Store twin (`haven-secrets`): its key and encrypted parameters.
+    pub fn secrets(&self) -> PathBuf {
+        self.root.join("secrets")
+    }
+
     /// The image (a manifest digest) a service starts on before any release.
     pub fn initial_image(&self) -> PathBuf {
         self.root.join("initial-image")
+    }
+
+    /// A region's CodeCommit twin: the bare repository `repo` pushes go to.
+    pub fn source_repo(&self, region: &str, repo: &str) -> PathBuf {
+        self.region_dir(region)
+            .join("source")
+            .join(format!("{repo}.git"))
+    }
+
+    /// The CodePipeline twin's directory: its database, control endpoint, outbox and runs.
+    pub fn pipeline_dir(&self) -> PathBuf {
+        self.root.join("pipeline")
+    }
+
+    pub fn pipeline_endpoint(&self) -> PathBuf {
+        self.pipeline_dir().join("control.json")
+    }
+
+    pub fn pipeline_db(&self) -> PathBuf {
+        self.pipeline_dir().join("pipeline.db")
+    }
+
+    /// One pipeline run's working files: its source checkout and a log per stage.
+    pub fn pipeline_run(&self, run: u64) -> PathBuf {
+        self.pipeline_dir().join("runs").join(run.to_string())
+    }
+
+    /// A stage's log of a run, `<stage>.log` in the run's directory.
+    pub fn stage_log(&self, run: u64, stage: &str) -> PathBuf {
+        self.pipeline_run(run).join(format!("{stage}.log"))
     }
 }
 

@@ -15,6 +15,10 @@ pub struct Ports {
     pub edge: u16,
     /// `<region>/<service>` → the ALB twin's port.
     pub albs: BTreeMap<String, u16>,
+    /// The dashboard's port; `None` when `monitoring.dashboard` is off. Absent from the
+    /// ports.json of a version without the dashboard.
+    #[serde(default)]
+    pub dashboard: Option<u16>,
 }
 
 impl Ports {
@@ -39,9 +43,18 @@ impl Ports {
         SocketAddr::new(self.bind, self.edge)
     }
 
+    pub fn dashboard_addr(&self) -> Option<SocketAddr> {
+        self.dashboard.map(|p| SocketAddr::new(self.bind, p))
+    }
+
     /// The spec's ports, with each 0 replaced by a free port. Ports already chosen by an earlier
-    /// run are kept, so URLs stay the same across `haven up`s.
-    pub fn resolve(twin: &Twin, previous: Option<&Ports>) -> Result<Self, Error> {
+    /// run are kept, so URLs stay the same across `haven up`s. `dashboard` is
+    /// `local.dashboard_port`, or `None` when the dashboard is off.
+    pub fn resolve(
+        twin: &Twin,
+        dashboard: Option<u16>,
+        previous: Option<&Ports>,
+    ) -> Result<Self, Error> {
         let bind = twin.edge.addr.ip();
         let pick = |wanted: u16, key: &str| -> Result<u16, Error> {
             if wanted != 0 {
@@ -50,6 +63,8 @@ impl Ports {
             if let Some(p) = previous.and_then(|p| {
                 if key == "edge" {
                     Some(p.edge)
+                } else if key == "dashboard" {
+                    p.dashboard
                 } else {
                     p.albs.get(key).copied()
                 }
@@ -70,7 +85,15 @@ impl Ports {
                 albs.insert(test_key, test);
             }
         }
-        Ok(Self { bind, edge, albs })
+        let dashboard = dashboard
+            .map(|wanted| pick(wanted, "dashboard"))
+            .transpose()?;
+        Ok(Self {
+            bind,
+            edge,
+            albs,
+            dashboard,
+        })
     }
 
     pub fn read(paths: &Paths) -> Result<Option<Self>, Error> {

@@ -38,6 +38,8 @@ pub struct UpOptions {
 enum Kind {
     Edge,
     Region,
+    /// The CodePipeline twin (with the CodeCommit twin's replication).
+    Pipeline,
 }
 
 struct Proc {
@@ -61,9 +63,12 @@ struct Sup {
     shutting_down: watch::Sender<bool>,
     /// The control API's address, once bound.
     control: std::sync::OnceLock<std::net::SocketAddr>,
+    /// The dashboard's address, once bound (never, when `monitoring.dashboard` is off).
+    dashboard: std::sync::OnceLock<std::net::SocketAddr>,
 }
 
 const EDGE: &str = "edge";
+const PIPELINE: &str = "pipeline";
 
 /// Runs the twin until SIGINT, SIGTERM or `haven down`.
 pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Error> {
@@ -82,7 +87,12 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
     // A previous supervisor that was killed may have left processes: end them first.
     cleanup(&paths, &twin).await;
     let token = crate::paths::token(&paths)?;
-    let ports = Ports::resolve(&twin, Ports::read(&paths)?.as_ref())?;
+    let dashboard_port = loaded
+        .spec
+        .monitoring
+        .dashboard
+        .then_some(loaded.spec.local.dashboard_port);
+    let ports = Ports::resolve(&twin, dashboard_port, Ports::read(&paths)?.as_ref())?;
     ports.write(&paths)?;
     haven_process::set_child_subreaper()?;
 
@@ -97,6 +107,7 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
         exits: exits_tx,
         shutting_down: watch::Sender::new(false),
         control: std::sync::OnceLock::new(),
+        dashboard: std::sync::OnceLock::new(),
         twin,
     });
 
@@ -119,6 +130,31 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
         }
     };
     let (control_stop_tx, control_stop_rx) = watch::channel(false);
+    if let Some(addr) = sup.ports.dashboard_addr() {
+        // The dashboard calls the same handler in-process and stops with the control API.
+        match crate::dashboard::bind(addr).await {
+            Ok((listener, local, note)) => {
+                if let Some(note) = note {
+                    reporter.warn(&note);
+                }
+                if sup.dashboard.set(local).is_err() {
+                    tracing::debug!("dashboard address already set");
+                }
+                tokio::spawn(crate::dashboard::serve(
+                    listener,
+                    crate::dashboard::Dashboard {
+                        project: sup.twin.project.clone(),
+                        regions: crate::dashboard::RegionLayout::of(&sup.twin),
+                        paths: paths.clone(),
+                        token: token.as_str().into(),
+                        handler: handler.clone(),
+                    },
+                    control_stop_rx.clone(),
+                ));
+            }
+            Err(e) => reporter.warn(&format!("the dashboard is off: {e}")),
+        }
+    }
     tokio::spawn(control::serve(
         listener,
         Some(token.into()),
@@ -141,6 +177,7 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
         sup.start(&r.name, Kind::Region)?;
     }
     sup.start(EDGE, Kind::Edge)?;
+    sup.start(PIPELINE, Kind::Pipeline)?;
     reporter.step(
         "Starting",
         &format!("{} regions and the edge router", sup.twin.regions.len()),
@@ -190,6 +227,11 @@ impl Sup {
                 "--spec".to_owned(),
                 self.spec.display().to_string(),
             ]),
+            Kind::Pipeline => spec.args([
+                "pipeline".to_owned(),
+                "--spec".to_owned(),
+                self.spec.display().to_string(),
+            ]),
         };
         // Endpoint files of a previous process would mislead the readiness check.
         let endpoint = self.endpoint_path(name, kind);
@@ -227,6 +269,7 @@ impl Sup {
         match kind {
             Kind::Edge => self.paths.edge_endpoint(),
             Kind::Region => self.paths.region_endpoint(name),
+            Kind::Pipeline => self.paths.pipeline_endpoint(),
         }
     }
 
@@ -257,7 +300,14 @@ impl Sup {
             let all_healthy = status.regions.iter().all(|r| {
                 r.services.iter().all(|s| s.healthy >= s.desired) && !r.services.is_empty()
             });
-            if all_healthy && !status.edge.serving_regions.is_empty() && status.edge.pid.is_some() {
+            // The pipeline's endpoint appears once the source repositories exist.
+            let pipeline_ready =
+                Endpoint::read(&self.paths.pipeline_endpoint()).is_ok_and(|e| e.is_alive());
+            if all_healthy
+                && pipeline_ready
+                && !status.edge.serving_regions.is_empty()
+                && status.edge.pid.is_some()
+            {
                 let edge_healthy = status.edge.regions.iter().any(|r| r.health == "healthy");
                 if edge_healthy {
                     return Ok(status);
@@ -337,9 +387,14 @@ impl Sup {
 
     async fn shutdown(self: &Arc<Self>, exits: &mut mpsc::UnboundedReceiver<String>) {
         self.shutting_down.send_replace(true);
-        // The edge first, so no new request reaches a region that is about to drain.
-        self.stop_procs(|k| k == Kind::Edge, Duration::from_secs(15), exits)
-            .await;
+        // The pipeline and the edge first: no release starts and no new request reaches a
+        // region that is about to drain.
+        self.stop_procs(
+            |k| matches!(k, Kind::Edge | Kind::Pipeline),
+            Duration::from_secs(15),
+            exits,
+        )
+        .await;
         let grace = self
             .twin
             .regions
@@ -454,6 +509,13 @@ impl Sup {
             serving_regions: Vec::new(),
             regions: Vec::new(),
         });
+        // The CodeCommit twin's heads and replication lag, from the pipeline process.
+        let source = self
+            .call(&self.paths.pipeline_endpoint(), Method::GET, "/source", None)
+            .await
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
         Status {
             project: self.twin.project.clone(),
             supervisor_pid: std::process::id(),
@@ -462,9 +524,11 @@ impl Sup {
                 .get()
                 .map(|a| format!("http://{a}"))
                 .unwrap_or_default(),
+            dashboard_url: self.dashboard.get().map(|a| format!("http://{a}")),
             state_dir: self.paths.root.display().to_string(),
             edge,
             regions,
+            source,
         }
     }
 
@@ -586,6 +650,25 @@ impl Sup {
                     message: messages.join("; "),
                 })
             }
+            (method, path) if path.starts_with("/pipeline/") => {
+                // `/pipeline/<rest>` is forwarded to the pipeline process's control API.
+                let sub = &path["/pipeline".len()..];
+                let body = serde_json::from_slice(&call.body).ok();
+                match self
+                    .call(&self.paths.pipeline_endpoint(), method.clone(), sub, body)
+                    .await
+                {
+                    Ok(v) => Reply::ok(v),
+                    Err(Error::Api { status, message }) => Reply::error(
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                        message,
+                    ),
+                    Err(e) => Reply::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("the pipeline is not reachable: {e}"),
+                    ),
+                }
+            }
             (method, path) if path.starts_with("/regions/") => {
                 // `/regions/<name>/<rest>` is forwarded to that region's control API.
                 let rest = &path["/regions/".len()..];
@@ -639,7 +722,7 @@ async fn cleanup_region(paths: &Paths, region: &str) {
 
 /// Ends every process a previous run left: edge, regions (by their endpoint files) and tasks.
 pub async fn cleanup(paths: &Paths, twin: &Twin) {
-    let mut endpoints = vec![paths.edge_endpoint()];
+    let mut endpoints = vec![paths.edge_endpoint(), paths.pipeline_endpoint()];
     endpoints.extend(twin.regions.iter().map(|r| paths.region_endpoint(&r.name)));
     for path in endpoints {
         if let Ok(ep) = Endpoint::read(&path) {

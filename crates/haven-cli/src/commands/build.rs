@@ -58,6 +58,23 @@ fn build(printer: &Printer, spec: &Spec, paths: &Paths) -> anyhow::Result<String
     let log = paths.builds().join(format!("{dir_name}.log"));
     std::fs::create_dir_all(paths.builds())
         .with_context(|| format!("cannot create `{}`", paths.builds().display()))?;
+    // `env.parameter-store` from the local Parameter Store twin; the build masks the values.
+    let parameters = haven_secrets::SecretStore::open(paths.secrets())
+        .and_then(|store| {
+            store.resolver(
+                buildspec
+                    .env
+                    .parameter_store
+                    .iter()
+                    .map(|(_, name)| name.as_str()),
+            )
+        })
+        .with_context(|| {
+            format!(
+                "cannot read the parameters of {}'s env.parameter-store",
+                buildspec_path.display()
+            )
+        })?;
     let mut req = haven_build::BuildRequest::new(
         spec.project.name.clone(),
         spec.primary().name.clone(),
@@ -66,7 +83,8 @@ fn build(printer: &Printer, spec: &Spec, paths: &Paths) -> anyhow::Result<String
         log.clone(),
         artifacts.clone(),
     )
-    .with_timeout(Duration::from(spec.build.timeout));
+    .with_timeout(Duration::from(spec.build.timeout))
+    .with_parameters(parameters);
     req.build_id = build_id;
     printer.status(
         "Building",

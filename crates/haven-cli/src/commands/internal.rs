@@ -1,4 +1,4 @@
-//! The twin's own processes: `haven internal region|edge`, started by `haven up`.
+//! The twin's own processes: `haven internal region|edge|pipeline`, started by `haven up`.
 
 use std::process::ExitCode;
 
@@ -33,6 +33,9 @@ pub fn run(command: InternalCommand) -> anyhow::Result<ExitCode> {
         InternalCommand::Edge { spec } => {
             rt.block_on(edge::run(EdgeArgs { spec })).context("edge")?
         }
+        InternalCommand::Pipeline { spec } => rt
+            .block_on(haven_pipeline::run(haven_pipeline::PipelineArgs { spec }))
+            .context("pipeline")?,
     }
     Ok(ExitCode::SUCCESS)
 }

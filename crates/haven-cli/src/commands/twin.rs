@@ -75,6 +75,13 @@ fn endpoints_table(status: &Status) -> String {
             ]);
         }
     }
+    if let Some(url) = &status.dashboard_url {
+        rows.push([
+            "dashboard".to_owned(),
+            url.clone(),
+            "regions, tasks, live metrics, alarms, pipeline runs".to_owned(),
+        ]);
+    }
     rows.push([
         "control".to_owned(),
         status.control_url.clone(),
@@ -155,6 +162,13 @@ pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
         } else {
             status.edge.serving_regions.join(", ")
         }
+    ));
+    printer.out(&format!(
+        "dashboard {}",
+        status
+            .dashboard_url
+            .as_deref()
+            .unwrap_or("off (monitoring.dashboard = false)")
     ));
     for r in &status.regions {
         let health = if r.healthy {

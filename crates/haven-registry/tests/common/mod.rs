@@ -151,3 +151,28 @@ pub fn tree(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Sets (or, with `None`, removes) an annotation on every `index.json` entry of an image: to
+/// give images chosen push times, or make a registry look like one written before they were
+/// recorded.
+pub fn set_annotation(reg: &Registry, digest: &Digest, key: &str, value: Option<&str>) {
+    let index_path = reg.root().join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    for desc in index["manifests"].as_array_mut().unwrap() {
+        if desc["digest"] != digest.to_string() {
+            continue;
+        }
+        let annotations = desc["annotations"].as_object_mut().unwrap();
+        match value {
+            Some(v) => annotations.insert(key.to_owned(), v.into()),
+            None => annotations.remove(key),
+        };
+    }
+    std::fs::write(&index_path, index.to_string()).unwrap();
+}
+
+/// The advisory database shipped with the tests.
+pub fn advisory_db() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/advisory-db")
+}

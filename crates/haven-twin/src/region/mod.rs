@@ -4,7 +4,7 @@
 //! again from the desired state it recorded.
 
 mod autoscale;
-mod monitor;
+pub(crate) mod monitor;
 mod release;
 mod service;
 
@@ -24,7 +24,7 @@ use crate::api::{self, ChaosResult, KillAz, KillTask};
 use crate::control::{self, Call, Endpoint, Reply};
 use crate::ports::Ports;
 use crate::{Error, Paths, lock};
-use service::{Images, PreparedImage, ServiceEnv, ServiceTwin};
+use service::{Images, PreparedImage, Secrets, ServiceEnv, ServiceTwin};
 
 /// Images from the region's registry, unpacked once per digest; tasks share the rootfs and
 /// start the image's entrypoint with its environment.
@@ -45,6 +45,43 @@ impl Images for RegistryImages {
             entrypoint: config.entrypoint,
             env: config.env,
         })
+    }
+}
+
+/// The SSM Parameter Store twin in the state directory, or why it cannot be opened (then every
+/// lookup fails with that reason, so the tasks that need a secret say why they cannot start).
+struct StoreSecrets(Result<haven_secrets::SecretStore, String>);
+
+impl Secrets for StoreSecrets {
+    fn get(&self, parameter: &str) -> Result<Option<String>, String> {
+        match &self.0 {
+            Ok(store) => store.get(parameter).map_err(|e| e.to_string()),
+            Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+/// The HMAC key of topic `topic`'s webhooks: the value of its `webhook_secret` parameter, read
+/// when the region starts. A parameter that is not set or cannot be read leaves the webhooks
+/// unsigned, with a warning in the region's log: alerts still go out, and a receiver that checks
+/// `X-Haven-Signature` rejects them, which is what it should do with messages nobody signed.
+fn webhook_secret(paths: &Paths, topic: &str, parameter: Option<&str>) -> Option<String> {
+    let parameter = parameter?;
+    let value = haven_secrets::SecretStore::open(paths.secrets()).and_then(|s| s.get(parameter));
+    match value {
+        Ok(Some(v)) => Some(v),
+        Ok(None) => {
+            tracing::warn!(
+                "topic {topic}: webhook_secret parameter {parameter} is not set, so its webhooks are sent unsigned; `haven secret set {parameter}` and restart the twin to sign them"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!(
+                "topic {topic}: cannot read webhook_secret parameter {parameter}, so its webhooks are sent unsigned: {e}"
+            );
+            None
+        }
     }
 }
 
@@ -110,6 +147,9 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         },
     )
     .map_err(|e| Error::Other(format!("cannot open the registry of {}: {e}", region.name)))?;
+    let secrets: Arc<dyn Secrets> = Arc::new(StoreSecrets(
+        haven_secrets::SecretStore::open(paths.secrets()).map_err(|e| e.to_string()),
+    ));
     let images: Arc<dyn Images> = Arc::new(RegistryImages {
         registry,
         cache: paths.image_cache(&region.name),
@@ -178,6 +218,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             images: images.clone(),
             logs: paths.task_logs(&region.name),
             bind: ports.bind,
+            secrets: secrets.clone(),
         };
         let svc = ServiceTwin::start(
             s.clone(),
@@ -580,7 +621,7 @@ async fn start_monitor(
             haven_notify::TopicConfig {
                 emails: t.email.clone(),
                 webhooks: t.webhooks.clone(),
-                webhook_secret: None,
+                webhook_secret: webhook_secret(paths, name, t.webhook_secret.as_deref()),
             },
         );
     }

@@ -28,10 +28,15 @@ pub struct Names {
 
 impl Names {
     pub fn of(project: &str, svc: &ServiceTwin) -> Self {
-        let name = &svc.settings.name;
+        Self::new(project, &svc.settings.name)
+    }
+
+    /// The names of service `name` (`hello-production`) of `project`; the dashboard asks for
+    /// metrics by them.
+    pub fn new(project: &str, name: &str) -> Self {
         Self {
             cluster: project.to_owned(),
-            service: name.clone(),
+            service: name.to_owned(),
             load_balancer: format!("app/{name}-alb/local"),
             target_group: format!("targetgroup/{name}-tg/local"),
         }

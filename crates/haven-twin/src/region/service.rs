@@ -30,6 +30,14 @@ pub struct ServiceEnv {
     pub images: Arc<dyn Images>,
     pub logs: PathBuf,
     pub bind: std::net::IpAddr,
+    /// The SSM Parameter Store twin, for the service's `secrets`.
+    pub secrets: Arc<dyn Secrets>,
+}
+
+/// Resolves a `service.secrets` parameter name to its value when a task starts: `Ok(None)` when
+/// the parameter does not exist, `Err` with a reason (naming no value) when it cannot be read.
+pub trait Secrets: Send + Sync {
+    fn get(&self, parameter: &str) -> Result<Option<String>, String>;
 }
 
 /// Where an image's files are and how to start it.
@@ -429,11 +437,20 @@ impl ServiceTwin {
             self.event(&format!("cannot record task {id}: {e}"));
             return;
         }
+        // Resolved at each start, as ECS resolves a task definition's secrets: a value set with
+        // `haven secret set` reaches the next task without restarting anything.
+        let secrets = match self.resolve_secrets() {
+            Ok(s) => s,
+            Err(reason) => {
+                self.fail_start(set, &id, &format!("ResourceInitializationError: {reason}"));
+                return;
+            }
+        };
         let spec = match self
             .env
             .images
             .prepare(image)
-            .and_then(|img| self.spawn_spec(&record, &img))
+            .and_then(|img| self.spawn_spec(&record, &img, secrets))
         {
             Ok(spec) => spec,
             Err(reason) => {
@@ -503,7 +520,34 @@ impl ServiceTwin {
         });
     }
 
-    fn spawn_spec(&self, record: &TaskRecord, image: &PreparedImage) -> Result<SpawnSpec, String> {
+    /// The service's secrets as environment variables, or why a task cannot have them (naming
+    /// the parameter, never a value).
+    fn resolve_secrets(&self) -> Result<Vec<(String, String)>, String> {
+        let mut resolved = Vec::with_capacity(self.settings.secrets.len());
+        for (var, parameter) in &self.settings.secrets {
+            match self.env.secrets.get(parameter) {
+                Ok(Some(value)) => resolved.push((var.clone(), value)),
+                Ok(None) => {
+                    return Err(format!(
+                        "unable to pull secrets: parameter {parameter} (for {var}) does not exist in the parameter store; `haven secret set {parameter}` stores it"
+                    ));
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "unable to pull secrets: parameter {parameter} (for {var}): {e}"
+                    ));
+                }
+            }
+        }
+        Ok(resolved)
+    }
+
+    fn spawn_spec(
+        &self,
+        record: &TaskRecord,
+        image: &PreparedImage,
+        secrets: Vec<(String, String)>,
+    ) -> Result<SpawnSpec, String> {
         let Some(program) = image.entrypoint.first() else {
             return Err(format!("image {} has no entrypoint", record.image));
         };
@@ -547,6 +591,11 @@ impl ServiceTwin {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .chain(spec_env)
         {
+            spec = spec.env(k, v);
+        }
+        // After the spec's variables, before haven's own: in ECS a name is either an
+        // environment variable or a secret, and the spec's validation keeps them apart.
+        for (k, v) in secrets {
             spec = spec.env(k, v);
         }
         let port = record.port.to_string();

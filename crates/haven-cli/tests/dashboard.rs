@@ -1,0 +1,556 @@
+//! The dashboard of a running twin: its page, assets and API over plain HTTP (content types,
+//! metrics, alarms, the token on writes), and the page as headless Chromium renders it, with a
+//! screenshot.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A raw HTTP/1.1 exchange: status, headers (names lower-cased) and body.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+fn exchange(url: &str, method: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let mut raw = format!(
+        "{method} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        path_of(url),
+        host_of(url),
+        body.len()
+    );
+    for (k, v) in headers {
+        raw.push_str(&format!("{k}: {v}\r\n"));
+    }
+    raw.push_str("\r\n");
+    raw.push_str(body);
+    let mut s = TcpStream::connect(host_of(url)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(raw.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+fn get_answer(url: &str) -> Answer {
+    exchange(url, "GET", &[], "")
+}
+
+/// Debian's `chromium`, from PATH. Missing is a failure, not a skip: CI installs it.
+fn chromium() -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("chromium"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`chromium` is not on PATH: this test drives the dashboard in headless Chromium; \
+                 install it with `apt-get install chromium` (scripts/test does in CI)"
+            )
+        })
+}
+
+/// Runs headless Chromium with a fresh profile and `args`; its stdout.
+fn run_chromium(work: &Path, args: &[String]) -> String {
+    let profile = tempfile::tempdir_in(work).unwrap();
+    let mut child = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--run-all-compositor-stages-before-draw",
+            // Virtual time runs the page's timers (two refreshes and more) without waiting,
+            // and pauses while its requests are out.
+            "--virtual-time-budget=7000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).ok();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        stderr.read_to_string(&mut s).ok();
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            panic!(
+                "chromium did not finish within 120 s: {}",
+                err.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = out.join().unwrap();
+    let stderr = err.join().unwrap();
+    assert!(status.success(), "chromium failed ({status}): {stderr}");
+    stdout
+}
+
+/// The opening tags of the elements with `data-testid="<id>"`.
+fn tags<'a>(dom: &'a str, id: &str) -> Vec<&'a str> {
+    let needle = format!("data-testid=\"{id}\"");
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = dom[from..].find(&needle) {
+        let at = from + i;
+        let start = dom[..at].rfind('<').unwrap();
+        let end = at + dom[at..].find('>').unwrap();
+        out.push(&dom[start..=end]);
+        from = end;
+    }
+    out
+}
+
+/// An attribute's value in an opening tag.
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let needle = format!(" {name}=\"");
+    let i = tag.find(&needle)? + needle.len();
+    Some(&tag[i..i + tag[i..].find('"')?])
+}
+
+/// The markup after the opening tag `tag`, up to the end of its row, item or paragraph.
+fn text_after<'a>(dom: &'a str, tag: &str) -> &'a str {
+    let at = dom.find(tag).unwrap() + tag.len();
+    let rest = &dom[at..];
+    let end = ["</tr>", "</li>", "</p>"]
+        .iter()
+        .filter_map(|e| rest.find(e))
+        .min()
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+fn metrics_query(url: &str, region: &str, ns: &str, metric: &str, dims: &[(&str, &str)]) -> String {
+    let enc = |s: &str| s.replace('/', "%2F").replace('=', "%3D");
+    let mut q = format!(
+        "{url}/api/metrics?region={region}&namespace={}&metric={metric}&stat=Average&stat=Sum&period=5s&since=5m",
+        enc(ns)
+    );
+    for (k, v) in dims {
+        q.push_str(&format!("&dim={}", enc(&format!("{k}={v}"))));
+    }
+    q
+}
+
+#[test]
+fn dashboard_shows_the_twin_in_chromium_and_guards_its_writes() {
+    let mut twin = Twin::project(|t| {
+        // Tests run side by side: the dashboard takes any free port, kept in ports.json.
+        t.replacen("[local]\n", "[local]\ndashboard_port = 0\n", 1)
+    });
+    twin.up();
+    let status = twin.status();
+    let url = status["dashboard_url"]
+        .as_str()
+        .expect("haven status --json has dashboard_url")
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    // `haven up` lists it among its endpoints, `haven status` prints it.
+    let log = twin.log();
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("dashboard ") && l.contains(&url)),
+        "no dashboard row in haven up's endpoints:\n{log}"
+    );
+    let human = twin.haven(&["status"]);
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(human.contains(&format!("dashboard {url}")), "{human}");
+
+    // The page and its assets, with their content types; nothing else is served as a page.
+    for (path, content_type, marker) in [
+        ("/", "text/html; charset=utf-8", "data-testid=\"regions\""),
+        ("/app.js", "text/javascript; charset=utf-8", "/api/metrics"),
+        ("/app.css", "text/css; charset=utf-8", ".chart"),
+    ] {
+        let a = get_answer(&format!("{url}{path}"));
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        assert_eq!(a.header("content-type"), Some(content_type), "{path}");
+        assert!(a.body.contains(marker), "{path} lacks {marker}");
+        assert!(
+            a.header("content-security-policy")
+                .is_some_and(|c| c.contains("default-src 'none'")),
+            "{path} has no content security policy"
+        );
+    }
+    let missing = get_answer(&format!("{url}/nothing-here"));
+    assert_eq!(missing.status, 404);
+    let post_page = exchange(&format!("{url}/api/status"), "POST", &[], "");
+    assert_eq!(post_page.status, 405, "{}", post_page.body);
+    // A page elsewhere reaching it through a name of its own (DNS rebinding) is refused.
+    let mut s = TcpStream::connect(host_of(&url)).unwrap();
+    s.write_all(b"GET /api/status HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 403"), "{raw}");
+
+    // The status the page reads: the supervisor's, with AZs and metric dimensions added.
+    let api = get_answer(&format!("{url}/api/status")).json();
+    assert_eq!(api["project"], "hello");
+    let east = region(&api, "us-east-1");
+    assert_eq!(east["azs"], serde_json::json!(["us-east-1a", "us-east-1b"]));
+    assert_eq!(
+        production(east)["metric_dims"]["ecs"]["ServiceName"],
+        "hello-production"
+    );
+
+    // Traffic, so that the ALB's charts have requests to show.
+    let edge = twin.edge_url();
+    for _ in 0..30 {
+        assert_eq!(get(&edge).unwrap().0, 200);
+    }
+    let ecs_dims = [
+        ("ClusterName", "hello"),
+        ("ServiceName", "hello-production"),
+    ];
+    let cpu = eventually(30, "CPUUtilization datapoints from /api/metrics", || {
+        let a = get_answer(&metrics_query(
+            &url,
+            "us-east-1",
+            "AWS/ECS",
+            "CPUUtilization",
+            &ecs_dims,
+        ));
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(a.header("content-type"), Some("application/json"));
+        let v = a.json();
+        let points = v["Datapoints"].as_array().unwrap().clone();
+        (!points.is_empty()).then_some(points)
+    });
+    assert!(cpu[0]["Average"].is_number(), "{cpu:?}");
+    assert_eq!(cpu[0]["Unit"], "Percent");
+    let alb_dims = [
+        ("LoadBalancer", "app/hello-production-alb/local"),
+        ("TargetGroup", "targetgroup/hello-production-tg/local"),
+    ];
+    eventually(30, "the requests sent to show in RequestCount", || {
+        let v = get_answer(&metrics_query(
+            &url,
+            "us-east-1",
+            "AWS/ApplicationELB",
+            "RequestCount",
+            &alb_dims,
+        ))
+        .json();
+        let sum: f64 = v["Datapoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["Sum"].as_f64().unwrap())
+            .sum();
+        (sum >= 30.0).then_some(())
+    });
+    for (query, code, fault) in [
+        ("region=us-east-1&namespace=AWS%2FECS", 400, "`metric`"),
+        (
+            "region=mars-1&namespace=AWS%2FECS&metric=CPUUtilization",
+            404,
+            "mars-1",
+        ),
+        (
+            "region=us-east-1&namespace=AWS%2FECS&metric=CPUUtilization&stat=Mean",
+            400,
+            "Mean",
+        ),
+    ] {
+        let a = get_answer(&format!("{url}/api/metrics?{query}"));
+        assert_eq!(a.status, code, "{query}: {}", a.body);
+        assert!(
+            a.json()["error"].as_str().unwrap().contains(fault),
+            "{query}: {}",
+            a.body
+        );
+    }
+
+    // Alarms of both regions, each with its state.
+    let alarms = get_answer(&format!("{url}/api/alarms")).json();
+    let names: Vec<(String, String)> = alarms["alarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            assert!(a["state"].is_string(), "{a}");
+            (
+                a["region"].as_str().unwrap().to_owned(),
+                a["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for region in ["us-east-1", "us-west-2"] {
+        assert!(
+            names
+                .iter()
+                .any(|(r, n)| r == region && n == "hello-production-cpu-high"),
+            "{names:?}"
+        );
+    }
+    let releases = get_answer(&format!("{url}/api/releases")).json();
+    assert!(releases["releases"].is_array(), "{releases}");
+    let runs = get_answer(&format!("{url}/api/pipeline/runs"));
+    assert_eq!(runs.status, 200, "{}", runs.body);
+    assert!(runs.json().is_array(), "{}", runs.body);
+
+    // Writes need the control token; without it or with a wrong one nothing reaches the
+    // supervisor.
+    let approve = format!("{url}/api/pipeline/runs/run-1/approve");
+    let body = r#"{"comment":"looks good"}"#;
+    let none = exchange(&approve, "POST", &[], body);
+    assert_eq!(none.status, 401, "{}", none.body);
+    let why = none.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        why.contains("control token") && why.contains("token"),
+        "the 401 says what is missing and where it is: {why}"
+    );
+    let wrong = exchange(
+        &format!("{url}/api/pipeline/runs/run-1/reject"),
+        "POST",
+        &[("Authorization", "Bearer 0000")],
+        body,
+    );
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let token = std::fs::read_to_string(twin.path().join(".haven/token")).unwrap();
+    let bearer = format!("Bearer {}", token.trim());
+    let right = exchange(&approve, "POST", &[("Authorization", &bearer)], body);
+    assert_ne!(right.status, 401, "the right token passes: {}", right.body);
+    assert!(
+        right.json()["error"].is_string() || right.status == 200,
+        "{}",
+        right.body
+    );
+    let bad_body = exchange(&approve, "POST", &[("Authorization", &bearer)], "[1]");
+    assert_eq!(bad_body.status, 400, "{}", bad_body.body);
+
+    // The page, rendered by Chromium: regions, AZs, services, tasks, alarms, charts.
+    let work = twin.path().to_path_buf();
+    let page = format!("{url}/");
+    let dom = eventually(120, "Chromium to render charts with data points", || {
+        let dom = run_chromium(&work, &["--dump-dom".to_owned(), page.clone()]);
+        let ready = dom.contains("data-ready=\"1\"");
+        let charted = tags(&dom, "chart-svg")
+            .iter()
+            .filter(|t| attr(t, "data-points").is_some_and(|p| p != "0"))
+            .count();
+        (ready && charted >= 2).then_some(dom)
+    });
+    let status = twin.status();
+    let regions = tags(&dom, "region");
+    let region_names: Vec<&str> = regions
+        .iter()
+        .map(|t| attr(t, "data-region").unwrap())
+        .collect();
+    assert_eq!(region_names, ["us-east-1", "us-west-2"]);
+    for t in &regions {
+        assert_eq!(attr(t, "data-state"), Some("running"), "{t}");
+        assert_eq!(attr(t, "data-healthy"), Some("true"), "{t}");
+    }
+    assert!(dom.contains(">primary<") && dom.contains(">secondary<"));
+    let azs: Vec<&str> = tags(&dom, "az")
+        .iter()
+        .map(|t| attr(t, "data-az").unwrap())
+        .collect();
+    assert_eq!(
+        azs,
+        ["us-east-1a", "us-east-1b", "us-west-2a", "us-west-2b"]
+    );
+    for r in status["regions"].as_array().unwrap() {
+        for svc in r["services"].as_array().unwrap() {
+            let name = svc["name"].as_str().unwrap();
+            let row = tags(&dom, "service")
+                .into_iter()
+                .find(|t| attr(t, "data-service") == Some(name))
+                .unwrap_or_else(|| panic!("no row for {name}"));
+            let desired = svc["desired"].as_u64().unwrap().to_string();
+            assert_eq!(attr(row, "data-desired"), Some(desired.as_str()), "{row}");
+            assert_eq!(attr(row, "data-healthy"), Some(desired.as_str()), "{row}");
+            assert!(
+                text_after(&dom, row).contains(&format!(">{desired}/{desired}<")),
+                "{name}'s healthy count is shown as text"
+            );
+        }
+    }
+    let task_rows = tags(&dom, "task");
+    let shown: Vec<&str> = task_rows
+        .iter()
+        .map(|t| attr(t, "data-task").unwrap())
+        .collect();
+    let mut expected = 0;
+    for r in status["regions"].as_array().unwrap() {
+        for svc in r["services"].as_array().unwrap() {
+            for t in svc["tasks"].as_array().unwrap() {
+                expected += 1;
+                let id = t["id"].as_str().unwrap();
+                assert!(shown.contains(&id), "task {id} is not shown: {shown:?}");
+                let row = task_rows
+                    .iter()
+                    .find(|row| attr(row, "data-task") == Some(id))
+                    .unwrap();
+                assert_eq!(attr(row, "data-az"), t["az"].as_str());
+                assert!(text_after(&dom, row).contains(">healthy<"), "{row}");
+            }
+        }
+    }
+    assert_eq!(shown.len(), expected);
+    let alarm_rows = tags(&dom, "alarm");
+    for (region, name) in &names {
+        let row = alarm_rows
+            .iter()
+            .find(|t| {
+                attr(t, "data-alarm") == Some(name.as_str())
+                    && attr(t, "data-region") == Some(region.as_str())
+            })
+            .unwrap_or_else(|| panic!("alarm {name} of {region} is not in the table"));
+        let state = attr(row, "data-state").unwrap();
+        assert!(
+            ["OK", "ALARM", "INSUFFICIENT_DATA"].contains(&state),
+            "{row}"
+        );
+        assert!(text_after(&dom, row).contains(&format!(">{state}<")));
+    }
+    let charts = tags(&dom, "chart");
+    assert!(
+        charts
+            .iter()
+            .any(|t| attr(t, "data-chart") == Some("cpu-memory")
+                && attr(t, "data-region") == Some("us-east-1")),
+        "no CPU chart for us-east-1"
+    );
+    for id in ["requests", "target-5xx", "response-time", "hosts"] {
+        assert!(
+            charts.iter().any(|t| attr(t, "data-chart") == Some(id)),
+            "no {id} chart"
+        );
+    }
+    assert!(dom.contains("<polyline") && dom.contains("<circle"));
+    assert!(
+        tags(&dom, "pipeline-runs").len() == 1
+            && (dom.contains("data-testid=\"no-pipeline-runs\"")
+                || dom.contains("data-testid=\"pipeline-run\"")),
+        "the pipeline section shows its runs or says there are none"
+    );
+    assert!(dom.contains(&format!(">{}<", status["edge"]["url"].as_str().unwrap())));
+    let banner = tags(&dom, "error");
+    assert_eq!(
+        attr(banner[0], "hidden"),
+        Some(""),
+        "the page met an API error: {}",
+        text_after(&dom, banner[0])
+    );
+
+    // A screenshot, for humans.
+    let png = work.join("dashboard.png");
+    run_chromium(
+        &work,
+        &[
+            format!("--screenshot={}", png.display()),
+            "--window-size=1400,1000".to_owned(),
+            "--hide-scrollbars".to_owned(),
+            page.clone(),
+        ],
+    );
+    let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    assert!(
+        bytes.len() > 20_000,
+        "a near-empty screenshot: {} bytes",
+        bytes.len()
+    );
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    if target.is_dir() {
+        std::fs::copy(&png, target.join("dashboard.png")).unwrap();
+    }
+
+    // The port is kept in ports.json: the next `haven up` serves the dashboard where it was.
+    twin.down();
+    twin.up();
+    assert_eq!(twin.status()["dashboard_url"].as_str(), Some(url.as_str()));
+    twin.down();
+}
+
+#[test]
+fn dashboard_off_is_not_served() {
+    let mut twin = Twin::project(|t| {
+        assert!(t.contains("dashboard = true"));
+        t.replacen("dashboard = true", "dashboard = false", 1)
+    });
+    twin.up();
+    let status = twin.status();
+    assert!(status["dashboard_url"].is_null(), "{status}");
+    assert!(
+        !twin.log().lines().any(|l| l.starts_with("dashboard ")),
+        "{}",
+        twin.log()
+    );
+    let human = twin.haven(&["status"]);
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("dashboard off"),
+        "{}",
+        String::from_utf8_lossy(&human.stdout)
+    );
+    twin.down();
+}

@@ -1,0 +1,276 @@
+//! The delivery flow end to end on the twin: `git push` to the CodeCommit twin, the pipeline
+//! builds with the example's buildspec (its unit tests included), releases to staging, waits
+//! for a person, then releases to both production regions under load; broken changes stop at
+//! Build, protected branches refuse rewrites, and a killed pipeline process resumes its run.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::*;
+use serde_json::Value;
+
+/// Runs git in `dir` with a fixed identity; returns (success, stdout + stderr).
+fn git(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn git_ok(dir: &Path, args: &[&str]) -> String {
+    let (ok, text) = git(dir, args);
+    assert!(ok, "git {args:?}: {text}");
+    text
+}
+
+fn runs(twin: &Twin) -> Vec<Value> {
+    let out = twin.haven(&["pipeline", "ls", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap()
+}
+
+fn run_of(twin: &Twin, commit: &str) -> Option<Value> {
+    runs(twin).into_iter().find(|r| r["commit"] == commit)
+}
+
+fn stage<'a>(run: &'a Value, name: &str) -> &'a Value {
+    run["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap()
+}
+
+/// Waits until the run of `commit` satisfies `pred`; fails early, with the run's logs, when it
+/// ends otherwise.
+fn wait_run(twin: &Twin, commit: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    eventually(600, what, || {
+        let run = run_of(twin, commit)?;
+        if pred(&run) {
+            return Some(run);
+        }
+        if run["status"] != "InProgress" {
+            let id = run["id"].to_string();
+            let logs = twin.haven(&["pipeline", "logs", &id]);
+            panic!(
+                "run ended {} before {what}: {}\n{}",
+                run["status"],
+                run["message"],
+                String::from_utf8_lossy(&logs.stdout)
+            );
+        }
+        None
+    })
+}
+
+fn set_version(clone: &Path, version: &str) {
+    let main = clone.join("src/main.rs");
+    let text = std::fs::read_to_string(&main).unwrap();
+    let changed = text.replace(
+        "const VERSION: &str = \"1.0.0\";",
+        &format!("const VERSION: &str = \"{version}\";"),
+    );
+    assert_ne!(text, changed, "the example's version line moved");
+    std::fs::write(&main, changed).unwrap();
+}
+
+fn commit_and_push(clone: &Path, message: &str) -> String {
+    git_ok(clone, &["commit", "--quiet", "-am", message]);
+    git_ok(clone, &["push", "--quiet", "origin", "main"]);
+    git_ok(clone, &["rev-parse", "HEAD"]).trim().to_owned()
+}
+
+fn body_version(url: &str) -> String {
+    get(url).map(|(_, b)| version_of(&b)).unwrap_or_default()
+}
+
+#[test]
+fn a_push_goes_through_build_staging_approval_and_both_regions() {
+    let mut twin = Twin::project(|s| s);
+    twin.up();
+    let out = twin.haven(&["source", "url"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let clone = twin.path().join("clone");
+    git_ok(twin.path(), &["clone", "--quiet", &url, clone.to_str().unwrap()]);
+    assert!(clone.join("buildspec.yml").is_file());
+    assert!(!clone.join(".haven").exists(), "the state directory was imported");
+
+    // Protected `main`: no force-push, no deletion; nothing changes.
+    let head = git_ok(&clone, &["rev-parse", "HEAD"]).trim().to_owned();
+    git_ok(&clone, &["commit", "--quiet", "--amend", "-m", "rewritten"]);
+    let (ok, text) = git(&clone, &["push", "--force", "origin", "main"]);
+    assert!(!ok && text.contains("non-fast-forward push (force-push) to protected branch 'main'"), "{text}");
+    let (ok, text) = git(&clone, &["push", "origin", "--delete", "main"]);
+    assert!(!ok && text.contains("refusing to delete protected branch 'main'"), "{text}");
+    git_ok(&clone, &["reset", "--quiet", "--hard", &head]);
+    assert!(runs(&twin).is_empty(), "a refused push started a run");
+
+    let status = twin.status();
+    let staging_url = region(&status, "us-east-1")["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["environment"] == "staging")
+        .unwrap()["alb_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let regional: Vec<String> = ["us-east-1", "us-west-2"]
+        .iter()
+        .map(|r| production(region(&status, r))["alb_url"].as_str().unwrap().to_owned())
+        .collect();
+
+    let edge = twin.edge_url();
+    let stop = AtomicBool::new(false);
+    let (commit, load) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| keepalive_load(&edge, 2, &stop, version_of));
+        set_version(&clone, "2.0.0");
+        let commit = commit_and_push(&clone, "version 2.0.0");
+        let run = wait_run(&twin, &commit, "the run to wait for approval", |r| {
+            stage(r, "Approval")["status"] == "InProgress"
+        });
+        let id = run["id"].to_string();
+        assert_eq!(stage(&run, "Build")["status"], "Succeeded");
+        assert!(
+            stage(&run, "Build")["message"].as_str().unwrap().contains("tests passed")
+                || twin.haven(&["pipeline", "logs", &id, "--stage", "Build"]).stdout.len() > 0
+        );
+        assert_eq!(body_version(&staging_url), "2.0.0", "staging runs the new version");
+        for url in &regional {
+            assert_eq!(body_version(url), "1.0.0", "production changed before approval");
+        }
+
+        // A killed pipeline process comes back and the approval is still pending, not redone.
+        let before = std::fs::read_to_string(twin.path().join(".haven/pipeline/control.json")).unwrap();
+        let pid: u32 = serde_json::from_str::<Value>(&before).unwrap()["pid"].as_u64().unwrap() as u32;
+        unsafe_kill(pid);
+        eventually(60, "a new pipeline process", || {
+            let now = std::fs::read_to_string(twin.path().join(".haven/pipeline/control.json")).ok()?;
+            let v: Value = serde_json::from_str(&now).ok()?;
+            (v["pid"].as_u64()? as u32 != pid && alive(v["pid"].as_u64()? as u32)).then_some(())
+        });
+        let again = run_of(&twin, &commit).unwrap();
+        assert_eq!(again["status"], "InProgress");
+        assert_eq!(stage(&again, "Approval")["status"], "InProgress");
+        assert_eq!(stage(&again, "Approval")["attempts"], 1, "the approval was entered again");
+        assert_eq!(stage(&again, "Build")["attempts"], 1, "the build ran again");
+
+        // Approving needs the token: without it the control API refuses.
+        let control = twin.status()["control_url"].as_str().unwrap().to_owned();
+        let (code, _) = request(
+            &control,
+            &format!(
+                "POST /pipeline/runs/{id}/approve HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            ),
+        )
+        .unwrap();
+        assert_eq!(code, 401);
+        let out = twin.haven(&["pipeline", "approve", &id, "--comment", "looks good"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        wait_run(&twin, &commit, "the run to succeed", |r| r["status"] == "Succeeded");
+        stop.store(true, Ordering::Relaxed);
+        (commit, load.join().unwrap())
+    });
+    assert!(load.ok > 50, "{load:?}");
+    assert!(load.non_2xx.is_empty(), "non-2xx during delivery: {:?}", &load.non_2xx[..load.non_2xx.len().min(5)]);
+    assert!(
+        load.connection_errors.is_empty(),
+        "connection errors during delivery: {:?}",
+        &load.connection_errors[..load.connection_errors.len().min(5)]
+    );
+    for url in &regional {
+        assert_eq!(body_version(url), "2.0.0", "{url} does not serve the new version");
+    }
+    let run = run_of(&twin, &commit).unwrap();
+    assert_eq!(stage(&run, "Approval")["message"], "approved: looks good");
+    let image = run["image"].as_str().unwrap().to_owned();
+
+    // The secondary holds the commit and the image.
+    let status = twin.status();
+    let west = status["source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["region"] == "us-west-2")
+        .unwrap()
+        .clone();
+    let main = west["branches"].as_array().unwrap().iter().find(|b| b["branch"] == "main").unwrap();
+    assert_eq!(main["commit"], commit.as_str());
+    assert_eq!(main["in_sync"], true);
+    assert_eq!(production(region(&status, "us-west-2"))["image"], image.as_str());
+
+    // A change whose unit tests fail stops at Build; production is untouched.
+    let routes = clone.join("src/main.rs");
+    let mut text = std::fs::read_to_string(&routes).unwrap();
+    text.push_str("\n#[cfg(test)]\nmod broken {\n    #[test]\n    fn fails() {\n        assert_eq!(1 + 1, 3, \"planted failure\");\n    }\n}\n");
+    std::fs::write(&routes, text).unwrap();
+    set_version_any(&clone, "2.0.0", "3.0.0");
+    let broken = commit_and_push(&clone, "a broken change");
+    let failed = eventually(600, "the broken run to fail", || {
+        run_of(&twin, &broken).filter(|r| r["status"] == "Failed")
+    });
+    assert_eq!(stage(&failed, "Build")["status"], "Failed");
+    assert_eq!(stage(&failed, "Staging")["status"], "Pending");
+    assert!(failed["message"].as_str().unwrap().starts_with("Build failed"), "{failed}");
+    let id = failed["id"].to_string();
+    let logs = twin.haven(&["pipeline", "logs", &id, "--stage", "Build"]);
+    assert!(String::from_utf8_lossy(&logs.stdout).contains("planted failure"));
+    for url in &regional {
+        assert_eq!(body_version(url), "2.0.0", "a failed build changed production");
+    }
+    assert_eq!(body_version(&staging_url), "2.0.0");
+    // The failure was announced on the monitoring topic.
+    let outbox = twin.path().join(".haven/pipeline/outbox");
+    let announced = std::fs::read_dir(&outbox)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("Build") && t.contains(&id)))
+        })
+        .unwrap_or(false);
+    assert!(announced, "no failure message in the pipeline's outbox");
+    twin.down();
+}
+
+fn set_version_any(clone: &Path, from: &str, to: &str) {
+    let main = clone.join("src/main.rs");
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(
+        &main,
+        text.replace(
+            &format!("const VERSION: &str = \"{from}\";"),
+            &format!("const VERSION: &str = \"{to}\";"),
+        ),
+    )
+    .unwrap();
+}
+
+fn unsafe_kill(pid: u32) {
+    let status = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+}

@@ -1,0 +1,80 @@
+//! The CodePipeline twin. A process of its own (`haven internal pipeline`), supervised like the
+//! regions: it watches the primary's CodeCommit twin, replicates pushes to the secondaries, and
+//! takes each push on the spec's branch through Source, Build, Staging, Approval and Production,
+//! recording every step in `pipeline.db` first so that a killed process resumes its runs.
+
+pub mod api;
+mod engine;
+pub mod image;
+mod server;
+mod stages;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use engine::{PipelineArgs, run};
+pub use store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("`{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the pipeline database `{}`: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("the pipeline database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Source(#[from] haven_source::Error),
+    #[error(transparent)]
+    Registry(#[from] haven_registry::Error),
+    #[error(transparent)]
+    Twin(#[from] haven_twin::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn db(path: &Path, source: rusqlite::Error) -> Self {
+        Self::Open {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Locks a mutex, carrying on past a poisoned one: the data stays usable.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The repository name of a spec's service: `source.repository`.
+pub fn repo_name(spec: &haven_spec::Spec) -> &str {
+    &spec.source.repository
+}
+
+/// The primary region's repository: the remote users clone and push to.
+pub fn source_url(spec: &haven_spec::Spec, paths: &haven_twin::Paths) -> PathBuf {
+    paths.source_repo(&spec.primary().name, repo_name(spec))
+}

@@ -1,0 +1,397 @@
+//! The five stages. Each records what it started (release ids, the approval request) in its
+//! stage's detail before waiting on it, so that a resumed stage follows what is under way
+//! instead of starting it again.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use haven_twin::control::{self, Endpoint};
+use http::Method;
+use serde_json::{Value, json};
+
+use crate::api::{Run, RunStatus, StageStatus};
+use crate::engine::Ctx;
+use crate::image;
+
+/// A stage's log file: one line per step, with a UTC timestamp, appended so that a resumed
+/// stage continues the same log.
+pub(crate) struct StageLog {
+    path: PathBuf,
+}
+
+impl StageLog {
+    pub(crate) fn line(&self, text: &str) {
+        let stamp = haven_notify::rfc3339_millis(SystemTime::now());
+        let written = std::fs::create_dir_all(self.path.parent().unwrap_or(Path::new(".")))
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)
+            })
+            .and_then(|mut f| {
+                let mut out = String::new();
+                for l in text.lines() {
+                    out.push_str(&format!("{stamp} {l}\n"));
+                }
+                f.write_all(out.as_bytes())
+            });
+        if let Err(e) = written {
+            tracing::warn!("stage log {}: {e}", self.path.display());
+        }
+        tracing::info!("{text}");
+    }
+}
+
+type StageResult = Result<String, String>;
+
+pub(crate) async fn run_stage(ctx: &Arc<Ctx>, run: u64, idx: usize) {
+    let r = match ctx.store.run(run) {
+        Ok(Some(r)) => r,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!("run {run}: {e}");
+            return;
+        }
+    };
+    let Some(name) = r.stages.get(idx).map(|s| s.name.clone()) else {
+        return;
+    };
+    let log = StageLog {
+        path: ctx.paths.stage_log(run, &name),
+    };
+    log.line(&format!(
+        "{name} of run {run} (commit {}), attempt {}",
+        short(&r.commit),
+        r.stages[idx].attempts
+    ));
+    let result = match name.as_str() {
+        "Source" => source(ctx, &r, &log).await,
+        "Build" => crate::stages::build::build(ctx, &r, idx, &log).await,
+        "Staging" => deploy(ctx, &r, idx, "staging", &log).await,
+        "Approval" => approval(ctx, &r, idx, &log).await,
+        "Production" => deploy(ctx, &r, idx, "production", &log).await,
+        other => Err(format!("haven has no stage `{other}`")),
+    };
+    let recorded = match &result {
+        Ok(message) => {
+            log.line(&format!("{name} succeeded: {message}"));
+            ctx.store
+                .set_stage(run, idx, StageStatus::Succeeded, message)
+        }
+        Err(reason) => {
+            log.line(&format!("{name} failed: {reason}"));
+            let failed = ctx
+                .store
+                .set_stage(run, idx, StageStatus::Failed, reason)
+                .and_then(|()| {
+                    ctx.store
+                        .set_run(run, RunStatus::Failed, &format!("{name} failed: {reason}"))
+                });
+            notify_failure(ctx, &r, &name, reason, &log).await;
+            failed
+        }
+    };
+    if let Err(e) = recorded {
+        tracing::warn!("run {run}: cannot record the end of {name}: {e}");
+    }
+}
+
+pub(crate) fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+/// Source: a fresh checkout of the run's commit from the primary's repository.
+async fn source(ctx: &Arc<Ctx>, r: &Run, log: &StageLog) -> StageResult {
+    let dest = source_dir(ctx, r.id);
+    let repo = ctx.primary.clone();
+    let commit = r.commit.clone();
+    let d = dest.clone();
+    tokio::task::spawn_blocking(move || repo.checkout(&commit, &d))
+        .await
+        .map_err(|e| format!("checkout panicked: {e}"))?
+        .map_err(|e| e.to_string())?;
+    log.line(&format!("checked out {} into {}", r.commit, dest.display()));
+    Ok(format!("commit {}", short(&r.commit)))
+}
+
+pub(crate) fn source_dir(ctx: &Ctx, run: u64) -> PathBuf {
+    ctx.paths.pipeline_run(run).join("source")
+}
+
+/// Staging and Production: a release of the run's image to the environment's service in each
+/// region that runs it, primary first, each followed to its end.
+async fn deploy(
+    ctx: &Arc<Ctx>,
+    r: &Run,
+    idx: usize,
+    environment: &str,
+    log: &StageLog,
+) -> StageResult {
+    let image = r
+        .image
+        .clone()
+        .ok_or("the run has no image: its Build stage did not push one")?;
+    let twin = ctx.spec.twin();
+    let mut regions: Vec<_> = twin.regions.iter().collect();
+    // The primary first, as `haven release` does: a bad release stops before the secondaries.
+    regions.sort_by_key(|r| r.role != haven_spec::model::Role::Primary);
+    let mut done = Vec::new();
+    for region in regions {
+        let Some(service) = region
+            .services
+            .iter()
+            .find(|s| s.environment == environment)
+        else {
+            continue;
+        };
+        release(ctx, r, idx, &region.name, &service.name, &image, log).await?;
+        done.push(region.name.clone());
+    }
+    if done.is_empty() {
+        return Err(format!("no region runs a {environment} service"));
+    }
+    Ok(format!(
+        "{} runs {} in {}",
+        environment,
+        short(image.trim_start_matches("sha256:")),
+        done.join(", ")
+    ))
+}
+
+/// How long a stage waits for a region that is down (restarting, or killed by a drill).
+const REGION_WAIT: Duration = Duration::from_secs(300);
+const POLL: Duration = Duration::from_millis(100);
+
+async fn release(
+    ctx: &Arc<Ctx>,
+    r: &Run,
+    idx: usize,
+    region: &str,
+    service: &str,
+    image: &str,
+    log: &StageLog,
+) -> Result<(), String> {
+    let key = format!("release:{region}");
+    let recorded = ctx
+        .store
+        .detail(r.id, idx)
+        .map_err(|e| e.to_string())?
+        .get(&key)
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let id = match recorded {
+        Some(id) => {
+            log.line(&format!("following release {id} in {region}"));
+            id
+        }
+        None => {
+            let (spec, paths) = (ctx.spec.clone(), ctx.paths.clone());
+            let (img, reg) = (image.to_owned(), region.to_owned());
+            tokio::task::spawn_blocking(move || image::replicate(&spec, &paths, &img, &reg))
+                .await
+                .map_err(|e| format!("replication panicked: {e}"))?
+                .map_err(|e| format!("cannot put the image in {region}'s registry: {e}"))?;
+            let body = json!({ "image": image, "strategy": Value::Null });
+            let path = format!("/services/{service}/releases");
+            match call_region(ctx, region, Method::POST, &path, Some(body)).await {
+                Ok(v) => {
+                    let id = v["release"]
+                        .as_str()
+                        .ok_or_else(|| format!("{region} did not say which release it started"))?
+                        .to_owned();
+                    ctx.store
+                        .set_detail(r.id, idx, &key, json!(id))
+                        .map_err(|e| e.to_string())?;
+                    log.line(&format!("started release {id} of {service} in {region}"));
+                    id
+                }
+                Err(message) if message.contains("already runs") => {
+                    log.line(&format!("{service} in {region} already runs the image"));
+                    return Ok(());
+                }
+                Err(message) => return Err(format!("{region}: {message}")),
+            }
+        }
+    };
+    let mut shown = 0;
+    loop {
+        let v = call_region(ctx, region, Method::GET, &format!("/releases/{id}"), None).await?;
+        let steps = v["steps"].as_array().cloned().unwrap_or_default();
+        for s in steps.iter().skip(shown) {
+            log.line(&format!(
+                "{region}: {}",
+                s["step"].as_str().unwrap_or_default()
+            ));
+        }
+        shown = steps.len();
+        match v["state"].as_str() {
+            Some("SUCCESSFUL") => return Ok(()),
+            Some("ROLLED_BACK") => {
+                return Err(format!(
+                    "the release to {service} in {region} was rolled back: {}",
+                    v["reason"].as_str().unwrap_or("no reason recorded")
+                ));
+            }
+            _ => tokio::time::sleep(POLL).await,
+        }
+    }
+}
+
+/// Calls a region's control API, waiting (up to [`REGION_WAIT`]) while it is unreachable: a
+/// region restarting after a crash resumes its releases, and so does the stage.
+async fn call_region(
+    ctx: &Ctx,
+    region: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, String> {
+    let deadline = tokio::time::Instant::now() + REGION_WAIT;
+    let mut warned = false;
+    loop {
+        let attempt = match Endpoint::read(&ctx.paths.region_endpoint(region)) {
+            Ok(ep) => {
+                control::call(
+                    ep.addr,
+                    &ctx.token,
+                    method.clone(),
+                    path,
+                    body.clone(),
+                    Duration::from_secs(10),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        match attempt {
+            Ok(v) => return Ok(v),
+            Err(haven_twin::Error::Api { message, .. }) => return Err(message),
+            Err(e) => {
+                if !warned {
+                    tracing::warn!("region {region} unreachable, waiting: {e}");
+                    warned = true;
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(format!(
+                        "region {region} was unreachable for {}s: {e}",
+                        REGION_WAIT.as_secs()
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+/// Approval: announced on the spec's topic once, then waits for `haven pipeline approve` or
+/// `reject`, or fails when the approval times out.
+async fn approval(ctx: &Arc<Ctx>, r: &Run, idx: usize, log: &StageLog) -> StageResult {
+    let started = ctx
+        .store
+        .run(r.id)
+        .ok()
+        .flatten()
+        .and_then(|run| run.stages.get(idx).and_then(|s| s.started_at_ms))
+        .unwrap_or_else(crate::now_ms);
+    let timeout: Duration = ctx.spec.local.approval_timeout.into();
+    let expires = started.saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+    let detail = ctx.store.detail(r.id, idx).map_err(|e| e.to_string())?;
+    if detail.get("expires_at_ms").is_none() {
+        ctx.store
+            .set_detail(r.id, idx, "expires_at_ms", json!(expires))
+            .map_err(|e| e.to_string())?;
+    }
+    if detail.get("notified").is_none() {
+        let summary = format!(
+            "release commit {} (image {}) to production in every region",
+            short(&r.commit),
+            r.image.as_deref().map(|i| short(i.trim_start_matches("sha256:"))).unwrap_or("?")
+        );
+        log.line(&format!(
+            "waiting for approval: `haven pipeline approve {}` or `haven pipeline reject {}`",
+            r.id, r.id
+        ));
+        if let Some(n) = &ctx.notifier {
+            let req = haven_notify::ApprovalRequest {
+                pipeline: pipeline_name(ctx),
+                run: r.id.to_string(),
+                stage: "Approval".to_owned(),
+                region: ctx.spec.primary().name.clone(),
+                summary,
+                commit: Some(r.commit.clone()),
+                requested_at: SystemTime::now(),
+                expires_at: Some(
+                    SystemTime::UNIX_EPOCH + Duration::from_millis(expires),
+                ),
+            };
+            let topic = &ctx.spec.pipeline.approval.notify;
+            let message =
+                haven_notify::Message::approval_request(&ctx.spec.project.name, topic, &req);
+            match n.publish(message).await {
+                Ok(id) => log.line(&format!("approval request published to {topic} ({})", id.as_str())),
+                Err(e) => log.line(&format!("cannot publish the approval request: {e}")),
+            }
+        }
+        ctx.store
+            .set_detail(r.id, idx, "notified", json!(true))
+            .map_err(|e| e.to_string())?;
+    }
+    loop {
+        let detail = ctx.store.detail(r.id, idx).map_err(|e| e.to_string())?;
+        match detail.get("decision").and_then(Value::as_str) {
+            Some("approved") => {
+                return Ok(format!("approved{}", comment(&detail)));
+            }
+            Some(_) => return Err(format!("rejected{}", comment(&detail))),
+            None => {}
+        }
+        if crate::now_ms() >= expires {
+            return Err(format!(
+                "the approval expired after {} without a decision",
+                ctx.spec.local.approval_timeout
+            ));
+        }
+        tokio::select! {
+            () = ctx.wake.notified() => {}
+            () = tokio::time::sleep(Duration::from_millis(250)) => {}
+        }
+    }
+}
+
+fn comment(detail: &Value) -> String {
+    detail
+        .get("comment")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+        .map(|c| format!(": {c}"))
+        .unwrap_or_default()
+}
+
+pub(crate) fn pipeline_name(ctx: &Ctx) -> String {
+    format!("{}-pipeline", ctx.spec.project.name)
+}
+
+async fn notify_failure(ctx: &Ctx, r: &Run, stage: &str, reason: &str, log: &StageLog) {
+    let Some(n) = &ctx.notifier else { return };
+    let failure = haven_notify::PipelineFailure {
+        pipeline: pipeline_name(ctx),
+        run: r.id.to_string(),
+        stage: stage.to_owned(),
+        action: None,
+        region: ctx.spec.primary().name.clone(),
+        reason: reason.to_owned(),
+        commit: Some(r.commit.clone()),
+        log_tail: haven_process::tail_lines(&log.path, 10).unwrap_or_default(),
+        at: SystemTime::now(),
+    };
+    let topic = &ctx.spec.monitoring.notify;
+    let message = haven_notify::Message::pipeline_failure(&ctx.spec.project.name, topic, &failure);
+    if let Err(e) = n.publish(message).await {
+        tracing::warn!("cannot publish the failure of run {}: {e}", r.id);
+    }
+}
+
+pub(crate) mod build;

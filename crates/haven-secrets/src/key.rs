@@ -1,0 +1,74 @@
+//! The store's key file: 32 random bytes, mode 0600, created on first write and refused when its
+//! mode lets group or others read or change it.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use chacha20poly1305::aead::{KeyInit, OsRng};
+use chacha20poly1305::{Key, XChaCha20Poly1305};
+
+use crate::Error;
+
+const KEY_LEN: usize = 32;
+
+/// The cipher of the key at `path`, or `None` when there is no key file.
+pub(crate) fn load(path: &Path) -> Result<Option<XChaCha20Poly1305>, Error> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    // The opened file's own metadata, so the mode checked is the mode of the bytes read.
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::Key {
+            path: path.to_owned(),
+            problem: "is not a regular file".into(),
+        });
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(Error::KeyPermissions {
+            path: path.to_owned(),
+            mode,
+        });
+    }
+    let mut raw = Vec::with_capacity(KEY_LEN);
+    file.read_to_end(&mut raw).map_err(|e| Error::io(path, e))?;
+    if raw.len() != KEY_LEN {
+        return Err(Error::Key {
+            path: path.to_owned(),
+            problem: format!("holds {} bytes, not {KEY_LEN}", raw.len()),
+        });
+    }
+    Ok(Some(XChaCha20Poly1305::new(Key::from_slice(&raw))))
+}
+
+/// The cipher of the key at `path`, creating a random key first if there is none. Called with
+/// the store's lock held, so two writers never create two keys.
+pub(crate) fn load_or_create(path: &Path) -> Result<XChaCha20Poly1305, Error> {
+    if let Some(cipher) = load(path)? {
+        return Ok(cipher);
+    }
+    let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(".key.tmp.{}", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::io(&tmp, e))?;
+    // The mode given to open(2) is reduced by the umask, never widened; set it exactly.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(&tmp, e))?;
+    file.write_all(key.as_slice())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(&tmp, e))?;
+    drop(file);
+    // Renamed into place whole, so no reader ever sees a short key.
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    Ok(XChaCha20Poly1305::new(&key))
+}
