@@ -145,6 +145,26 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<AlarmsCommand>,
     },
+    /// The CloudWatch Logs twin: every log group with its streams and size, or one group's
+    /// events (tasks' output, builds, pipeline runs, ALB access logs) merged by time.
+    Logs {
+        #[command(flatten)]
+        spec: SpecArg,
+        /// The group, e.g. `/ecs/hello-production`; without it, every group is listed.
+        group: Option<String>,
+        /// Keep printing new events until Ctrl-C.
+        #[arg(long, short)]
+        follow: bool,
+        /// Only events of the last D, e.g. `10m`, `1h`, `2d`.
+        #[arg(long, value_name = "D")]
+        since: Option<String>,
+        /// Only events whose message contains PATTERN (case-sensitive).
+        #[arg(long, value_name = "PATTERN")]
+        grep: Option<String>,
+        /// The region (default: the primary; without GROUP, every region).
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// The CodePipeline twin: runs from pushes, their stages and logs, approvals, retries.
     Pipeline {
         #[command(flatten)]
@@ -293,6 +313,16 @@ pub enum ImageCommand {
     Tag { reference: String, tag: String },
     /// Remove a tag, or an image by digest.
     Rm { reference: String },
+    /// Scan an image for secrets and vulnerable dependencies (`registry.advisory_db`); exit 1
+    /// when a finding is at or above `registry.scan_fail_severity`.
+    Scan { reference: String },
+    /// Apply the spec's lifecycle rules to the primary's registry; images in use by the twin
+    /// are never expired.
+    Lifecycle {
+        /// Show what would expire, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {

@@ -36,6 +36,12 @@ fn main() -> ExitCode {
                     commands::image::tag(&printer, spec, &reference, &tag)
                 }
                 ImageCommand::Rm { reference } => commands::image::rm(&printer, spec, &reference),
+                ImageCommand::Scan { reference } => {
+                    commands::image::scan(&printer, spec, &reference)
+                }
+                ImageCommand::Lifecycle { dry_run } => {
+                    commands::image::lifecycle(&printer, spec, dry_run)
+                }
             }
         }
         Command::Synth { spec, out } => commands::synth::run(&printer, &spec.spec, &out),
@@ -145,6 +151,24 @@ fn main() -> ExitCode {
             spec,
             command: Some(AlarmsCommand::History { name, region }),
         } => commands::monitor::history(&printer, &spec.spec, &name, region.as_deref()),
+        Command::Logs {
+            spec,
+            group,
+            follow,
+            since,
+            grep,
+            region,
+        } => commands::logs::run(
+            &printer,
+            &spec.spec,
+            commands::logs::LogsArgs {
+                group,
+                follow,
+                since,
+                grep,
+                region,
+            },
+        ),
         Command::Pipeline { spec, command } => {
             commands::pipeline::run(&printer, &spec.spec, command)
         }

@@ -114,20 +114,36 @@ fn a_push_goes_through_build_staging_approval_and_both_regions() {
     let mut twin = Twin::project(|s| s);
     twin.up();
     let out = twin.haven(&["source", "url"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let clone = twin.path().join("clone");
-    git_ok(twin.path(), &["clone", "--quiet", &url, clone.to_str().unwrap()]);
+    git_ok(
+        twin.path(),
+        &["clone", "--quiet", &url, clone.to_str().unwrap()],
+    );
     assert!(clone.join("buildspec.yml").is_file());
-    assert!(!clone.join(".haven").exists(), "the state directory was imported");
+    assert!(
+        !clone.join(".haven").exists(),
+        "the state directory was imported"
+    );
 
     // Protected `main`: no force-push, no deletion; nothing changes.
     let head = git_ok(&clone, &["rev-parse", "HEAD"]).trim().to_owned();
     git_ok(&clone, &["commit", "--quiet", "--amend", "-m", "rewritten"]);
     let (ok, text) = git(&clone, &["push", "--force", "origin", "main"]);
-    assert!(!ok && text.contains("non-fast-forward push (force-push) to protected branch 'main'"), "{text}");
+    assert!(
+        !ok && text.contains("non-fast-forward push (force-push) to protected branch 'main'"),
+        "{text}"
+    );
     let (ok, text) = git(&clone, &["push", "origin", "--delete", "main"]);
-    assert!(!ok && text.contains("refusing to delete protected branch 'main'"), "{text}");
+    assert!(
+        !ok && text.contains("refusing to delete protected branch 'main'"),
+        "{text}"
+    );
     git_ok(&clone, &["reset", "--quiet", "--hard", &head]);
     assert!(runs(&twin).is_empty(), "a refused push started a run");
 
@@ -143,7 +159,12 @@ fn a_push_goes_through_build_staging_approval_and_both_regions() {
         .to_owned();
     let regional: Vec<String> = ["us-east-1", "us-west-2"]
         .iter()
-        .map(|r| production(region(&status, r))["alb_url"].as_str().unwrap().to_owned())
+        .map(|r| {
+            production(region(&status, r))["alb_url"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
 
     let edge = twin.edge_url();
@@ -158,27 +179,50 @@ fn a_push_goes_through_build_staging_approval_and_both_regions() {
         let id = run["id"].to_string();
         assert_eq!(stage(&run, "Build")["status"], "Succeeded");
         assert!(
-            stage(&run, "Build")["message"].as_str().unwrap().contains("tests passed")
-                || twin.haven(&["pipeline", "logs", &id, "--stage", "Build"]).stdout.len() > 0
+            stage(&run, "Build")["message"]
+                .as_str()
+                .unwrap()
+                .contains("tests passed")
+                || twin
+                    .haven(&["pipeline", "logs", &id, "--stage", "Build"])
+                    .stdout
+                    .len()
+                    > 0
         );
-        assert_eq!(body_version(&staging_url), "2.0.0", "staging runs the new version");
+        assert_eq!(
+            body_version(&staging_url),
+            "2.0.0",
+            "staging runs the new version"
+        );
         for url in &regional {
-            assert_eq!(body_version(url), "1.0.0", "production changed before approval");
+            assert_eq!(
+                body_version(url),
+                "1.0.0",
+                "production changed before approval"
+            );
         }
 
         // A killed pipeline process comes back and the approval is still pending, not redone.
-        let before = std::fs::read_to_string(twin.path().join(".haven/pipeline/control.json")).unwrap();
-        let pid: u32 = serde_json::from_str::<Value>(&before).unwrap()["pid"].as_u64().unwrap() as u32;
+        let before =
+            std::fs::read_to_string(twin.path().join(".haven/pipeline/control.json")).unwrap();
+        let pid: u32 = serde_json::from_str::<Value>(&before).unwrap()["pid"]
+            .as_u64()
+            .unwrap() as u32;
         unsafe_kill(pid);
         eventually(60, "a new pipeline process", || {
-            let now = std::fs::read_to_string(twin.path().join(".haven/pipeline/control.json")).ok()?;
+            let now =
+                std::fs::read_to_string(twin.path().join(".haven/pipeline/control.json")).ok()?;
             let v: Value = serde_json::from_str(&now).ok()?;
             (v["pid"].as_u64()? as u32 != pid && alive(v["pid"].as_u64()? as u32)).then_some(())
         });
         let again = run_of(&twin, &commit).unwrap();
         assert_eq!(again["status"], "InProgress");
         assert_eq!(stage(&again, "Approval")["status"], "InProgress");
-        assert_eq!(stage(&again, "Approval")["attempts"], 1, "the approval was entered again");
+        assert_eq!(
+            stage(&again, "Approval")["attempts"],
+            1,
+            "the approval was entered again"
+        );
         assert_eq!(stage(&again, "Build")["attempts"], 1, "the build ran again");
 
         // Approving needs the token: without it the control API refuses.
@@ -192,20 +236,34 @@ fn a_push_goes_through_build_staging_approval_and_both_regions() {
         .unwrap();
         assert_eq!(code, 401);
         let out = twin.haven(&["pipeline", "approve", &id, "--comment", "looks good"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        wait_run(&twin, &commit, "the run to succeed", |r| r["status"] == "Succeeded");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        wait_run(&twin, &commit, "the run to succeed", |r| {
+            r["status"] == "Succeeded"
+        });
         stop.store(true, Ordering::Relaxed);
         (commit, load.join().unwrap())
     });
     assert!(load.ok > 50, "{load:?}");
-    assert!(load.non_2xx.is_empty(), "non-2xx during delivery: {:?}", &load.non_2xx[..load.non_2xx.len().min(5)]);
+    assert!(
+        load.non_2xx.is_empty(),
+        "non-2xx during delivery: {:?}",
+        &load.non_2xx[..load.non_2xx.len().min(5)]
+    );
     assert!(
         load.connection_errors.is_empty(),
         "connection errors during delivery: {:?}",
         &load.connection_errors[..load.connection_errors.len().min(5)]
     );
     for url in &regional {
-        assert_eq!(body_version(url), "2.0.0", "{url} does not serve the new version");
+        assert_eq!(
+            body_version(url),
+            "2.0.0",
+            "{url} does not serve the new version"
+        );
     }
     let run = run_of(&twin, &commit).unwrap();
     assert_eq!(stage(&run, "Approval")["message"], "approved: looks good");
@@ -220,10 +278,18 @@ fn a_push_goes_through_build_staging_approval_and_both_regions() {
         .find(|s| s["region"] == "us-west-2")
         .unwrap()
         .clone();
-    let main = west["branches"].as_array().unwrap().iter().find(|b| b["branch"] == "main").unwrap();
+    let main = west["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["branch"] == "main")
+        .unwrap();
     assert_eq!(main["commit"], commit.as_str());
     assert_eq!(main["in_sync"], true);
-    assert_eq!(production(region(&status, "us-west-2"))["image"], image.as_str());
+    assert_eq!(
+        production(region(&status, "us-west-2"))["image"],
+        image.as_str()
+    );
 
     // A change whose unit tests fail stops at Build; production is untouched.
     let routes = clone.join("src/main.rs");
@@ -237,20 +303,32 @@ fn a_push_goes_through_build_staging_approval_and_both_regions() {
     });
     assert_eq!(stage(&failed, "Build")["status"], "Failed");
     assert_eq!(stage(&failed, "Staging")["status"], "Pending");
-    assert!(failed["message"].as_str().unwrap().starts_with("Build failed"), "{failed}");
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Build failed"),
+        "{failed}"
+    );
     let id = failed["id"].to_string();
     let logs = twin.haven(&["pipeline", "logs", &id, "--stage", "Build"]);
     assert!(String::from_utf8_lossy(&logs.stdout).contains("planted failure"));
     for url in &regional {
-        assert_eq!(body_version(url), "2.0.0", "a failed build changed production");
+        assert_eq!(
+            body_version(url),
+            "2.0.0",
+            "a failed build changed production"
+        );
     }
     assert_eq!(body_version(&staging_url), "2.0.0");
     // The failure was announced on the monitoring topic.
     let outbox = twin.path().join(".haven/pipeline/outbox");
     let announced = std::fs::read_dir(&outbox)
         .map(|d| {
-            d.filter_map(Result::ok)
-                .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("Build") && t.contains(&id)))
+            d.filter_map(Result::ok).any(|e| {
+                std::fs::read_to_string(e.path())
+                    .is_ok_and(|t| t.contains("Build") && t.contains(&id))
+            })
         })
         .unwrap_or(false);
     assert!(announced, "no failure message in the pipeline's outbox");
@@ -271,6 +349,9 @@ fn set_version_any(clone: &Path, from: &str, to: &str) {
 }
 
 fn unsafe_kill(pid: u32) {
-    let status = Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }

@@ -165,7 +165,11 @@ fn set_ls_rm_never_show_the_value() {
     assert_eq!(lines.len(), 3, "{stdout}");
     assert!(lines[0].starts_with("NAME"), "{stdout}");
     let row: Vec<&str> = lines[1].split_whitespace().collect();
-    assert_eq!(row[..3], ["/hello/db-password", "SecureString", "2"], "{stdout}");
+    assert_eq!(
+        row[..3],
+        ["/hello/db-password", "SecureString", "2"],
+        "{stdout}"
+    );
     assert!(row[3].ends_with('Z'), "{stdout}");
     assert_eq!(row[4], "service.secrets.DB_PASSWORD", "{stdout}");
     assert!(lines[2].starts_with("/other/unused"), "{stdout}");
@@ -188,7 +192,11 @@ fn set_ls_rm_never_show_the_value() {
     // On disk: only ciphertext, and a private key.
     assert_nowhere(dir, &[DB_PASSWORD]);
     let store = std::fs::read(dir.join(".haven/secrets/parameters.json")).unwrap();
-    assert!(!store.windows(DB_PASSWORD.len()).any(|w| w == DB_PASSWORD.as_bytes()));
+    assert!(
+        !store
+            .windows(DB_PASSWORD.len())
+            .any(|w| w == DB_PASSWORD.as_bytes())
+    );
     use std::os::unix::fs::PermissionsExt;
     let key_mode = std::fs::metadata(dir.join(".haven/secrets/key"))
         .unwrap()
@@ -340,9 +348,7 @@ fn tasks_and_webhooks_get_secrets_nothing_shows_them() {
     for pid in &pids {
         let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
         assert!(
-            environ
-                .split(|b| *b == 0)
-                .any(|kv| kv == wanted.as_bytes()),
+            environ.split(|b| *b == 0).any(|kv| kv == wanted.as_bytes()),
             "task {pid} lacks DB_PASSWORD"
         );
     }

@@ -276,7 +276,10 @@ impl State {
             // Every message sent so far is taken before shipping or retention, so that a task
             // started before its stream got old is known to be running when retention looks.
             let mut stop = false;
-            for msg in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+            for msg in first
+                .into_iter()
+                .chain(std::iter::from_fn(|| rx.try_recv().ok()))
+            {
                 match msg {
                     Msg::Started { task, service } => {
                         let cp = Checkpoint {
@@ -317,10 +320,13 @@ impl State {
     }
 
     fn ship_all(&mut self) {
+        // One ingestion time for the pass: lines of different tasks shipped together tie,
+        // rather than being ordered by which task the pass happened to read first.
+        let stamp = time::rfc3339(time::now_ms());
         let mut finished = Vec::new();
         let mut error = None;
         for s in self.sources.values_mut() {
-            match ship(&self.config, s) {
+            match ship(&self.config, s, stamp.as_bytes()) {
                 Ok(()) if s.cp.done => finished.push(s.task.clone()),
                 Ok(()) => {}
                 Err(e) => error = Some(e),
@@ -411,8 +417,7 @@ impl State {
 }
 
 /// Ships what a task wrote since the last pass, then records how far it got.
-fn ship(config: &AgentConfig, s: &mut Source) -> Result<()> {
-    let stamp = time::rfc3339(time::now_ms());
+fn ship(config: &AgentConfig, s: &mut Source, stamp: &[u8]) -> Result<()> {
     let mut out = Vec::new();
     let mut offsets = [s.cp.stdout, s.cp.stderr];
     let mut at_end = true;
@@ -442,7 +447,7 @@ fn ship(config: &AgentConfig, s: &mut Source) -> Result<()> {
         at_end &= reached_end;
         // A task that exited will not finish its last line: ship it as it is.
         let used = split_lines(&data, !s.live && reached_end, |line| {
-            write::push_stamped(&mut out, stamp.as_bytes(), line);
+            write::push_stamped(&mut out, stamp, line);
         });
         *offset += used as u64;
         at_end &= *offset >= len;

@@ -219,7 +219,10 @@ pub(crate) fn stream_info(layout: Layout, f: &StreamFile) -> Result<StreamInfo> 
     } else {
         // A plain-text stream's last event is its file's last write.
         let mtime = time::to_ms(meta.modified().map_err(|e| Error::io(&f.path, e))?);
-        (Some(plain_first_time(&f.path)?.unwrap_or(mtime)), Some(mtime))
+        (
+            Some(plain_first_time(&f.path)?.unwrap_or(mtime)),
+            Some(mtime),
+        )
     };
     Ok(StreamInfo {
         name: f.name.clone(),

@@ -251,11 +251,7 @@ impl Events {
             }
         }
         for f in files {
-            let known = self
-                .cursors
-                .iter()
-                .flatten()
-                .any(|c| c.path == f.path);
+            let known = self.cursors.iter().flatten().any(|c| c.path == f.path);
             if !known {
                 let c = Cursor::open(self.group.layout, &f, None)?;
                 self.push(c);
@@ -314,11 +310,18 @@ mod tests {
         for target in [0u64, 1, 5_000, 12_345, 19_999] {
             let since = base + target * 1000;
             let at = seek_since(&mut f, text.len() as u64, since).unwrap() as usize;
-            assert!(at == 0 || text[at - 1] == b'\n', "{target}: not a line start");
+            assert!(
+                at == 0 || text[at - 1] == b'\n',
+                "{target}: not a line start"
+            );
             let (t, _) = time::parse_rfc3339(&text[at..]).unwrap();
             assert!(t <= since, "{target}: started past it");
             // Within one 64 KiB block (about 1,400 lines of ~46 bytes) of it.
-            assert!(since - t <= 1_500_000, "{target}: started {} s early", (since - t) / 1000);
+            assert!(
+                since - t <= 1_500_000,
+                "{target}: started {} s early",
+                (since - t) / 1000
+            );
         }
     }
 }

@@ -75,10 +75,7 @@ fn digits(s: &[u8]) -> Option<u64> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(
-        s.iter()
-            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')),
-    )
+    Some(s.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
 /// `YYYY<sep>MM<sep>DD` to days since the epoch.
@@ -107,10 +104,7 @@ fn time_of_day(s: &[u8]) -> Option<(u64, usize)> {
     let mut used = 8;
     let mut ms = 0;
     if s.get(8) == Some(&b'.') {
-        let frac = s[9..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count();
+        let frac = s[9..].iter().take_while(|c| c.is_ascii_digit()).count();
         if frac == 0 || frac > 9 {
             return None;
         }

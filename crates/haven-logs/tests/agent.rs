@@ -72,7 +72,10 @@ fn output_is_shipped_with_ingestion_times_and_last_lines_on_exit() {
     });
     let after = time::now_ms();
     for (t, m) in &got {
-        assert!((before..=after).contains(t), "{m} stamped {t}, outside the shipping");
+        assert!(
+            (before..=after).contains(t),
+            "{m} stamped {t}, outside the shipping"
+        );
     }
     let texts: Vec<&str> = got.iter().map(|(_, m)| m.as_str()).collect();
     assert_eq!(texts, ["listening on 8080", "GET / 200", "warning: slow"]);
@@ -198,7 +201,10 @@ fn retention_spares_running_tasks_and_removes_what_it_expires() {
     agent.stop();
     let tasks = root.join("tasks");
     for f in ["dead.stdout.log", "dead.stderr.log", "dead.ship.json"] {
-        assert!(!tasks.join(f).exists(), "{f} should be gone with its stream");
+        assert!(
+            !tasks.join(f).exists(),
+            "{f} should be gone with its stream"
+        );
     }
     assert!(tasks.join("live.ship.json").exists());
     assert!(!build_log.exists(), "the old build log should be gone");

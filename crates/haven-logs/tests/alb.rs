@@ -62,7 +62,12 @@ async fn entries_are_written_in_the_alb_format_to_hourly_streams() {
     stop_tx.send_replace(true);
     writer.await.unwrap();
 
-    let streams: Vec<String> = group.streams().unwrap().into_iter().map(|s| s.name).collect();
+    let streams: Vec<String> = group
+        .streams()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
     assert_eq!(streams, ["2023/11/14/22", "2023/11/14/23"]);
     let got: Vec<(u64, String, String)> = Events::read(&group, Query::default())
         .unwrap()
@@ -71,8 +76,16 @@ async fn entries_are_written_in_the_alb_format_to_hourly_streams() {
         .collect();
     let want = vec![
         (t0, "2023/11/14/22".to_owned(), format_alb_line(&entries[0])),
-        (t0 + 100, "2023/11/14/23".to_owned(), format_alb_line(&entries[2])),
-        (t0 + 200, "2023/11/14/23".to_owned(), format_alb_line(&entries[1])),
+        (
+            t0 + 100,
+            "2023/11/14/23".to_owned(),
+            format_alb_line(&entries[2]),
+        ),
+        (
+            t0 + 200,
+            "2023/11/14/23".to_owned(),
+            format_alb_line(&entries[1]),
+        ),
     ];
     assert_eq!(got, want);
     // The ALB's fields, as the ALB writes them.

@@ -52,7 +52,8 @@ fn events_merge_by_time_and_filter() {
     let dir = tempfile::tempdir().unwrap();
     let g = group(dir.path());
     let (a, b) = ("ecs/web-production/a", "ecs/web-production/b");
-    let cases: Vec<(Query, Vec<(u64, &str, &str)>)> = vec![
+    type Want<'a> = Vec<(u64, &'a str, &'a str)>;
+    let cases: Vec<(Query, Want)> = vec![
         (
             Query::default(),
             vec![
@@ -202,7 +203,11 @@ fn codebuild_lines_take_the_time_of_the_container_line_before_them() {
     let got = brief(&all(&g, Query::default()));
     let want = vec![
         (0, "b1", "preamble"),
-        (0, "b1", "[Container] 2023/11/14 22:13:20.000000 Entering phase BUILD"),
+        (
+            0,
+            "b1",
+            "[Container] 2023/11/14 22:13:20.000000 Entering phase BUILD",
+        ),
         (0, "b1", "compiling"),
         (
             5500,

@@ -47,15 +47,9 @@ fn stamped_streams_expire_by_their_last_event() {
         }
         set_mtime(&path, now - Duration::from_millis(*file_age));
     }
-    let mut removed = g
-        .apply_retention(now, 1, &|s| s == "ecs/web/live")
-        .unwrap();
+    let mut removed = g.apply_retention(now, 1, &|s| s == "ecs/web/live").unwrap();
     removed.sort();
-    let mut want: Vec<&str> = cases
-        .iter()
-        .filter(|c| !c.3)
-        .map(|c| c.0)
-        .collect();
+    let mut want: Vec<&str> = cases.iter().filter(|c| !c.3).map(|c| c.0).collect();
     want.sort();
     assert_eq!(removed, want);
     let left: Vec<String> = g.streams().unwrap().into_iter().map(|s| s.name).collect();
@@ -68,7 +62,10 @@ fn stamped_streams_expire_by_their_last_event() {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(g.apply_retention(now, 1, &|_| false).unwrap(), ["ecs/web/live"]);
+    assert_eq!(
+        g.apply_retention(now, 1, &|_| false).unwrap(),
+        ["ecs/web/live"]
+    );
 }
 
 #[test]
@@ -84,8 +81,11 @@ fn plain_text_streams_expire_by_their_last_write() {
     std::fs::create_dir_all(builds.dir.join("old")).unwrap();
     for (id, age_days) in [("old", 3), ("new", 0)] {
         let path = builds.dir.join(format!("{id}.log"));
-        std::fs::write(&path, "[Container] 2020/01/01 00:00:00.000000 Entering phase BUILD\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "[Container] 2020/01/01 00:00:00.000000 Entering phase BUILD\n",
+        )
+        .unwrap();
         set_mtime(&path, now - Duration::from_secs(age_days * 86_400));
     }
     assert_eq!(builds.apply_retention(now, 1, &|_| false).unwrap(), ["old"]);
@@ -110,6 +110,9 @@ fn plain_text_streams_expire_by_their_last_write() {
     let mut removed = runs.apply_retention(now, 1, &|_| false).unwrap();
     removed.sort();
     assert_eq!(removed, ["r-old/Build", "r-old/Source"]);
-    assert!(!runs.dir.join("r-old").exists(), "the emptied run is removed");
+    assert!(
+        !runs.dir.join("r-old").exists(),
+        "the emptied run is removed"
+    );
     assert!(runs.dir.join("r-new/Build.log").is_file());
 }

@@ -41,7 +41,9 @@ macro_rules! names {
         }
     };
 }
-names!(RunStatus, InProgress, Succeeded, Failed, Superseded, Stopped);
+names!(
+    RunStatus, InProgress, Succeeded, Failed, Superseded, Stopped
+);
 names!(StageStatus, Pending, InProgress, Succeeded, Failed, Stopped);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,7 +64,9 @@ pub struct Run {
 
 impl Run {
     pub fn stage(&self, name: &str) -> Option<&Stage> {
-        self.stages.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+        self.stages
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
     }
 
     /// The stage waiting for a person, if the run is waiting at its approval.

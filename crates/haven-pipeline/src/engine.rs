@@ -267,7 +267,12 @@ pub(crate) fn schedule(ctx: &Arc<Ctx>) -> Result<(), Error> {
     for (old, by, stage) in plan.superseded {
         let message = format!(
             "superseded by run {by} before {}",
-            ctx.spec.pipeline.stages.get(stage).copied().unwrap_or("a stage")
+            ctx.spec
+                .pipeline
+                .stages
+                .get(stage)
+                .copied()
+                .unwrap_or("a stage")
         );
         ctx.store.set_run(old, RunStatus::Superseded, &message)?;
         tracing::info!("run {old}: {message}");
@@ -307,7 +312,9 @@ pub(crate) fn plan(
                 }
             }
             ExecutionMode::Superseded => {
-                let Some(&newest) = ids.iter().max() else { continue };
+                let Some(&newest) = ids.iter().max() else {
+                    continue;
+                };
                 plan.superseded.extend(
                     ids.iter()
                         .filter(|id| **id != newest)
@@ -335,11 +342,20 @@ fn spawn_stage(ctx: &Arc<Ctx>, run: u64, idx: usize) {
 mod tests {
     use super::*;
 
-    fn check(mode: ExecutionMode, waiting: &[(usize, &[u64])], occupied: &[(usize, u64)], expect: Plan) {
+    fn check(
+        mode: ExecutionMode,
+        waiting: &[(usize, &[u64])],
+        occupied: &[(usize, u64)],
+        expect: Plan,
+    ) {
         let waiting: BTreeMap<usize, Vec<u64>> =
             waiting.iter().map(|(s, ids)| (*s, ids.to_vec())).collect();
         let occupied: BTreeMap<usize, u64> = occupied.iter().copied().collect();
-        assert_eq!(plan(mode, &waiting, &occupied), expect, "{mode:?} {waiting:?} {occupied:?}");
+        assert_eq!(
+            plan(mode, &waiting, &occupied),
+            expect,
+            "{mode:?} {waiting:?} {occupied:?}"
+        );
     }
 
     fn p(enter: &[(u64, usize)], superseded: &[(u64, u64, usize)]) -> Plan {
@@ -357,14 +373,29 @@ mod tests {
             check(mode, &[(0, &[1])], &[], p(&[(1, 0)], &[]));
         }
         // Superseded: the newest waiting overtakes; with the stage busy it waits alone.
-        check(Superseded, &[(1, &[2, 3, 4])], &[], p(&[(4, 1)], &[(2, 4, 1), (3, 4, 1)]));
+        check(
+            Superseded,
+            &[(1, &[2, 3, 4])],
+            &[],
+            p(&[(4, 1)], &[(2, 4, 1), (3, 4, 1)]),
+        );
         check(Superseded, &[(1, &[2, 3])], &[(1, 1)], p(&[], &[(2, 3, 1)]));
         // Runs waiting before different stages never supersede each other.
-        check(Superseded, &[(1, &[2]), (3, &[1])], &[(3, 0)], p(&[(2, 1)], &[]));
+        check(
+            Superseded,
+            &[(1, &[2]), (3, &[1])],
+            &[(3, 0)],
+            p(&[(2, 1)], &[]),
+        );
         // Queued: oldest first, one at a time, nobody superseded.
         check(Queued, &[(1, &[2, 3])], &[], p(&[(2, 1)], &[]));
         check(Queued, &[(1, &[2, 3])], &[(1, 1)], p(&[], &[]));
         // Parallel: everyone enters, busy or not.
-        check(Parallel, &[(1, &[2, 3])], &[(1, 1)], p(&[(2, 1), (3, 1)], &[]));
+        check(
+            Parallel,
+            &[(1, &[2, 3])],
+            &[(1, 1)],
+            p(&[(2, 1), (3, 1)], &[]),
+        );
     }
 }

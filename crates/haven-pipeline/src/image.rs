@@ -63,3 +63,81 @@ pub fn replicate(
     }
     Ok(digest)
 }
+
+/// The spec's severity threshold in the registry's terms.
+pub fn severity(s: haven_spec::model::Severity) -> haven_registry::Severity {
+    use haven_spec::model::Severity as S;
+    match s {
+        S::None => haven_registry::Severity::None,
+        S::Low => haven_registry::Severity::Low,
+        S::Medium => haven_registry::Severity::Medium,
+        S::High => haven_registry::Severity::High,
+        S::Critical => haven_registry::Severity::Critical,
+    }
+}
+
+/// The spec's lifecycle policy in the registry's terms.
+pub fn lifecycle_rules(spec: &Spec) -> Vec<haven_registry::LifecycleRule> {
+    use haven_spec::model::{CountType as C, TagStatus as T};
+    spec.registry
+        .lifecycle
+        .iter()
+        .map(|r| haven_registry::LifecycleRule {
+            priority: r.priority,
+            description: r.description.clone(),
+            tag_status: match r.tag_status {
+                T::Tagged => haven_registry::TagStatus::Tagged,
+                T::Untagged => haven_registry::TagStatus::Untagged,
+                T::Any => haven_registry::TagStatus::Any,
+            },
+            tag_prefixes: r.tag_prefixes.clone(),
+            count_type: match r.count_type {
+                C::ImageCountMoreThan => haven_registry::CountType::ImageCountMoreThan,
+                C::SinceImagePushed => haven_registry::CountType::SinceImagePushed,
+            },
+            count: r.count,
+        })
+        .collect()
+}
+
+/// What a scan of an image built from `source_dir` checks: its Cargo.lock against the spec's
+/// advisory database.
+pub fn scan_options(spec: &Spec, source_dir: &Path) -> Result<haven_registry::ScanOptions, Error> {
+    let lock = source_dir.join("Cargo.lock");
+    let advisories = match &spec.registry.advisory_db {
+        Some(dir) => Some(haven_registry::AdvisoryDb::load(&spec.path(dir))?),
+        None => None,
+    };
+    Ok(haven_registry::ScanOptions {
+        lockfiles: lock.is_file().then_some(lock).into_iter().collect(),
+        advisories,
+    })
+}
+
+/// Every image a task of any region runs now (blue and green during a release), and the one
+/// services start on: never expired by a lifecycle rule.
+pub fn in_use(spec: &Spec, paths: &Paths) -> Result<std::collections::BTreeSet<Digest>, Error> {
+    let mut used = std::collections::BTreeSet::new();
+    for region in &spec.regions {
+        let db = paths.region_db(&region.name);
+        if !db.exists() {
+            continue;
+        }
+        let store = haven_state::Store::open(&db)
+            .map_err(|e| Error::Other(format!("{}: {e}", db.display())))?;
+        let tasks = store
+            .live_tasks()
+            .map_err(|e| Error::Other(format!("{}: {e}", db.display())))?;
+        for t in tasks {
+            if let Ok(d) = Digest::parse(&t.image) {
+                used.insert(d);
+            }
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string(paths.initial_image()) {
+        if let Ok(d) = Digest::parse(text.trim()) {
+            used.insert(d);
+        }
+    }
+    Ok(used)
+}

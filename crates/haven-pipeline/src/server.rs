@@ -57,7 +57,9 @@ fn internal(e: impl std::fmt::Display) -> Reply {
 
 fn with_run(ctx: &Ctx, id: &str, f: impl FnOnce(crate::api::Run) -> Reply) -> Reply {
     let Ok(n) = id.parse::<u64>() else {
-        return Reply::bad_request(format!("`{id}` is not a run id (a number, `haven pipeline ls`)"));
+        return Reply::bad_request(format!(
+            "`{id}` is not a run id (a number, `haven pipeline ls`)"
+        ));
     };
     match ctx.store.run(n) {
         Ok(Some(run)) => f(run),
@@ -85,8 +87,16 @@ fn decide(ctx: &Ctx, id: &str, approve: bool, comment: Option<String>) -> Reply 
         let decision = if approve { "approved" } else { "rejected" };
         let stored = ctx
             .store
-            .set_detail(run.id, idx, "comment", json!(comment.clone().unwrap_or_default()))
-            .and_then(|()| ctx.store.set_detail(run.id, idx, "decision", json!(decision)));
+            .set_detail(
+                run.id,
+                idx,
+                "comment",
+                json!(comment.clone().unwrap_or_default()),
+            )
+            .and_then(|()| {
+                ctx.store
+                    .set_detail(run.id, idx, "decision", json!(decision))
+            });
         if let Err(e) = stored {
             return internal(e);
         }

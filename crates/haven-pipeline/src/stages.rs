@@ -308,7 +308,10 @@ async fn approval(ctx: &Arc<Ctx>, r: &Run, idx: usize, log: &StageLog) -> StageR
         let summary = format!(
             "release commit {} (image {}) to production in every region",
             short(&r.commit),
-            r.image.as_deref().map(|i| short(i.trim_start_matches("sha256:"))).unwrap_or("?")
+            r.image
+                .as_deref()
+                .map(|i| short(i.trim_start_matches("sha256:")))
+                .unwrap_or("?")
         );
         log.line(&format!(
             "waiting for approval: `haven pipeline approve {}` or `haven pipeline reject {}`",
@@ -323,15 +326,16 @@ async fn approval(ctx: &Arc<Ctx>, r: &Run, idx: usize, log: &StageLog) -> StageR
                 summary,
                 commit: Some(r.commit.clone()),
                 requested_at: SystemTime::now(),
-                expires_at: Some(
-                    SystemTime::UNIX_EPOCH + Duration::from_millis(expires),
-                ),
+                expires_at: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(expires)),
             };
             let topic = &ctx.spec.pipeline.approval.notify;
             let message =
                 haven_notify::Message::approval_request(&ctx.spec.project.name, topic, &req);
             match n.publish(message).await {
-                Ok(id) => log.line(&format!("approval request published to {topic} ({})", id.as_str())),
+                Ok(id) => log.line(&format!(
+                    "approval request published to {topic} ({})",
+                    id.as_str()
+                )),
                 Err(e) => log.line(&format!("cannot publish the approval request: {e}")),
             }
         }

@@ -85,7 +85,12 @@ impl Store {
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO runs (commit_id, branch, status, started_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![commit, branch, RunStatus::InProgress.as_str(), sql(now_ms())],
+            params![
+                commit,
+                branch,
+                RunStatus::InProgress.as_str(),
+                sql(now_ms())
+            ],
         )?;
         let id = tx.last_insert_rowid();
         for (i, name) in stages.iter().enumerate() {
@@ -283,10 +288,18 @@ mod tests {
             let id = store
                 .create_run("abc", "main", &["Source", "Build", "Approval"])
                 .unwrap();
-            store.set_stage(id, 0, StageStatus::InProgress, "started").unwrap();
-            store.set_stage(id, 0, StageStatus::Succeeded, "commit abc").unwrap();
-            store.set_stage(id, 2, StageStatus::InProgress, "started").unwrap();
-            store.set_detail(id, 2, "notified", serde_json::json!(true)).unwrap();
+            store
+                .set_stage(id, 0, StageStatus::InProgress, "started")
+                .unwrap();
+            store
+                .set_stage(id, 0, StageStatus::Succeeded, "commit abc")
+                .unwrap();
+            store
+                .set_stage(id, 2, StageStatus::InProgress, "started")
+                .unwrap();
+            store
+                .set_detail(id, 2, "notified", serde_json::json!(true))
+                .unwrap();
             store.set_image(id, "sha256:00", "b1").unwrap();
             store.set_meta("last_seen_commit", "abc").unwrap();
             id
@@ -295,7 +308,11 @@ mod tests {
         let run = store.run(id).unwrap().unwrap();
         assert_eq!(run.status, RunStatus::InProgress);
         assert_eq!(run.image.as_deref(), Some("sha256:00"));
-        let names: Vec<_> = run.stages.iter().map(|s| (s.name.as_str(), s.status)).collect();
+        let names: Vec<_> = run
+            .stages
+            .iter()
+            .map(|s| (s.name.as_str(), s.status))
+            .collect();
         assert_eq!(
             names,
             [
@@ -308,15 +325,26 @@ mod tests {
         assert!(run.stages[0].ended_at_ms.is_some());
         assert_eq!(run.stages[2].detail["notified"], true);
         assert!(run.awaiting_approval());
-        assert_eq!(store.meta("last_seen_commit").unwrap().as_deref(), Some("abc"));
+        assert_eq!(
+            store.meta("last_seen_commit").unwrap().as_deref(),
+            Some("abc")
+        );
         assert_eq!(store.runs(10, true).unwrap().len(), 1);
 
         // A retried stage starts over: pending, details cleared, attempts kept counting.
-        store.set_stage(id, 2, StageStatus::Failed, "rejected").unwrap();
-        store.set_run(id, RunStatus::Failed, "Approval failed: rejected").unwrap();
+        store
+            .set_stage(id, 2, StageStatus::Failed, "rejected")
+            .unwrap();
+        store
+            .set_run(id, RunStatus::Failed, "Approval failed: rejected")
+            .unwrap();
         assert!(store.runs(10, true).unwrap().is_empty());
-        store.set_stage(id, 2, StageStatus::Pending, "retried").unwrap();
-        store.set_stage(id, 2, StageStatus::InProgress, "started").unwrap();
+        store
+            .set_stage(id, 2, StageStatus::Pending, "retried")
+            .unwrap();
+        store
+            .set_stage(id, 2, StageStatus::InProgress, "started")
+            .unwrap();
         let run = store.run(id).unwrap().unwrap();
         assert_eq!(run.stages[2].attempts, 2);
         assert_eq!(run.stages[2].detail, serde_json::json!({}));

@@ -221,12 +221,11 @@ impl SecretStore {
     /// `None`, which the build reports as a missing parameter. Decrypting up front makes a bad
     /// name, an altered file or a wrong key an error here, where it can be reported as what it
     /// is, rather than a "missing parameter" in the build log.
-    pub fn resolver<'a>(
+    pub fn resolver(
         &self,
-        names: impl IntoIterator<Item = &'a str>,
-    ) -> Result<impl Fn(&str) -> Option<String> + Send + Sync + 'static, Error> {
-        let names: Vec<&str> = names.into_iter().collect();
-        for name in &names {
+        names: &[&str],
+    ) -> Result<impl Fn(&str) -> Option<String> + Send + Sync + 'static + use<>, Error> {
+        for name in names {
             check_name(name)?;
         }
         let file = self.read()?;

@@ -79,12 +79,24 @@ fn the_import_honours_gitignore_and_is_idempotent() {
     let f = fixture();
     assert!(f.clone.join("src/main.rs").is_file());
     assert!(f.clone.join(".gitignore").is_file());
-    assert!(!f.clone.join(".haven").exists(), "ignored state was imported");
-    assert!(!f.clone.join("target").exists(), "ignored build output was imported");
+    assert!(
+        !f.clone.join(".haven").exists(),
+        "ignored state was imported"
+    );
+    assert!(
+        !f.clone.join("target").exists(),
+        "ignored build output was imported"
+    );
     // Seeding again never replaces history.
-    let again = f.primary.seed(Path::new("/nonexistent"), "main", "x").unwrap();
+    let again = f
+        .primary
+        .seed(Path::new("/nonexistent"), "main", "x")
+        .unwrap();
     assert_eq!(again, f.seeded);
-    assert_eq!(f.primary.head("main").unwrap().as_deref(), Some(f.seeded.as_str()));
+    assert_eq!(
+        f.primary.head("main").unwrap().as_deref(),
+        Some(f.seeded.as_str())
+    );
 }
 
 #[test]
@@ -118,14 +130,27 @@ fn protected_branches_refuse_force_pushes_and_deletion() {
     );
     let (success, text) = run(&f.clone, &["push", "origin", "--delete", "main"]);
     assert!(!success, "deletion was accepted: {text}");
-    assert!(text.contains("refusing to delete protected branch 'main'"), "{text}");
-    assert_eq!(f.primary.head("main").unwrap(), pushed, "a refused push changed the branch");
+    assert!(
+        text.contains("refusing to delete protected branch 'main'"),
+        "{text}"
+    );
+    assert_eq!(
+        f.primary.head("main").unwrap(),
+        pushed,
+        "a refused push changed the branch"
+    );
 
     // Unprotected branches are the user's to rewrite and delete.
     ok(&f.clone, &["push", "--quiet", "origin", "HEAD:feature"]);
     ok(&f.clone, &["reset", "--quiet", "--hard", "HEAD~1"]);
-    ok(&f.clone, &["push", "--quiet", "--force", "origin", "HEAD:feature"]);
-    ok(&f.clone, &["push", "--quiet", "origin", "--delete", "feature"]);
+    ok(
+        &f.clone,
+        &["push", "--quiet", "--force", "origin", "HEAD:feature"],
+    );
+    ok(
+        &f.clone,
+        &["push", "--quiet", "origin", "--delete", "feature"],
+    );
     assert_eq!(f.primary.head("feature").unwrap(), None);
 }
 
@@ -143,7 +168,10 @@ fn replication_copies_every_branch_and_reports_lag() {
     assert!(f.secondary.has_commit(&f.seeded));
 
     let new = commit(&f.clone, "c", "3\n");
-    ok(&f.clone, &["push", "--quiet", "origin", "main", "main:feature"]);
+    ok(
+        &f.clone,
+        &["push", "--quiet", "origin", "main", "main:feature"],
+    );
     let lagging = branch_heads(&f.primary, &f.secondary, &branches, false).unwrap();
     assert!(!lagging[0].in_sync);
     assert_eq!(lagging[0].commit, Some(f.seeded.clone()));
@@ -158,8 +186,14 @@ fn replication_copies_every_branch_and_reports_lag() {
     assert_eq!(primary[0].lag_ms, None);
 
     // Deletions replicate too; nothing changes when nothing moved.
-    ok(&f.clone, &["push", "--quiet", "origin", "--delete", "feature"]);
-    assert_eq!(f.primary.replicate_to(&f.secondary).unwrap(), vec!["feature".to_owned()]);
+    ok(
+        &f.clone,
+        &["push", "--quiet", "origin", "--delete", "feature"],
+    );
+    assert_eq!(
+        f.primary.replicate_to(&f.secondary).unwrap(),
+        vec!["feature".to_owned()]
+    );
     assert!(f.primary.replicate_to(&f.secondary).unwrap().is_empty());
     assert_eq!(f.secondary.head("feature").unwrap(), None);
     assert_eq!(f.secondary.replications().unwrap().len(), 4);
@@ -174,7 +208,10 @@ fn a_checkout_holds_exactly_the_commit() {
     std::fs::create_dir_all(&dest).unwrap();
     std::fs::write(dest.join("stale"), "from an earlier build").unwrap();
     f.primary.checkout(&new, &dest).unwrap();
-    assert_eq!(std::fs::read_to_string(dest.join("VERSION")).unwrap(), "2\n");
+    assert_eq!(
+        std::fs::read_to_string(dest.join("VERSION")).unwrap(),
+        "2\n"
+    );
     assert!(dest.join("src/main.rs").is_file());
     assert!(!dest.join("stale").exists());
     assert!(!dest.join(".git-haven-index").exists());

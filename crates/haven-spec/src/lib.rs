@@ -21,3 +21,4 @@ pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use duration::Dur;
 pub use load::{LoadError, Loaded, load, load_str};
 pub use model::Spec;
+pub use suggest::did_you_mean;

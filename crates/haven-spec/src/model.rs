@@ -394,4 +394,6 @@ pub struct Local {
     pub approval_timeout: Dur,
     pub edge_health_check_interval: Dur,
     pub edge_failure_threshold: u32,
+    /// The ALB twins write access logs (`haven logs /aws/alb/<service>`).
+    pub access_logs: bool,
 }

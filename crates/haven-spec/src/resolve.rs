@@ -1684,6 +1684,7 @@ impl Ctx<'_, '_> {
                 10,
                 "a failure threshold",
             ),
+            access_logs: l.access_logs.unwrap_or(true),
         }
     }
 }

@@ -266,4 +266,5 @@ pub struct Local {
     pub approval_timeout: Option<String>,
     pub edge_health_check_interval: Option<String>,
     pub edge_failure_threshold: Option<i64>,
+    pub access_logs: Option<bool>,
 }

@@ -63,6 +63,8 @@ pub struct TwinService {
     pub scale_in_cooldown: Dur,
     pub metrics_interval: Dur,
     pub deployment: TwinDeployment,
+    /// The ALB twin writes access logs (`local.access_logs`).
+    pub access_logs: bool,
 }
 
 /// How releases go out on the twin: the spec's strategy, with the local profile's bake time
@@ -137,6 +139,7 @@ impl Spec {
                                 test_listener: self.service.deployment.test_listener,
                                 max_5xx_percent: self.service.deployment.max_5xx_percent,
                             },
+                            access_logs: l.access_logs,
                         }
                     })
                     .collect();

@@ -11,6 +11,7 @@ pub mod api;
 pub mod control;
 pub mod dashboard;
 pub mod edge;
+pub mod logs;
 pub mod paths;
 pub mod ports;
 pub mod region;

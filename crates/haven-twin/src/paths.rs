@@ -57,6 +57,11 @@ impl Paths {
         self.region_dir(region).join("tasks")
     }
 
+    /// The region's CloudWatch Logs twin: a directory per log group, a file per stream.
+    pub fn region_logs(&self, region: &str) -> PathBuf {
+        self.region_dir(region).join("logs")
+    }
+
     /// Logs of the twin's own processes (supervisor, edge, regions).
     pub fn process_log(&self, name: &str) -> PathBuf {
         self.root.join("logs").join(format!("{name}.log"))
@@ -99,6 +104,11 @@ impl Paths {
 
     pub fn pipeline_db(&self) -> PathBuf {
         self.pipeline_dir().join("pipeline.db")
+    }
+
+    /// Every pipeline run's directory (see [`Paths::pipeline_run`]).
+    pub fn pipeline_runs(&self) -> PathBuf {
+        self.pipeline_dir().join("runs")
     }
 
     /// One pipeline run's working files: its source checkout and a log per stage.

@@ -61,13 +61,13 @@ fn build(printer: &Printer, spec: &Spec, paths: &Paths) -> anyhow::Result<String
     // `env.parameter-store` from the local Parameter Store twin; the build masks the values.
     let parameters = haven_secrets::SecretStore::open(paths.secrets())
         .and_then(|store| {
-            store.resolver(
-                buildspec
-                    .env
-                    .parameter_store
-                    .iter()
-                    .map(|(_, name)| name.as_str()),
-            )
+            let names: Vec<&str> = buildspec
+                .env
+                .parameter_store
+                .iter()
+                .map(|(_, name)| name.as_str())
+                .collect();
+            store.resolver(&names)
         })
         .with_context(|| {
             format!(

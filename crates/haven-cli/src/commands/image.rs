@@ -1,13 +1,18 @@
 //! `haven image`: the primary region's registry (the ECR twin). `build` packages the current
-//! build as an image; `ls`, `inspect`, `tag` and `rm` manage what is there.
+//! build as an image (scanned on push, lifecycle rules applied); `ls`, `inspect`, `tag` and
+//! `rm` manage what is there; `scan` and `lifecycle` apply the spec's registry policies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use anyhow::{Context, bail};
-use haven_registry::{ImageSpec, Registry, TagPolicy};
-use haven_spec::Spec;
+use haven_registry::{
+    AdvisoryDb, Digest, Expired, ImageSpec, LifecycleOutcome, Registry, ScanOptions, ScanReport,
+    TagPolicy,
+};
+use haven_spec::{Spec, model};
 use haven_twin::Paths;
 use serde::Serialize;
 
@@ -66,6 +71,11 @@ struct BuildReport<'a> {
     build: &'a str,
     #[serde(flatten)]
     image: &'a haven_registry::ImageRef,
+    /// With `registry.scan_on_push`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scan: Option<&'a ScanReport>,
+    /// Images the lifecycle rules expired after the push.
+    expired: &'a [Expired],
 }
 
 /// The tag an image of build `id` gets when none is given.
@@ -109,6 +119,15 @@ pub fn build(
     let o = open(printer, spec)?;
     let (id, artifacts) = current_build(&o.paths)?;
     let tag = tag.unwrap_or_else(|| default_tag(&id));
+    // Before the push: a spec whose advisory database does not load changes nothing.
+    let scan_opts = if o.spec.registry.scan_on_push {
+        Some(scan_options(
+            &o.spec,
+            &o.spec.path(&o.spec.build.directory),
+        )?)
+    } else {
+        None
+    };
     printer.status(
         "Packaging",
         &format!(
@@ -129,11 +148,34 @@ pub fn build(
         "Pushed",
         &format!("{tag} {} ({})", pushed.digest, human_size(pushed.size)),
     );
+    let digest = pushed.digest.to_string();
+    let report = match &scan_opts {
+        Some(opts) => {
+            let report = o
+                .registry
+                .scan(&digest, opts)
+                .with_context(|| format!("cannot scan {tag} on push"))?;
+            printer.status("Scanned", &format!("{tag}: {}", report.summary()));
+            let threshold = severity(o.spec.registry.scan_fail_severity);
+            if report.fails_at(threshold) {
+                printer.warn(&format!(
+                    "{tag} has findings at or above {threshold} (registry.scan_fail_severity): \
+                     the pipeline's Build stage fails on it; `haven image scan {tag}` lists them"
+                ));
+            }
+            Some(report)
+        }
+        None => None,
+    };
+    let outcome = apply_lifecycle(&o.spec, &o.paths, &o.registry, false)?;
+    print_expired(printer, &outcome);
     if printer.json {
         printer.out_json(&BuildReport {
             region: &o.region,
             build: &id,
             image: &pushed,
+            scan: report.as_ref(),
+            expired: &outcome.expired,
         })?;
     } else {
         printer.out(&pushed.digest.to_string());
@@ -309,6 +351,329 @@ pub fn rm(printer: &Printer, spec: &Path, reference: &str) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
+/// `haven image scan REF`: scans now (ECR's StartImageScan) and prints the findings; exit 1
+/// when one is at or above `registry.scan_fail_severity`.
+pub fn scan(printer: &Printer, spec: &Path, reference: &str) -> anyhow::Result<ExitCode> {
+    let o = open(printer, spec)?;
+    let opts = scan_options(&o.spec, &o.spec.path(&o.spec.build.directory))?;
+    let report = o
+        .registry
+        .scan(reference, &opts)
+        .with_context(|| format!("cannot scan `{reference}`"))?;
+    let threshold = severity(o.spec.registry.scan_fail_severity);
+    let failed = report.fails_at(threshold);
+    let lockfiles = report.lockfiles.len();
+    printer.status(
+        "Scanned",
+        &format!(
+            "{reference} ({}): {} file(s), {lockfiles} lock file(s) with {} package(s)",
+            report.digest.short(),
+            report.files_scanned,
+            report.packages
+        ),
+    );
+    match &report.advisory_db {
+        Some(db) => printer.status(
+            "Checked",
+            &format!(
+                "dependencies against {} advisories in {db}",
+                report.advisories
+            ),
+        ),
+        None => printer
+            .warn("no advisory database (registry.advisory_db): dependencies were not checked"),
+    }
+    for note in &report.notes {
+        printer.warn(note);
+    }
+    if printer.json {
+        #[derive(Serialize)]
+        struct Output<'a> {
+            #[serde(flatten)]
+            report: &'a ScanReport,
+            threshold: haven_registry::Severity,
+            failed: bool,
+        }
+        printer.out_json(&Output {
+            report: &report,
+            threshold,
+            failed,
+        })?;
+    } else if !report.findings.is_empty() {
+        let mut rows = vec![[
+            "SEVERITY".to_owned(),
+            "ID".to_owned(),
+            "PACKAGE".to_owned(),
+            "LOCATION".to_owned(),
+            "TITLE".to_owned(),
+        ]];
+        for f in &report.findings {
+            let package = match (&f.package, &f.version) {
+                (Some(p), Some(v)) => format!("{p} {v}"),
+                _ => "-".to_owned(),
+            };
+            rows.push([
+                f.severity.to_string(),
+                f.id.clone(),
+                package,
+                f.location.clone(),
+                f.title.clone(),
+            ]);
+        }
+        printer.out(&crate::printer::table(&rows));
+    }
+    if failed {
+        printer.error(&format!(
+            "findings at or above {threshold} (registry.scan_fail_severity), {}: the \
+             pipeline's Build stage fails on this image",
+            report.summary()
+        ));
+        return Ok(ExitCode::from(1));
+    }
+    let verdict = if threshold == haven_registry::Severity::None {
+        "the scan gate is off (registry.scan_fail_severity = \"none\")".to_owned()
+    } else {
+        format!(
+            "{}, none at or above {threshold} (registry.scan_fail_severity)",
+            report.summary()
+        )
+    };
+    printer.status("Passed", &verdict);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `haven image lifecycle [--dry-run]`: the spec's lifecycle rules on the primary's registry.
+pub fn lifecycle(printer: &Printer, spec: &Path, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let o = open(printer, spec)?;
+    let outcome = apply_lifecycle(&o.spec, &o.paths, &o.registry, dry_run)?;
+    if let Some(why) = &outcome.gc_skipped {
+        printer.warn(&format!("unused blobs were not deleted: {why}"));
+    }
+    if printer.json {
+        printer.out_json(&outcome)?;
+    } else if !(outcome.expired.is_empty() && outcome.kept_in_use.is_empty()) {
+        let action = if dry_run { "would expire" } else { "expired" };
+        let mut rows = vec![[
+            "ACTION".to_owned(),
+            "TAGS".to_owned(),
+            "DIGEST".to_owned(),
+            "PUSHED".to_owned(),
+            "RULE".to_owned(),
+        ]];
+        let lists = [
+            (action, &outcome.expired),
+            ("kept: in use", &outcome.kept_in_use),
+        ];
+        for (what, list) in lists {
+            for e in list {
+                rows.push([
+                    what.to_owned(),
+                    tags_cell(&e.tags),
+                    e.digest.short().to_owned(),
+                    e.pushed_at.clone(),
+                    format!("{} ({})", e.priority, e.rule),
+                ]);
+            }
+        }
+        printer.out(&crate::printer::table(&rows));
+    }
+    let n = outcome.expired.len();
+    if dry_run {
+        printer.status(
+            "Dry run",
+            &format!("{n} image(s) would expire in {}; nothing changed", o.region),
+        );
+    } else if n == 0 {
+        printer.status(
+            "Kept",
+            &format!("every image in {}: no lifecycle rule expires any", o.region),
+        );
+    } else {
+        printer.status(
+            "Expired",
+            &format!(
+                "{n} image(s) in {}, freed {} blob(s), {}",
+                o.region,
+                outcome.freed.len(),
+                human_size(outcome.bytes_freed)
+            ),
+        );
+    }
+    if !outcome.kept_in_use.is_empty() {
+        printer.status(
+            "Protected",
+            &format!(
+                "{} image(s) a rule selects but the twin runs",
+                outcome.kept_in_use.len()
+            ),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tags_cell(tags: &[String]) -> String {
+    if tags.is_empty() {
+        "<untagged>".to_owned()
+    } else {
+        tags.join(",")
+    }
+}
+
+/// One status line per image a push's lifecycle run expired.
+fn print_expired(printer: &Printer, outcome: &LifecycleOutcome) {
+    for e in &outcome.expired {
+        printer.status(
+            "Expired",
+            &format!(
+                "{} {} (lifecycle rule {}: {})",
+                tags_cell(&e.tags),
+                e.digest.short(),
+                e.priority,
+                e.rule
+            ),
+        );
+    }
+    if let Some(why) = &outcome.gc_skipped {
+        printer.warn(&format!("unused blobs were not deleted: {why}"));
+    }
+}
+
+// Registry policies from the spec: the conversions and queries the CLI and the pipeline share.
+
+/// The spec's severity, as the registry's.
+pub fn severity(s: model::Severity) -> haven_registry::Severity {
+    use haven_registry::Severity as S;
+    match s {
+        model::Severity::None => S::None,
+        model::Severity::Low => S::Low,
+        model::Severity::Medium => S::Medium,
+        model::Severity::High => S::High,
+        model::Severity::Critical => S::Critical,
+    }
+}
+
+/// The spec's lifecycle rules (`registry.lifecycle`), as the registry's.
+pub fn lifecycle_rules(spec: &Spec) -> Vec<haven_registry::LifecycleRule> {
+    spec.registry
+        .lifecycle
+        .iter()
+        .map(|r| haven_registry::LifecycleRule {
+            priority: r.priority,
+            description: r.description.clone(),
+            tag_status: match r.tag_status {
+                model::TagStatus::Tagged => haven_registry::TagStatus::Tagged,
+                model::TagStatus::Untagged => haven_registry::TagStatus::Untagged,
+                model::TagStatus::Any => haven_registry::TagStatus::Any,
+            },
+            tag_prefixes: r.tag_prefixes.clone(),
+            count_type: match r.count_type {
+                model::CountType::ImageCountMoreThan => {
+                    haven_registry::CountType::ImageCountMoreThan
+                }
+                model::CountType::SinceImagePushed => haven_registry::CountType::SinceImagePushed,
+            },
+            count: r.count,
+        })
+        .collect()
+}
+
+/// What a scan checks besides the image: the build source's `Cargo.lock` (the image holds the
+/// binary, not the lock file) and the spec's advisory database, loaded (an advisory that does
+/// not parse is an error naming its file).
+pub fn scan_options(spec: &Spec, source_dir: &Path) -> anyhow::Result<ScanOptions> {
+    let advisories = match &spec.registry.advisory_db {
+        Some(rel) => {
+            let dir = spec.path(rel);
+            let db = AdvisoryDb::load(&dir).with_context(|| {
+                format!(
+                    "registry.advisory_db = \"{}\": cannot load the advisory database",
+                    rel.display()
+                )
+            })?;
+            Some(db)
+        }
+        None => None,
+    };
+    // Without `./` components: the path is shown as the finding's location.
+    let lock: PathBuf = source_dir
+        .join("Cargo.lock")
+        .components()
+        .filter(|c| *c != std::path::Component::CurDir)
+        .collect();
+    let lockfiles = if lock.is_file() {
+        vec![lock]
+    } else {
+        Vec::new()
+    };
+    Ok(ScanOptions {
+        lockfiles,
+        advisories,
+    })
+}
+
+/// The images the twin uses in any region, as digests in `registry`: every service's current
+/// image, every live task's, both sides of a release in progress, and the image `haven up`
+/// starts services on. A region without a state database (never started) uses none.
+pub fn in_use_digests(
+    spec: &Spec,
+    paths: &Paths,
+    registry: &Registry,
+) -> anyhow::Result<BTreeSet<Digest>> {
+    let mut refs: Vec<String> = Vec::new();
+    match std::fs::read_to_string(paths.initial_image()) {
+        Ok(text) => refs.push(text.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot read `{}`", paths.initial_image().display()));
+        }
+    }
+    for region in spec.twin().regions {
+        let db = paths.region_db(&region.name);
+        if !db.is_file() {
+            continue;
+        }
+        let store = haven_state::Store::open(&db).with_context(|| {
+            format!("cannot read {}'s state to protect its images", region.name)
+        })?;
+        let read = || -> Result<Vec<String>, haven_state::Error> {
+            let mut out = Vec::new();
+            for service in &region.services {
+                // `image_or_init` with an empty initial image only reads: it sets nothing.
+                out.push(store.image_or_init(&service.name, "")?);
+                for r in store.releases(Some(&service.name), 16)? {
+                    if r.state == "IN_PROGRESS" {
+                        out.extend([r.from_image, r.to_image]);
+                    }
+                }
+            }
+            out.extend(store.live_tasks()?.into_iter().map(|t| t.image));
+            Ok(out)
+        };
+        refs.extend(
+            read().with_context(|| format!("cannot read {}'s state database", region.name))?,
+        );
+    }
+    Ok(refs
+        .iter()
+        .filter(|r| !r.is_empty())
+        .filter_map(|r| registry.resolve(r).ok().or_else(|| Digest::parse(r).ok()))
+        .collect())
+}
+
+/// Applies the spec's lifecycle rules to `registry` now, never expiring an image in use.
+pub fn apply_lifecycle(
+    spec: &Spec,
+    paths: &Paths,
+    registry: &Registry,
+    dry_run: bool,
+) -> anyhow::Result<LifecycleOutcome> {
+    let in_use = in_use_digests(spec, paths, registry)?;
+    registry
+        .apply_lifecycle(&lifecycle_rules(spec), &in_use, SystemTime::now(), dry_run)
+        .context("cannot apply the lifecycle rules (registry.lifecycle)")
+}
+
 fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if bytes < 1024 {
@@ -351,6 +716,11 @@ pub fn replicate(
         primary
             .copy(&digest.to_string(), &target)
             .with_context(|| format!("cannot replicate {reference} to {region}"))?;
+        // Every blob was hashed on the way in; reading the image back in the destination
+        // proves the replica whole before any task there runs it.
+        target
+            .verify(&digest)
+            .with_context(|| format!("the replica of {reference} in {region} does not verify"))?;
     }
     Ok(digest.to_string())
 }
@@ -441,6 +811,18 @@ mod tests {
             inspect(printer, &spec, "2a10ed4c-325").unwrap();
         }
         tag(&p, &spec, "2a10ed4c-325", "v1").unwrap();
+        for printer in [&p, &text] {
+            // A clean image passes the example's `high` threshold; the example's rules keep 30.
+            assert_eq!(scan(printer, &spec, "v1").unwrap(), ExitCode::SUCCESS);
+            lifecycle(printer, &spec, true).unwrap();
+        }
+        assert!(
+            reg.scan_findings("v1")
+                .unwrap()
+                .unwrap()
+                .findings
+                .is_empty()
+        );
         rm(&p, &spec, "2a10ed4c-325").unwrap();
         assert_eq!(reg.list().unwrap()[0].tags, ["v1"]);
         rm(&text, &spec, "v1").unwrap();
@@ -454,6 +836,39 @@ mod tests {
         let p = Printer::new(false, ColorChoice::Never, true);
         let err = build(&p, &spec, None, vec![]).unwrap_err().to_string();
         assert!(err.contains("run `haven build`"), "{err}");
+    }
+
+    #[test]
+    fn the_spec_policies_convert_to_the_registry_types() {
+        let (_tmp, spec) = project();
+        let spec = haven_spec::load(&spec).unwrap().spec;
+        let rules = lifecycle_rules(&spec);
+        assert_eq!(
+            rules
+                .iter()
+                .map(|r| (r.priority, r.tag_status, r.count_type, r.count))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    1,
+                    haven_registry::TagStatus::Untagged,
+                    haven_registry::CountType::SinceImagePushed,
+                    14
+                ),
+                (
+                    2,
+                    haven_registry::TagStatus::Any,
+                    haven_registry::CountType::ImageCountMoreThan,
+                    30
+                ),
+            ]
+        );
+        assert_eq!(
+            severity(spec.registry.scan_fail_severity),
+            haven_registry::Severity::High
+        );
+        assert!(severity(model::Severity::None) < severity(model::Severity::Low));
+        assert!(severity(model::Severity::High) < severity(model::Severity::Critical));
     }
 
     #[test]

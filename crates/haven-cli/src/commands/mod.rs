@@ -6,6 +6,7 @@ pub mod cost;
 pub mod image;
 pub mod init;
 pub mod internal;
+pub mod logs;
 pub mod monitor;
 pub mod pipeline;
 pub mod release;

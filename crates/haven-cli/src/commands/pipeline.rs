@@ -43,10 +43,9 @@ impl Ctx {
 
     /// Runs from the database (readable whether or not the twin runs).
     fn runs(&self) -> anyhow::Result<Vec<Run>> {
-        Ok(self.store()?.map_or_else(
-            || Ok(Vec::new()),
-            |s| s.runs(100, false),
-        )?)
+        Ok(self
+            .store()?
+            .map_or_else(|| Ok(Vec::new()), |s| s.runs(100, false))?)
     }
 
     fn run(&self, id: u64) -> anyhow::Result<Run> {
@@ -61,9 +60,9 @@ impl Ctx {
         if !db.exists() {
             return Ok(None);
         }
-        Ok(Some(haven_pipeline::Store::open(&db).with_context(|| {
-            format!("cannot open the pipeline's database `{}`", db.display())
-        })?))
+        Ok(Some(haven_pipeline::Store::open(&db).with_context(
+            || format!("cannot open the pipeline's database `{}`", db.display()),
+        )?))
     }
 }
 
@@ -238,7 +237,10 @@ fn logs(
         Some(s) => {
             let Some(found) = run.stage(s) else {
                 let all: Vec<&str> = run.stages.iter().map(|s| s.name.as_str()).collect();
-                bail!("run {id} has no stage `{s}`; its stages are {}", all.join(", "));
+                bail!(
+                    "run {id} has no stage `{s}`; its stages are {}",
+                    all.join(", ")
+                );
             };
             vec![found.name.clone()]
         }
@@ -258,7 +260,9 @@ fn logs(
                         return Err(e).with_context(|| format!("cannot read `{}`", file.display()));
                     }
                 };
-                let start = usize::try_from(*offset).unwrap_or(usize::MAX).min(text.len());
+                let start = usize::try_from(*offset)
+                    .unwrap_or(usize::MAX)
+                    .min(text.len());
                 // Only whole lines: a line being written is printed once it ends.
                 let end = text[start..]
                     .iter()

@@ -12,7 +12,12 @@ use super::{StageLog, StageResult, short, source_dir};
 use crate::engine::Ctx;
 use crate::image;
 
-pub(crate) async fn build(ctx: &Arc<Ctx>, r: &crate::api::Run, idx: usize, log: &StageLog) -> StageResult {
+pub(crate) async fn build(
+    ctx: &Arc<Ctx>,
+    r: &crate::api::Run,
+    idx: usize,
+    log: &StageLog,
+) -> StageResult {
     let src = source_dir(ctx, r.id);
     if !src.is_dir() {
         // The checkout is the Source stage's output; a cleaned state directory loses it.
@@ -95,32 +100,90 @@ pub(crate) async fn build(ctx: &Arc<Ctx>, r: &crate::api::Run, idx: usize, log: 
         outcome.duration.as_secs_f64()
     ));
 
-    let (spec, paths) = (ctx.spec.clone(), ctx.paths.clone());
+    let (spec, paths, source) = (ctx.spec.clone(), ctx.paths.clone(), src.clone());
     let (commit, run) = (r.commit.clone(), r.id);
-    let digest = tokio::task::spawn_blocking(move || -> Result<String, String> {
-        let primary = image::open_registry(&spec, &paths, &spec.primary().name)
-            .map_err(|e| e.to_string())?;
-        // Tags are the commit, as CodeBuild images usually are; a second image of the same
-        // commit (a retry, a re-push) gets the run number too, since tags are immutable.
-        let mut tag = short(&commit).to_owned();
-        if primary.resolve(&tag).is_ok() {
-            tag = format!("{tag}-run{run}");
-        }
-        let pushed = image::package(&spec, &primary, &dir_name, &artifacts, &tag, Vec::new())
-            .map_err(|e| format!("cannot package build {dir_name}: {e}"))?;
-        let digest = pushed.digest.to_string();
-        if spec.registry.replicate {
-            for region in spec.secondaries() {
-                image::replicate(&spec, &paths, &digest, &region.name)
-                    .map_err(|e| format!("cannot replicate {tag} to {}: {e}", region.name))?;
+    let pushed =
+        tokio::task::spawn_blocking(move || -> Result<(String, String, Vec<String>), String> {
+            let primary = image::open_registry(&spec, &paths, &spec.primary().name)
+                .map_err(|e| e.to_string())?;
+            // Tags are the commit, as CodeBuild images usually are; a second image of the same
+            // commit (a retry, a re-push) gets the run number too, since tags are immutable.
+            let mut tag = short(&commit).to_owned();
+            if primary.resolve(&tag).is_ok() {
+                tag = format!("{tag}-run{run}");
             }
-        }
-        Ok(format!("{tag} {digest}"))
-    })
-    .await
-    .map_err(|e| format!("packaging panicked: {e}"))??;
-    let (tag, digest) = digest.split_once(' ').unwrap_or(("", &digest));
+            let pushed = image::package(&spec, &primary, &dir_name, &artifacts, &tag, Vec::new())
+                .map_err(|e| format!("cannot package build {dir_name}: {e}"))?;
+            let digest = pushed.digest.to_string();
+            let mut notes = Vec::new();
+            if spec.registry.scan_on_push {
+                // ECR's scan on push: the image's layers for secrets, the source's Cargo.lock
+                // against the advisory database. At or above the threshold, the build fails.
+                let opts = image::scan_options(&spec, &source).map_err(|e| e.to_string())?;
+                let report = primary
+                    .scan(&digest, &opts)
+                    .map_err(|e| format!("cannot scan {tag}: {e}"))?;
+                for f in &report.findings {
+                    notes.push(format!(
+                        "  {} {} {}: {}",
+                        f.severity, f.id, f.location, f.title
+                    ));
+                }
+                let threshold = image::severity(spec.registry.scan_fail_severity);
+                if report.fails_at(threshold) {
+                    return Err(format!(
+                        "the scan of {tag} found {} at or above the threshold ({threshold}):\n{}",
+                        report.summary(),
+                        notes.join("\n")
+                    ));
+                }
+                notes.insert(0, format!("scan of {tag}: {}", report.summary()));
+            }
+            if !spec.registry.lifecycle.is_empty() {
+                // Lifecycle rules on push, as ECR evaluates them; images that tasks run stay.
+                let used = image::in_use(&spec, &paths).map_err(|e| e.to_string())?;
+                let outcome = primary
+                    .apply_lifecycle(
+                        &image::lifecycle_rules(&spec),
+                        &used,
+                        std::time::SystemTime::now(),
+                        false,
+                    )
+                    .map_err(|e| format!("lifecycle rules: {e}"))?;
+                for e in &outcome.expired {
+                    notes.push(format!(
+                        "lifecycle rule {} expired {} ({})",
+                        e.priority,
+                        e.digest,
+                        e.tags.join(",")
+                    ));
+                }
+                for e in &outcome.kept_in_use {
+                    notes.push(format!(
+                        "lifecycle rule {} kept {}: a task runs it",
+                        e.priority, e.digest
+                    ));
+                }
+            }
+            if spec.registry.replicate {
+                for region in spec.secondaries() {
+                    image::replicate(&spec, &paths, &digest, &region.name)
+                        .map_err(|e| format!("cannot replicate {tag} to {}: {e}", region.name))?;
+                }
+            }
+            Ok((tag, digest, notes))
+        })
+        .await
+        .map_err(|e| format!("packaging panicked: {e}"));
+    let (tag, digest, notes) = match pushed {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) | Err(e) => return Err(e),
+    };
     log.line(&format!("pushed {tag} ({digest})"));
+    for n in &notes {
+        log.line(n);
+    }
+    let (tag, digest) = (tag.as_str(), digest.as_str());
     if ctx.spec.registry.replicate {
         log.line(&format!(
             "replicated {tag} to {} and verified it there",

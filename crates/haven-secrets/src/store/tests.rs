@@ -196,7 +196,7 @@ fn tampering_is_an_error_naming_the_parameter() {
         let message = err.to_string();
         assert!(message.contains(name), "{what}: {message}");
         assert!(!message.contains(VALUE), "{what}: {message}");
-        assert!(store.resolver([name]).is_err(), "{what}");
+        assert!(store.resolver(&[name]).is_err(), "{what}");
     }
 }
 
@@ -283,20 +283,20 @@ fn broken_files_name_the_file() {
 fn the_resolver_serves_builds() {
     let (_d, store) = store();
     store.set("/hello/token", VALUE).unwrap();
-    let resolve = store.resolver(["/hello/token", "/hello/absent"]).unwrap();
+    let resolve = store.resolver(&["/hello/token", "/hello/absent"]).unwrap();
     assert_eq!(resolve("/hello/token").as_deref(), Some(VALUE));
     assert_eq!(resolve("/hello/absent"), None);
     // Only what was asked for is held.
     store.set("/hello/later", "x").unwrap();
     assert_eq!(resolve("/hello/later"), None);
     assert!(matches!(
-        store.resolver(["no/leading/slash"]),
+        store.resolver(&["no/leading/slash"]),
         Err(Error::Name { .. })
     ));
     // An empty store needs no key to resolve nothing.
     let (_d2, empty) = self::store();
     assert_eq!(
-        empty.resolver(["/hello/token"]).unwrap()("/hello/token"),
+        empty.resolver(&["/hello/token"]).unwrap()("/hello/token"),
         None
     );
 }

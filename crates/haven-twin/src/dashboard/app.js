@@ -79,8 +79,9 @@
   }
   function shortImage(image) {
     if (!image) return '';
+    // A digest's first 12 hex digits, as `docker images` shows it; the cell's title has it all.
     const m = /sha256:([0-9a-f]{12})/.exec(image);
-    return m ? `sha256:${m[1]}` : image;
+    return m ? m[1] : image;
   }
   const HEALTH = { healthy: 'good', unhealthy: 'bad', draining: 'warn', initial: 'warn' };
   const ALARM = { OK: 'good', ALARM: 'bad', INSUFFICIENT_DATA: 'warn' };
@@ -280,9 +281,9 @@
       })),
     r.services && r.services.length ? [
       h('h3', {}, 'Services'),
-      servicesTable(r),
+      h('div', { class: 'scroll' }, servicesTable(r)),
       h('h3', {}, 'Tasks'),
-      tasksTable(tasks),
+      h('div', { class: 'scroll' }, tasksTable(tasks)),
       h('h3', {}, 'Metrics'),
       r.services.map((svc) => h('div', { class: 'service-charts', 'data-service': svc.name },
         h('h4', {}, svc.name),
@@ -292,15 +293,15 @@
 
   function servicesTable(r) {
     return h('table', { class: 'services' },
-      h('thead', {}, h('tr', {}, ['Service', 'Environment', 'State', 'Image', 'Desired',
-        'Running', 'Healthy', 'CPU', 'Memory', 'Min-max'].map((c) => h('th', {}, c)))),
+      h('thead', {}, h('tr', {}, ['Service', 'State', 'Image', 'Desired', 'Running', 'Healthy',
+        'CPU', 'Memory', 'Min-max'].map((c) => h('th', {}, c)))),
       h('tbody', {}, r.services.map((svc) => [
         h('tr', {
           'data-testid': 'service', 'data-service': svc.name, 'data-desired': svc.desired,
           'data-running': svc.running, 'data-healthy': svc.healthy,
         },
-        h('td', {}, svc.alb_url ? h('a', { href: svc.alb_url }, svc.name) : svc.name),
-        h('td', {}, svc.environment),
+        h('td', { title: svc.environment },
+          svc.alb_url ? h('a', { href: svc.alb_url }, svc.name) : svc.name),
         h('td', {}, word(svc.state, svc.state === 'ACTIVE' ? 'good' : 'bad')),
         h('td', { class: 'mono', title: svc.image }, shortImage(svc.image)),
         h('td', { class: 'n' }, svc.desired),
@@ -311,7 +312,7 @@
         h('td', { class: 'n' }, percent(svc.memory_percent)),
         h('td', { class: 'n' }, `${svc.min}-${svc.max}`)),
         svc.failure ? h('tr', { class: 'failure' },
-          h('td', { colspan: 10 }, word('FAILED', 'bad'), ` ${svc.failure}`)) : null,
+          h('td', { colspan: 9 }, word('FAILED', 'bad'), ` ${svc.failure}`)) : null,
       ])));
   }
 

@@ -135,6 +135,8 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     let store = Store::open(&paths.region_db(&region.name))?;
     cleanup_leftovers(&store).await;
     release::recover(&store);
+    // Started once the previous run's tasks are gone, so that it finishes shipping their logs.
+    let log_agent = start_log_agent(&loaded.spec, &paths, &region.name)?;
     let store = Arc::new(Mutex::new(store));
     let initial_image = std::fs::read_to_string(paths.initial_image())
         .map(|s| s.trim().to_owned())
@@ -157,6 +159,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut services = Vec::new();
     let mut servers = Vec::new();
+    let mut access_writers = Vec::new();
     for s in &region.services {
         let addr = ports
             .alb(&region.name, &s.name)
@@ -190,6 +193,21 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             format!("app/{}-alb-test", s.name),
             ForwardAction::single(groups[1].clone()),
         );
+        // Both listeners' requests go to the ALB's access log, written off the request path.
+        let access_log = s.access_logs.then(|| {
+            let (sink, rx) = haven_proxy::AccessLog::channel(haven_logs::ACCESS_LOG_CAPACITY);
+            let group = haven_logs::Group::stamped(
+                &haven_logs::names::alb_group(&s.name),
+                &paths.region_logs(&region.name),
+            );
+            access_writers.push(tokio::spawn(haven_logs::write_access_log(
+                group,
+                rx,
+                sink.clone(),
+                stop_rx.clone(),
+            )));
+            sink
+        });
         let config = ProxyConfig {
             idle_timeout: s.idle_timeout.into(),
             // Request smuggling gets a 400 rather than AWS's default of forwarding and closing:
@@ -198,6 +216,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             // One proxy worker thread per CPU, like nginx's `worker_processes auto`: measured
             // fastest by scripts/bench (the region's other threads are mostly idle).
             workers: std::thread::available_parallelism().map_or(1, usize::from),
+            access_log,
             ..ProxyConfig::default()
         };
         let test_addr = ports
@@ -217,6 +236,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             store: store.clone(),
             images: images.clone(),
             logs: paths.task_logs(&region.name),
+            task_logs: log_agent.handle(),
             bind: ports.bind,
             secrets: secrets.clone(),
         };
@@ -348,10 +368,34 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         }
     }
     stop_tx.send_replace(true);
+    for w in access_writers {
+        if let Err(e) = w.await {
+            tracing::warn!("an access-log writer failed: {e}");
+        }
+    }
+    // Every line the tasks wrote is in its stream before the region exits.
+    if let Err(e) = tokio::task::spawn_blocking(move || log_agent.stop()).await {
+        tracing::warn!("the log agent failed: {e}");
+    }
     if let Err(e) = std::fs::remove_file(&endpoint_path) {
         tracing::debug!("endpoint file already gone: {e}");
     }
     Ok(())
+}
+
+/// Starts the region's log agent: it ships tasks' output to their streams and applies the
+/// spec's retention to the region's groups at start and every hour.
+fn start_log_agent(
+    spec: &haven_spec::Spec,
+    paths: &Paths,
+    region: &str,
+) -> Result<haven_logs::Agent, Error> {
+    let mut config =
+        haven_logs::AgentConfig::new(paths.task_logs(region), paths.region_logs(region));
+    config.groups = crate::logs::groups(spec, paths, region);
+    config.default_retention_days = Some(spec.monitoring.log_retention_days);
+    haven_logs::Agent::start(config)
+        .map_err(|e| Error::Other(format!("cannot start the log agent of {region}: {e}")))
 }
 
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Error> {

@@ -29,6 +29,8 @@ pub struct ServiceEnv {
     pub store: Arc<Mutex<Store>>,
     pub images: Arc<dyn Images>,
     pub logs: PathBuf,
+    /// The region's log agent: ships each task's output (the files in `logs`) to its stream.
+    pub task_logs: haven_logs::TaskLogs,
     pub bind: std::net::IpAddr,
     /// The SSM Parameter Store twin, for the service's `secrets`.
     pub secrets: Arc<dyn Secrets>,
@@ -458,9 +460,14 @@ impl ServiceTwin {
                 return;
             }
         };
+        // The stream exists before the task does, so that nothing it writes is missed.
+        if let Err(e) = self.env.task_logs.task_started(&id, &self.settings.name) {
+            tracing::warn!("task {id}'s log stream: {e}");
+        }
         let mut child = match haven_process::spawn(&spec) {
             Ok(c) => c,
             Err(e) => {
+                self.env.task_logs.task_stopped(&id);
                 self.fail_start(set, &id, &format!("CannotStartContainerError: {e}"));
                 return;
             }
@@ -499,12 +506,14 @@ impl ServiceTwin {
             self.settings.name
         ));
         let exits = self.exits.clone();
+        let task_logs = self.env.task_logs.clone();
         let grace = Duration::from(self.settings.stop_timeout);
         tokio::spawn(async move {
             let status = tokio::select! {
                 s = child.wait() => s.ok(),
                 _ = stop_rx => child.terminate(grace).await.ok().map(|t| t.status),
             };
+            task_logs.task_stopped(&id);
             use std::os::unix::process::ExitStatusExt;
             // The controller may be gone at shutdown; then nobody needs the news.
             if exits
