@@ -355,3 +355,97 @@ fn unsafe_kill(pid: u32) {
         .unwrap();
     assert!(status.success());
 }
+
+fn images(twin: &Twin) -> Vec<Value> {
+    let out = twin.haven(&["image", "ls", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().cloned().unwrap()
+}
+
+#[test]
+fn scans_gate_builds_at_the_threshold_and_lifecycle_rules_spare_running_images() {
+    let mut twin = Twin::project(|s| {
+        s.replace(
+            "scan_fail_severity = \"high\"",
+            "scan_fail_severity = \"critical\"\nadvisory_db = \"advisories\"",
+        )
+        // Keep only the newest image (and whatever tasks run).
+        .replace("count = 30", "count = 1")
+    });
+    // An advisory for the example itself (High: CVSS 7.5), below the critical threshold.
+    let advisory = twin.path().join("advisories/crates/hello");
+    std::fs::create_dir_all(&advisory).unwrap();
+    std::fs::write(
+        advisory.join("RUSTSEC-2099-0200.md"),
+        "```toml\n[advisory]\nid = \"RUSTSEC-2099-0200\"\npackage = \"hello\"\ndate = \"2099-02-01\"\n\
+         cvss = \"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H\"\n\n[versions]\npatched = [\">= 9.0.0\"]\n```\n\n\
+         # Denial of service in hello\n\nA long header line stalls a worker.\n",
+    )
+    .unwrap();
+    let old = twin.add_image("old", hello_binary(), &[]);
+    twin.up();
+    let initial = production(region(&twin.status(), "us-east-1"))["image"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(images(&twin).iter().any(|i| i["digest"] == old.as_str()));
+
+    let url = String::from_utf8_lossy(&twin.haven(&["source", "url"]).stdout).trim().to_owned();
+    let clone = twin.path().join("clone");
+    git_ok(twin.path(), &["clone", "--quiet", &url, clone.to_str().unwrap()]);
+
+    // Flagged but under the threshold: the run goes on to the approval; then rejected.
+    set_version(&clone, "2.0.0");
+    let first = commit_and_push(&clone, "version 2.0.0");
+    let run = wait_run(&twin, &first, "the run to wait for approval", |r| {
+        stage(r, "Approval")["status"] == "InProgress"
+    });
+    let id = run["id"].to_string();
+    let logs = String::from_utf8_lossy(&twin.haven(&["pipeline", "logs", &id, "--stage", "Build"]).stdout)
+        .into_owned();
+    assert!(logs.contains("RUSTSEC-2099-0200"), "{logs}");
+    // The lifecycle rule expired the old image on push, but not the one production runs.
+    let now: Vec<Value> = images(&twin);
+    assert!(!now.iter().any(|i| i["digest"] == old.as_str()), "{now:?}");
+    assert!(now.iter().any(|i| i["digest"] == initial.as_str()), "the running image expired");
+    assert!(logs.contains("lifecycle rule 2 expired"), "{logs}");
+
+    let out = twin.haven(&["pipeline", "reject", &id, "--comment", "not today"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rejected = eventually(60, "the rejected run to fail", || {
+        run_of(&twin, &first).filter(|r| r["status"] == "Failed")
+    });
+    assert_eq!(rejected["message"], "Approval failed: rejected: not today");
+    assert_eq!(stage(&rejected, "Production")["status"], "Pending");
+    for r in ["us-east-1", "us-west-2"] {
+        assert_eq!(production(region(&twin.status(), r))["image"], initial.as_str());
+    }
+    // Deciding twice is refused with the reason.
+    let again = twin.haven(&["pipeline", "approve", &id]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("is not waiting for approval"));
+
+    // A private key shipped in the artifacts is critical: the Build stage fails.
+    std::fs::write(
+        clone.join("deploy-key.pem"),
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let buildspec = std::fs::read_to_string(clone.join("buildspec.yml")).unwrap();
+    std::fs::write(
+        clone.join("buildspec.yml"),
+        buildspec.replace("    - target/release/hello\n", "    - target/release/hello\n    - deploy-key.pem\n"),
+    )
+    .unwrap();
+    git_ok(&clone, &["add", "."]);
+    let planted = commit_and_push(&clone, "ship a key by mistake");
+    let failed = eventually(600, "the run with a key to fail", || {
+        run_of(&twin, &planted).filter(|r| r["status"] != "InProgress")
+    });
+    assert_eq!(failed["status"], "Failed", "{failed}");
+    assert_eq!(stage(&failed, "Build")["status"], "Failed");
+    let message = stage(&failed, "Build")["message"].as_str().unwrap();
+    assert!(message.contains("at or above the threshold (CRITICAL)") || message.contains("critical"), "{message}");
+    assert!(message.contains("private-key"), "{message}");
+    twin.down();
+}

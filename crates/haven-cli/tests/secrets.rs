@@ -271,13 +271,18 @@ fn builds_get_parameters_masked() {
     assert!(log.contains("token is ***"), "{log}");
     assert!(!log.contains(BUILD_TOKEN), "{log}");
     // The build had the real value: its artifact holds it.
-    let artifact = PathBuf::from(json["artifacts"].as_str().unwrap()).join("token.txt");
+    let artifact = dir
+        .join(json["artifacts"].as_str().unwrap())
+        .join("token.txt");
     assert_eq!(std::fs::read_to_string(artifact).unwrap(), BUILD_TOKEN);
     assert!(!stdout.contains(BUILD_TOKEN) && !stderr.contains(BUILD_TOKEN));
 }
 
+/// Each request a webhook receiver got: (headers, body).
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A webhook receiver that answers 200 and keeps each request's headers and body.
-fn webhook_sink() -> (u16, Arc<Mutex<Vec<(String, String)>>>) {
+fn webhook_sink() -> (u16, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let got = Arc::new(Mutex::new(Vec::new()));

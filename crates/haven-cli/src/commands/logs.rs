@@ -87,7 +87,10 @@ pub fn run(printer: &Printer, spec_path: &Path, args: LogsArgs) -> anyhow::Resul
             .as_deref()
             .map(|g| format!(" containing `{g}`"))
             .unwrap_or_default();
-        printer.status("No events", &format!("in {} ({region}){since}{grep}", group.name));
+        printer.status(
+            "No events",
+            &format!("in {} ({region}){since}{grep}", group.name),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
