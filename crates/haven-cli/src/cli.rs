@@ -145,8 +145,12 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<AlarmsCommand>,
     },
-    /// The CloudWatch Logs twin: every log group with its streams and size, or one group's
-    /// events (tasks' output, builds, pipeline runs, ALB access logs) merged by time.
+    /// The CloudWatch Logs twin: the log groups, or a group's events merged by time.
+    ///
+    /// Groups: `/ecs/<service>` (tasks' stdout and stderr, a stream per task),
+    /// `/aws/alb/<service>` (the ALB twin's access log), `/aws/codebuild/<project>-build` and
+    /// `/aws/codepipeline/<project>` (in the primary). Read from the state directory, so it
+    /// works whether or not the twin is running.
     Logs {
         #[command(flatten)]
         spec: SpecArg,

@@ -358,8 +358,16 @@ fn unsafe_kill(pid: u32) {
 
 fn images(twin: &Twin) -> Vec<Value> {
     let out = twin.haven(&["image", "ls", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().cloned().unwrap()
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .cloned()
+        .unwrap()
 }
 
 #[test]
@@ -390,9 +398,14 @@ fn scans_gate_builds_at_the_threshold_and_lifecycle_rules_spare_running_images()
         .to_owned();
     assert!(images(&twin).iter().any(|i| i["digest"] == old.as_str()));
 
-    let url = String::from_utf8_lossy(&twin.haven(&["source", "url"]).stdout).trim().to_owned();
+    let url = String::from_utf8_lossy(&twin.haven(&["source", "url"]).stdout)
+        .trim()
+        .to_owned();
     let clone = twin.path().join("clone");
-    git_ok(twin.path(), &["clone", "--quiet", &url, clone.to_str().unwrap()]);
+    git_ok(
+        twin.path(),
+        &["clone", "--quiet", &url, clone.to_str().unwrap()],
+    );
 
     // Flagged but under the threshold: the run goes on to the approval; then rejected.
     set_version(&clone, "2.0.0");
@@ -401,24 +414,38 @@ fn scans_gate_builds_at_the_threshold_and_lifecycle_rules_spare_running_images()
         stage(r, "Approval")["status"] == "InProgress"
     });
     let id = run["id"].to_string();
-    let logs = String::from_utf8_lossy(&twin.haven(&["pipeline", "logs", &id, "--stage", "Build"]).stdout)
-        .into_owned();
+    let logs = String::from_utf8_lossy(
+        &twin
+            .haven(&["pipeline", "logs", &id, "--stage", "Build"])
+            .stdout,
+    )
+    .into_owned();
     assert!(logs.contains("RUSTSEC-2099-0200"), "{logs}");
     // The lifecycle rule expired the old image on push, but not the one production runs.
     let now: Vec<Value> = images(&twin);
     assert!(!now.iter().any(|i| i["digest"] == old.as_str()), "{now:?}");
-    assert!(now.iter().any(|i| i["digest"] == initial.as_str()), "the running image expired");
+    assert!(
+        now.iter().any(|i| i["digest"] == initial.as_str()),
+        "the running image expired"
+    );
     assert!(logs.contains("lifecycle rule 2 expired"), "{logs}");
 
     let out = twin.haven(&["pipeline", "reject", &id, "--comment", "not today"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rejected = eventually(60, "the rejected run to fail", || {
         run_of(&twin, &first).filter(|r| r["status"] == "Failed")
     });
     assert_eq!(rejected["message"], "Approval failed: rejected: not today");
     assert_eq!(stage(&rejected, "Production")["status"], "Pending");
     for r in ["us-east-1", "us-west-2"] {
-        assert_eq!(production(region(&twin.status(), r))["image"], initial.as_str());
+        assert_eq!(
+            production(region(&twin.status(), r))["image"],
+            initial.as_str()
+        );
     }
     // Deciding twice is refused with the reason.
     let again = twin.haven(&["pipeline", "approve", &id]);
@@ -434,7 +461,10 @@ fn scans_gate_builds_at_the_threshold_and_lifecycle_rules_spare_running_images()
     let buildspec = std::fs::read_to_string(clone.join("buildspec.yml")).unwrap();
     std::fs::write(
         clone.join("buildspec.yml"),
-        buildspec.replace("    - target/release/hello\n", "    - target/release/hello\n    - deploy-key.pem\n"),
+        buildspec.replace(
+            "    - target/release/hello\n",
+            "    - target/release/hello\n    - deploy-key.pem\n",
+        ),
     )
     .unwrap();
     git_ok(&clone, &["add", "."]);
@@ -445,7 +475,10 @@ fn scans_gate_builds_at_the_threshold_and_lifecycle_rules_spare_running_images()
     assert_eq!(failed["status"], "Failed", "{failed}");
     assert_eq!(stage(&failed, "Build")["status"], "Failed");
     let message = stage(&failed, "Build")["message"].as_str().unwrap();
-    assert!(message.contains("at or above the threshold (CRITICAL)") || message.contains("critical"), "{message}");
+    assert!(
+        message.contains("at or above the threshold (CRITICAL)") || message.contains("critical"),
+        "{message}"
+    );
     assert!(message.contains("private-key"), "{message}");
     twin.down();
 }

@@ -210,7 +210,7 @@ fn set_ls_rm_never_show_the_value() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("Deleted /hello/db-password"), "{stderr}");
     assert!(
-        stderr.contains("service.secrets.DB_PASSWORD still use(s) /hello/db-password"),
+        stderr.contains("/hello/db-password is still used by service.secrets.DB_PASSWORD"),
         "{stderr}"
     );
     let out = twin.haven(&["secret", "rm", "DB_PASSWORD"]);

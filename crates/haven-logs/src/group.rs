@@ -19,12 +19,14 @@ pub enum Layout {
     /// The twin's own streams: `<dir>/<encoded stream>.log`, each line `<RFC 3339 ms> <message>`,
     /// the time being when the event was ingested (as CloudWatch stamps events).
     Stamped,
-    /// CodeBuild's plain-text logs, one file a build: `<dir>/<build-id>.log`. Lines take their
-    /// time from CodeBuild's `[Container]` prefix (or a leading RFC 3339 time); the lines
-    /// between take the time of the line before them.
+    /// CodeBuild's plain-text logs, one file a build: `<dir>/<build-id>.log`. A line takes its
+    /// time from CodeBuild's `[Container]` prefix (kept in the message) or a leading RFC 3339
+    /// time (taken out of it); lines without one take the time of the line before them (the
+    /// first ones the file's first time, else its last write).
     CodeBuild,
     /// Pipeline runs, a directory a run and a plain-text file a stage:
-    /// `<dir>/<run-id>/<stage>.log`, stream `<run-id>/<stage>`; times as in `CodeBuild`.
+    /// `<dir>/<run-id>/<stage>.log`, stream `<run-id>/<stage>`; times as in `CodeBuild` (the
+    /// pipeline twin starts each line with its RFC 3339 time).
     PipelineRuns,
 }
 
@@ -71,6 +73,9 @@ pub struct GroupInfo {
     pub retention_days: Option<u32>,
     pub last_event_ms: Option<u64>,
 }
+
+/// The pipeline's stages in the order they run.
+const STAGES: [&str; 5] = ["Source", "Build", "Staging", "Approval", "Production"];
 
 /// How much of a plain-text stream's start is searched for its first time.
 const FIRST_TIME_SCAN: u64 = 64 * 1024;
@@ -129,6 +134,22 @@ impl Group {
                         });
                     }
                 }
+                // Runs in number order and stages in pipeline order, which is also how events
+                // of the same millisecond are ordered.
+                out.sort_by_cached_key(|f| {
+                    let (run, stage) = f.name.split_once('/').unwrap_or((&f.name, ""));
+                    let rank = STAGES
+                        .iter()
+                        .position(|s| *s == stage)
+                        .unwrap_or(STAGES.len());
+                    (
+                        run.parse::<u64>().ok(),
+                        run.to_owned(),
+                        rank,
+                        stage.to_owned(),
+                    )
+                });
+                return Ok(out);
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -127,8 +127,16 @@ impl Cursor {
                 // Not written by the twin: shown as it is, at the time of the line before.
                 None => (self.last_time, String::from_utf8_lossy(&line).into_owned()),
             }
+        } else if let Some((t, used)) = time::parse_rfc3339(&line) {
+            // A plain-text line stamped like the twin's own (pipeline stage logs): the time is
+            // the event's, not part of its message.
+            self.last_time = t;
+            let start = (used + 1).min(line.len());
+            (t, String::from_utf8_lossy(&line[start..]).into_owned())
         } else {
-            if let Some(t) = time::line_time(&line) {
+            // CodeBuild's `[Container]` lines keep their text: it is the log as CodeBuild
+            // writes it.
+            if let Some(t) = time::parse_container(&line) {
                 self.last_time = t;
             }
             (self.last_time, String::from_utf8_lossy(&line).into_owned())

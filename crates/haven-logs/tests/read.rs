@@ -241,15 +241,38 @@ fn pipeline_runs_are_a_stream_per_stage() {
     .unwrap();
     std::fs::write(
         run.join("Build.log"),
-        format!("{} build started\n", time::rfc3339(T0 + 1000)),
+        format!(
+            "{} build started\n{} build done\n",
+            time::rfc3339(T0),
+            time::rfc3339(T0 + 1000)
+        ),
     )
     .unwrap();
+    let later = dir.path().join("10");
+    std::fs::create_dir_all(&later).unwrap();
+    std::fs::write(
+        later.join("Source.log"),
+        format!("{} next\n", time::rfc3339(T0 + 2000)),
+    )
+    .unwrap();
+    let streams: Vec<String> = g
+        .stream_files()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    // Stages in pipeline order, runs in number order (not by name).
+    assert_eq!(streams, ["run-1/Source", "run-1/Build", "10/Source"]);
     let got = brief(&all(&g, Query::default()));
     assert_eq!(
-        got.iter()
-            .map(|(t, s, _)| (*t, s.as_str()))
-            .collect::<Vec<_>>(),
-        [(0, "run-1/Source"), (1000, "run-1/Build")]
+        got,
+        [
+            // The same millisecond: Source before Build, as they ran.
+            (0, "run-1/Source".to_owned(), "source fetched".to_owned()),
+            (0, "run-1/Build".to_owned(), "build started".to_owned()),
+            (1000, "run-1/Build".to_owned(), "build done".to_owned()),
+            (2000, "10/Source".to_owned(), "next".to_owned()),
+        ]
     );
 }
 

@@ -170,7 +170,11 @@ async fn open_notifier(
             haven_notify::TopicConfig {
                 emails: t.email.clone(),
                 webhooks: t.webhooks.clone(),
-                webhook_secret: None,
+                webhook_secret: haven_twin::region::webhook_secret(
+                    paths,
+                    name,
+                    t.webhook_secret.as_deref(),
+                ),
             },
         );
     }

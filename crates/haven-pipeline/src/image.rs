@@ -105,7 +105,14 @@ pub fn lifecycle_rules(spec: &Spec) -> Vec<haven_registry::LifecycleRule> {
 pub fn scan_options(spec: &Spec, source_dir: &Path) -> Result<haven_registry::ScanOptions, Error> {
     let lock = source_dir.join("Cargo.lock");
     let advisories = match &spec.registry.advisory_db {
-        Some(dir) => Some(haven_registry::AdvisoryDb::load(&spec.path(dir))?),
+        Some(dir) => Some(
+            haven_registry::AdvisoryDb::load(&spec.path(dir)).map_err(|e| {
+                Error::Other(format!(
+                    "registry.advisory_db = \"{}\" cannot be used: {e}",
+                    dir.display()
+                ))
+            })?,
+        ),
         None => None,
     };
     Ok(haven_registry::ScanOptions {
@@ -114,30 +121,50 @@ pub fn scan_options(spec: &Spec, source_dir: &Path) -> Result<haven_registry::Sc
     })
 }
 
-/// Every image a task of any region runs now (blue and green during a release), and the one
-/// services start on: never expired by a lifecycle rule.
-pub fn in_use(spec: &Spec, paths: &Paths) -> Result<std::collections::BTreeSet<Digest>, Error> {
-    let mut used = std::collections::BTreeSet::new();
-    for region in &spec.regions {
+/// Every image in use in any region, never expired by a lifecycle rule: each service's
+/// current image, both sides of a release under way, every live task's image, and the image
+/// services start on.
+pub fn in_use(
+    spec: &Spec,
+    paths: &Paths,
+    registry: &Registry,
+) -> Result<std::collections::BTreeSet<Digest>, Error> {
+    let mut refs: Vec<String> = Vec::new();
+    match std::fs::read_to_string(paths.initial_image()) {
+        Ok(text) => refs.push(text.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&paths.initial_image(), e)),
+    }
+    for region in spec.twin().regions {
         let db = paths.region_db(&region.name);
-        if !db.exists() {
+        if !db.is_file() {
             continue;
         }
-        let store = haven_state::Store::open(&db)
-            .map_err(|e| Error::Other(format!("{}: {e}", db.display())))?;
-        let tasks = store
-            .live_tasks()
-            .map_err(|e| Error::Other(format!("{}: {e}", db.display())))?;
-        for t in tasks {
-            if let Ok(d) = Digest::parse(&t.image) {
-                used.insert(d);
+        let read = || -> Result<Vec<String>, haven_state::Error> {
+            let store = haven_state::Store::open(&db)?;
+            let mut out = Vec::new();
+            for service in &region.services {
+                // `image_or_init` with an empty initial image only reads: it sets nothing.
+                out.push(store.image_or_init(&service.name, "")?);
+                for r in store.releases(Some(&service.name), 16)? {
+                    if r.state == "IN_PROGRESS" {
+                        out.extend([r.from_image, r.to_image]);
+                    }
+                }
             }
-        }
+            out.extend(store.live_tasks()?.into_iter().map(|t| t.image));
+            Ok(out)
+        };
+        refs.extend(read().map_err(|e| {
+            Error::Other(format!(
+                "cannot read {}'s state to protect its images: {e}",
+                region.name
+            ))
+        })?);
     }
-    if let Ok(text) = std::fs::read_to_string(paths.initial_image()) {
-        if let Ok(d) = Digest::parse(text.trim()) {
-            used.insert(d);
-        }
-    }
-    Ok(used)
+    Ok(refs
+        .iter()
+        .filter(|r| !r.is_empty())
+        .filter_map(|r| registry.resolve(r).ok().or_else(|| Digest::parse(r).ok()))
+        .collect())
 }

@@ -2,17 +2,13 @@
 //! build as an image (scanned on push, lifecycle rules applied); `ls`, `inspect`, `tag` and
 //! `rm` manage what is there; `scan` and `lifecycle` apply the spec's registry policies.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
-use haven_registry::{
-    AdvisoryDb, Digest, Expired, ImageSpec, LifecycleOutcome, Registry, ScanOptions, ScanReport,
-    TagPolicy,
-};
-use haven_spec::{Spec, model};
+use haven_registry::{Expired, LifecycleOutcome, Registry, ScanReport, TagPolicy};
+use haven_spec::Spec;
 use haven_twin::Paths;
 use serde::Serialize;
 
@@ -83,32 +79,6 @@ pub fn default_tag(id: &str) -> String {
     id.chars().take(12).collect()
 }
 
-/// Packages a build's artifacts as an image: the service's command as entrypoint, its
-/// environment plus `env`, its port.
-pub fn package(
-    spec: &Spec,
-    registry: &Registry,
-    id: &str,
-    artifacts: &Path,
-    tag: &str,
-    env: Vec<(String, String)>,
-) -> anyhow::Result<haven_registry::ImageRef> {
-    let service = &spec.service;
-    let mut environment: BTreeMap<String, String> = service.environment.clone();
-    environment.extend(env);
-    let mut image = ImageSpec::new(service.command.clone());
-    image.env = environment.into_iter().collect();
-    image.exposed_port = Some(service.port);
-    image.labels = BTreeMap::from([
-        (
-            "org.opencontainers.image.revision".to_owned(),
-            id.to_owned(),
-        ),
-        ("haven.build".to_owned(), id.to_owned()),
-    ]);
-    Ok(registry.build(artifacts, &image, tag)?)
-}
-
 /// `haven image build`: the current build as an image in the primary region's registry.
 pub fn build(
     printer: &Printer,
@@ -121,7 +91,7 @@ pub fn build(
     let tag = tag.unwrap_or_else(|| default_tag(&id));
     // Before the push: a spec whose advisory database does not load changes nothing.
     let scan_opts = if o.spec.registry.scan_on_push {
-        Some(scan_options(
+        Some(haven_pipeline::image::scan_options(
             &o.spec,
             &o.spec.path(&o.spec.build.directory),
         )?)
@@ -135,7 +105,7 @@ pub fn build(
             o.spec.service.name, o.region
         ),
     );
-    let pushed = package(&o.spec, &o.registry, &id, &artifacts, &tag, env)?;
+    let pushed = haven_pipeline::image::package(&o.spec, &o.registry, &id, &artifacts, &tag, env)?;
     if !pushed.changed {
         printer.status(
             "Unchanged",
@@ -156,7 +126,7 @@ pub fn build(
                 .scan(&digest, opts)
                 .with_context(|| format!("cannot scan {tag} on push"))?;
             printer.status("Scanned", &format!("{tag}: {}", report.summary()));
-            let threshold = severity(o.spec.registry.scan_fail_severity);
+            let threshold = haven_pipeline::image::severity(o.spec.registry.scan_fail_severity);
             if report.fails_at(threshold) {
                 printer.warn(&format!(
                     "{tag} has findings at or above {threshold} (registry.scan_fail_severity): \
@@ -355,18 +325,18 @@ pub fn rm(printer: &Printer, spec: &Path, reference: &str) -> anyhow::Result<Exi
 /// when one is at or above `registry.scan_fail_severity`.
 pub fn scan(printer: &Printer, spec: &Path, reference: &str) -> anyhow::Result<ExitCode> {
     let o = open(printer, spec)?;
-    let opts = scan_options(&o.spec, &o.spec.path(&o.spec.build.directory))?;
+    let opts = haven_pipeline::image::scan_options(&o.spec, &o.spec.path(&o.spec.build.directory))?;
     let report = o
         .registry
         .scan(reference, &opts)
         .with_context(|| format!("cannot scan `{reference}`"))?;
-    let threshold = severity(o.spec.registry.scan_fail_severity);
+    let threshold = haven_pipeline::image::severity(o.spec.registry.scan_fail_severity);
     let failed = report.fails_at(threshold);
     let lockfiles = report.lockfiles.len();
     printer.status(
         "Scanned",
         &format!(
-            "{reference} ({}): {} file(s), {lockfiles} lock file(s) with {} package(s)",
+            "{reference} ({}): {} file(s), {lockfiles} lock file(s) with {} haven_pipeline::image::package(s)",
             report.digest.short(),
             report.files_scanned,
             report.packages
@@ -540,127 +510,6 @@ fn print_expired(printer: &Printer, outcome: &LifecycleOutcome) {
 
 // Registry policies from the spec: the conversions and queries the CLI and the pipeline share.
 
-/// The spec's severity, as the registry's.
-pub fn severity(s: model::Severity) -> haven_registry::Severity {
-    use haven_registry::Severity as S;
-    match s {
-        model::Severity::None => S::None,
-        model::Severity::Low => S::Low,
-        model::Severity::Medium => S::Medium,
-        model::Severity::High => S::High,
-        model::Severity::Critical => S::Critical,
-    }
-}
-
-/// The spec's lifecycle rules (`registry.lifecycle`), as the registry's.
-pub fn lifecycle_rules(spec: &Spec) -> Vec<haven_registry::LifecycleRule> {
-    spec.registry
-        .lifecycle
-        .iter()
-        .map(|r| haven_registry::LifecycleRule {
-            priority: r.priority,
-            description: r.description.clone(),
-            tag_status: match r.tag_status {
-                model::TagStatus::Tagged => haven_registry::TagStatus::Tagged,
-                model::TagStatus::Untagged => haven_registry::TagStatus::Untagged,
-                model::TagStatus::Any => haven_registry::TagStatus::Any,
-            },
-            tag_prefixes: r.tag_prefixes.clone(),
-            count_type: match r.count_type {
-                model::CountType::ImageCountMoreThan => {
-                    haven_registry::CountType::ImageCountMoreThan
-                }
-                model::CountType::SinceImagePushed => haven_registry::CountType::SinceImagePushed,
-            },
-            count: r.count,
-        })
-        .collect()
-}
-
-/// What a scan checks besides the image: the build source's `Cargo.lock` (the image holds the
-/// binary, not the lock file) and the spec's advisory database, loaded (an advisory that does
-/// not parse is an error naming its file).
-pub fn scan_options(spec: &Spec, source_dir: &Path) -> anyhow::Result<ScanOptions> {
-    let advisories = match &spec.registry.advisory_db {
-        Some(rel) => {
-            let dir = spec.path(rel);
-            let db = AdvisoryDb::load(&dir).with_context(|| {
-                format!(
-                    "registry.advisory_db = \"{}\": cannot load the advisory database",
-                    rel.display()
-                )
-            })?;
-            Some(db)
-        }
-        None => None,
-    };
-    // Without `./` components: the path is shown as the finding's location.
-    let lock: PathBuf = source_dir
-        .join("Cargo.lock")
-        .components()
-        .filter(|c| *c != std::path::Component::CurDir)
-        .collect();
-    let lockfiles = if lock.is_file() {
-        vec![lock]
-    } else {
-        Vec::new()
-    };
-    Ok(ScanOptions {
-        lockfiles,
-        advisories,
-    })
-}
-
-/// The images the twin uses in any region, as digests in `registry`: every service's current
-/// image, every live task's, both sides of a release in progress, and the image `haven up`
-/// starts services on. A region without a state database (never started) uses none.
-pub fn in_use_digests(
-    spec: &Spec,
-    paths: &Paths,
-    registry: &Registry,
-) -> anyhow::Result<BTreeSet<Digest>> {
-    let mut refs: Vec<String> = Vec::new();
-    match std::fs::read_to_string(paths.initial_image()) {
-        Ok(text) => refs.push(text.trim().to_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(e)
-                .with_context(|| format!("cannot read `{}`", paths.initial_image().display()));
-        }
-    }
-    for region in spec.twin().regions {
-        let db = paths.region_db(&region.name);
-        if !db.is_file() {
-            continue;
-        }
-        let store = haven_state::Store::open(&db).with_context(|| {
-            format!("cannot read {}'s state to protect its images", region.name)
-        })?;
-        let read = || -> Result<Vec<String>, haven_state::Error> {
-            let mut out = Vec::new();
-            for service in &region.services {
-                // `image_or_init` with an empty initial image only reads: it sets nothing.
-                out.push(store.image_or_init(&service.name, "")?);
-                for r in store.releases(Some(&service.name), 16)? {
-                    if r.state == "IN_PROGRESS" {
-                        out.extend([r.from_image, r.to_image]);
-                    }
-                }
-            }
-            out.extend(store.live_tasks()?.into_iter().map(|t| t.image));
-            Ok(out)
-        };
-        refs.extend(
-            read().with_context(|| format!("cannot read {}'s state database", region.name))?,
-        );
-    }
-    Ok(refs
-        .iter()
-        .filter(|r| !r.is_empty())
-        .filter_map(|r| registry.resolve(r).ok().or_else(|| Digest::parse(r).ok()))
-        .collect())
-}
-
 /// Applies the spec's lifecycle rules to `registry` now, never expiring an image in use.
 pub fn apply_lifecycle(
     spec: &Spec,
@@ -668,9 +517,14 @@ pub fn apply_lifecycle(
     registry: &Registry,
     dry_run: bool,
 ) -> anyhow::Result<LifecycleOutcome> {
-    let in_use = in_use_digests(spec, paths, registry)?;
+    let in_use = haven_pipeline::image::in_use(spec, paths, registry)?;
     registry
-        .apply_lifecycle(&lifecycle_rules(spec), &in_use, SystemTime::now(), dry_run)
+        .apply_lifecycle(
+            &haven_pipeline::image::lifecycle_rules(spec),
+            &in_use,
+            SystemTime::now(),
+            dry_run,
+        )
         .context("cannot apply the lifecycle rules (registry.lifecycle)")
 }
 
@@ -690,51 +544,17 @@ fn human_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// Opens a region's registry with the spec's tag policy.
-pub fn open_registry(spec: &Spec, paths: &Paths, region: &str) -> anyhow::Result<Registry> {
-    let policy = TagPolicy {
-        immutable: spec.registry.immutable_tags,
-    };
-    Registry::open(&paths.registry(region), policy)
-        .with_context(|| format!("cannot open the registry of {region}"))
-}
-
-/// Copies `reference` from the primary's registry to `region`'s (ECR replication, by digest,
-/// verified on both sides); returns the digest.
-pub fn replicate(
-    spec: &Spec,
-    paths: &Paths,
-    reference: &str,
-    region: &str,
-) -> anyhow::Result<String> {
-    let primary = open_registry(spec, paths, &spec.primary().name)?;
-    let digest = primary.resolve(reference).with_context(|| {
-        format!("no image `{reference}` in the primary's registry (`haven image ls`)")
-    })?;
-    if region != spec.primary().name {
-        let target = open_registry(spec, paths, region)?;
-        primary
-            .copy(&digest.to_string(), &target)
-            .with_context(|| format!("cannot replicate {reference} to {region}"))?;
-        // Every blob was hashed on the way in; reading the image back in the destination
-        // proves the replica whole before any task there runs it.
-        target
-            .verify(&digest)
-            .with_context(|| format!("the replica of {reference} in {region} does not verify"))?;
-    }
-    Ok(digest.to_string())
-}
-
 /// The image `haven up` starts services on: the current build packaged (once) in the primary's
 /// registry and replicated to every secondary's. Returns its digest.
 pub fn ensure_initial(printer: &Printer, spec: &Spec, paths: &Paths) -> anyhow::Result<String> {
     let (id, artifacts) = current_build(paths)?;
     let tag = default_tag(&id);
-    let primary = open_registry(spec, paths, &spec.primary().name)?;
+    let primary = haven_pipeline::image::open_registry(spec, paths, &spec.primary().name)?;
     let digest = match primary.resolve(&tag) {
         Ok(d) => d.to_string(),
         Err(_) => {
-            let pushed = package(spec, &primary, &id, &artifacts, &tag, Vec::new())?;
+            let pushed =
+                haven_pipeline::image::package(spec, &primary, &id, &artifacts, &tag, Vec::new())?;
             printer.status(
                 "Pushed",
                 &format!("{tag} {} to {}", pushed.digest, spec.primary().name),
@@ -744,7 +564,7 @@ pub fn ensure_initial(printer: &Printer, spec: &Spec, paths: &Paths) -> anyhow::
     };
     if spec.registry.replicate {
         for r in spec.secondaries() {
-            replicate(spec, paths, &digest, &r.name)?;
+            haven_pipeline::image::replicate(spec, paths, &digest, &r.name)?;
         }
     }
     haven_twin::paths::write_atomic(&paths.initial_image(), format!("{digest}\n").as_bytes())?;
@@ -842,7 +662,7 @@ mod tests {
     fn the_spec_policies_convert_to_the_registry_types() {
         let (_tmp, spec) = project();
         let spec = haven_spec::load(&spec).unwrap().spec;
-        let rules = lifecycle_rules(&spec);
+        let rules = haven_pipeline::image::lifecycle_rules(&spec);
         assert_eq!(
             rules
                 .iter()
@@ -864,11 +684,17 @@ mod tests {
             ]
         );
         assert_eq!(
-            severity(spec.registry.scan_fail_severity),
+            haven_pipeline::image::severity(spec.registry.scan_fail_severity),
             haven_registry::Severity::High
         );
-        assert!(severity(model::Severity::None) < severity(model::Severity::Low));
-        assert!(severity(model::Severity::High) < severity(model::Severity::Critical));
+        assert!(
+            haven_pipeline::image::severity(model::Severity::None)
+                < haven_pipeline::image::severity(model::Severity::Low)
+        );
+        assert!(
+            haven_pipeline::image::severity(model::Severity::High)
+                < haven_pipeline::image::severity(model::Severity::Critical)
+        );
     }
 
     #[test]

@@ -102,7 +102,8 @@ impl Ctx {
         strategy: Option<&str>,
     ) -> anyhow::Result<(bool, Value)> {
         // The region runs what its own registry holds: replicate the image there first.
-        let image = &super::image::replicate(&self.spec, &self.paths, image, region)?;
+        let image =
+            &haven_pipeline::image::replicate(&self.spec, &self.paths, image, region)?.to_string();
         let body = serde_json::to_value(api::StartRelease {
             image: image.to_owned(),
             strategy: strategy.map(str::to_owned),

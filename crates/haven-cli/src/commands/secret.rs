@@ -206,7 +206,7 @@ pub fn rm(printer: &Printer, spec_path: &Path, name: &str) -> anyhow::Result<Exi
     let by = used_by(&uses(&spec), &parameter);
     if !by.is_empty() {
         printer.warn(&format!(
-            "{} still use(s) {parameter}: new tasks and builds that need it fail until it is set again",
+            "{parameter} is still used by {}: new tasks and builds that need it fail until it is set again",
             by.join(", ")
         ));
     }

@@ -221,6 +221,34 @@ pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    if !status.source.is_empty() {
+        printer.out("\nsource (CodeCommit twin)");
+        let mut rows = vec![[
+            "REGION".to_owned(),
+            "BRANCH".to_owned(),
+            "HEAD".to_owned(),
+            "REPLICATION".to_owned(),
+        ]];
+        for r in &status.source {
+            for b in &r.branches {
+                rows.push([
+                    r.region.clone(),
+                    b.branch.clone(),
+                    b.commit
+                        .as_deref()
+                        .map_or("-".to_owned(), |c| c.chars().take(12).collect()),
+                    match (b.lag_ms, b.in_sync) {
+                        (None, _) => format!("primary: {}", r.url),
+                        (Some(ms), true) => format!("in sync (lag {ms} ms)"),
+                        (Some(ms), false) => format!("behind for {ms} ms"),
+                    },
+                ]);
+            }
+        }
+        for line in crate::printer::table(&rows).lines() {
+            printer.out(&format!("  {line}"));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -56,6 +56,22 @@ pub(crate) async fn build(
         artifacts.clone(),
     )
     .with_timeout(Duration::from(ctx.spec.build.timeout));
+    // `env.parameter-store` from the Parameter Store twin; the build masks the values.
+    let names: Vec<&str> = buildspec
+        .env
+        .parameter_store
+        .iter()
+        .map(|(_, n)| n.as_str())
+        .collect();
+    let parameters = haven_secrets::SecretStore::open(ctx.paths.secrets())
+        .and_then(|store| store.resolver(&names))
+        .map_err(|e| {
+            format!(
+                "the parameters of {}'s env.parameter-store: {e}",
+                rel.display()
+            )
+        })?;
+    req = req.with_parameters(parameters);
     req.build_id = build_id.clone();
     req.build_number = r.id;
     req.initiator = format!("codepipeline/{}", super::pipeline_name(ctx));
@@ -141,7 +157,7 @@ pub(crate) async fn build(
             }
             if !spec.registry.lifecycle.is_empty() {
                 // Lifecycle rules on push, as ECR evaluates them; images that tasks run stay.
-                let used = image::in_use(&spec, &paths).map_err(|e| e.to_string())?;
+                let used = image::in_use(&spec, &paths, &primary).map_err(|e| e.to_string())?;
                 let outcome = primary
                     .apply_lifecycle(
                         &image::lifecycle_rules(&spec),

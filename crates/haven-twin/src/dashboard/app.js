@@ -75,7 +75,7 @@
     return Number(v).toFixed(d).replace(/\.0+$|(\.\d*[1-9])0+$/, '$1');
   }
   function percent(v) {
-    return v === null || v === undefined ? '-' : `${num(v, 1)} %`;
+    return v === null || v === undefined ? '-' : `${num(v, 1)}%`;
   }
   function shortImage(image) {
     if (!image) return '';
@@ -318,22 +318,24 @@
 
   function tasksTable(tasks) {
     if (!tasks.length) return h('p', { class: 'muted' }, 'no tasks');
+    // Narrow enough for two regions side by side: the service by its environment, ECS's
+    // status only when the task is not simply RUNNING.
     return h('table', { class: 'tasks' },
-      h('thead', {}, h('tr', {}, ['Task', 'Service', 'AZ', 'PID', 'Health', 'Status', 'Image',
-        'Task set', 'CPU', 'Memory'].map((c) => h('th', {}, c)))),
+      h('thead', {}, h('tr', {}, ['Task', 'Env', 'AZ', 'PID', 'Health', 'Image', 'Task set',
+        'CPU / mem'].map((c) => h('th', {}, c)))),
       h('tbody', {}, tasks.map(({ t, svc }) => h('tr', {
         'data-testid': 'task', 'data-task': t.id, 'data-az': t.az, 'data-health': t.health,
+        'data-status': t.status,
       },
       h('td', { class: 'mono', title: t.id }, t.id.slice(0, 12)),
-      h('td', {}, svc.name),
+      h('td', { title: svc.name }, svc.environment),
       h('td', {}, t.az),
       h('td', { class: 'n' }, t.pid || '-'),
-      h('td', {}, word(t.health, HEALTH[t.health], 'task-health')),
-      h('td', {}, t.status),
+      h('td', {}, word(t.health, HEALTH[t.health], 'task-health'),
+        t.status && t.status !== 'RUNNING' ? ` ${t.status}` : ''),
       h('td', { class: 'mono', title: t.image }, shortImage(t.image)),
-      h('td', { class: 'mono' }, t.task_set),
-      h('td', { class: 'n' }, percent(t.cpu_percent)),
-      h('td', { class: 'n' }, percent(t.memory_percent))))));
+      h('td', { class: 'mono', title: t.task_set }, (t.task_set || '').slice(0, 9)),
+      h('td', { class: 'n' }, `${percent(t.cpu_percent)} / ${percent(t.memory_percent)}`)))));
   }
 
   function unavailable(list) {
@@ -354,16 +356,16 @@
           'data-state': a.state,
         },
         h('td', {}, a.name),
-        h('td', {}, a.region),
+        h('td', { class: 'nowrap' }, a.region),
         h('td', {}, word(a.state, ALARM[a.state], 'alarm-state')),
         h('td', {}, `${a.namespace} ${a.metric}`),
-        h('td', { class: 'mono' },
+        h('td', { class: 'mono nowrap' },
           `${a.statistic} ${COMPARE[a.comparison] || a.comparison} ${a.threshold}` +
           (a.period_seconds ? ` per ${a.period_seconds} s` : '')),
         h('td', {}, a.updated_at ? clock(Date.parse(a.updated_at)) : ''),
         h('td', { class: 'reason' }, a.reason))))) :
         h('p', { class: 'muted', 'data-testid': 'no-alarms' }, 'no alarms'),
-      unavailable(state.alarms.unavailable));
+      ...unavailable(state.alarms.unavailable));
   }
 
   function awaitingApproval(run) {
@@ -429,7 +431,7 @@
         h('td', {}, dateTime(r.ended_at_ms)),
         h('td', { class: 'reason' }, r.reason || ''))))) :
         h('p', { class: 'muted', 'data-testid': 'no-releases' }, 'no releases yet'),
-      unavailable(state.releases.unavailable));
+      ...unavailable(state.releases.unavailable));
   }
 
   function renderScaling() {

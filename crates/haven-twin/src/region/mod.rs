@@ -65,7 +65,7 @@ impl Secrets for StoreSecrets {
 /// when the region starts. A parameter that is not set or cannot be read leaves the webhooks
 /// unsigned, with a warning in the region's log: alerts still go out, and a receiver that checks
 /// `X-Haven-Signature` rejects them, which is what it should do with messages nobody signed.
-fn webhook_secret(paths: &Paths, topic: &str, parameter: Option<&str>) -> Option<String> {
+pub fn webhook_secret(paths: &Paths, topic: &str, parameter: Option<&str>) -> Option<String> {
     let parameter = parameter?;
     let value = haven_secrets::SecretStore::open(paths.secrets()).and_then(|s| s.get(parameter));
     match value {
