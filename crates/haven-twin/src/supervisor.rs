@@ -511,7 +511,12 @@ impl Sup {
         });
         // The CodeCommit twin's heads and replication lag, from the pipeline process.
         let source = self
-            .call(&self.paths.pipeline_endpoint(), Method::GET, "/source", None)
+            .call(
+                &self.paths.pipeline_endpoint(),
+                Method::GET,
+                "/source",
+                None,
+            )
             .await
             .ok()
             .and_then(|v| serde_json::from_value(v).ok())

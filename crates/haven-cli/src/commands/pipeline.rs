@@ -293,7 +293,9 @@ fn logs(
 /// `haven source url`.
 pub fn source_url(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let ctx = Ctx::new(printer, spec)?;
-    let url = haven_pipeline::source_url(&ctx.spec, &ctx.paths);
+    // Absolute, so that the URL works for a clone made anywhere.
+    let url = std::path::absolute(haven_pipeline::source_url(&ctx.spec, &ctx.paths))
+        .context("cannot resolve the state directory")?;
     if !url.join("HEAD").is_file() {
         bail!(
             "the repository `{}` does not exist yet; `haven up` creates it from this directory",

@@ -87,6 +87,7 @@
   const ALARM = { OK: 'good', ALARM: 'bad', INSUFFICIENT_DATA: 'warn' };
   const RUN = {
     Succeeded: 'good', Failed: 'bad', InProgress: 'warn', Stopped: 'muted', Superseded: 'muted',
+    Pending: 'muted',
   };
   const RELEASE = { SUCCESSFUL: 'good', ROLLED_BACK: 'bad', IN_PROGRESS: 'warn' };
   const COMPARE = {
@@ -368,8 +369,10 @@
       ...unavailable(state.alarms.unavailable));
   }
 
+  // As CodePipeline: a run in progress whose Approval stage is in progress waits for a person.
   function awaitingApproval(run) {
-    return (run.stages || []).some((st) => st.name === 'Approval' && st.status === 'InProgress');
+    return run.status === 'InProgress' &&
+      (run.stages || []).some((st) => st.name === 'Approval' && st.status === 'InProgress');
   }
 
   function renderRuns() {
