@@ -554,3 +554,176 @@ fn dashboard_off_is_not_served() {
     );
     twin.down();
 }
+
+/// A fake supervisor's answers: one region with an impaired AZ, a scaling activity, a release
+/// rolled back, a region that is down, and two pipeline runs, one waiting for approval.
+fn fake_supervisor(call: &haven_twin::control::Call) -> haven_twin::control::Reply {
+    use haven_twin::control::Reply;
+    use serde_json::json;
+    let stage = |name: &str, status: &str, message: &str| {
+        json!({"name": name, "status": status, "started_at_ms": 1_764_000_000_000u64,
+               "ended_at_ms": null, "message": message, "attempts": 1, "detail": {}})
+    };
+    match (call.method.as_str(), call.path.as_str()) {
+        ("GET", "/status") => Reply::ok(json!({
+            "project": "shop",
+            "supervisor_pid": 1,
+            "control_url": "http://127.0.0.1:1",
+            "dashboard_url": null,
+            "state_dir": "/srv/shop/.haven",
+            "edge": {"url": "http://127.0.0.1:4000", "pid": 2, "mode": "failover",
+                     "serving_regions": ["eu-west-1"], "regions": []},
+            "regions": [
+                {"name": "eu-west-1", "role": "primary", "state": "running", "pid": 3,
+                 "alb_url": "http://127.0.0.1:4001", "metrics_url": "", "healthy": true,
+                 "impaired_azs": ["eu-west-1b"],
+                 "services": [{
+                     "name": "shop-production", "environment": "production",
+                     "alb_url": "http://127.0.0.1:4001", "test_url": "", "state": "ACTIVE",
+                     "failure": null, "image": "sha256:0123456789abcdef", "desired": 3,
+                     "running": 3, "healthy": 3, "min": 2, "max": 10, "cpu_percent": 91.5,
+                     "memory_percent": 40.0, "events": [], "tasks": [],
+                     "scaling_activities": [{"at_ms": 1_764_000_000_000u64, "from": 2, "to": 3,
+                         "cause": "CPUUtilization 91.5 above the target 70"}],
+                 }]},
+                {"name": "eu-central-1", "role": "secondary", "state": "stopped", "pid": null,
+                 "alb_url": "", "metrics_url": "", "healthy": false, "impaired_azs": [],
+                 "services": []},
+            ],
+        })),
+        ("GET", "/regions/eu-west-1/alarms") => Reply::ok(json!([{
+            "spec": {"name": "shop-production-cpu-high", "namespace": "AWS/ECS",
+                     "metric": "CPUUtilization", "stat": "Average", "threshold": 80.0,
+                     "comparison": "GreaterThanThreshold", "period": 5},
+            "state": "ALARM", "reason": "Threshold Crossed", "updated_at": "2025-11-24T16:00:00Z",
+        }])),
+        ("GET", "/regions/eu-west-1/releases") => Reply::ok(json!([{
+            "id": "rel-1", "service": "shop-production", "from_image": "sha256:aaaaaaaaaaaaaaaa",
+            "to_image": "sha256:bbbbbbbbbbbbbbbb", "strategy": "blue-green",
+            "state": "ROLLED_BACK", "shifted": false, "reason": "green tasks crashed",
+            "started_at_ms": 1_764_000_000_000u64, "ended_at_ms": 1_764_000_060_000u64,
+            "steps": [],
+        }])),
+        ("GET", p) if p.starts_with("/regions/eu-central-1/") => Reply::error(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            "region eu-central-1 is not reachable",
+        ),
+        ("GET", "/pipeline/runs") => Reply::ok(json!([
+            {"id": 7, "commit": "c0ffee1234567890", "branch": "main", "status": "InProgress",
+             "started_at_ms": 1_764_000_000_000u64, "ended_at_ms": null, "message": "",
+             "image": null, "build_id": null,
+             "stages": [stage("Source", "Succeeded", ""), stage("Build", "Succeeded", ""),
+                        stage("Staging", "Succeeded", ""), stage("Approval", "InProgress", ""),
+                        stage("Production", "Pending", "")]},
+            {"id": 6, "commit": "badc0de123456789", "branch": "main", "status": "Failed",
+             "started_at_ms": 1_763_999_000_000u64, "ended_at_ms": null,
+             "message": "Build failed: exit status 1", "image": null, "build_id": null,
+             "stages": [stage("Source", "Succeeded", ""),
+                        stage("Build", "Failed", "exit status 1")]},
+        ])),
+        (m, p) => Reply::not_found(format!("no route {m} {p}")),
+    }
+}
+
+#[test]
+fn pipeline_runs_releases_and_impaired_azs_render_from_the_api() {
+    use haven_twin::dashboard::{Dashboard, RegionLayout, serve};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    rt.spawn(serve(
+        listener,
+        Dashboard {
+            project: "shop".to_owned(),
+            regions: vec![
+                RegionLayout {
+                    name: "eu-west-1".to_owned(),
+                    azs: vec!["eu-west-1a".to_owned(), "eu-west-1b".to_owned()],
+                },
+                RegionLayout {
+                    name: "eu-central-1".to_owned(),
+                    azs: vec!["eu-central-1a".to_owned(), "eu-central-1b".to_owned()],
+                },
+            ],
+            paths: haven_twin::Paths::new(dir.path().join(".haven")),
+            token: "t".repeat(64).into(),
+            handler: |call: haven_twin::control::Call| {
+                let reply = fake_supervisor(&call);
+                async move { reply }
+            },
+        },
+        stopped,
+    ));
+    let dom = run_chromium(dir.path(), &["--dump-dom".to_owned(), url]);
+    assert!(dom.contains("data-ready=\"1\""), "{dom}");
+
+    // Run 7 waits at its approval: Approve and Reject, and the stage says so in words.
+    let runs = tags(&dom, "pipeline-run");
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(attr(runs[0], "data-run"), Some("7"));
+    assert_eq!(attr(runs[0], "data-awaiting-approval"), Some("true"));
+    assert_eq!(attr(runs[1], "data-awaiting-approval"), Some("false"));
+    let buttons: Vec<(&str, &str)> = tags(&dom, "approve")
+        .into_iter()
+        .chain(tags(&dom, "reject"))
+        .map(|t| {
+            (
+                attr(t, "data-testid").unwrap(),
+                attr(t, "data-run").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(buttons, [("approve", "7"), ("reject", "7")]);
+    assert!(dom.contains(">Approve</button>") && dom.contains(">Reject</button>"));
+    let run7 = text_after(&dom, runs[0]);
+    assert!(run7.contains(">awaiting approval<"), "{run7}");
+    assert!(
+        run7.contains(">Pending<") && run7.contains(">InProgress<"),
+        "{run7}"
+    );
+    let run6 = text_after(&dom, runs[1]);
+    assert!(run6.contains(">Failed<") && run6.contains("Build failed: exit status 1"));
+    assert!(!dom.contains("data-testid=\"no-pipeline-runs\""));
+
+    // The impaired AZ is marked in words; the stopped region says it has nothing to show.
+    let azs = tags(&dom, "az");
+    let impaired: Vec<&str> = azs
+        .iter()
+        .filter(|t| attr(t, "data-impaired") == Some("true"))
+        .map(|t| attr(t, "data-az").unwrap())
+        .collect();
+    assert_eq!(impaired, ["eu-west-1b"]);
+    assert!(text_after(&dom, azs[1]).contains(">impaired<"));
+    assert_eq!(azs.len(), 4, "the stopped region's AZs are listed too");
+    assert!(dom.contains("eu-central-1 is stopped: no services to show"));
+
+    // Releases, scaling activities and alarms, and the region that could not answer.
+    let release = tags(&dom, "release");
+    assert_eq!(release.len(), 1);
+    assert_eq!(attr(release[0], "data-state"), Some("ROLLED_BACK"));
+    assert!(text_after(&dom, release[0]).contains("green tasks crashed"));
+    let scaling = tags(&dom, "scaling-activity");
+    assert_eq!(scaling.len(), 1);
+    let activity = text_after(&dom, scaling[0]);
+    assert!(activity.contains("2 → 3") && activity.contains("CPUUtilization 91.5"));
+    let alarm = tags(&dom, "alarm");
+    assert_eq!(attr(alarm[0], "data-state"), Some("ALARM"));
+    assert!(text_after(&dom, alarm[0]).contains(">ALARM<"));
+    assert!(dom.contains("eu-central-1: region eu-central-1 is not reachable"));
+    // The service row, its CPU in words and numbers.
+    let svc = tags(&dom, "service");
+    assert_eq!(attr(svc[0], "data-healthy"), Some("3"));
+    assert!(text_after(&dom, svc[0]).contains("91.5%"));
+    assert!(
+        dom.contains("/srv/shop/.haven/token"),
+        "the token dialog names the file"
+    );
+}

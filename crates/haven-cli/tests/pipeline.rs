@@ -178,17 +178,14 @@ fn a_push_goes_through_build_staging_approval_and_both_regions() {
         });
         let id = run["id"].to_string();
         assert_eq!(stage(&run, "Build")["status"], "Succeeded");
+        // The example's buildspec ran its unit tests.
+        let build_log = twin.haven(&["pipeline", "logs", &id, "--stage", "Build"]);
+        let build_log = String::from_utf8_lossy(&build_log.stdout);
         assert!(
-            stage(&run, "Build")["message"]
-                .as_str()
-                .unwrap()
-                .contains("tests passed")
-                || twin
-                    .haven(&["pipeline", "logs", &id, "--stage", "Build"])
-                    .stdout
-                    .len()
-                    > 0
+            build_log.contains("cargo test --release --locked"),
+            "{build_log}"
         );
+        assert!(build_log.contains("test result: ok."), "{build_log}");
         assert_eq!(
             body_version(&staging_url),
             "2.0.0",

@@ -688,12 +688,12 @@ mod tests {
             haven_registry::Severity::High
         );
         assert!(
-            haven_pipeline::image::severity(model::Severity::None)
-                < haven_pipeline::image::severity(model::Severity::Low)
+            haven_pipeline::image::severity(haven_spec::model::Severity::None)
+                < haven_pipeline::image::severity(haven_spec::model::Severity::Low)
         );
         assert!(
-            haven_pipeline::image::severity(model::Severity::High)
-                < haven_pipeline::image::severity(model::Severity::Critical)
+            haven_pipeline::image::severity(haven_spec::model::Severity::High)
+                < haven_pipeline::image::severity(haven_spec::model::Severity::Critical)
         );
     }
 
