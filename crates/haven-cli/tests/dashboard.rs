@@ -173,6 +173,13 @@ fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     Some(&tag[i..i + tag[i..].find('"')?])
 }
 
+/// The markup of a table row after its opening tag `tag`.
+fn row_of<'a>(dom: &'a str, tag: &str) -> &'a str {
+    let at = dom.find(tag).unwrap() + tag.len();
+    let rest = &dom[at..];
+    &rest[..rest.find("</tr>").unwrap()]
+}
+
 /// The markup after the opening tag `tag`, up to the end of its row, item or paragraph.
 fn text_after<'a>(dom: &'a str, tag: &str) -> &'a str {
     let at = dom.find(tag).unwrap() + tag.len();
@@ -429,7 +436,7 @@ fn dashboard_shows_the_twin_in_chromium_and_guards_its_writes() {
             assert_eq!(attr(row, "data-desired"), Some(desired.as_str()), "{row}");
             assert_eq!(attr(row, "data-healthy"), Some(desired.as_str()), "{row}");
             assert!(
-                text_after(&dom, row).contains(&format!(">{desired}/{desired}<")),
+                row_of(&dom, row).contains(&format!(">{desired}/{desired}<")),
                 "{name}'s healthy count is shown as text"
             );
         }
@@ -451,7 +458,7 @@ fn dashboard_shows_the_twin_in_chromium_and_guards_its_writes() {
                     .find(|row| attr(row, "data-task") == Some(id))
                     .unwrap();
                 assert_eq!(attr(row, "data-az"), t["az"].as_str());
-                assert!(text_after(&dom, row).contains(">healthy<"), "{row}");
+                assert!(row_of(&dom, row).contains(">healthy<"), "{row}");
             }
         }
     }
@@ -470,7 +477,7 @@ fn dashboard_shows_the_twin_in_chromium_and_guards_its_writes() {
             ["OK", "ALARM", "INSUFFICIENT_DATA"].contains(&state),
             "{row}"
         );
-        assert!(text_after(&dom, row).contains(&format!(">{state}<")));
+        assert!(row_of(&dom, row).contains(&format!(">{state}<")));
     }
     let charts = tags(&dom, "chart");
     assert!(
@@ -564,6 +571,15 @@ fn fake_supervisor(call: &haven_twin::control::Call) -> haven_twin::control::Rep
         json!({"name": name, "status": status, "started_at_ms": 1_764_000_000_000u64,
                "ended_at_ms": null, "message": message, "attempts": 1, "detail": {}})
     };
+    let service = json!({
+        "name": "shop-production", "environment": "production",
+        "alb_url": "http://127.0.0.1:4001", "test_url": "", "state": "ACTIVE",
+        "failure": null, "image": "sha256:0123456789abcdef", "desired": 3,
+        "running": 3, "healthy": 3, "min": 2, "max": 10, "cpu_percent": 91.5,
+        "memory_percent": 40.0, "events": [], "tasks": [],
+        "scaling_activities": [{"at_ms": 1_764_000_000_000u64, "from": 2, "to": 3,
+            "cause": "CPUUtilization 91.5 above the target 70"}],
+    });
     match (call.method.as_str(), call.path.as_str()) {
         ("GET", "/status") => Reply::ok(json!({
             "project": "shop",
@@ -577,15 +593,7 @@ fn fake_supervisor(call: &haven_twin::control::Call) -> haven_twin::control::Rep
                 {"name": "eu-west-1", "role": "primary", "state": "running", "pid": 3,
                  "alb_url": "http://127.0.0.1:4001", "metrics_url": "", "healthy": true,
                  "impaired_azs": ["eu-west-1b"],
-                 "services": [{
-                     "name": "shop-production", "environment": "production",
-                     "alb_url": "http://127.0.0.1:4001", "test_url": "", "state": "ACTIVE",
-                     "failure": null, "image": "sha256:0123456789abcdef", "desired": 3,
-                     "running": 3, "healthy": 3, "min": 2, "max": 10, "cpu_percent": 91.5,
-                     "memory_percent": 40.0, "events": [], "tasks": [],
-                     "scaling_activities": [{"at_ms": 1_764_000_000_000u64, "from": 2, "to": 3,
-                         "cause": "CPUUtilization 91.5 above the target 70"}],
-                 }]},
+                 "services": [service]},
                 {"name": "eu-central-1", "role": "secondary", "state": "stopped", "pid": null,
                  "alb_url": "", "metrics_url": "", "healthy": false, "impaired_azs": [],
                  "services": []},
@@ -683,13 +691,13 @@ fn pipeline_runs_releases_and_impaired_azs_render_from_the_api() {
         .collect();
     assert_eq!(buttons, [("approve", "7"), ("reject", "7")]);
     assert!(dom.contains(">Approve</button>") && dom.contains(">Reject</button>"));
-    let run7 = text_after(&dom, runs[0]);
+    let run7 = row_of(&dom, runs[0]);
     assert!(run7.contains(">awaiting approval<"), "{run7}");
     assert!(
         run7.contains(">Pending<") && run7.contains(">InProgress<"),
         "{run7}"
     );
-    let run6 = text_after(&dom, runs[1]);
+    let run6 = row_of(&dom, runs[1]);
     assert!(run6.contains(">Failed<") && run6.contains("Build failed: exit status 1"));
     assert!(!dom.contains("data-testid=\"no-pipeline-runs\""));
 
@@ -709,19 +717,19 @@ fn pipeline_runs_releases_and_impaired_azs_render_from_the_api() {
     let release = tags(&dom, "release");
     assert_eq!(release.len(), 1);
     assert_eq!(attr(release[0], "data-state"), Some("ROLLED_BACK"));
-    assert!(text_after(&dom, release[0]).contains("green tasks crashed"));
+    assert!(row_of(&dom, release[0]).contains("green tasks crashed"));
     let scaling = tags(&dom, "scaling-activity");
     assert_eq!(scaling.len(), 1);
-    let activity = text_after(&dom, scaling[0]);
+    let activity = row_of(&dom, scaling[0]);
     assert!(activity.contains("2 → 3") && activity.contains("CPUUtilization 91.5"));
     let alarm = tags(&dom, "alarm");
     assert_eq!(attr(alarm[0], "data-state"), Some("ALARM"));
-    assert!(text_after(&dom, alarm[0]).contains(">ALARM<"));
+    assert!(row_of(&dom, alarm[0]).contains(">ALARM<"));
     assert!(dom.contains("eu-central-1: region eu-central-1 is not reachable"));
     // The service row, its CPU in words and numbers.
     let svc = tags(&dom, "service");
     assert_eq!(attr(svc[0], "data-healthy"), Some("3"));
-    assert!(text_after(&dom, svc[0]).contains("91.5%"));
+    assert!(row_of(&dom, svc[0]).contains("91.5%"));
     assert!(
         dom.contains("/srv/shop/.haven/token"),
         "the token dialog names the file"

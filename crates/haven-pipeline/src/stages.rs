@@ -90,6 +90,17 @@ pub(crate) async fn run_stage(ctx: &Arc<Ctx>, run: u64, idx: usize) {
                     ctx.store
                         .set_run(run, RunStatus::Failed, &format!("{name} failed: {reason}"))
                 });
+            put_metrics(
+                ctx,
+                &[(
+                    haven_metrics::catalog::CODEPIPELINE,
+                    haven_metrics::catalog::FAILED_PIPELINE_EXECUTIONS,
+                    "PipelineName",
+                    &pipeline_name(ctx),
+                    haven_metrics::Unit::Count,
+                    1.0,
+                )],
+            );
             notify_failure(ctx, &r, &name, reason, &log).await;
             failed
         }
@@ -374,8 +385,35 @@ fn comment(detail: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// The pipeline's name, as `haven synth` names the CodePipeline pipeline: the project's.
 pub(crate) fn pipeline_name(ctx: &Ctx) -> String {
-    format!("{}-pipeline", ctx.spec.project.name)
+    ctx.spec.project.name.clone()
+}
+
+/// Records metrics in the primary region's CloudWatch twin under AWS's names, so that
+/// `haven metrics get AWS/CodeBuild ...` reads them as it would on AWS. Best effort: a build's
+/// outcome does not depend on its metrics.
+pub(crate) fn put_metrics(
+    ctx: &Ctx,
+    samples: &[(&str, &str, &str, &str, haven_metrics::Unit, f64)],
+) {
+    let db = ctx
+        .paths
+        .region_dir(&ctx.spec.primary().name)
+        .join("metrics.db");
+    let written = haven_metrics::MetricStore::open(&db).and_then(|mut store| {
+        let now = SystemTime::now();
+        let dims: Vec<[(&str, &str); 1]> = samples.iter().map(|s| [(s.2, s.3)]).collect();
+        let batch: Vec<haven_metrics::Sample<'_>> = samples
+            .iter()
+            .zip(&dims)
+            .map(|(s, d)| haven_metrics::Sample::new(s.0, s.1, d, s.4, s.5, now))
+            .collect();
+        store.put_many(&batch)
+    });
+    if let Err(e) = written {
+        tracing::warn!("cannot record pipeline metrics in {}: {e}", db.display());
+    }
 }
 
 async fn notify_failure(ctx: &Ctx, r: &Run, stage: &str, reason: &str, log: &StageLog) {

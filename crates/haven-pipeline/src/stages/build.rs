@@ -89,6 +89,44 @@ pub(crate) async fn build(
     })
     .await
     .map_err(|e| format!("the build could not run: {e}"))?;
+    {
+        use haven_metrics::{Unit, catalog as c};
+        let project = haven_twin::logs::build_project(&ctx.spec);
+        let ok = outcome.succeeded();
+        super::put_metrics(
+            ctx,
+            &[
+                (
+                    c::CODEBUILD,
+                    c::BUILDS,
+                    "ProjectName",
+                    &project,
+                    Unit::Count,
+                    1.0,
+                ),
+                (
+                    c::CODEBUILD,
+                    if ok {
+                        c::SUCCEEDED_BUILDS
+                    } else {
+                        c::FAILED_BUILDS
+                    },
+                    "ProjectName",
+                    &project,
+                    Unit::Count,
+                    1.0,
+                ),
+                (
+                    c::CODEBUILD,
+                    c::BUILD_DURATION,
+                    "ProjectName",
+                    &project,
+                    Unit::Seconds,
+                    outcome.duration.as_secs_f64(),
+                ),
+            ],
+        );
+    }
     for report in &outcome.reports {
         log.line(&format!(
             "report {}: {} tests, {} passed, {} failed",
