@@ -206,10 +206,9 @@ fn metrics_query(url: &str, region: &str, ns: &str, metric: &str, dims: &[(&str,
 
 #[test]
 fn dashboard_shows_the_twin_in_chromium_and_guards_its_writes() {
-    let mut twin = Twin::project(|t| {
-        // Tests run side by side: the dashboard takes any free port, kept in ports.json.
-        t.replacen("[local]\n", "[local]\ndashboard_port = 0\n", 1)
-    });
+    // The harness sets `dashboard_port = 0`: tests run side by side, each dashboard on a free
+    // port, kept in ports.json.
+    let mut twin = Twin::project(|t| t);
     twin.up();
     let status = twin.status();
     let url = status["dashboard_url"]

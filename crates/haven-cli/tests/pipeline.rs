@@ -318,6 +318,41 @@ fn a_push_goes_through_build_staging_approval_and_both_regions() {
         );
     }
     assert_eq!(body_version(&staging_url), "2.0.0");
+    // Builds and failed executions are metrics under AWS's names.
+    let sum = |ns: &str, metric: &str, dim: &str| -> f64 {
+        let out = twin.haven(&[
+            "metrics", "get", ns, metric, "--dim", dim, "--stat", "Sum", "--period", "3600s",
+            "--since", "1h", "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["Datapoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["Sum"].as_f64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        sum("AWS/CodeBuild", "Builds", "ProjectName=hello-build"),
+        2.0
+    );
+    assert_eq!(
+        sum("AWS/CodeBuild", "FailedBuilds", "ProjectName=hello-build"),
+        1.0
+    );
+    assert_eq!(
+        sum(
+            "AWS/CodePipeline",
+            "FailedPipelineExecutions",
+            "PipelineName=hello"
+        ),
+        1.0
+    );
     // The failure was announced on the monitoring topic.
     let outbox = twin.path().join(".haven/pipeline/outbox");
     let announced = std::fs::read_dir(&outbox)
