@@ -118,6 +118,23 @@ impl Ports {
 
 /// A port nothing listens on right now (the kernel's pick).
 pub fn free_port(ip: IpAddr) -> Result<u16, Error> {
+    // Below the kernel's ephemeral range: a port from that range, free when probed, can be
+    // taken by any outgoing connection before the process that needs it binds it. Ports
+    // below it are only ever taken by a bind.
+    let (low, high) = ephemeral_range();
+    if low > 10_000 {
+        let span = u32::from(low - 10_000);
+        let seed = crate::region::random_hex(4);
+        let mut n = u32::from_str_radix(&seed, 16).unwrap_or(0);
+        for _ in 0..64 {
+            let port = 10_000 + u16::try_from(n % span).unwrap_or(0);
+            if TcpListener::bind(SocketAddr::new(ip, port)).is_ok() {
+                return Ok(port);
+            }
+            n = n.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        }
+    }
+    tracing::debug!("no free port below the ephemeral range {low}-{high}; taking one in it");
     let addr = SocketAddr::new(ip, 0);
     let l = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
     let port = l
@@ -125,4 +142,16 @@ pub fn free_port(ip: IpAddr) -> Result<u16, Error> {
         .map_err(|source| Error::Bind { addr, source })?
         .port();
     Ok(port)
+}
+
+/// The kernel's ephemeral port range (`net.ipv4.ip_local_port_range`), Linux's default when
+/// it cannot be read.
+fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| {
+            let mut it = t.split_whitespace().map(|n| n.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32_768, 60_999))
 }

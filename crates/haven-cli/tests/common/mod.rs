@@ -123,7 +123,20 @@ impl Twin {
         eventually(90, "haven up to be ready", || {
             let log = std::fs::read_to_string(self.path().join("up.log")).unwrap_or_default();
             if let Some(Ok(Some(status))) = self.up.as_mut().map(Child::try_wait) {
-                panic!("haven up exited with {status}:\n{log}");
+                // The twin's own processes say why they stopped in their logs.
+                let mut logs = String::new();
+                if let Ok(dir) = std::fs::read_dir(self.path().join(".haven/logs")) {
+                    for e in dir.flatten() {
+                        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                        let tail: Vec<&str> = text.lines().rev().take(15).collect();
+                        logs.push_str(&format!("\n--- {}\n", e.path().display()));
+                        for l in tail.iter().rev() {
+                            logs.push_str(l);
+                            logs.push('\n');
+                        }
+                    }
+                }
+                panic!("haven up exited with {status}:\n{log}{logs}");
             }
             log.contains("Ready").then_some(())
         });
