@@ -514,3 +514,79 @@ fn scans_gate_builds_at_the_threshold_and_lifecycle_rules_spare_running_images()
     assert!(message.contains("private-key"), "{message}");
     twin.down();
 }
+
+#[test]
+fn newer_pushes_supersede_waiting_runs_and_a_region_down_is_waited_for() {
+    let mut twin = Twin::project(|s| s);
+    twin.up();
+    let url = String::from_utf8_lossy(&twin.haven(&["source", "url"]).stdout)
+        .trim()
+        .to_owned();
+    let clone = twin.path().join("clone");
+    git_ok(
+        twin.path(),
+        &["clone", "--quiet", &url, clone.to_str().unwrap()],
+    );
+
+    // A waits at its approval; B, pushed next, waits before it; C overtakes B.
+    set_version(&clone, "2.0.0");
+    let a = commit_and_push(&clone, "A");
+    let run_a = wait_run(&twin, &a, "A to wait for approval", |r| {
+        stage(r, "Approval")["status"] == "InProgress"
+    });
+    set_version_any(&clone, "2.0.0", "3.0.0");
+    let b = commit_and_push(&clone, "B");
+    wait_run(&twin, &b, "B to pass Staging", |r| {
+        stage(r, "Staging")["status"] == "Succeeded"
+    });
+    set_version_any(&clone, "3.0.0", "4.0.0");
+    let c = commit_and_push(&clone, "C");
+    let run_c = wait_run(&twin, &c, "C to pass Staging", |r| {
+        stage(r, "Staging")["status"] == "Succeeded"
+    });
+    let run_b = eventually(60, "B to be superseded", || {
+        run_of(&twin, &b).filter(|r| r["status"] == "Superseded")
+    });
+    assert_eq!(
+        run_b["message"],
+        format!("superseded by run {} before Approval", run_c["id"]),
+    );
+    assert_eq!(stage(&run_b, "Approval")["status"], "Pending");
+    // A's approval is untouched by the newer runs; rejecting it lets C in.
+    assert_eq!(run_of(&twin, &a).unwrap()["status"], "InProgress");
+    let out = twin.haven(&["pipeline", "reject", &run_a["id"].to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run_c = wait_run(&twin, &c, "C to wait for approval", |r| {
+        stage(r, "Approval")["status"] == "InProgress"
+    });
+
+    // The secondary's region process dies (a crash, not a drill): the supervisor restarts it,
+    // and Production waits for it rather than failing.
+    let west = region(&twin.status(), "us-west-2")["pid"].as_u64().unwrap() as u32;
+    unsafe_kill(west);
+    let out = twin.haven(&["pipeline", "approve", &run_c["id"].to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = wait_run(&twin, &c, "C to succeed", |r| r["status"] == "Succeeded");
+    assert_eq!(stage(&done, "Production")["attempts"], 1);
+    let s = twin.status();
+    for r in ["us-east-1", "us-west-2"] {
+        let url = production(region(&s, r))["alb_url"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(body_version(&url), "4.0.0", "{r}");
+    }
+    assert_ne!(
+        region(&s, "us-west-2")["pid"].as_u64().unwrap() as u32,
+        west
+    );
+    twin.down();
+}

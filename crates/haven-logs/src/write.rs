@@ -43,7 +43,8 @@ pub fn create_stream(path: &Path) -> Result<()> {
     open_append(path).map(drop)
 }
 
-fn open_append(path: &Path) -> Result<std::fs::File> {
+/// Opens a stream's file for appending (created, with its directory, if missing).
+pub(crate) fn open_append(path: &Path) -> Result<std::fs::File> {
     let open = || OpenOptions::new().create(true).append(true).open(path);
     match open() {
         Ok(f) => Ok(f),

@@ -109,53 +109,77 @@ impl AccessLog {
 /// ALB quotes them, `-` for missing values and `-1` for times that do not apply).
 pub fn format_alb_line(e: &AccessLogEntry) -> String {
     let mut s = String::with_capacity(512);
-    let secs = |d: Option<Duration>| match d {
-        Some(d) => format!("{:.6}", d.as_secs_f64()),
-        None => "-1".to_owned(),
-    };
-    let opt = |v: Option<&str>| v.map_or_else(|| "-".to_owned(), str::to_owned);
-    let quoted = |v: Option<&str>| format!("\"{}\"", v.map_or_else(|| "-".to_owned(), escape));
-    // Writing into a String cannot fail.
-    write!(
-        s,
-        "{} {} {} {} {} {} {} {} {} {} {} {} \"{} {} {}\" {} - - {} {} {} \"-\" -1 {} \"{}\" \"-\" {} {} {} {} {} -",
-        match e.protocol {
-            LogProtocol::Http => "http",
-            LogProtocol::H2 => "h2",
-        },
-        iso8601(e.time),
-        e.elb,
-        e.client,
-        e.target.map_or_else(|| "-".to_owned(), |t| t.to_string()),
-        secs(e.request_processing_time),
-        secs(e.target_processing_time),
-        secs(e.response_processing_time),
-        e.elb_status_code,
-        e.target_status_code.map_or_else(|| "-".to_owned(), |c| c.to_string()),
-        e.received_bytes,
-        e.sent_bytes,
-        escape(&e.method),
-        escape(&e.url),
-        e.http_version,
-        quoted(e.user_agent.as_deref()),
-        opt(e.target_group.as_deref()),
-        quoted(e.trace_id.as_deref()),
-        quoted(e.domain_name.as_deref()),
-        iso8601(e.request_creation_time),
-        e.actions_executed,
-        quoted(e.error_reason),
-        quoted(e.target.map(|t| t.to_string()).as_deref()),
-        quoted(e.target_status_code.map(|c| c.to_string()).as_deref()),
-        quoted(e.classification),
-        quoted(e.classification_reason),
-    )
-    .unwrap_or_default();
+    write_alb_line(&mut s, e);
     s
 }
 
+/// [`format_alb_line`] into `out`, without a temporary string per field: the log writer
+/// formats tens of thousands of lines a second into one buffer.
+pub fn write_alb_line(out: &mut String, e: &AccessLogEntry) {
+    // Writing into a String cannot fail: every `write!` result below is `Ok`.
+    fn secs(out: &mut String, d: Option<Duration>) {
+        match d {
+            Some(d) => write!(out, "{:.6} ", d.as_secs_f64()).unwrap_or_default(),
+            None => out.push_str("-1 "),
+        }
+    }
+    fn quoted(out: &mut String, v: Option<&str>) {
+        out.push('"');
+        match v {
+            Some(v) => push_escaped(out, v),
+            None => out.push('-'),
+        }
+        out.push_str("\" ");
+    }
+    fn quoted_display(out: &mut String, v: Option<impl std::fmt::Display>) {
+        match v {
+            Some(v) => write!(out, "\"{v}\" ").unwrap_or_default(),
+            None => out.push_str("\"-\" "),
+        }
+    }
+    out.push_str(match e.protocol {
+        LogProtocol::Http => "http ",
+        LogProtocol::H2 => "h2 ",
+    });
+    push_iso8601(out, e.time);
+    write!(out, " {} {} ", e.elb, e.client).unwrap_or_default();
+    match e.target {
+        Some(t) => write!(out, "{t} ").unwrap_or_default(),
+        None => out.push_str("- "),
+    }
+    secs(out, e.request_processing_time);
+    secs(out, e.target_processing_time);
+    secs(out, e.response_processing_time);
+    write!(out, "{} ", e.elb_status_code).unwrap_or_default();
+    match e.target_status_code {
+        Some(c) => write!(out, "{c} ").unwrap_or_default(),
+        None => out.push_str("- "),
+    }
+    write!(out, "{} {} \"", e.received_bytes, e.sent_bytes).unwrap_or_default();
+    push_escaped(out, &e.method);
+    out.push(' ');
+    push_escaped(out, &e.url);
+    write!(out, " {}\" ", e.http_version).unwrap_or_default();
+    quoted(out, e.user_agent.as_deref());
+    out.push_str("- - ");
+    out.push_str(e.target_group.as_deref().unwrap_or("-"));
+    out.push(' ');
+    quoted(out, e.trace_id.as_deref());
+    quoted(out, e.domain_name.as_deref());
+    out.push_str("\"-\" -1 ");
+    push_iso8601(out, e.request_creation_time);
+    write!(out, " \"{}\" ", e.actions_executed).unwrap_or_default();
+    out.push_str("\"-\" ");
+    quoted(out, e.error_reason);
+    quoted_display(out, e.target);
+    quoted_display(out, e.target_status_code);
+    quoted(out, e.classification);
+    quoted(out, e.classification_reason);
+    out.push('-');
+}
+
 /// Escapes quotes, backslashes and control characters so a field cannot break the line.
-fn escape(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
+fn push_escaped(out: &mut String, v: &str) {
     for c in v.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -165,23 +189,25 @@ fn escape(v: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
-/// `2024-01-31T12:34:56.123456Z`, UTC, microseconds as in ALB logs.
-pub(crate) fn iso8601(t: SystemTime) -> String {
+/// `2024-01-31T12:34:56.123456Z` into `out`: UTC, microseconds as in ALB logs.
+fn push_iso8601(out: &mut String, t: SystemTime) {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
     let (y, m, day) = civil_from_days(days);
-    format!(
+    // Writing into a String cannot fail.
+    write!(
+        out,
         "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
         rem / 3600,
         (rem % 3600) / 60,
         rem % 60,
         d.subsec_micros()
     )
+    .unwrap_or_default();
 }
 
 /// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
@@ -210,8 +236,13 @@ mod tests {
     #[test]
     fn formats_like_alb() {
         let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
-        assert_eq!(iso8601(t), "2023-11-14T22:13:20.123456Z");
-        assert_eq!(iso8601(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
+        let iso = |t| {
+            let mut s = String::new();
+            push_iso8601(&mut s, t);
+            s
+        };
+        assert_eq!(iso(t), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(iso(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
         let e = AccessLogEntry {
             protocol: LogProtocol::Http,
             time: t,

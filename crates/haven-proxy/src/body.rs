@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 
-use crate::access_log::{AccessLog, AccessLogEntry};
+use crate::access_log::AccessLogEntry;
 use crate::conn::ConnShared;
 use crate::target::InFlight;
 use crate::upstream::{BodyState, Conn, Fault};
@@ -67,7 +67,6 @@ impl Drop for Streaming {
 /// An access-log entry completed when the body has been sent.
 pub(crate) struct PendingLog {
     pub(crate) entry: AccessLogEntry,
-    pub(crate) sink: AccessLog,
 }
 
 impl Drop for Tail {
@@ -75,7 +74,9 @@ impl Drop for Tail {
         if let Some(mut log) = self.log.take() {
             log.entry.time = SystemTime::now();
             log.entry.sent_bytes += self.sent;
-            log.sink.emit(log.entry);
+            if let Some(sink) = &self._streaming.0.access_log {
+                sink.emit(log.entry);
+            }
         }
     }
 }

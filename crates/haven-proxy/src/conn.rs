@@ -30,6 +30,9 @@ pub(crate) struct ConnShared {
     pub(crate) req_seq: AtomicU64,
     /// Index of the first request whose head had both Content-Length and Transfer-Encoding.
     pub(crate) bad_head: AtomicU64,
+    /// The listener's access log, cloned once per connection rather than once per request: a
+    /// sender's clone and drop touch a count every worker shares.
+    pub(crate) access_log: Option<crate::AccessLog>,
 }
 
 impl Default for ConnShared {
@@ -41,6 +44,7 @@ impl Default for ConnShared {
             streaming: AtomicU64::new(0),
             req_seq: AtomicU64::new(0),
             bad_head: AtomicU64::new(u64::MAX),
+            access_log: None,
         }
     }
 }

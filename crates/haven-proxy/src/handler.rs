@@ -14,7 +14,7 @@ use http::uri::{Authority, PathAndQuery};
 use http::{HeaderValue, Method, Request, Response, Version, header};
 use hyper::body::{Body as _, Incoming};
 
-use crate::access_log::{AccessLog, AccessLogEntry, LogProtocol};
+use crate::access_log::{AccessLogEntry, LogProtocol};
 use crate::body::{PendingLog, ProxyBody, Streaming, Tail};
 use crate::conn::{ConnShared, Protocol};
 use crate::error_page;
@@ -134,7 +134,6 @@ fn idempotent(m: &Method) -> bool {
 
 /// Request facts kept for the access log (captured only when logging is on).
 struct LogInfo {
-    sink: AccessLog,
     protocol: LogProtocol,
     arrived: SystemTime,
     method: String,
@@ -150,7 +149,7 @@ struct LogInfo {
 }
 
 impl LogInfo {
-    fn capture(ctx: &ConnCtx, sink: &AccessLog, req: &Request<Incoming>) -> Self {
+    fn capture(ctx: &ConnCtx, req: &Request<Incoming>) -> Self {
         let h = req.headers();
         let text = |v: Option<&HeaderValue>| v.and_then(|v| v.to_str().ok()).map(str::to_owned);
         let host =
@@ -168,7 +167,6 @@ impl LogInfo {
             + 12;
         let body = req.body().size_hint().exact().unwrap_or(0);
         Self {
-            sink: sink.clone(),
             protocol: match ctx.protocol {
                 Protocol::Http1 => LogProtocol::Http,
                 Protocol::Http2 => LogProtocol::H2,
@@ -200,8 +198,8 @@ impl LogInfo {
         times: [Option<Duration>; 3],
         sent: u64,
         error_reason: Option<&'static str>,
-    ) -> (AccessLog, AccessLogEntry) {
-        let entry = AccessLogEntry {
+    ) -> AccessLogEntry {
+        AccessLogEntry {
             protocol: self.protocol,
             time: SystemTime::now(),
             request_creation_time: self.arrived,
@@ -219,15 +217,14 @@ impl LogInfo {
             url: self.url,
             http_version: self.version,
             user_agent: self.user_agent,
-            target_group: target.map(|(_, g)| Arc::from(g.name())),
+            target_group: target.map(|(_, g)| g.name_arc()),
             trace_id: self.trace_id,
             domain_name: self.host,
             actions_executed: "forward",
             error_reason,
             classification: self.classification.map(|c| c.0),
             classification_reason: self.classification.map(|c| c.1),
-        };
-        (self.sink, entry)
+        }
     }
 }
 
@@ -247,7 +244,7 @@ fn elb_reply(
     }
     if let Some(info) = log {
         let tg = target.zip(group);
-        let (sink, entry) = info.entry(
+        let entry = info.entry(
             status,
             tg,
             None,
@@ -255,7 +252,9 @@ fn elb_reply(
             error_page::len(status) as u64,
             error_reason,
         );
-        sink.emit(entry);
+        if let Some(sink) = &ctx.conn.access_log {
+            sink.emit(entry);
+        }
     }
     // HTTP/2 has no Connection header; there a 400 only ends the stream.
     let close = status == 400 && ctx.protocol == Protocol::Http1;
@@ -270,7 +269,7 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
         .config
         .access_log
         .as_ref()
-        .map(|sink| LogInfo::capture(ctx, sink, &req));
+        .map(|_| LogInfo::capture(ctx, &req));
     let mut close_upstream = false;
 
     if ctx.protocol == Protocol::Http1 {
@@ -361,7 +360,7 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
                         .iter()
                         .map(|(n, v)| n.as_str().len() + v.len() + 4)
                         .sum();
-                    let (sink, entry) = info.entry(
+                    let entry = info.entry(
                         status,
                         Some((&target, &group)),
                         Some(status),
@@ -369,7 +368,7 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
                         size as u64 + 17,
                         None,
                     );
-                    Box::new(PendingLog { entry, sink })
+                    Box::new(PendingLog { entry })
                 });
                 let tail = Tail {
                     in_flight,

@@ -435,7 +435,10 @@ async fn connection(
             return;
         }
     };
-    let conn_shared = Arc::new(ConnShared::default());
+    let conn_shared = Arc::new(ConnShared {
+        access_log: cfg.access_log.clone(),
+        ..ConnShared::default()
+    });
     let tracker = (protocol == Protocol::Http1
         && cfg.desync_mitigation_mode != DesyncMitigationMode::Monitor)
         .then(|| Tracker::new(conn_shared.clone(), cfg.max_headers));

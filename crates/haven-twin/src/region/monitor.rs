@@ -112,7 +112,8 @@ pub fn alarm_specs(spec: &Spec, names: &Names, environment: &str) -> Vec<AlarmSp
                     Comparison::GreaterThanOrEqualToThreshold,
                     a.missing_data,
                 ),
-                // Pipeline runs are not part of the twin yet; the AWS side has this alarm.
+                // Not a metric alarm: on AWS an EventBridge rule reports failed executions, and
+                // on the twin the pipeline process publishes them to the topic itself.
                 AlarmKind::PipelineFailure => return None,
             };
             Some(AlarmSpec {
