@@ -1,35 +1,30 @@
-//! The ALB twin's access log on disk: entries from the proxy's bounded channel, written in the
+//! The ALB twin's access log on disk: entries from the proxy's bounded sink, written in the
 //! ALB's access-log format to an hourly stream of the load balancer's group, in batches and
-//! off the request path (the proxy drops and counts entries when the channel is full).
+//! off the request path (the proxy drops and counts entries when the sink is full).
 
 use std::io::Write as _;
 use std::time::Duration;
 
 use haven_proxy::{AccessLog, AccessLogEntry, write_alb_line};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::group::Group;
 use crate::{names, time, write};
 
-/// Entries the channel holds: about a third of a second at 50,000 requests a second, so a
-/// writer that falls behind for a moment loses nothing.
+/// Entries the sink holds: about a third of a second at 50,000 requests a second, three
+/// drains' worth, so a writer that falls behind for a moment loses nothing.
 pub const ACCESS_LOG_CAPACITY: usize = 16 * 1024;
-/// How often the writer takes what the channel holds. The writer polls rather than waits on
-/// the channel: a waiting receiver is woken by every entry sent, which at tens of thousands
-/// of requests a second costs the proxy more than the logging itself.
+/// How often the writer takes what the sink holds. The writer polls rather than being woken:
+/// waking a reader for every entry costs the proxy, at tens of thousands of requests a
+/// second, more than the logging itself.
 const DRAIN_EVERY: Duration = Duration::from_millis(100);
 /// How often dropped entries are reported.
 const DROP_REPORT: Duration = Duration::from_secs(10);
 
-/// Writes the entries `rx` receives to `group` (an hourly stream each, [`names::alb_stream`])
-/// until `stop` turns true, then writes what is still queued and returns. `sink` is the
-/// sending side, whose count of dropped entries is reported as a warning.
-pub async fn write_access_log(
-    group: Group,
-    mut rx: mpsc::Receiver<AccessLogEntry>,
-    sink: AccessLog,
-    mut stop: watch::Receiver<bool>,
-) {
+/// Writes the entries `sink` collects to `group` (an hourly stream each,
+/// [`names::alb_stream`]) until `stop` turns true, then writes what is still held and returns.
+/// Entries the sink dropped are reported as a warning.
+pub async fn write_access_log(group: Group, sink: AccessLog, mut stop: watch::Receiver<bool>) {
     let mut writer = Writer::new(group);
     let mut drain = tokio::time::interval(DRAIN_EVERY);
     drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -38,13 +33,9 @@ pub async fn write_access_log(
     let mut reported = 0u64;
     loop {
         tokio::select! {
-            _ = drain.tick() => {
-                if !writer.drain(&mut rx) {
-                    break;
-                }
-            }
+            _ = drain.tick() => writer.drain(&sink),
             _ = stop.wait_for(|s| *s) => {
-                writer.drain(&mut rx);
+                writer.drain(&sink);
                 break;
             }
             _ = report.tick() => {
@@ -90,17 +81,10 @@ impl Writer {
         }
     }
 
-    /// Writes everything the channel holds; false once every sender is gone and it is empty.
-    fn drain(&mut self, rx: &mut mpsc::Receiver<AccessLogEntry>) -> bool {
-        let open = loop {
-            match rx.try_recv() {
-                Ok(e) => self.batch.push(e),
-                Err(mpsc::error::TryRecvError::Empty) => break true,
-                Err(mpsc::error::TryRecvError::Disconnected) => break false,
-            }
-        };
+    /// Writes everything the sink holds.
+    fn drain(&mut self, sink: &AccessLog) {
+        sink.drain(&mut self.batch);
         self.write_batch();
-        open
     }
 
     /// Writes and empties the batch, in time order, one write per hourly stream.

@@ -43,10 +43,13 @@ fn entry(ms: u64, path: &str, status: u16) -> AccessLogEntry {
 async fn entries_are_written_in_the_alb_format_to_hourly_streams() {
     let dir = tempfile::tempdir().unwrap();
     let group = Group::stamped(&names::alb_group("web-production"), dir.path());
-    let (sink, _unused) = AccessLog::channel(1);
-    let (tx, rx) = tokio::sync::mpsc::channel(haven_logs::ACCESS_LOG_CAPACITY);
+    let sink = AccessLog::new(haven_logs::ACCESS_LOG_CAPACITY);
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let writer = tokio::spawn(haven_logs::write_access_log(group.clone(), rx, sink, stop));
+    let writer = tokio::spawn(haven_logs::write_access_log(
+        group.clone(),
+        sink.clone(),
+        stop,
+    ));
 
     // 22:59:59.900 and 23:00:00.100 fall in two hours; the third arrives out of order.
     let t0 = 1_700_002_799_900u64;
@@ -56,7 +59,7 @@ async fn entries_are_written_in_the_alb_format_to_hourly_streams() {
         entry(t0 + 100, "/health", 200),
     ];
     for e in &entries {
-        tx.send(e.clone()).await.unwrap();
+        sink.push(e.clone());
     }
     // Everything queued is written before the writer returns.
     stop_tx.send_replace(true);

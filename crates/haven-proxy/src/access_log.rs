@@ -4,10 +4,8 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use tokio::sync::mpsc;
 
 /// The client connection's protocol (`type` field).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,35 +70,84 @@ pub struct AccessLogEntry {
     pub classification_reason: Option<&'static str>,
 }
 
-/// Where access-log entries go: a bounded channel. Sending never waits; when the channel
-/// is full the entry is dropped and counted, so logging can never slow requests down.
+/// Where access-log entries go: bounded buffers, one per shard, that the log writer empties
+/// on its own schedule. Workers pick shards round-robin once per thread, so a request takes an
+/// uncontended lock and wakes nobody; when its shard is full the entry is dropped and counted,
+/// so logging never slows requests down.
 #[derive(Clone, Debug)]
 pub struct AccessLog {
-    tx: mpsc::Sender<AccessLogEntry>,
-    dropped: Arc<AtomicU64>,
+    inner: Arc<Shards>,
+}
+
+#[derive(Debug)]
+struct Shards {
+    shards: Box<[Shard]>,
+    per_shard: usize,
+    dropped: AtomicU64,
+}
+
+/// One shard, on a cache line of its own so that workers never share one.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Shard(std::sync::Mutex<Vec<AccessLogEntry>>);
+
+/// Hands threads their shard numbers in turn.
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
 }
 
 impl AccessLog {
-    /// A sink holding up to `capacity` entries, and the receiving end for the log writer.
-    pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<AccessLogEntry>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        (
-            Self {
-                tx,
-                dropped: Arc::new(AtomicU64::new(0)),
-            },
-            rx,
-        )
+    /// A sink holding up to about `capacity` entries between two drains.
+    pub fn new(capacity: usize) -> Self {
+        let n = std::thread::available_parallelism()
+            .map_or(4, std::num::NonZeroUsize::get)
+            .max(4)
+            * 2;
+        Self {
+            inner: Arc::new(Shards {
+                shards: (0..n).map(|_| Shard::default()).collect(),
+                per_shard: (capacity / n).max(1),
+                dropped: AtomicU64::new(0),
+            }),
+        }
     }
 
-    /// Entries dropped because the channel was full or closed.
+    /// Entries dropped because their shard was full.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Adds an entry (what the proxy does for each request), or drops and counts it when its
+    /// shard is full.
+    pub fn push(&self, entry: AccessLogEntry) {
+        let shards = &self.inner.shards;
+        let shard = &shards[SHARD.with(|s| *s) % shards.len()];
+        let mut v = shard
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if v.len() < self.inner.per_shard {
+            v.push(entry);
+        } else {
+            drop(v);
+            self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn emit(&self, entry: AccessLogEntry) {
-        if self.tx.try_send(entry).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        self.push(entry);
+    }
+
+    /// Moves every entry held into `out` (unordered across shards).
+    pub fn drain(&self, out: &mut Vec<AccessLogEntry>) {
+        for shard in self.inner.shards.iter() {
+            let mut v = shard
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            out.append(&mut v);
         }
     }
 }

@@ -132,7 +132,7 @@ async fn access_log_entries_are_emitted() {
     let a = Backend::start("a").await;
     g.register("a", a.addr);
     wait_healthy(&g, 1).await;
-    let (sink, mut rx) = AccessLog::channel(16);
+    let sink = AccessLog::new(16);
     let cfg = ProxyConfig {
         access_log: Some(sink.clone()),
         ..ProxyConfig::default()
@@ -140,7 +140,18 @@ async fn access_log_entries_are_emitted() {
     let proxy = Proxy::start(ForwardAction::single(g.clone()), cfg).await;
     let r = get(&client(), &proxy.url("/some/path?q=1")).await;
     assert_eq!(r.status, 200);
-    let e = within("log entry", rx.recv()).await.unwrap();
+    // The proxy adds the entry once the response body has been sent.
+    let e = within("log entry", async {
+        loop {
+            let mut got = Vec::new();
+            sink.drain(&mut got);
+            if let Some(e) = got.pop() {
+                return e;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
     assert_eq!(e.protocol, LogProtocol::Http);
     assert_eq!(
         (e.elb_status_code, e.target_status_code, e.target),

@@ -195,14 +195,13 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         );
         // Both listeners' requests go to the ALB's access log, written off the request path.
         let access_log = s.access_logs.then(|| {
-            let (sink, rx) = haven_proxy::AccessLog::channel(haven_logs::ACCESS_LOG_CAPACITY);
+            let sink = haven_proxy::AccessLog::new(haven_logs::ACCESS_LOG_CAPACITY);
             let group = haven_logs::Group::stamped(
                 &haven_logs::names::alb_group(&s.name),
                 &paths.region_logs(&region.name),
             );
             access_writers.push(tokio::spawn(haven_logs::write_access_log(
                 group,
-                rx,
                 sink.clone(),
                 stop_rx.clone(),
             )));
