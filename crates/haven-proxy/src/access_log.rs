@@ -163,10 +163,14 @@ pub fn format_alb_line(e: &AccessLogEntry) -> String {
 /// [`format_alb_line`] into `out`, without a temporary string per field: the log writer
 /// formats tens of thousands of lines a second into one buffer.
 pub fn write_alb_line(out: &mut String, e: &AccessLogEntry) {
-    // Writing into a String cannot fail: every `write!` result below is `Ok`.
     fn secs(out: &mut String, d: Option<Duration>) {
         match d {
-            Some(d) => write!(out, "{:.6} ", d.as_secs_f64()).unwrap_or_default(),
+            Some(d) => {
+                push_u64(out, d.as_secs());
+                out.push('.');
+                push_padded(out, u64::from(d.subsec_micros()), 6);
+                out.push(' ');
+            }
             None => out.push_str("-1 "),
         }
     }
@@ -178,10 +182,16 @@ pub fn write_alb_line(out: &mut String, e: &AccessLogEntry) {
         }
         out.push_str("\" ");
     }
-    fn quoted_display(out: &mut String, v: Option<impl std::fmt::Display>) {
-        match v {
-            Some(v) => write!(out, "\"{v}\" ").unwrap_or_default(),
-            None => out.push_str("\"-\" "),
+    fn addr_or_dash(out: &mut String, a: Option<SocketAddr>) {
+        match a {
+            Some(a) => push_addr(out, a),
+            None => out.push('-'),
+        }
+    }
+    fn code_or_dash(out: &mut String, c: Option<u16>) {
+        match c {
+            Some(c) => push_u64(out, u64::from(c)),
+            None => out.push('-'),
         }
     }
     out.push_str(match e.protocol {
@@ -189,24 +199,30 @@ pub fn write_alb_line(out: &mut String, e: &AccessLogEntry) {
         LogProtocol::H2 => "h2 ",
     });
     push_iso8601(out, e.time);
-    write!(out, " {} {} ", e.elb, e.client).unwrap_or_default();
-    match e.target {
-        Some(t) => write!(out, "{t} ").unwrap_or_default(),
-        None => out.push_str("- "),
-    }
+    out.push(' ');
+    out.push_str(&e.elb);
+    out.push(' ');
+    push_addr(out, e.client);
+    out.push(' ');
+    addr_or_dash(out, e.target);
+    out.push(' ');
     secs(out, e.request_processing_time);
     secs(out, e.target_processing_time);
     secs(out, e.response_processing_time);
-    write!(out, "{} ", e.elb_status_code).unwrap_or_default();
-    match e.target_status_code {
-        Some(c) => write!(out, "{c} ").unwrap_or_default(),
-        None => out.push_str("- "),
-    }
-    write!(out, "{} {} \"", e.received_bytes, e.sent_bytes).unwrap_or_default();
+    push_u64(out, u64::from(e.elb_status_code));
+    out.push(' ');
+    code_or_dash(out, e.target_status_code);
+    out.push(' ');
+    push_u64(out, e.received_bytes);
+    out.push(' ');
+    push_u64(out, e.sent_bytes);
+    out.push_str(" \"");
     push_escaped(out, &e.method);
     out.push(' ');
     push_escaped(out, &e.url);
-    write!(out, " {}\" ", e.http_version).unwrap_or_default();
+    out.push(' ');
+    out.push_str(e.http_version);
+    out.push_str("\" ");
     quoted(out, e.user_agent.as_deref());
     out.push_str("- - ");
     out.push_str(e.target_group.as_deref().unwrap_or("-"));
@@ -215,14 +231,72 @@ pub fn write_alb_line(out: &mut String, e: &AccessLogEntry) {
     quoted(out, e.domain_name.as_deref());
     out.push_str("\"-\" -1 ");
     push_iso8601(out, e.request_creation_time);
-    write!(out, " \"{}\" ", e.actions_executed).unwrap_or_default();
-    out.push_str("\"-\" ");
+    out.push_str(" \"");
+    out.push_str(e.actions_executed);
+    out.push_str("\" \"-\" ");
     quoted(out, e.error_reason);
-    quoted_display(out, e.target);
-    quoted_display(out, e.target_status_code);
+    out.push('"');
+    addr_or_dash(out, e.target);
+    out.push_str("\" \"");
+    code_or_dash(out, e.target_status_code);
+    out.push_str("\" ");
     quoted(out, e.classification);
     quoted(out, e.classification_reason);
     out.push('-');
+}
+
+/// `n` in decimal, without the formatting machinery (the writer formats every field of tens
+/// of thousands of lines a second).
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for d in &digits[i..] {
+        out.push(char::from(*d));
+    }
+}
+
+/// `n` in decimal, zero-padded to `width` digits.
+fn push_padded(out: &mut String, n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let (mut n, mut i) = (n, digits.len());
+    while n > 0 && i > 0 {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let start = digits.len() - width.max(digits.len() - i).min(digits.len());
+    for d in &digits[start..] {
+        out.push(char::from(*d));
+    }
+}
+
+/// `ip:port`; IPv6 in brackets, as `SocketAddr` displays it.
+fn push_addr(out: &mut String, a: SocketAddr) {
+    match a {
+        SocketAddr::V4(v4) => {
+            for (i, octet) in v4.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_u64(out, u64::from(*octet));
+            }
+        }
+        // Rare on the twin (it binds 127.0.0.1): the standard formatting is fine.
+        SocketAddr::V6(v6) => {
+            // Writing into a String cannot fail.
+            write!(out, "[{}]", v6.ip()).unwrap_or_default();
+        }
+    }
+    out.push(':');
+    push_u64(out, u64::from(a.port()));
 }
 
 /// Escapes quotes, backslashes and control characters so a field cannot break the line.
@@ -245,16 +319,20 @@ fn push_iso8601(out: &mut String, t: SystemTime) {
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
     let (y, m, day) = civil_from_days(days);
-    // Writing into a String cannot fail.
-    write!(
-        out,
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        d.subsec_micros()
-    )
-    .unwrap_or_default();
+    push_padded(out, u64::try_from(y).unwrap_or(0), 4);
+    out.push('-');
+    push_padded(out, u64::from(m), 2);
+    out.push('-');
+    push_padded(out, u64::from(day), 2);
+    out.push('T');
+    push_padded(out, rem / 3600, 2);
+    out.push(':');
+    push_padded(out, (rem % 3600) / 60, 2);
+    out.push(':');
+    push_padded(out, rem % 60, 2);
+    out.push('.');
+    push_padded(out, u64::from(d.subsec_micros()), 6);
+    out.push('Z');
 }
 
 /// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
@@ -279,6 +357,31 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_match_the_standard_formatting() {
+        for n in [0u64, 7, 10, 99, 100, 65_535, 1_700_000_000, u64::MAX] {
+            let mut s = String::new();
+            push_u64(&mut s, n);
+            assert_eq!(s, n.to_string());
+            for width in [2, 4, 6] {
+                let mut s = String::new();
+                push_padded(&mut s, n, width);
+                assert_eq!(s, format!("{n:0width$}"));
+            }
+        }
+        for a in [
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "[::1]:80",
+            "10.1.2.3:4001",
+        ] {
+            let a: SocketAddr = a.parse().unwrap();
+            let mut s = String::new();
+            push_addr(&mut s, a);
+            assert_eq!(s, a.to_string());
+        }
+    }
 
     #[test]
     fn formats_like_alb() {
@@ -316,6 +419,35 @@ mod tests {
             classification: None,
             classification_reason: None,
         };
+        let line = format_alb_line(&e);
+        assert!(
+            line.ends_with(
+                "\"-\" -1 2023-11-14T22:13:20.123456Z \"forward\" \"-\" \"-\" \"-\" \"-\" \"-\" \"-\" -"
+            ),
+            "{line}"
+        );
+        let full = AccessLogEntry {
+            target: Some("127.0.0.1:8080".parse().unwrap()),
+            request_processing_time: Some(Duration::from_micros(12)),
+            target_processing_time: Some(Duration::from_micros(3_000_001)),
+            response_processing_time: Some(Duration::ZERO),
+            target_status_code: Some(200),
+            target_group: Some(Arc::from("web-tg")),
+            error_reason: Some("TargetConnectionError"),
+            ..e.clone()
+        };
+        let line = format_alb_line(&full);
+        assert!(
+            line.contains(
+                " 10.0.0.1:5555 127.0.0.1:8080 0.000012 3.000001 0.000000 503 200 10 20 "
+            ),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("\"TargetConnectionError\" \"127.0.0.1:8080\" \"200\" \"-\" \"-\" -"),
+            "{line}"
+        );
+        assert!(line.contains(" - - web-tg \"-\" \"x\" "), "{line}");
         let line = format_alb_line(&e);
         assert!(
             line.starts_with(
