@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-use haven_proxy::{AccessLog, AccessLogEntry, write_alb_line};
+use haven_proxy::{AccessLog, Lines};
 use tokio::sync::watch;
 
 use crate::group::Group;
@@ -57,8 +57,8 @@ pub async fn write_access_log(group: Group, sink: AccessLog, mut stop: watch::Re
 /// stream.
 struct Writer {
     group: Group,
-    batch: Vec<AccessLogEntry>,
-    line: String,
+    lines: Lines,
+    order: Vec<usize>,
     buf: Vec<u8>,
     /// The hour (ms / 3,600,000) and file entries are being written to.
     file: Option<(u64, std::fs::File)>,
@@ -72,8 +72,8 @@ impl Writer {
     fn new(group: Group) -> Self {
         Self {
             group,
-            batch: Vec::with_capacity(ACCESS_LOG_CAPACITY),
-            line: String::with_capacity(512),
+            lines: Lines::default(),
+            order: Vec::new(),
             buf: Vec::with_capacity(1 << 20),
             file: None,
             second: None,
@@ -83,33 +83,38 @@ impl Writer {
 
     /// Writes everything the sink holds.
     fn drain(&mut self, sink: &AccessLog) {
-        sink.drain(&mut self.batch);
+        sink.drain(&mut self.lines);
         self.write_batch();
     }
 
     /// Writes and empties the batch, in time order, one write per hourly stream.
     fn write_batch(&mut self) {
-        if self.batch.is_empty() {
+        if self.lines.is_empty() {
             return;
         }
-        // Workers finish requests out of order by a little; a stream reads best in time order.
-        self.batch.sort_by_key(|e| e.time);
-        let batch = std::mem::take(&mut self.batch);
+        // Workers finish requests out of order by a little, and shards interleave; a stream
+        // reads best (and `--since` seeks) in time order.
+        let lines = std::mem::take(&mut self.lines);
+        let mut order = std::mem::take(&mut self.order);
+        order.clear();
+        order.extend(0..lines.index.len());
+        order.sort_by_key(|i| lines.index[*i].0);
         let mut hour = None;
-        for e in &batch {
-            let ms = time::to_ms(e.time);
+        for &i in &order {
+            let (ms, range) = &lines.index[i];
+            let ms = *ms;
             if hour.is_some_and(|h| h != ms / 3_600_000) {
                 self.flush(hour);
             }
             hour = Some(ms / 3_600_000);
-            self.line.clear();
-            write_alb_line(&mut self.line, e);
             self.push_stamp(ms);
-            write::push_stamped(&mut self.buf, b"", self.line.as_bytes());
+            let text = lines.text.get(range.clone()).unwrap_or_default();
+            write::push_stamped(&mut self.buf, b"", text.as_bytes());
         }
         self.flush(hour);
-        self.batch = batch;
-        self.batch.clear();
+        self.order = order;
+        self.lines = lines;
+        self.lines.clear();
     }
 
     /// The event's `<RFC 3339 ms>` stamp, the date and time of its second formatted once.
@@ -122,8 +127,14 @@ impl Writer {
         if let Some((_, text)) = &self.second {
             self.buf.extend_from_slice(text.as_bytes());
         }
-        self.buf
-            .extend_from_slice(format!(".{:03}Z", ms % 1000).as_bytes());
+        let milli = ms % 1000;
+        self.buf.extend_from_slice(&[
+            b'.',
+            b'0' + (milli / 100) as u8,
+            b'0' + (milli / 10 % 10) as u8,
+            b'0' + (milli % 10) as u8,
+            b'Z',
+        ]);
     }
 
     fn flush(&mut self, hour: Option<u64>) {

@@ -59,7 +59,7 @@ async fn entries_are_written_in_the_alb_format_to_hourly_streams() {
         entry(t0 + 100, "/health", 200),
     ];
     for e in &entries {
-        sink.push(e.clone());
+        sink.push(e);
     }
     // Everything queued is written before the writer returns.
     stop_tx.send_replace(true);

@@ -71,9 +71,11 @@ pub struct AccessLogEntry {
 }
 
 /// Where access-log entries go: bounded buffers, one per shard, that the log writer empties
-/// on its own schedule. Workers pick shards round-robin once per thread, so a request takes an
-/// uncontended lock and wakes nobody; when its shard is full the entry is dropped and counted,
-/// so logging never slows requests down.
+/// on its own schedule. Each entry is formatted as its ALB line on the thread that served the
+/// request, into its shard's text, so nothing allocated per request crosses threads. Workers
+/// pick shards round-robin once per thread, so a request takes an uncontended lock and wakes
+/// nobody; when its shard is full the entry is dropped and counted, so logging never slows
+/// requests down.
 #[derive(Clone, Debug)]
 pub struct AccessLog {
     inner: Arc<Shards>,
@@ -82,6 +84,7 @@ pub struct AccessLog {
 #[derive(Debug)]
 struct Shards {
     shards: Box<[Shard]>,
+    /// Lines a shard holds at most between two drains.
     per_shard: usize,
     dropped: AtomicU64,
 }
@@ -89,7 +92,45 @@ struct Shards {
 /// One shard, on a cache line of its own so that workers never share one.
 #[derive(Debug, Default)]
 #[repr(align(128))]
-struct Shard(std::sync::Mutex<Vec<AccessLogEntry>>);
+struct Shard(std::sync::Mutex<Lines>);
+
+/// Formatted ALB lines: one text, and each line's time (milliseconds since the epoch) and
+/// place in it.
+#[derive(Debug, Default)]
+pub struct Lines {
+    pub text: String,
+    pub index: Vec<(u64, std::ops::Range<usize>)>,
+}
+
+impl Lines {
+    /// Each line's time and text.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.index
+            .iter()
+            .map(|(ms, r)| (*ms, self.text.get(r.clone()).unwrap_or_default()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.index.clear();
+    }
+
+    fn append(&mut self, other: &mut Lines) {
+        let offset = self.text.len();
+        self.text.push_str(&other.text);
+        self.index.extend(
+            other
+                .index
+                .drain(..)
+                .map(|(ms, r)| (ms, r.start + offset..r.end + offset)),
+        );
+        other.text.clear();
+    }
+}
 
 /// Hands threads their shard numbers in turn.
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
@@ -99,7 +140,7 @@ thread_local! {
 }
 
 impl AccessLog {
-    /// A sink holding up to about `capacity` entries between two drains.
+    /// A sink holding up to about `capacity` lines between two drains.
     pub fn new(capacity: usize) -> Self {
         let n = std::thread::available_parallelism()
             .map_or(4, std::num::NonZeroUsize::get)
@@ -119,35 +160,42 @@ impl AccessLog {
         self.inner.dropped.load(Ordering::Relaxed)
     }
 
-    /// Adds an entry (what the proxy does for each request), or drops and counts it when its
-    /// shard is full.
-    pub fn push(&self, entry: AccessLogEntry) {
+    /// Adds an entry as its ALB line (what the proxy does for each request), or drops and
+    /// counts it when its shard is full.
+    pub fn push(&self, entry: &AccessLogEntry) {
         let shards = &self.inner.shards;
         let shard = &shards[SHARD.with(|s| *s) % shards.len()];
-        let mut v = shard
+        let mut lines = shard
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if v.len() < self.inner.per_shard {
-            v.push(entry);
-        } else {
-            drop(v);
+        if lines.index.len() >= self.inner.per_shard {
+            drop(lines);
             self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
         }
+        let start = lines.text.len();
+        write_alb_line(&mut lines.text, entry);
+        let end = lines.text.len();
+        let ms = entry
+            .time
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        lines.index.push((ms, start..end));
     }
 
     pub(crate) fn emit(&self, entry: AccessLogEntry) {
-        self.push(entry);
+        self.push(&entry);
     }
 
-    /// Moves every entry held into `out` (unordered across shards).
-    pub fn drain(&self, out: &mut Vec<AccessLogEntry>) {
+    /// Moves every line held into `out` (unordered across shards).
+    pub fn drain(&self, out: &mut Lines) {
         for shard in self.inner.shards.iter() {
-            let mut v = shard
+            let mut lines = shard
                 .0
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            out.append(&mut v);
+            out.append(&mut lines);
         }
     }
 }

@@ -54,7 +54,9 @@ mod upstream;
 mod wire;
 mod workers;
 
-pub use access_log::{AccessLog, AccessLogEntry, LogProtocol, format_alb_line, write_alb_line};
+pub use access_log::{
+    AccessLog, AccessLogEntry, Lines, LogProtocol, format_alb_line, write_alb_line,
+};
 pub use error::{Error, Result};
 pub use health::{HEALTH_CHECK_USER_AGENT, HealthCheck};
 pub use listener::{ForwardAction, Listener};
