@@ -293,37 +293,24 @@ pub fn write_alb_line(out: &mut String, e: &AccessLogEntry) {
     out.push('-');
 }
 
-/// `n` in decimal, without the formatting machinery (the writer formats every field of tens
-/// of thousands of lines a second).
-fn push_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for d in &digits[i..] {
-        out.push(char::from(*d));
-    }
+/// `n` in decimal, without the formatting machinery (every field of every request's line is
+/// formatted on the thread that served it).
+fn push_u64(out: &mut String, n: u64) {
+    push_padded(out, n, 1);
 }
 
 /// `n` in decimal, zero-padded to `width` digits.
-fn push_padded(out: &mut String, n: u64, width: usize) {
+fn push_padded(out: &mut String, mut n: u64, width: usize) {
     let mut digits = [b'0'; 20];
-    let (mut n, mut i) = (n, digits.len());
-    while n > 0 && i > 0 {
+    let mut i = digits.len();
+    while n > 0 {
         i -= 1;
         digits[i] = b'0' + (n % 10) as u8;
         n /= 10;
     }
-    let start = digits.len() - width.max(digits.len() - i).min(digits.len());
-    for d in &digits[start..] {
-        out.push(char::from(*d));
-    }
+    let start = i.min(digits.len().saturating_sub(width));
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
 }
 
 /// `ip:port`; IPv6 in brackets, as `SocketAddr` displays it.
@@ -349,6 +336,13 @@ fn push_addr(out: &mut String, a: SocketAddr) {
 
 /// Escapes quotes, backslashes and control characters so a field cannot break the line.
 fn push_escaped(out: &mut String, v: &str) {
+    if !v
+        .bytes()
+        .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f)
+    {
+        out.push_str(v);
+        return;
+    }
     for c in v.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -362,22 +356,37 @@ fn push_escaped(out: &mut String, v: &str) {
 
 /// `2024-01-31T12:34:56.123456Z` into `out`: UTC, microseconds as in ALB logs.
 fn push_iso8601(out: &mut String, t: SystemTime) {
+    thread_local! {
+        /// The last second formatted on this thread and its `YYYY-MM-DDTHH:MM:SS`: every line
+        /// has two times, nearly always in the same second as the previous line's.
+        static SECOND: std::cell::RefCell<(u64, String)> =
+            const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (y, m, day) = civil_from_days(days);
-    push_padded(out, u64::try_from(y).unwrap_or(0), 4);
-    out.push('-');
-    push_padded(out, u64::from(m), 2);
-    out.push('-');
-    push_padded(out, u64::from(day), 2);
-    out.push('T');
-    push_padded(out, rem / 3600, 2);
-    out.push(':');
-    push_padded(out, (rem % 3600) / 60, 2);
-    out.push(':');
-    push_padded(out, rem % 60, 2);
+    SECOND.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            let text = &mut cached.1;
+            text.clear();
+            let days = i64::try_from(secs / 86_400).unwrap_or(0);
+            let rem = secs % 86_400;
+            let (y, m, day) = civil_from_days(days);
+            push_padded(text, u64::try_from(y).unwrap_or(0), 4);
+            text.push('-');
+            push_padded(text, u64::from(m), 2);
+            text.push('-');
+            push_padded(text, u64::from(day), 2);
+            text.push('T');
+            push_padded(text, rem / 3600, 2);
+            text.push(':');
+            push_padded(text, (rem % 3600) / 60, 2);
+            text.push(':');
+            push_padded(text, rem % 60, 2);
+            cached.0 = secs;
+        }
+        out.push_str(&cached.1);
+    });
     out.push('.');
     push_padded(out, u64::from(d.subsec_micros()), 6);
     out.push('Z');
