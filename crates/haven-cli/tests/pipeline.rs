@@ -568,13 +568,26 @@ fn newer_pushes_supersede_waiting_runs_and_a_region_down_is_waited_for() {
     // and Production waits for it rather than failing.
     let west = region(&twin.status(), "us-west-2")["pid"].as_u64().unwrap() as u32;
     unsafe_kill(west);
-    let out = twin.haven(&["pipeline", "approve", &run_c["id"].to_string()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // Approved from the dashboard, as its Approve button does: the control token as a bearer.
+    let dashboard = twin.status()["dashboard_url"].as_str().unwrap().to_owned();
+    let token = std::fs::read_to_string(twin.path().join(".haven/token")).unwrap();
+    let body = r#"{"comment":"from the dashboard"}"#;
+    let (code, text) = request(
+        &dashboard,
+        &format!(
+            "POST /api/pipeline/runs/{}/approve HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            run_c["id"],
+            token.trim(),
+            body.len()
+        ),
+    )
+    .unwrap();
+    assert_eq!(code, 200, "{text}");
     let done = wait_run(&twin, &c, "C to succeed", |r| r["status"] == "Succeeded");
+    assert_eq!(
+        stage(&done, "Approval")["message"],
+        "approved: from the dashboard"
+    );
     assert_eq!(stage(&done, "Production")["attempts"], 1);
     let s = twin.status();
     for r in ["us-east-1", "us-west-2"] {

@@ -116,25 +116,41 @@ impl Ports {
     }
 }
 
-/// A port nothing listens on right now (the kernel's pick).
+/// A free port for the twin's own listeners (edge, ALBs, dashboard), fixed in `ports.json`.
+/// It comes from the lower half of the ports below the kernel's ephemeral range, tasks' from
+/// the upper half ([`task_port`]): a port probed free here can then only be taken by a bind
+/// (never by an outgoing connection's local port), and never by a task of this twin started
+/// before the listener that owns it binds it.
 pub fn free_port(ip: IpAddr) -> Result<u16, Error> {
-    // Below the kernel's ephemeral range: a port from that range, free when probed, can be
-    // taken by any outgoing connection before the process that needs it binds it. Ports
-    // below it are only ever taken by a bind.
-    let (low, high) = ephemeral_range();
-    if low > 10_000 {
-        let span = u32::from(low - 10_000);
+    let (low, _) = ephemeral_range();
+    let mid = FIRST + low.saturating_sub(FIRST) / 2;
+    free_port_in(ip, FIRST, mid)
+}
+
+/// A free port for a task (its `$PORT`): the upper half below the ephemeral range.
+pub fn task_port(ip: IpAddr) -> Result<u16, Error> {
+    let (low, _) = ephemeral_range();
+    let mid = FIRST + low.saturating_sub(FIRST) / 2;
+    free_port_in(ip, mid, low)
+}
+
+/// The first port the twin picks by itself: below it are ports people configure by hand.
+const FIRST: u16 = 10_000;
+
+fn free_port_in(ip: IpAddr, lo: u16, hi: u16) -> Result<u16, Error> {
+    if hi > lo {
+        let span = u32::from(hi - lo);
         let seed = crate::region::random_hex(4);
         let mut n = u32::from_str_radix(&seed, 16).unwrap_or(0);
         for _ in 0..64 {
-            let port = 10_000 + u16::try_from(n % span).unwrap_or(0);
+            let port = lo + u16::try_from(n % span).unwrap_or(0);
             if TcpListener::bind(SocketAddr::new(ip, port)).is_ok() {
                 return Ok(port);
             }
             n = n.wrapping_mul(1_103_515_245).wrapping_add(12_345);
         }
     }
-    tracing::debug!("no free port below the ephemeral range {low}-{high}; taking one in it");
+    tracing::debug!("no free port in {lo}-{hi}; taking one from the kernel");
     let addr = SocketAddr::new(ip, 0);
     let l = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
     let port = l

@@ -413,7 +413,7 @@ impl ServiceTwin {
 
     fn launch(self: &Arc<Self>, set: &str, image: &str, group: &Arc<TargetGroup>, az: &str) {
         let id = crate::region::random_hex(16);
-        let port = match crate::ports::free_port(self.env.bind) {
+        let port = match crate::ports::task_port(self.env.bind) {
             Ok(p) => p,
             Err(e) => {
                 self.event(&format!("cannot find a port for a task: {e}"));
