@@ -40,7 +40,9 @@ impl<'a> Names<'a> {
         format!("alias/{}", self.project())
     }
 
-    /// Log groups live under one prefix, which the key policy lets CloudWatch Logs use.
+    /// Log groups live under one prefix, which the key policy lets CloudWatch Logs use. The twin
+    /// gives its groups and task streams the same names (`haven_logs::names`);
+    /// `haven-twin/tests/log_names.rs` fails when the two differ.
     pub fn log_prefix(&self) -> String {
         format!("/haven/{}", self.project())
     }

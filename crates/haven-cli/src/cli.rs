@@ -147,14 +147,17 @@ pub enum Command {
     },
     /// The CloudWatch Logs twin: the log groups, or a group's events merged by time.
     ///
-    /// Groups: `/ecs/<service>` (tasks' stdout and stderr, a stream per task),
-    /// `/aws/alb/<service>` (the ALB twin's access log), `/aws/codebuild/<project>-build` and
-    /// `/aws/codepipeline/<project>` (in the primary). Read from the state directory, so it
+    /// Groups, named as `haven synth` names them on AWS: `/haven/<project>/ecs/<service>`
+    /// (tasks' stdout and stderr, a stream `<environment>/<container>/<task-id>` per task) and,
+    /// in the primary, `/haven/<project>/codebuild/build`; twin only:
+    /// `/haven/<project>/alb/<service>` (the ALB twin's access log; S3 on AWS) and
+    /// `/haven/<project>/codepipeline` (in the primary). Read from the state directory, so it
     /// works whether or not the twin is running.
     Logs {
         #[command(flatten)]
         spec: SpecArg,
-        /// The group, e.g. `/ecs/hello-production`; without it, every group is listed.
+        /// The group, e.g. `/haven/hello/ecs/hello-production`; without it, every group is
+        /// listed.
         group: Option<String>,
         /// Keep printing new events until Ctrl-C.
         #[arg(long, short)]

@@ -1,6 +1,7 @@
-//! `haven logs` against a running twin: tasks' output in `/ecs/<service>`, the ALB twin's access
-//! log in the ALB's format, `--since`, `--grep`, `--json`, `--follow`, unknown groups, the
-//! `local.access_logs` switch, and retention removing old streams.
+//! `haven logs` against a running twin: tasks' output in `/haven/<project>/ecs/<service>` (the
+//! names `haven synth` gives on AWS), the ALB twin's access log in the ALB's format, `--since`,
+//! `--grep`, `--json`, `--follow`, unknown groups, the `local.access_logs` switch, and retention
+//! removing old streams.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,6 +14,11 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use haven_logs::{Group, names, time};
+
+/// The production service's group, as on AWS.
+const ECS: &str = "/haven/hello/ecs/hello-production";
+/// Its ALB's access log (a group only the twin has).
+const ALB: &str = "/haven/hello/alb/hello-production";
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -59,8 +65,8 @@ fn tasks_output_and_the_alb_access_log() {
     let two_hours_ago = time::now_ms() - 2 * 3_600_000;
     write_stream(
         &logs_root(&twin, "us-east-1"),
-        "/ecs/hello-production",
-        "ecs/hello-production/earlier-task",
+        ECS,
+        "production/hello/earlier-task",
         &[(two_hours_ago, "an old-event from an earlier task")],
     );
     twin.up();
@@ -86,7 +92,7 @@ fn tasks_output_and_the_alb_access_log() {
 
     // The tasks' own lines, each in its task's stream, stamped when shipped.
     let text = eventually(20, "the probe in the tasks' logs", || {
-        let text = logs(&twin, &["/ecs/hello-production"]);
+        let text = logs(&twin, &[ECS]);
         text.contains("GET /logs-probe 404").then_some(text)
     });
     for (id, _) in &tasks {
@@ -96,34 +102,22 @@ fn tasks_output_and_the_alb_access_log() {
             .unwrap_or_else(|| panic!("no start line of task {id} in:\n{text}"));
         let parts: Vec<&str> = line.splitn(3, ' ').collect();
         assert!(time::parse_rfc3339(parts[0].as_bytes()).is_some(), "{line}");
-        assert_eq!(parts[1], format!("ecs/hello-production/{id}"));
+        assert_eq!(parts[1], format!("production/hello/{id}"));
         assert!(parts[2].starts_with("hello 1.0.0 listening on"), "{line}");
     }
     assert!(text.contains("old-event"), "{text}");
 
     // --since: the two-hour-old event is out, the probe is in; --grep narrows.
-    let recent = logs(&twin, &["/ecs/hello-production", "--since", "1h"]);
+    let recent = logs(&twin, &[ECS, "--since", "1h"]);
     assert!(!recent.contains("old-event"), "{recent}");
     assert!(recent.contains("GET /logs-probe 404"), "{recent}");
-    let probe = logs(&twin, &["/ecs/hello-production", "--grep", "/logs-probe"]);
+    let probe = logs(&twin, &[ECS, "--grep", "/logs-probe"]);
     assert_eq!(probe.lines().count(), 1, "{probe}");
-    let old = logs(
-        &twin,
-        &[
-            "/ecs/hello-production",
-            "--grep",
-            "old-event",
-            "--since",
-            "3h",
-        ],
-    );
+    let old = logs(&twin, &[ECS, "--grep", "old-event", "--since", "3h"]);
     assert_eq!(old.lines().count(), 1, "{old}");
 
     // --json: one object a line.
-    let json = logs(
-        &twin,
-        &["/ecs/hello-production", "--grep", "/logs-probe", "--json"],
-    );
+    let json = logs(&twin, &[ECS, "--grep", "/logs-probe", "--json"]);
     let e: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
     assert_eq!(e["region"], "us-east-1");
     assert!(
@@ -136,13 +130,13 @@ fn tasks_output_and_the_alb_access_log() {
         e["stream"]
             .as_str()
             .unwrap()
-            .starts_with("ecs/hello-production/")
+            .starts_with("production/hello/")
     );
     assert!(time::parse_rfc3339(e["timestamp"].as_str().unwrap().as_bytes()).is_some());
 
     // The ALB's access log: both requests in the ALB's format.
     let access = eventually(20, "the probe in the access log", || {
-        let text = logs(&twin, &["/aws/alb/hello-production", "--grep", "GET"]);
+        let text = logs(&twin, &[ALB, "--grep", "GET"]);
         text.contains("/logs-probe").then_some(text)
     });
     let addresses: Vec<&str> = tasks.iter().map(|(_, a)| a.as_str()).collect();
@@ -180,14 +174,14 @@ fn tasks_output_and_the_alb_access_log() {
     }
 
     // An unknown group is an error naming it and the groups there are.
-    let out = twin.haven(&["logs", "/ecs/nope"]);
+    let out = twin.haven(&["logs", "/haven/hello/ecs/nope"]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("/ecs/nope"), "{err}");
-    assert!(err.contains("/ecs/hello-production"), "{err}");
-    let out = twin.haven(&["logs", "/ecs/hello-productoin"]);
+    assert!(err.contains("/haven/hello/ecs/nope"), "{err}");
+    assert!(err.contains(ECS), "{err}");
+    let out = twin.haven(&["logs", "/haven/hello/ecs/hello-productoin"]);
     assert!(
-        stderr(&out).contains("did you mean `/ecs/hello-production`?"),
+        stderr(&out).contains(&format!("did you mean `{ECS}`?")),
         "{}",
         stderr(&out)
     );
@@ -202,23 +196,26 @@ fn tasks_output_and_the_alb_access_log() {
             .cloned()
             .unwrap_or_else(|| panic!("no {name} in {region}: {list}"))
     };
-    let ecs = find("us-east-1", "/ecs/hello-production");
+    let ecs = find("us-east-1", ECS);
     assert_eq!(ecs["streams"], tasks.len() as u64 + 1);
     assert_eq!(ecs["retention_days"], 365);
     assert!(ecs["stored_bytes"].as_u64().unwrap() > 0);
-    find("us-west-2", "/ecs/hello-production");
-    find("us-east-1", "/aws/codebuild/hello-build");
-    find("us-east-1", "/aws/codepipeline/hello");
+    find("us-west-2", ECS);
+    find("us-east-1", ALB);
+    find("us-east-1", "/haven/hello/codebuild/build");
+    find("us-east-1", "/haven/hello/codepipeline");
+    // Every group is under the project's prefix, as on AWS.
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["name"].as_str().unwrap().starts_with("/haven/hello/")),
+        "{list}"
+    );
 
     // --follow: a new request's line shows up while it runs.
     let mut child = Command::new(haven_bin())
-        .args([
-            "logs",
-            "/ecs/hello-production",
-            "-f",
-            "--grep",
-            "/follow-probe",
-        ])
+        .args(["logs", ECS, "-f", "--grep", "/follow-probe"])
         .current_dir(twin.path())
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
@@ -265,14 +262,14 @@ fn retention_removes_old_streams_and_access_logs_can_be_off() {
     let days_ago = |d: u64| now - d * 86_400_000;
     let old = write_stream(
         &root,
-        "/ecs/hello-production",
-        "ecs/hello-production/old-task",
+        ECS,
+        "production/hello/old-task",
         &[(days_ago(3), "from three days ago")],
     );
     let fresh = write_stream(
         &root,
-        "/ecs/hello-production",
-        "ecs/hello-production/fresh-task",
+        ECS,
+        "production/hello/fresh-task",
         &[(days_ago(3), "a long-lived stream"), (now, "still writing")],
     );
     // The old task's own output file goes with its stream.
@@ -282,7 +279,7 @@ fn retention_removes_old_streams_and_access_logs_can_be_off() {
     std::fs::write(&old_output, "from three days ago\n").unwrap();
     let old_alb = write_stream(
         &root,
-        &names::alb_group("hello-production"),
+        &names::alb_group("hello", "hello-production"),
         &names::alb_stream(days_ago(2)),
         &[(days_ago(2), "http an old request")],
     );
@@ -303,8 +300,8 @@ fn retention_removes_old_streams_and_access_logs_can_be_off() {
     // The same in the secondary, whose region process applies its own retention.
     let west = write_stream(
         &logs_root(&twin, "us-west-2"),
-        "/ecs/hello-production",
-        "ecs/hello-production/old-task",
+        ECS,
+        "production/hello/old-task",
         &[(days_ago(2), "old in the west")],
     );
 
@@ -321,7 +318,7 @@ fn retention_removes_old_streams_and_access_logs_can_be_off() {
         builds.join("test-build").is_dir(),
         "builds' artifacts are not logs"
     );
-    let text = logs(&twin, &["/ecs/hello-production"]);
+    let text = logs(&twin, &[ECS]);
     assert!(text.contains("still writing"), "{text}");
     assert!(!text.contains("from three days ago"), "{text}");
 
@@ -334,11 +331,11 @@ fn retention_removes_old_streams_and_access_logs_can_be_off() {
         .to_owned();
     get(&format!("{alb}/quiet-probe")).unwrap();
     eventually(20, "the request in the tasks' logs", || {
-        logs(&twin, &["/ecs/hello-production", "--grep", "/quiet-probe"])
+        logs(&twin, &[ECS, "--grep", "/quiet-probe"])
             .contains("GET /quiet-probe")
             .then_some(())
     });
-    let alb_group = Group::stamped(&names::alb_group("hello-production"), &root);
+    let alb_group = Group::stamped(&names::alb_group("hello", "hello-production"), &root);
     assert_eq!(alb_group.info().unwrap().streams, 0);
     twin.down();
 }

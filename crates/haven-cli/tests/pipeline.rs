@@ -603,3 +603,108 @@ fn newer_pushes_supersede_waiting_runs_and_a_region_down_is_waited_for() {
     );
     twin.down();
 }
+
+#[test]
+fn a_failed_stage_is_retried_once_its_cause_is_fixed_and_approvals_expire() {
+    let mut twin =
+        Twin::project(|s| s.replace("[local]\n", "[local]\napproval_timeout = \"3s\"\n"));
+    twin.up();
+    let url = String::from_utf8_lossy(&twin.haven(&["source", "url"]).stdout)
+        .trim()
+        .to_owned();
+    let clone = twin.path().join("clone");
+    git_ok(
+        twin.path(),
+        &["clone", "--quiet", &url, clone.to_str().unwrap()],
+    );
+
+    // The build reads a parameter that is not set yet: Build fails, saying which.
+    let buildspec = std::fs::read_to_string(clone.join("buildspec.yml")).unwrap();
+    let buildspec = buildspec
+        .replace(
+            "  variables:\n",
+            "  parameter-store:\n    BUILD_TOKEN: /hello/build-token\n  variables:\n",
+        )
+        .replace(
+            "  build:\n    commands:\n",
+            "  build:\n    commands:\n      - echo \"token is $BUILD_TOKEN\"\n",
+        );
+    assert!(
+        buildspec.contains("BUILD_TOKEN: /hello/build-token"),
+        "{buildspec}"
+    );
+    std::fs::write(clone.join("buildspec.yml"), buildspec).unwrap();
+    set_version(&clone, "2.0.0");
+    let commit = commit_and_push(&clone, "needs a build token");
+    let failed = eventually(600, "the build to fail", || {
+        run_of(&twin, &commit).filter(|r| r["status"] == "Failed")
+    });
+    let reason = stage(&failed, "Build")["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(reason.contains("/hello/build-token"), "{reason}");
+    let id = failed["id"].to_string();
+
+    // Retrying anything but the failed stage is refused with the reason.
+    let out = twin.haven(&["pipeline", "retry", &id, "--stage", "Staging"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("only a failed stage of a failed run"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Set the secret, retry Build: the same run carries on, the value masked in the log.
+    let mut set = std::process::Command::new(haven_bin())
+        .args(["secret", "set", "/hello/build-token"])
+        .current_dir(twin.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(set.stdin.as_mut().unwrap(), b"s3cr3t-build-token\n").unwrap();
+    assert!(set.wait().unwrap().success());
+    let out = twin.haven(&["pipeline", "retry", &id, "--stage", "Build"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let waiting = wait_run(
+        &twin,
+        &commit,
+        "the retried run to wait for approval",
+        |r| stage(r, "Approval")["status"] == "InProgress",
+    );
+    assert_eq!(stage(&waiting, "Build")["attempts"], 2);
+    assert_eq!(stage(&waiting, "Source")["attempts"], 1, "Source ran again");
+    let logs = twin.haven(&["pipeline", "logs", &id, "--stage", "Build"]);
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(logs.contains("token is ***"), "{logs}");
+    assert!(
+        !logs.contains("s3cr3t-build-token"),
+        "the secret is in the build log"
+    );
+
+    // Nobody decides within local.approval_timeout: the run fails and production stays.
+    let expired = eventually(60, "the approval to expire", || {
+        run_of(&twin, &commit).filter(|r| r["status"] == "Failed")
+    });
+    assert_eq!(
+        expired["message"],
+        "Approval failed: the approval expired after 3s without a decision"
+    );
+    let s = twin.status();
+    for r in ["us-east-1", "us-west-2"] {
+        let url = production(region(&s, r))["alb_url"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(body_version(&url), "1.0.0", "{r}");
+    }
+    // `haven pipeline logs -f` of an ended run prints its logs and returns.
+    let out = twin.haven(&["pipeline", "logs", &id, "-f"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[Approval]"));
+    twin.down();
+}

@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::group::{Group, discover};
-use crate::{names, time, write};
+use crate::names::{self, EcsService};
+use crate::{time, write};
 
 /// How often tasks' output is shipped: the delay before a line shows in its stream.
 pub const SHIP_INTERVAL: Duration = Duration::from_millis(200);
@@ -37,6 +38,8 @@ const MAX_PASS: u64 = 8 * 1024 * 1024;
 /// What the agent works on.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
+    /// The spec's project, which names the groups (`/haven/<project>/ecs/<service>`).
+    pub project: String,
     /// Where tasks write their output: `<task>.stdout.log`, `<task>.stderr.log`.
     pub task_dir: PathBuf,
     /// The region's logs directory: its stamped groups, one directory each.
@@ -50,8 +53,9 @@ pub struct AgentConfig {
 }
 
 impl AgentConfig {
-    pub fn new(task_dir: PathBuf, logs_root: PathBuf) -> Self {
+    pub fn new(project: impl Into<String>, task_dir: PathBuf, logs_root: PathBuf) -> Self {
         Self {
+            project: project.into(),
             task_dir,
             logs_root,
             groups: Vec::new(),
@@ -63,9 +67,9 @@ impl AgentConfig {
 }
 
 /// A task's progress, `<task>.ship.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Checkpoint {
-    service: String,
+    service: EcsService,
     stdout: u64,
     stderr: u64,
     /// The stream's length after the agent's last append.
@@ -76,7 +80,7 @@ struct Checkpoint {
 
 #[derive(Debug)]
 enum Msg {
-    Started { task: String, service: String },
+    Started { task: String, service: EcsService },
     Stopped(String),
     Stop,
 }
@@ -91,6 +95,7 @@ pub struct Agent {
 #[derive(Clone, Debug)]
 pub struct TaskLogs {
     tx: Sender<Msg>,
+    project: String,
     task_dir: PathBuf,
     logs_root: PathBuf,
 }
@@ -109,6 +114,7 @@ impl Agent {
         let (tx, rx) = std::sync::mpsc::channel();
         let handle = TaskLogs {
             tx,
+            project: state.config.project.clone(),
             task_dir: state.config.task_dir.clone(),
             logs_root: state.config.logs_root.clone(),
         };
@@ -146,19 +152,23 @@ impl Drop for Agent {
 }
 
 impl TaskLogs {
-    /// Records a task before it starts (CreateLogStream): its checkpoint and an empty stream,
-    /// so that a crash right after the task starts still ships what it wrote.
-    pub fn task_started(&self, task: &str, service: &str) -> Result<()> {
-        let cp = Checkpoint {
-            service: service.to_owned(),
-            ..Checkpoint::default()
-        };
-        save_checkpoint(&checkpoint_path(&self.task_dir, task), &cp)?;
-        write::create_stream(&task_stream_path(&self.logs_root, service, task))?;
+    /// Records a task of `service` before it starts (CreateLogStream): its checkpoint and an
+    /// empty stream, so that a crash right after the task starts still ships what it wrote.
+    pub fn task_started(&self, task: &str, service: &EcsService) -> Result<()> {
+        save_checkpoint(
+            &checkpoint_path(&self.task_dir, task),
+            &Checkpoint::new(service.clone()),
+        )?;
+        write::create_stream(&task_stream_path(
+            &self.logs_root,
+            &self.project,
+            service,
+            task,
+        ))?;
         self.tx
             .send(Msg::Started {
                 task: task.to_owned(),
-                service: service.to_owned(),
+                service: service.clone(),
             })
             .ok();
         Ok(())
@@ -180,9 +190,20 @@ fn checkpoint_path(task_dir: &Path, task: &str) -> PathBuf {
     task_dir.join(format!("{task}.ship.json"))
 }
 
-fn task_stream_path(logs_root: &Path, service: &str, task: &str) -> PathBuf {
-    Group::stamped(&names::ecs_group(service), logs_root)
-        .stream_path(&names::task_stream(service, task))
+fn task_stream_path(logs_root: &Path, project: &str, service: &EcsService, task: &str) -> PathBuf {
+    Group::stamped(&service.group(project), logs_root).stream_path(&service.stream(task))
+}
+
+impl Checkpoint {
+    fn new(service: EcsService) -> Self {
+        Self {
+            service,
+            stdout: 0,
+            stderr: 0,
+            stream_len: 0,
+            done: false,
+        }
+    }
 }
 
 fn save_checkpoint(path: &Path, cp: &Checkpoint) -> Result<()> {
@@ -237,7 +258,12 @@ impl State {
             if cp.done {
                 continue;
             }
-            let stream = task_stream_path(&self.config.logs_root, &cp.service, task);
+            let stream = task_stream_path(
+                &self.config.logs_root,
+                &self.config.project,
+                &cp.service,
+                task,
+            );
             let len = std::fs::metadata(&stream).map_or(0, |m| m.len());
             if len > cp.stream_len {
                 // Appended, then the agent died before recording it: those lines ship again.
@@ -282,15 +308,11 @@ impl State {
             {
                 match msg {
                     Msg::Started { task, service } => {
-                        let cp = Checkpoint {
-                            service,
-                            ..Checkpoint::default()
-                        };
                         self.sources.insert(
                             task.clone(),
                             Source {
                                 task,
-                                cp,
+                                cp: Checkpoint::new(service),
                                 live: true,
                             },
                         );
@@ -366,8 +388,8 @@ impl State {
             .filter(|s| s.live)
             .map(|s| {
                 (
-                    names::ecs_group(&s.cp.service),
-                    names::task_stream(&s.cp.service, &s.task),
+                    s.cp.service.group(&self.config.project),
+                    s.cp.service.stream(&s.task),
                 )
             })
             .collect();
@@ -391,7 +413,7 @@ impl State {
                 "retention ({days} days) removed {} stream(s)",
                 removed.len()
             );
-            if g.name.starts_with("/ecs/") {
+            if names::is_ecs_group(&self.config.project, &g.name) {
                 for stream in &removed {
                     self.forget_task(names::task_of_stream(stream));
                 }
@@ -454,7 +476,7 @@ fn ship(config: &AgentConfig, s: &mut Source, stamp: &[u8]) -> Result<()> {
     }
     let changed = !out.is_empty() || offsets != [s.cp.stdout, s.cp.stderr];
     if !out.is_empty() {
-        let stream = task_stream_path(&config.logs_root, &s.cp.service, &s.task);
+        let stream = task_stream_path(&config.logs_root, &config.project, &s.cp.service, &s.task);
         write::append(&stream, &out)?;
         s.cp.stream_len += out.len() as u64;
     }

@@ -3,23 +3,28 @@
 //!
 //! A region keeps its groups under its logs directory, one directory per group and one file
 //! per stream ([`Layout::Stamped`]: a line per event, `<RFC 3339 ms> <message>`). Groups and
-//! streams are named as on AWS ([`names`]):
+//! streams are named as `haven synth` names them on AWS ([`names`]), all under
+//! `/haven/<project>/`:
 //!
 //! | group | streams | written by |
 //! |---|---|---|
-//! | `/ecs/<service>` | `ecs/<service>/<task-id>`: the task's stdout and stderr | the region's [`Agent`] |
-//! | `/aws/alb/<service>` | `yyyy/mm/dd/HH`: the ALB's access-log lines | [`write_access_log`] |
-//! | `/aws/codebuild/<project>` | a build id: the build's log as CodeBuild writes it | the build twin ([`Layout::CodeBuild`]) |
-//! | `/aws/codepipeline/<pipeline>` | `<run-id>/<stage>` | the pipeline twin ([`Layout::PipelineRuns`]) |
+//! | `ecs/<service>-<env>` | `<env>/<container>/<task-id>`: the task's stdout and stderr | the region's [`Agent`] |
+//! | `alb/<service>-<env>` (twin only) | `yyyy/mm/dd/HH`: the ALB's access-log lines | [`write_access_log`] |
+//! | `codebuild/build` | a build id: the build's log as CodeBuild writes it | the build twin ([`Layout::CodeBuild`]) |
+//! | `codepipeline` (twin only) | `<run-id>/<stage>` | the pipeline twin ([`Layout::PipelineRuns`]) |
 //!
-//! On AWS the ALB writes access logs to S3, not to CloudWatch Logs; the twin keeps them as a
-//! group in the same format so that one command reads every log.
+//! On AWS the ALB writes access logs to S3, not to CloudWatch Logs, and CodePipeline has no
+//! log group; the twin keeps both as groups in the same format so that one command reads every
+//! log.
 //!
 //! ```no_run
 //! # fn main() -> haven_logs::Result<()> {
 //! use haven_logs::{Events, Group, Query, names};
 //!
-//! let group = Group::stamped(&names::ecs_group("hello-production"), "/tmp/state/logs".as_ref());
+//! let group = Group::stamped(
+//!     &names::ecs_group("hello", "hello-production"),
+//!     "/tmp/state/logs".as_ref(),
+//! );
 //! let query = Query { since_ms: Some(haven_logs::time::now_ms() - 600_000), grep: Some("GET".into()) };
 //! for event in Events::read(&group, query)? {
 //!     let e = event?;

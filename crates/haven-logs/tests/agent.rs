@@ -8,10 +8,13 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
+use haven_logs::names::EcsService;
 use haven_logs::{Agent, AgentConfig, Events, Group, Layout, Query, names, time};
 
+const PROJECT: &str = "shop";
+
 fn config(root: &Path) -> AgentConfig {
-    let mut c = AgentConfig::new(root.join("tasks"), root.join("logs"));
+    let mut c = AgentConfig::new(PROJECT, root.join("tasks"), root.join("logs"));
     c.ship_interval = Duration::from_millis(20);
     c
 }
@@ -38,8 +41,17 @@ fn append_raw(root: &Path, task: &str, which: &str, text: &str) {
         .unwrap();
 }
 
-fn messages(root: &Path, service: &str) -> Vec<(u64, String)> {
-    let g = Group::stamped(&names::ecs_group(service), &root.join("logs"));
+/// The ECS service `web-production`, its container `web`.
+fn web() -> EcsService {
+    EcsService {
+        name: "web-production".into(),
+        environment: "production".into(),
+        container: "web".into(),
+    }
+}
+
+fn messages(root: &Path, service: &EcsService) -> Vec<(u64, String)> {
+    let g = Group::stamped(&service.group(PROJECT), &root.join("logs"));
     Events::read(&g, Query::default())
         .unwrap()
         .map(|e| e.unwrap())
@@ -58,16 +70,17 @@ fn output_is_shipped_with_ingestion_times_and_last_lines_on_exit() {
     let root = dir.path();
     let agent = Agent::start(config(root)).unwrap();
     let logs = agent.handle();
-    logs.task_started("t1", "web").unwrap();
-    // The stream exists as soon as the task does.
-    let g = Group::stamped(&names::ecs_group("web"), &root.join("logs"));
-    assert_eq!(g.info().unwrap().streams, 1);
+    logs.task_started("t1", &web()).unwrap();
+    // The stream exists as soon as the task does, named as the awslogs driver names it.
+    let g = Group::stamped("/haven/shop/ecs/web-production", &root.join("logs"));
+    let streams: Vec<String> = g.streams().unwrap().into_iter().map(|s| s.name).collect();
+    assert_eq!(streams, ["production/web/t1"]);
 
     let before = time::now_ms();
     append_raw(root, "t1", "stdout", "listening on 8080\nGET / 200\n");
     append_raw(root, "t1", "stderr", "warning: slow\npartial");
     let got = eventually("three lines shipped", || {
-        let m = messages(root, "web");
+        let m = messages(root, &web());
         (m.len() == 3).then_some(m)
     });
     let after = time::now_ms();
@@ -84,12 +97,12 @@ fn output_is_shipped_with_ingestion_times_and_last_lines_on_exit() {
     // The task exits without finishing its last line: it is shipped as it is.
     logs.task_stopped("t1");
     eventually("the last partial line", || {
-        (messages(root, "web").len() == 4).then_some(())
+        (messages(root, &web()).len() == 4).then_some(())
     });
     eventually("the checkpoint to be done", || {
         (checkpoint(root, "t1")["done"] == true).then_some(())
     });
-    assert_eq!(messages(root, "web")[3].1, "partial");
+    assert_eq!(messages(root, &web())[3].1, "partial");
     // The task's files stay, for the failure tail.
     let stderr = haven_logs::task_output_path(&root.join("tasks"), "t1", "stderr");
     assert!(stderr.is_file());
@@ -101,7 +114,7 @@ fn a_flood_is_shipped_whole() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let agent = Agent::start(config(root)).unwrap();
-    agent.handle().task_started("t1", "web").unwrap();
+    agent.handle().task_started("t1", &web()).unwrap();
     let mut text = String::new();
     for i in 0..200_000 {
         text.push_str(&format!("line {i} of a task that logs a lot\n"));
@@ -109,7 +122,7 @@ fn a_flood_is_shipped_whole() {
     append_raw(root, "t1", "stdout", &text);
     agent.handle().task_stopped("t1");
     agent.stop();
-    let got = messages(root, "web");
+    let got = messages(root, &web());
     assert_eq!(got.len(), 200_000);
     assert_eq!(got[199_999].1, "line 199999 of a task that logs a lot");
 }
@@ -119,18 +132,18 @@ fn a_restart_loses_no_line_and_doubles_none() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let agent = Agent::start(config(root)).unwrap();
-    agent.handle().task_started("t1", "web").unwrap();
+    agent.handle().task_started("t1", &web()).unwrap();
     append_raw(root, "t1", "stdout", "one\n");
     eventually("one shipped", || {
-        (messages(root, "web").len() == 1).then_some(())
+        (messages(root, &web()).len() == 1).then_some(())
     });
     // The region dies (the task with it, never reported stopped); the task wrote on before.
     agent.stop();
     let shipped = checkpoint(root, "t1");
     append_raw(root, "t1", "stdout", "two\nthree");
     // As if the dead agent had appended `two` without recording it.
-    let stream = Group::stamped(&names::ecs_group("web"), &root.join("logs"))
-        .stream_path(&names::task_stream("web", "t1"));
+    let stream =
+        Group::stamped(&web().group(PROJECT), &root.join("logs")).stream_path(&web().stream("t1"));
     let mut buf = Vec::new();
     haven_logs::push_event(&mut buf, time::now_ms(), b"two");
     haven_logs::append(&stream, &buf).unwrap();
@@ -141,7 +154,7 @@ fn a_restart_loses_no_line_and_doubles_none() {
         (checkpoint(root, "t1")["done"] == true).then_some(())
     });
     agent.stop();
-    let texts: Vec<String> = messages(root, "web").into_iter().map(|(_, m)| m).collect();
+    let texts: Vec<String> = messages(root, &web()).into_iter().map(|(_, m)| m).collect();
     assert_eq!(texts, ["one", "two", "three"]);
 }
 
@@ -150,13 +163,13 @@ fn retention_spares_running_tasks_and_removes_what_it_expires() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let logs_root = root.join("logs");
-    let ecs = Group::stamped(&names::ecs_group("web"), &logs_root).with_retention(Some(1));
+    let ecs = Group::stamped(&web().group(PROJECT), &logs_root).with_retention(Some(1));
     let old = time::now_ms() - 3 * 86_400_000;
 
     // A task of an earlier run: its stream's last event is three days old.
     {
         let agent = Agent::start(config(root)).unwrap();
-        agent.handle().task_started("dead", "web").unwrap();
+        agent.handle().task_started("dead", &web()).unwrap();
         agent.handle().task_stopped("dead");
         agent.stop();
     }
@@ -164,10 +177,10 @@ fn retention_spares_running_tasks_and_removes_what_it_expires() {
     append_raw(root, "dead", "stderr", "");
     let mut buf = Vec::new();
     haven_logs::push_event(&mut buf, old, b"long ago");
-    haven_logs::append(&ecs.stream_path(&names::task_stream("web", "dead")), &buf).unwrap();
+    haven_logs::append(&ecs.stream_path(&web().stream("dead")), &buf).unwrap();
     // An old build log, and a group the spec no longer has (default retention).
     let builds = Group {
-        name: names::codebuild_group("web-build"),
+        name: names::codebuild_group(PROJECT, "build"),
         dir: root.join("builds"),
         layout: Layout::CodeBuild,
         retention_days: Some(1),
@@ -181,7 +194,7 @@ fn retention_spares_running_tasks_and_removes_what_it_expires() {
         .unwrap()
         .set_modified(SystemTime::now() - Duration::from_secs(3 * 86_400))
         .unwrap();
-    let gone = Group::stamped("/aws/alb/removed-service", &logs_root);
+    let gone = Group::stamped(&names::alb_group(PROJECT, "removed-production"), &logs_root);
     haven_logs::append(&gone.stream_path("2020/01/01/00"), &buf).unwrap();
 
     let mut c = config(root);
@@ -191,12 +204,12 @@ fn retention_spares_running_tasks_and_removes_what_it_expires() {
     c.retention_interval = Duration::from_millis(50);
     let agent = Agent::start(c).unwrap();
     // A running task whose stream is just as old (it has been silent): it stays.
-    agent.handle().task_started("live", "web").unwrap();
-    haven_logs::append(&ecs.stream_path(&names::task_stream("web", "live")), &buf).unwrap();
+    agent.handle().task_started("live", &web()).unwrap();
+    haven_logs::append(&ecs.stream_path(&web().stream("live")), &buf).unwrap();
 
     eventually("the old streams to go", || {
         let streams: Vec<String> = ecs.streams().unwrap().into_iter().map(|s| s.name).collect();
-        (streams == ["ecs/web/live"]).then_some(())
+        (streams == ["production/web/live"]).then_some(())
     });
     agent.stop();
     let tasks = root.join("tasks");

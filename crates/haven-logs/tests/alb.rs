@@ -42,7 +42,7 @@ fn entry(ms: u64, path: &str, status: u16) -> AccessLogEntry {
 #[tokio::test]
 async fn entries_are_written_in_the_alb_format_to_hourly_streams() {
     let dir = tempfile::tempdir().unwrap();
-    let group = Group::stamped(&names::alb_group("web-production"), dir.path());
+    let group = Group::stamped(&names::alb_group("shop", "web-production"), dir.path());
     let sink = AccessLog::new(haven_logs::ACCESS_LOG_CAPACITY);
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let writer = tokio::spawn(haven_logs::write_access_log(

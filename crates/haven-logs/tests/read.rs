@@ -33,15 +33,15 @@ fn brief(events: &[Event]) -> Vec<(u64, String, String)> {
 }
 
 fn group(root: &Path) -> Group {
-    let g = Group::stamped(&names::ecs_group("web-production"), root);
+    let g = Group::stamped(&names::ecs_group("shop", "web-production"), root);
     stream(
         &g,
-        "ecs/web-production/a",
+        "production/web/a",
         &[(0, "a starts"), (20, "GET / 200"), (40, "a stops")],
     );
     stream(
         &g,
-        "ecs/web-production/b",
+        "production/web/b",
         &[(10, "b starts"), (20, "GET /x 404"), (30, "b idle")],
     );
     g
@@ -51,7 +51,7 @@ fn group(root: &Path) -> Group {
 fn events_merge_by_time_and_filter() {
     let dir = tempfile::tempdir().unwrap();
     let g = group(dir.path());
-    let (a, b) = ("ecs/web-production/a", "ecs/web-production/b");
+    let (a, b) = ("production/web/a", "production/web/b");
     type Want<'a> = Vec<(u64, &'a str, &'a str)>;
     let cases: Vec<(Query, Want)> = vec![
         (
@@ -114,7 +114,7 @@ fn events_merge_by_time_and_filter() {
 #[test]
 fn since_skips_old_data_in_large_streams() {
     let dir = tempfile::tempdir().unwrap();
-    let g = Group::stamped("/aws/alb/web", dir.path());
+    let g = Group::stamped(&names::alb_group("shop", "web-production"), dir.path());
     let mut buf = Vec::new();
     for i in 0..50_000u64 {
         haven_logs::push_event(&mut buf, T0 + i * 1000, format!("request {i}").as_bytes());
@@ -136,7 +136,7 @@ fn since_skips_old_data_in_large_streams() {
 fn listing_reports_streams_sizes_and_times() {
     let dir = tempfile::tempdir().unwrap();
     let g = group(dir.path()).with_retention(Some(7));
-    haven_logs::create_stream(&g.stream_path("ecs/web-production/empty")).unwrap();
+    haven_logs::create_stream(&g.stream_path("production/web/empty")).unwrap();
     let streams = g.streams().unwrap();
     let summary: Vec<(String, Option<u64>, Option<u64>)> = streams
         .iter()
@@ -151,20 +151,20 @@ fn listing_reports_streams_sizes_and_times() {
     assert_eq!(
         summary,
         vec![
-            ("ecs/web-production/a".into(), Some(0), Some(40)),
-            ("ecs/web-production/b".into(), Some(10), Some(30)),
-            ("ecs/web-production/empty".into(), None, None),
+            ("production/web/a".into(), Some(0), Some(40)),
+            ("production/web/b".into(), Some(10), Some(30)),
+            ("production/web/empty".into(), None, None),
         ]
     );
     let info = g.info().unwrap();
-    assert_eq!(info.name, "/ecs/web-production");
+    assert_eq!(info.name, "/haven/shop/ecs/web-production");
     assert_eq!(info.streams, 3);
     assert_eq!(info.retention_days, Some(7));
     assert_eq!(info.last_event_ms, Some(T0 + 40));
     let bytes: u64 = ["a", "b"]
         .iter()
         .map(|s| {
-            std::fs::metadata(g.stream_path(&format!("ecs/web-production/{s}")))
+            std::fs::metadata(g.stream_path(&format!("production/web/{s}")))
                 .unwrap()
                 .len()
         })
@@ -174,10 +174,10 @@ fn listing_reports_streams_sizes_and_times() {
     let found = haven_logs::discover(dir.path()).unwrap();
     assert_eq!(
         found.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
-        ["/ecs/web-production"]
+        ["/haven/shop/ecs/web-production"]
     );
     // A group that was never written has no streams, and is no error.
-    let none = Group::stamped("/ecs/nothing", dir.path());
+    let none = Group::stamped(&names::ecs_group("shop", "nothing"), dir.path());
     assert_eq!(none.info().unwrap().streams, 0);
 }
 
@@ -185,7 +185,7 @@ fn listing_reports_streams_sizes_and_times() {
 fn codebuild_lines_take_the_time_of_the_container_line_before_them() {
     let dir = tempfile::tempdir().unwrap();
     let g = Group {
-        name: names::codebuild_group("web-build"),
+        name: names::codebuild_group("shop", "build"),
         dir: dir.path().to_owned(),
         layout: Layout::CodeBuild,
         retention_days: None,
@@ -227,7 +227,7 @@ fn codebuild_lines_take_the_time_of_the_container_line_before_them() {
 fn pipeline_runs_are_a_stream_per_stage() {
     let dir = tempfile::tempdir().unwrap();
     let g = Group {
-        name: names::codepipeline_group("web"),
+        name: names::codepipeline_group("shop"),
         dir: dir.path().to_owned(),
         layout: Layout::PipelineRuns,
         retention_days: None,
@@ -295,13 +295,13 @@ fn follow_picks_up_appended_lines_new_streams_and_rotation() {
     assert_eq!(ev.next().map(|r| r.unwrap().message), None);
 
     // An appended line, a half-written line, and a new stream.
-    stream(&g, "ecs/web-production/a", &[(50, "a again")]);
-    let a = g.stream_path("ecs/web-production/a");
+    stream(&g, "production/web/a", &[(50, "a again")]);
+    let a = g.stream_path("production/web/a");
     let mut half = Vec::new();
     haven_logs::push_event(&mut half, T0 + 60, b"a half");
     half.pop();
     haven_logs::append(&a, &half).unwrap();
-    stream(&g, "ecs/web-production/c", &[(55, "c starts")]);
+    stream(&g, "production/web/c", &[(55, "c starts")]);
     ev.refresh().unwrap();
     let got: Vec<String> = ev.by_ref().map(|r| r.unwrap().message).collect();
     assert_eq!(got, ["a again", "c starts"]);
@@ -313,22 +313,22 @@ fn follow_picks_up_appended_lines_new_streams_and_rotation() {
     assert_eq!(got, ["a half done"]);
 
     // Rotation: b replaced by a new, shorter file; c deleted.
-    let b = g.stream_path("ecs/web-production/b");
+    let b = g.stream_path("production/web/b");
     std::fs::remove_file(&b).unwrap();
-    stream(&g, "ecs/web-production/b", &[(70, "b anew")]);
-    std::fs::remove_file(g.stream_path("ecs/web-production/c")).unwrap();
+    stream(&g, "production/web/b", &[(70, "b anew")]);
+    std::fs::remove_file(g.stream_path("production/web/c")).unwrap();
     ev.refresh().unwrap();
     let got: Vec<(String, String)> = ev
         .by_ref()
         .map(|r| r.unwrap())
         .map(|e| (e.stream.to_string(), e.message))
         .collect();
-    assert_eq!(got, [("ecs/web-production/b".into(), "b anew".into())]);
+    assert_eq!(got, [("production/web/b".into(), "b anew".into())]);
 
     // Truncated in place, then written again.
     std::fs::write(&a, "").unwrap();
     ev.refresh().unwrap();
-    stream(&g, "ecs/web-production/a", &[(80, "a truncated")]);
+    stream(&g, "production/web/a", &[(80, "a truncated")]);
     ev.refresh().unwrap();
     let got: Vec<String> = ev.by_ref().map(|r| r.unwrap().message).collect();
     assert_eq!(got, ["a truncated"]);
@@ -349,7 +349,7 @@ fn follow_applies_the_filter_to_new_events() {
     assert_eq!(ev.by_ref().count(), 2);
     stream(
         &g,
-        "ecs/web-production/b",
+        "production/web/b",
         &[(90, "GET /new 200"), (91, "other")],
     );
     ev.refresh().unwrap();

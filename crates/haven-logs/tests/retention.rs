@@ -21,20 +21,25 @@ fn set_mtime(path: &std::path::Path, t: SystemTime) {
 #[test]
 fn stamped_streams_expire_by_their_last_event() {
     let dir = tempfile::tempdir().unwrap();
-    let g = Group::stamped(&names::ecs_group("web"), dir.path());
+    let g = Group::stamped(&names::ecs_group("shop", "web-production"), dir.path());
     let now = SystemTime::now();
     let now_ms = time::to_ms(now);
     // (stream, last event's age in ms or None for no events, file age, kept?)
     let cases: &[(&str, Option<u64>, u64, bool)] = &[
-        ("ecs/web/old", Some(3 * DAY), 0, false),
+        ("production/web/old", Some(3 * DAY), 0, false),
         // Written recently (mtime now) but its last event is old: the event time counts.
-        ("ecs/web/old-event-fresh-file", Some(2 * DAY), 0, false),
-        ("ecs/web/just-inside", Some(DAY - 60_000), 0, true),
-        ("ecs/web/fresh", Some(1000), 0, true),
-        ("ecs/web/empty-old", None, 2 * DAY, false),
-        ("ecs/web/empty-new", None, 0, true),
+        (
+            "production/web/old-event-fresh-file",
+            Some(2 * DAY),
+            0,
+            false,
+        ),
+        ("production/web/just-inside", Some(DAY - 60_000), 0, true),
+        ("production/web/fresh", Some(1000), 0, true),
+        ("production/web/empty-old", None, 2 * DAY, false),
+        ("production/web/empty-new", None, 0, true),
         // Old, but the caller keeps it (a running task's stream).
-        ("ecs/web/live", Some(5 * DAY), 0, true),
+        ("production/web/live", Some(5 * DAY), 0, true),
     ];
     for (name, event_age, file_age, _) in cases {
         let path = g.stream_path(name);
@@ -47,7 +52,9 @@ fn stamped_streams_expire_by_their_last_event() {
         }
         set_mtime(&path, now - Duration::from_millis(*file_age));
     }
-    let mut removed = g.apply_retention(now, 1, &|s| s == "ecs/web/live").unwrap();
+    let mut removed = g
+        .apply_retention(now, 1, &|s| s == "production/web/live")
+        .unwrap();
     removed.sort();
     let mut want: Vec<&str> = cases.iter().filter(|c| !c.3).map(|c| c.0).collect();
     want.sort();
@@ -58,13 +65,13 @@ fn stamped_streams_expire_by_their_last_event() {
     assert_eq!(left, kept);
     // Applying it again removes nothing more; once the caller lets it go, the kept one goes.
     assert!(
-        g.apply_retention(now, 1, &|s| s == "ecs/web/live")
+        g.apply_retention(now, 1, &|s| s == "production/web/live")
             .unwrap()
             .is_empty()
     );
     assert_eq!(
         g.apply_retention(now, 1, &|_| false).unwrap(),
-        ["ecs/web/live"]
+        ["production/web/live"]
     );
 }
 
@@ -73,7 +80,7 @@ fn plain_text_streams_expire_by_their_last_write() {
     let dir = tempfile::tempdir().unwrap();
     let now = SystemTime::now();
     let builds = Group {
-        name: names::codebuild_group("web-build"),
+        name: names::codebuild_group("shop", "build"),
         dir: dir.path().join("builds"),
         layout: Layout::CodeBuild,
         retention_days: Some(1),
@@ -94,7 +101,7 @@ fn plain_text_streams_expire_by_their_last_write() {
     assert!(builds.dir.join("new.log").is_file());
 
     let runs = Group {
-        name: names::codepipeline_group("web"),
+        name: names::codepipeline_group("shop"),
         dir: dir.path().join("runs"),
         layout: Layout::PipelineRuns,
         retention_days: Some(1),

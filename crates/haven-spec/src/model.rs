@@ -394,6 +394,7 @@ pub struct Local {
     pub approval_timeout: Dur,
     pub edge_health_check_interval: Dur,
     pub edge_failure_threshold: u32,
-    /// The ALB twins write access logs (`haven logs /aws/alb/<service>`).
+    /// The ALB twins write access logs (`haven logs /haven/<project>/alb/<service>`, a group
+    /// only the twin has: on AWS the ALB writes them to the log bucket).
     pub access_logs: bool,
 }

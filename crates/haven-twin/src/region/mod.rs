@@ -197,7 +197,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         let access_log = s.access_logs.then(|| {
             let sink = haven_proxy::AccessLog::new(haven_logs::ACCESS_LOG_CAPACITY);
             let group = haven_logs::Group::stamped(
-                &haven_logs::names::alb_group(&s.name),
+                &haven_logs::names::alb_group(&twin.project, &s.name),
                 &paths.region_logs(&region.name),
             );
             access_writers.push(tokio::spawn(haven_logs::write_access_log(
@@ -236,6 +236,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             images: images.clone(),
             logs: paths.task_logs(&region.name),
             task_logs: log_agent.handle(),
+            log_names: crate::logs::ecs_service(&loaded.spec, s),
             bind: ports.bind,
             secrets: secrets.clone(),
         };
@@ -389,8 +390,11 @@ fn start_log_agent(
     paths: &Paths,
     region: &str,
 ) -> Result<haven_logs::Agent, Error> {
-    let mut config =
-        haven_logs::AgentConfig::new(paths.task_logs(region), paths.region_logs(region));
+    let mut config = haven_logs::AgentConfig::new(
+        &spec.project.name,
+        paths.task_logs(region),
+        paths.region_logs(region),
+    );
     config.groups = crate::logs::groups(spec, paths, region);
     config.default_retention_days = Some(spec.monitoring.log_retention_days);
     haven_logs::Agent::start(config)

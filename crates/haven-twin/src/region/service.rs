@@ -31,6 +31,8 @@ pub struct ServiceEnv {
     pub logs: PathBuf,
     /// The region's log agent: ships each task's output (the files in `logs`) to its stream.
     pub task_logs: haven_logs::TaskLogs,
+    /// How the service's group and its tasks' streams are named.
+    pub log_names: haven_logs::names::EcsService,
     pub bind: std::net::IpAddr,
     /// The SSM Parameter Store twin, for the service's `secrets`.
     pub secrets: Arc<dyn Secrets>,
@@ -461,7 +463,7 @@ impl ServiceTwin {
             }
         };
         // The stream exists before the task does, so that nothing it writes is missed.
-        if let Err(e) = self.env.task_logs.task_started(&id, &self.settings.name) {
+        if let Err(e) = self.env.task_logs.task_started(&id, &self.env.log_names) {
             tracing::warn!("task {id}'s log stream: {e}");
         }
         let mut child = match haven_process::spawn(&spec) {
