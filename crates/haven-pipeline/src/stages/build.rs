@@ -134,12 +134,15 @@ pub(crate) async fn build(
         ));
     }
     if !outcome.succeeded() {
-        let failed = outcome
+        let phase = outcome
             .phases
             .iter()
-            .find(|p| p.status != haven_build::PhaseStatus::Succeeded)
-            .map(|p| p.name.to_string())
-            .unwrap_or_default();
+            .find(|p| p.status != haven_build::PhaseStatus::Succeeded);
+        // CodeBuild's phase context says why (a missing parameter, a failed command).
+        let failed = phase.map_or_else(String::new, |p| match &p.message {
+            Some(m) => format!("{}: {m}", p.name),
+            None => p.name.to_string(),
+        });
         let tail = haven_process::tail_lines(&build_log, 15).unwrap_or_default();
         for l in &tail {
             log.line(&format!("  | {l}"));
