@@ -39,6 +39,23 @@ fn git_ok(dir: &Path, args: &[&str]) -> String {
     text
 }
 
+/// Clones the twin's source repository (`haven source url`) into `clone` in the project.
+fn clone_source(twin: &Twin) -> std::path::PathBuf {
+    let out = twin.haven(&["source", "url"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let clone = twin.path().join("clone");
+    git_ok(
+        twin.path(),
+        &["clone", "--quiet", &url, clone.to_str().unwrap()],
+    );
+    clone
+}
+
 fn runs(twin: &Twin) -> Vec<Value> {
     let out = twin.haven(&["pipeline", "ls", "--json"]);
     assert!(
@@ -113,18 +130,7 @@ fn body_version(url: &str) -> String {
 fn a_push_goes_through_build_staging_approval_and_both_regions() {
     let mut twin = Twin::project(|s| s);
     twin.up();
-    let out = twin.haven(&["source", "url"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let clone = twin.path().join("clone");
-    git_ok(
-        twin.path(),
-        &["clone", "--quiet", &url, clone.to_str().unwrap()],
-    );
+    let clone = clone_source(&twin);
     assert!(clone.join("buildspec.yml").is_file());
     assert!(
         !clone.join(".haven").exists(),
@@ -430,14 +436,7 @@ fn scans_gate_builds_at_the_threshold_and_lifecycle_rules_spare_running_images()
         .to_owned();
     assert!(images(&twin).iter().any(|i| i["digest"] == old.as_str()));
 
-    let url = String::from_utf8_lossy(&twin.haven(&["source", "url"]).stdout)
-        .trim()
-        .to_owned();
-    let clone = twin.path().join("clone");
-    git_ok(
-        twin.path(),
-        &["clone", "--quiet", &url, clone.to_str().unwrap()],
-    );
+    let clone = clone_source(&twin);
 
     // Flagged but under the threshold: the run goes on to the approval; then rejected.
     set_version(&clone, "2.0.0");
@@ -519,14 +518,7 @@ fn scans_gate_builds_at_the_threshold_and_lifecycle_rules_spare_running_images()
 fn newer_pushes_supersede_waiting_runs_and_a_region_down_is_waited_for() {
     let mut twin = Twin::project(|s| s);
     twin.up();
-    let url = String::from_utf8_lossy(&twin.haven(&["source", "url"]).stdout)
-        .trim()
-        .to_owned();
-    let clone = twin.path().join("clone");
-    git_ok(
-        twin.path(),
-        &["clone", "--quiet", &url, clone.to_str().unwrap()],
-    );
+    let clone = clone_source(&twin);
 
     // A waits at its approval; B, pushed next, waits before it; C overtakes B.
     set_version(&clone, "2.0.0");
@@ -609,14 +601,7 @@ fn a_failed_stage_is_retried_once_its_cause_is_fixed_and_approvals_expire() {
     let mut twin =
         Twin::project(|s| s.replace("[local]\n", "[local]\napproval_timeout = \"3s\"\n"));
     twin.up();
-    let url = String::from_utf8_lossy(&twin.haven(&["source", "url"]).stdout)
-        .trim()
-        .to_owned();
-    let clone = twin.path().join("clone");
-    git_ok(
-        twin.path(),
-        &["clone", "--quiet", &url, clone.to_str().unwrap()],
-    );
+    let clone = clone_source(&twin);
 
     // The build reads a parameter that is not set yet: Build fails, saying which.
     let buildspec = std::fs::read_to_string(clone.join("buildspec.yml")).unwrap();

@@ -162,22 +162,7 @@ async fn open_notifier(
     paths: &Paths,
     shutdown: watch::Receiver<bool>,
 ) -> Option<haven_notify::Notifier> {
-    let mut config = haven_notify::NotifyConfig::new(&spec.notifications.from);
-    config.smtp_relay = spec.local.smtp_relay.clone();
-    for (name, t) in &spec.notifications.topics {
-        config.topics.insert(
-            name.clone(),
-            haven_notify::TopicConfig {
-                emails: t.email.clone(),
-                webhooks: t.webhooks.clone(),
-                webhook_secret: haven_twin::region::webhook_secret(
-                    paths,
-                    name,
-                    t.webhook_secret.as_deref(),
-                ),
-            },
-        );
-    }
+    let config = haven_twin::region::notify_config(spec, paths);
     let outbox = paths.pipeline_dir().join("outbox");
     match haven_notify::Notifier::open(&outbox, config, shutdown).await {
         Ok(n) => Some(n),

@@ -655,54 +655,45 @@ impl Sup {
                     message: messages.join("; "),
                 })
             }
-            (method, path) if path.starts_with("/pipeline/") => {
+            (_, path) if path.starts_with("/pipeline/") => {
                 // `/pipeline/<rest>` is forwarded to the pipeline process's control API.
                 let sub = &path["/pipeline".len()..];
-                let body = serde_json::from_slice(&call.body).ok();
-                match self
-                    .call(&self.paths.pipeline_endpoint(), method.clone(), sub, body)
+                self.forward(&self.paths.pipeline_endpoint(), &call, sub, "the pipeline")
                     .await
-                {
-                    Ok(v) => Reply::ok(v),
-                    Err(Error::Api { status, message }) => Reply::error(
-                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-                        message,
-                    ),
-                    Err(e) => Reply::error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!("the pipeline is not reachable: {e}"),
-                    ),
-                }
             }
-            (method, path) if path.starts_with("/regions/") => {
+            (_, path) if path.starts_with("/regions/") => {
                 // `/regions/<name>/<rest>` is forwarded to that region's control API.
                 let rest = &path["/regions/".len()..];
                 let (name, sub) = rest.split_once('/').unwrap_or((rest, ""));
                 if !self.twin.regions.iter().any(|r| r.name == name) {
                     return Reply::not_found(format!("no region `{name}`"));
                 }
-                let body = serde_json::from_slice(&call.body).ok();
-                match self
-                    .call(
-                        &self.paths.region_endpoint(name),
-                        method.clone(),
-                        &format!("/{sub}"),
-                        body,
-                    )
-                    .await
-                {
-                    Ok(v) => Reply::ok(v),
-                    Err(Error::Api { status, message }) => Reply::error(
-                        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-                        message,
-                    ),
-                    Err(e) => Reply::error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!("region {name} is not reachable: {e}"),
-                    ),
-                }
+                let what = format!("region {name}");
+                self.forward(
+                    &self.paths.region_endpoint(name),
+                    &call,
+                    &format!("/{sub}"),
+                    &what,
+                )
+                .await
             }
             _ => Reply::not_found(format!("no route {} {}", call.method, call.path)),
+        }
+    }
+
+    /// Forwards `call` to another process's control API as `path`, its answer or error as is.
+    async fn forward(&self, endpoint: &Path, call: &Call, path: &str, what: &str) -> Reply {
+        let body = serde_json::from_slice(&call.body).ok();
+        match self.call(endpoint, call.method.clone(), path, body).await {
+            Ok(v) => Reply::ok(v),
+            Err(Error::Api { status, message }) => Reply::error(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                message,
+            ),
+            Err(e) => Reply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{what} is not reachable: {e}"),
+            ),
         }
     }
 }

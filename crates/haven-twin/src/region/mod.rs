@@ -61,11 +61,30 @@ impl Secrets for StoreSecrets {
     }
 }
 
+/// The SNS twin's settings from the spec: its topics with their subscriptions, webhook keys
+/// from the Parameter Store twin, and the `[local]` SMTP relay. Regions and the pipeline
+/// publish through the same topics.
+pub fn notify_config(spec: &haven_spec::Spec, paths: &Paths) -> haven_notify::NotifyConfig {
+    let mut config = haven_notify::NotifyConfig::new(&spec.notifications.from);
+    config.smtp_relay = spec.local.smtp_relay.clone();
+    for (name, t) in &spec.notifications.topics {
+        config.topics.insert(
+            name.clone(),
+            haven_notify::TopicConfig {
+                emails: t.email.clone(),
+                webhooks: t.webhooks.clone(),
+                webhook_secret: webhook_secret(paths, name, t.webhook_secret.as_deref()),
+            },
+        );
+    }
+    config
+}
+
 /// The HMAC key of topic `topic`'s webhooks: the value of its `webhook_secret` parameter, read
 /// when the region starts. A parameter that is not set or cannot be read leaves the webhooks
 /// unsigned, with a warning in the region's log: alerts still go out, and a receiver that checks
 /// `X-Haven-Signature` rejects them, which is what it should do with messages nobody signed.
-pub fn webhook_secret(paths: &Paths, topic: &str, parameter: Option<&str>) -> Option<String> {
+fn webhook_secret(paths: &Paths, topic: &str, parameter: Option<&str>) -> Option<String> {
     let parameter = parameter?;
     let value = haven_secrets::SecretStore::open(paths.secrets()).and_then(|s| s.get(parameter));
     match value {
@@ -660,18 +679,7 @@ async fn start_monitor(
     store
         .sync_alarms(&alarms, std::time::SystemTime::now())
         .map_err(|e| Error::Other(format!("cannot put the spec's alarms: {e}")))?;
-    let mut config = haven_notify::NotifyConfig::new(&spec.notifications.from);
-    config.smtp_relay = spec.local.smtp_relay.clone();
-    for (name, t) in &spec.notifications.topics {
-        config.topics.insert(
-            name.clone(),
-            haven_notify::TopicConfig {
-                emails: t.email.clone(),
-                webhooks: t.webhooks.clone(),
-                webhook_secret: webhook_secret(paths, name, t.webhook_secret.as_deref()),
-            },
-        );
-    }
+    let config = notify_config(spec, paths);
     let outbox = paths.region_dir(region).join("outbox");
     let notifier = match haven_notify::Notifier::open(&outbox, config, shutdown.clone()).await {
         Ok(n) => Some(n),
