@@ -21,6 +21,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use haven_time::{Precision, Utc};
 use tokio::sync::oneshot;
 
 use crate::mask::{Lines, Masker};
@@ -242,41 +243,9 @@ fn partial_suffix(buf: &[u8], marker: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
-/// UTC calendar date and time of day for a Unix time.
-struct Civil {
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: u64,
-    minute: u64,
-    second: u64,
-    micros: u32,
-}
-
-fn civil(t: SystemTime) -> Civil {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    Civil {
-        year,
-        month,
-        day,
-        hour: rem / 3600,
-        minute: rem % 3600 / 60,
-        second: rem % 60,
-        micros: d.subsec_micros(),
-    }
+/// UTC calendar date and time of day; times before the epoch count as the epoch.
+fn civil(t: SystemTime) -> Utc {
+    Utc::from_system_time(t.max(UNIX_EPOCH))
 }
 
 /// `2026/11/25 17:00:00.123456`, as CodeBuild's `[Container]` lines (UTC).
@@ -284,23 +253,19 @@ pub(crate) fn container_time(t: SystemTime) -> String {
     let c = civil(t);
     format!(
         "{:04}/{:02}/{:02} {:02}:{:02}:{:02}.{:06}",
-        c.year, c.month, c.day, c.hour, c.minute, c.second, c.micros
-    )
-}
-
-/// `2026-11-25T17:00:00.123Z` (RFC 3339, UTC, milliseconds).
-pub(crate) fn rfc3339(t: SystemTime) -> String {
-    let c = civil(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         c.year,
         c.month,
         c.day,
         c.hour,
         c.minute,
         c.second,
-        c.micros / 1000
+        c.nanos / 1000
     )
+}
+
+/// `2026-11-25T17:00:00.123Z` (RFC 3339, UTC, milliseconds).
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    civil(t).rfc3339(Precision::Millis)
 }
 
 #[cfg(test)]

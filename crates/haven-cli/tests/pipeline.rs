@@ -205,6 +205,16 @@ fn a_push_goes_through_build_staging_approval_and_both_regions() {
             );
         }
 
+        // The approval request went out on the topic, saying what to run.
+        let outbox = twin.path().join(".haven/pipeline/outbox");
+        let announced = eventually(30, "the approval request in the outbox", || {
+            std::fs::read_dir(&outbox).ok()?.flatten().find_map(|e| {
+                let text = std::fs::read_to_string(e.path()).ok()?;
+                text.contains(&format!("haven pipeline approve {id}"))
+                    .then_some(text)
+            })
+        });
+        assert!(announced.contains("APPROVAL NEEDED"), "{announced}");
         // A killed pipeline process comes back and the approval is still pending, not redone.
         let before =
             std::fs::read_to_string(twin.path().join(".haven/pipeline/control.json")).unwrap();

@@ -4,8 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::time;
-
 /// The prefix of every group of a project, `/haven/<project>` (haven-cfn's `log_prefix`): on
 /// AWS the project's KMS key lets CloudWatch Logs use groups under it.
 pub fn prefix(project: &str) -> String {
@@ -73,7 +71,7 @@ pub fn alb_group(project: &str, service: &str) -> String {
 /// `yyyy/mm/dd` key prefix of ALB log files in S3, one stream an hour.
 pub fn alb_stream(ms: u64) -> String {
     let days = i64::try_from(ms / 86_400_000).unwrap_or(0);
-    let (y, m, d) = time::civil_from_days(days);
+    let (y, m, d) = haven_time::civil_from_days(days);
     format!("{y:04}/{m:02}/{d:02}/{:02}", (ms % 86_400_000) / 3_600_000)
 }
 

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use haven_time::{Precision, Utc};
+
 /// Whole Unix seconds, rounded down (also before 1970, where `as_secs` would round up).
 pub(crate) fn secs(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
@@ -38,72 +40,29 @@ pub(crate) fn floor(t: i64, step: i64) -> i64 {
     t.div_euclid(step) * step
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    // Both fit: the day is 1..=31 and the month 1..=12.
-    (
-        y,
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
-    )
-}
-
-struct Parts {
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: i64,
-    minute: i64,
-    second: i64,
-    milli: i64,
-}
-
-fn parts(ms: i64) -> Parts {
-    let s = ms.div_euclid(1000);
-    let (year, month, day) = civil(s.div_euclid(86_400));
-    let sod = s.rem_euclid(86_400);
-    Parts {
-        year,
-        month,
-        day,
-        hour: sod / 3600,
-        minute: sod % 3600 / 60,
-        second: sod % 60,
-        milli: ms.rem_euclid(1000),
-    }
-}
-
 /// `2025-11-26T18:00:00Z`: how `--json` output and Datapoints print instants.
 pub fn rfc3339(t: SystemTime) -> String {
-    let p = parts(millis(t));
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        p.year, p.month, p.day, p.hour, p.minute, p.second
-    )
+    Utc::from_unix_millis(millis(t)).rfc3339(Precision::Secs)
 }
 
 /// `2025-11-26T18:00:00.000+0000`: CloudWatch's spelling in alarm reason data.
 pub(crate) fn cloudwatch_millis(ms: i64) -> String {
-    let p = parts(ms);
+    let p = Utc::from_unix_millis(ms);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+0000",
-        p.year, p.month, p.day, p.hour, p.minute, p.second, p.milli
+        p.year,
+        p.month,
+        p.day,
+        p.hour,
+        p.minute,
+        p.second,
+        p.nanos / 1_000_000
     )
 }
 
 /// `26/11/25 18:00:00`: how CloudWatch's alarm reasons print a datapoint's time (dd/mm/yy).
 pub(crate) fn reason_time(secs: i64) -> String {
-    let p = parts(secs.saturating_mul(1000));
+    let p = Utc::from_unix_secs(secs);
     format!(
         "{:02}/{:02}/{:02} {:02}:{:02}:{:02}",
         p.day,

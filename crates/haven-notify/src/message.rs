@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use haven_time::{Precision, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -494,63 +495,19 @@ impl Text {
     }
 }
 
-/// UTC calendar date and time of day.
-pub(crate) struct Civil {
-    pub year: i64,
-    pub month: u32,
-    pub day: u32,
-    /// 0 is Sunday.
-    pub weekday: u32,
-    pub hour: u64,
-    pub minute: u64,
-    pub second: u64,
-    pub millis: u32,
-}
-
-pub(crate) fn civil(t: SystemTime) -> Civil {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
-    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    Civil {
-        year,
-        month,
-        day,
-        // 1970-01-01 was a Thursday.
-        weekday: u32::try_from((days + 4).rem_euclid(7)).unwrap_or(0),
-        hour: rem / 3600,
-        minute: rem % 3600 / 60,
-        second: rem % 60,
-        millis: d.subsec_millis(),
-    }
+/// UTC calendar date and time of day; times before the epoch count as the epoch.
+pub(crate) fn civil(t: SystemTime) -> Utc {
+    Utc::from_system_time(t.max(UNIX_EPOCH))
 }
 
 /// `2026-05-01T12:00:00.123Z`, as SNS's `Timestamp`.
 pub fn rfc3339_millis(t: SystemTime) -> String {
-    let c = civil(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        c.year, c.month, c.day, c.hour, c.minute, c.second, c.millis
-    )
+    civil(t).rfc3339(Precision::Millis)
 }
 
 /// `2026-05-01T12:00:00Z`, for people.
 pub fn rfc3339_secs(t: SystemTime) -> String {
-    let c = civil(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        c.year, c.month, c.day, c.hour, c.minute, c.second
-    )
+    civil(t).rfc3339(Precision::Secs)
 }
 
 #[cfg(test)]
@@ -563,7 +520,7 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_626_000_123);
         assert_eq!(rfc3339_millis(t), "2026-11-25T17:00:00.123Z");
         assert_eq!(rfc3339_secs(t), "2026-11-25T17:00:00Z");
-        assert_eq!(civil(t).weekday, 3); // a Wednesday
+        assert_eq!(civil(t).weekday(), 3); // a Wednesday
         assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
     }
 

@@ -394,7 +394,7 @@ pub fn rfc5322_date(t: SystemTime) -> String {
     let c = civil(t);
     format!(
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000",
-        DAYS[c.weekday as usize % 7],
+        DAYS[c.weekday() as usize % 7],
         c.day,
         MONTHS[(c.month as usize + 11) % 12],
         c.year,

@@ -371,7 +371,7 @@ fn push_iso8601(out: &mut String, t: SystemTime) {
             text.clear();
             let days = i64::try_from(secs / 86_400).unwrap_or(0);
             let rem = secs % 86_400;
-            let (y, m, day) = civil_from_days(days);
+            let (y, m, day) = haven_time::civil_from_days(days);
             push_padded(text, u64::try_from(y).unwrap_or(0), 4);
             text.push('-');
             push_padded(text, u64::from(m), 2);
@@ -390,25 +390,6 @@ fn push_iso8601(out: &mut String, t: SystemTime) {
     out.push('.');
     push_padded(out, u64::from(d.subsec_micros()), 6);
     out.push('Z');
-}
-
-/// Days since 1970-01-01 to (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    (
-        y,
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
-    )
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use haven_time::{Precision, Utc};
+
 /// Milliseconds since the epoch, for a time.
 pub(crate) fn millis(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
@@ -14,97 +16,21 @@ pub(crate) fn now_rfc3339() -> String {
     rfc3339(millis(SystemTime::now()) / 1000)
 }
 
-/// Seconds since the epoch as RFC 3339 UTC (Howard Hinnant's civil-from-days).
+/// Seconds since the epoch as RFC 3339 UTC.
 pub(crate) fn rfc3339(secs: u64) -> String {
-    let (date, rem) = civil(secs);
-    format!(
-        "{date}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    Utc::from_unix_secs(i64::try_from(secs).unwrap_or(i64::MAX)).rfc3339(Precision::Secs)
 }
 
 /// Milliseconds since the epoch as RFC 3339 UTC with milliseconds, e.g.
 /// `2026-05-01T12:00:00.250Z`: push times, which order images pushed within one second.
 pub(crate) fn rfc3339_ms(ms: u64) -> String {
-    let (date, rem) = civil(ms / 1000);
-    format!(
-        "{date}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
-}
-
-/// The date (`YYYY-MM-DD`) and the seconds into that day.
-fn civil(secs: u64) -> (String, u64) {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (format!("{year:04}-{month:02}-{day:02}"), rem)
+    Utc::from_unix_millis(i64::try_from(ms).unwrap_or(i64::MAX)).rfc3339(Precision::Millis)
 }
 
 /// Parses what [`rfc3339`] and [`rfc3339_ms`] write (UTC, `Z`, optional fraction) into
 /// milliseconds since the epoch; `None` for anything else.
 pub(crate) fn parse_rfc3339(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
-        return None;
-    }
-    if b[16] != b':' || *b.last()? != b'Z' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u64> {
-        let part = s.get(r)?;
-        if part.bytes().all(|c| c.is_ascii_digit()) {
-            part.parse().ok()
-        } else {
-            None
-        }
-    };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return None;
-    }
-    if second > 60 {
-        return None;
-    }
-    let frac = &s[19..s.len() - 1];
-    let millis = if frac.is_empty() {
-        0
-    } else {
-        let digits = frac.strip_prefix('.')?;
-        if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        // Milliseconds: the first three digits, padded.
-        let mut ms = String::from(&digits[..digits.len().min(3)]);
-        while ms.len() < 3 {
-            ms.push('0');
-        }
-        ms.parse().ok()?
-    };
-    // Howard Hinnant's days-from-civil.
-    let y = i64::try_from(year).ok()? - i64::from(month <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::try_from(month).ok()?;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::try_from(day).ok()? - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
-    Some((days * 86_400 + hour * 3600 + minute * 60 + second) * 1000 + millis)
+    haven_time::parse_rfc3339(s)
 }
 
 #[cfg(test)]
