@@ -56,8 +56,9 @@ fn clone_source(twin: &Twin) -> std::path::PathBuf {
     clone
 }
 
-fn runs(twin: &Twin) -> Vec<Value> {
-    let out = twin.haven(&["pipeline", "ls", "--json"]);
+/// The JSON array a `haven ... --json` command prints.
+fn json_list(twin: &Twin, args: &[&str]) -> Vec<Value> {
+    let out = twin.haven(args);
     assert!(
         out.status.success(),
         "{}",
@@ -68,6 +69,10 @@ fn runs(twin: &Twin) -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap()
+}
+
+fn runs(twin: &Twin) -> Vec<Value> {
+    json_list(twin, &["pipeline", "ls", "--json"])
 }
 
 fn run_of(twin: &Twin, commit: &str) -> Option<Value> {
@@ -405,17 +410,7 @@ fn unsafe_kill(pid: u32) {
 }
 
 fn images(twin: &Twin) -> Vec<Value> {
-    let out = twin.haven(&["image", "ls", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .cloned()
-        .unwrap()
+    json_list(twin, &["image", "ls", "--json"])
 }
 
 #[test]
