@@ -38,7 +38,13 @@ pub struct Global {
 #[derive(Debug, Args, Clone)]
 pub struct SpecArg {
     /// The spec file.
-    #[arg(long, short = 's', default_value = "haven.toml", env = "HAVEN_SPEC")]
+    #[arg(
+        long,
+        short = 's',
+        default_value = "haven.toml",
+        env = "HAVEN_SPEC",
+        global = true
+    )]
     pub spec: PathBuf,
 }
 

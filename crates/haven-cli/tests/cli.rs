@@ -144,3 +144,29 @@ fn help_and_completions() {
         assert!(text(&out.stdout).contains("validate"), "{shell}");
     }
 }
+
+#[test]
+fn spec_is_accepted_before_or_after_a_subcommand() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(haven(tmp.path(), &["init", "app"]).status.success());
+    let spec = tmp.path().join("app/haven.toml");
+    let spec = spec.to_str().unwrap();
+    // From another directory, the spec named on either side of the subcommand is the one read.
+    for args in [
+        vec!["image", "--spec", spec, "ls"],
+        vec!["image", "ls", "--spec", spec],
+        vec!["pipeline", "ls", "--spec", spec],
+        vec!["secret", "ls", "-s", spec],
+    ] {
+        let out = haven(tmp.path(), &args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    }
+    // Without it, the default (haven.toml here) is missing, and the error names it.
+    let out = haven(tmp.path(), &["image", "ls"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("haven.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+}
