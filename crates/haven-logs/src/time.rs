@@ -9,8 +9,7 @@ const MS_PER_DAY: u64 = 86_400_000;
 
 /// Milliseconds since the epoch; times before it count as 0.
 pub fn to_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    haven_time::unix_millis(t)
 }
 
 pub fn from_ms(ms: u64) -> SystemTime {

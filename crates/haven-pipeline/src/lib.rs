@@ -11,7 +11,6 @@ mod stages;
 mod store;
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use engine::{PipelineArgs, run};
 pub use store::Store;
@@ -61,12 +60,6 @@ impl Error {
 /// Locks a mutex, carrying on past a poisoned one: the data stays usable.
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The repository name of a spec's service: `source.repository`.

@@ -152,22 +152,19 @@ fn retry_stage(ctx: &Ctx, id: &str, stage: &str) -> Reply {
 }
 
 fn source_status(ctx: &Ctx) -> Result<Vec<SourceStatus>, crate::Error> {
-    let branches = ctx.spec.source.protected_branches.clone();
-    let mut branches_all = branches.clone();
-    if !branches_all.contains(&ctx.spec.source.branch) {
-        branches_all.insert(0, ctx.spec.source.branch.clone());
+    let mut branches = ctx.spec.source.protected_branches.clone();
+    if !branches.contains(&ctx.spec.source.branch) {
+        branches.insert(0, ctx.spec.source.branch.clone());
     }
+    // The primary's refs and push log are read once for every region.
+    let primary = haven_source::PrimaryHeads::read(&ctx.primary)?;
+    let all = std::iter::once((ctx.spec.primary().name.as_str(), &ctx.primary, true))
+        .chain(ctx.secondaries.iter().map(|(n, r)| (n.as_str(), r, false)));
     let mut out = Vec::new();
-    let primary_name = ctx.spec.primary().name.clone();
-    let all = std::iter::once((primary_name, ctx.primary.clone(), true)).chain(
-        ctx.secondaries
-            .iter()
-            .map(|(n, r)| (n.clone(), r.clone(), false)),
-    );
     for (region, repo, is_primary) in all {
-        let heads = haven_source::branch_heads(&ctx.primary, &repo, &branches_all, is_primary)?;
+        let heads = primary.compare((!is_primary).then_some(repo), &branches)?;
         out.push(SourceStatus {
-            region,
+            region: region.to_owned(),
             role: if is_primary { "primary" } else { "secondary" }.to_owned(),
             url: repo.url(),
             branches: heads

@@ -306,7 +306,7 @@ async fn approval(ctx: &Arc<Ctx>, r: &Run, idx: usize, log: &StageLog) -> StageR
         .ok()
         .flatten()
         .and_then(|run| run.stages.get(idx).and_then(|s| s.started_at_ms))
-        .unwrap_or_else(crate::now_ms);
+        .unwrap_or_else(haven_time::now_millis);
     let timeout: Duration = ctx.spec.local.approval_timeout.into();
     let expires = started.saturating_add(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
     let detail = ctx.store.detail(r.id, idx).map_err(|e| e.to_string())?;
@@ -363,7 +363,7 @@ async fn approval(ctx: &Arc<Ctx>, r: &Run, idx: usize, log: &StageLog) -> StageR
             Some(_) => return Err(format!("rejected{}", comment(&detail))),
             None => {}
         }
-        if crate::now_ms() >= expires {
+        if haven_time::now_millis() >= expires {
             return Err(format!(
                 "the approval expired after {} without a decision",
                 ctx.spec.local.approval_timeout

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::api::{Run, RunStatus, Stage, StageStatus};
-use crate::{Error, now_ms};
+use haven_time::now_millis as now_ms;
+
+use crate::Error;
 
 pub struct Store {
     conn: Mutex<Connection>,

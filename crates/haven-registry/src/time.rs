@@ -1,14 +1,13 @@
 //! Times as the registry writes them in `index.json`: RFC 3339 UTC, and milliseconds since the
 //! epoch to compare them (strings with and without a fraction do not sort as times).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use haven_time::{Precision, Utc};
 
 /// Milliseconds since the epoch, for a time.
 pub(crate) fn millis(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    haven_time::unix_millis(t)
 }
 
 /// Now as RFC 3339 UTC to the second, e.g. `2026-05-01T12:00:00Z`.

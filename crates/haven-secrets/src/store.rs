@@ -5,7 +5,6 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use chacha20poly1305::aead::{Aead, AeadCore, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -164,7 +163,7 @@ impl SecretStore {
             Sealed {
                 kind: SECURE_STRING.into(),
                 version,
-                last_modified_ms: now_ms(),
+                last_modified_ms: haven_time::now_millis(),
                 nonce: hex(&nonce),
                 ciphertext: hex(&ciphertext),
             },
@@ -370,12 +369,6 @@ impl SecretStore {
 /// Held while the parameter file is read, changed and written; closing the file unlocks it.
 struct Lock {
     _file: std::fs::File,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn hex(bytes: &[u8]) -> String {

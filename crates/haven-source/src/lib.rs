@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The push log's file name inside a repository (one line per updated ref).
 const PUSH_LOG: &str = "haven-pushes.log";
@@ -262,7 +261,7 @@ impl Repo {
             .chain(before.keys().filter(|b| !after.contains_key(*b)).cloned())
             .collect();
         if !changed.is_empty() {
-            let now = now_ms();
+            let now = haven_time::now_millis();
             let pushes = self.pushes()?;
             let mut lines = String::new();
             for b in &changed {
@@ -330,51 +329,67 @@ pub fn branch_heads(
     branches: &[String],
     is_primary: bool,
 ) -> Result<Vec<BranchHead>> {
-    let primary_heads = primary.heads()?;
-    let heads = if is_primary {
-        primary_heads.clone()
-    } else if repo.exists() {
-        repo.heads()?
-    } else {
-        BTreeMap::new()
-    };
-    let replications = if is_primary || !repo.exists() {
-        Vec::new()
-    } else {
-        repo.replications()?
-    };
-    let pushes = primary.pushes()?;
-    let now = now_ms();
-    Ok(branches
-        .iter()
-        .map(|b| {
-            let commit = heads.get(b).cloned();
-            let in_sync = commit == primary_heads.get(b).cloned();
-            let reference = format!("refs/heads/{b}");
-            let lag_ms = (!is_primary).then(|| {
-                if in_sync {
-                    replications
-                        .iter()
-                        .rev()
-                        .find(|r| r.reference == reference)
-                        .map_or(0, |r| r.at_ms.saturating_sub(r.pushed_at_ms))
-                } else {
-                    let target = primary_heads.get(b);
-                    pushes
-                        .iter()
-                        .rev()
-                        .find(|p| p.reference == reference && Some(&p.new) == target)
-                        .map_or(0, |p| now.saturating_sub(p.at_ms))
-                }
-            });
-            BranchHead {
-                branch: b.clone(),
-                commit,
-                in_sync,
-                lag_ms,
-            }
+    PrimaryHeads::read(primary)?.compare((!is_primary).then_some(repo), branches)
+}
+
+/// The primary's heads and push log, read once and compared with any number of regions'
+/// repositories (status shows every region, and each read runs git).
+pub struct PrimaryHeads {
+    heads: BTreeMap<String, String>,
+    pushes: Vec<Push>,
+}
+
+impl PrimaryHeads {
+    pub fn read(primary: &Repo) -> Result<Self> {
+        Ok(Self {
+            heads: primary.heads()?,
+            pushes: primary.pushes()?,
         })
-        .collect())
+    }
+
+    /// The heads of `branches` in `secondary` (or in the primary itself, for `None`).
+    pub fn compare(
+        &self,
+        secondary: Option<&Repo>,
+        branches: &[String],
+    ) -> Result<Vec<BranchHead>> {
+        let (heads, replications) = match secondary {
+            None => (self.heads.clone(), Vec::new()),
+            Some(repo) if repo.exists() => (repo.heads()?, repo.replications()?),
+            Some(_) => (BTreeMap::new(), Vec::new()),
+        };
+        let now = haven_time::now_millis();
+        Ok(branches
+            .iter()
+            .map(|b| {
+                let commit = heads.get(b).cloned();
+                let in_sync = commit.as_ref() == self.heads.get(b);
+                let reference = format!("refs/heads/{b}");
+                let lag_ms = secondary.is_some().then(|| {
+                    if in_sync {
+                        replications
+                            .iter()
+                            .rev()
+                            .find(|r| r.reference == reference)
+                            .map_or(0, |r| r.at_ms.saturating_sub(r.pushed_at_ms))
+                    } else {
+                        let target = self.heads.get(b);
+                        self.pushes
+                            .iter()
+                            .rev()
+                            .find(|p| p.reference == reference && Some(&p.new) == target)
+                            .map_or(0, |p| now.saturating_sub(p.at_ms))
+                    }
+                });
+                BranchHead {
+                    branch: b.clone(),
+                    commit,
+                    in_sync,
+                    lag_ms,
+                }
+            })
+            .collect())
+    }
 }
 
 /// Branch names as git accepts them, and nothing a hook script could misread.
@@ -482,12 +497,6 @@ fn append(path: &Path, text: &str) -> Result<()> {
         .open(path)
         .map_err(io(path))?;
     f.write_all(text.as_bytes()).map_err(io(path))
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

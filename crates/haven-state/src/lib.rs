@@ -5,7 +5,6 @@
 //! process it may have left behind and every decision it made.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -177,9 +176,7 @@ pub struct ReleaseStep {
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    haven_time::now_millis()
 }
 
 impl Store {

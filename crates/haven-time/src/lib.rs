@@ -9,6 +9,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 const SECS_PER_DAY: i64 = 86_400;
 const MS_PER_DAY: u64 = 86_400_000;
 
+/// Milliseconds since the epoch; times before it count as 0.
+pub fn unix_millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Now, in milliseconds since the epoch.
+pub fn now_millis() -> u64 {
+    unix_millis(SystemTime::now())
+}
+
 /// Days since 1970-01-01 to (year, month 1..=12, day 1..=31).
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;

@@ -53,13 +53,7 @@ pub fn build(cx: Cx<'_>, region: &Region, user: &UserBuildspec) -> Stack {
             )
         },
     );
-    let key = b.from_output(
-        out::KEY_ARN,
-        "String",
-        "The region's KMS key (network stack)",
-        &cx.stack_name(&region.name, StackKind::Network),
-        out::KEY_ARN,
-    );
+    let key = b.network_key(cx, &region.name);
     let replicate = cx.spec.source.replicate && cx.spec.secondaries().next().is_some();
     if primary || replicate {
         b.add(

@@ -97,6 +97,17 @@ impl Builder {
         Expr::r#ref(name)
     }
 
+    /// The region's KMS key, a parameter wired from the network stack's output.
+    pub fn network_key(&mut self, cx: Cx<'_>, region: &str) -> Expr {
+        self.from_output(
+            out::KEY_ARN,
+            "String",
+            "The region's KMS key (network stack)",
+            &cx.stack_name(region, StackKind::Network),
+            out::KEY_ARN,
+        )
+    }
+
     /// A parameter the deployer supplies; returns a `Ref` to it.
     pub fn deploy_time(&mut self, name: &str, description: &str, pattern: &str) -> Expr {
         self.parameter(name, "String", description, Some(pattern));

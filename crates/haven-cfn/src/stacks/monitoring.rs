@@ -32,13 +32,7 @@ pub fn build(cx: Cx<'_>, region: &Region) -> Stack {
         ),
     );
     let network = cx.stack_name(&region.name, StackKind::Network);
-    let key = b.from_output(
-        out::KEY_ARN,
-        "String",
-        "The region's KMS key (network stack)",
-        &network,
-        out::KEY_ARN,
-    );
+    let key = b.network_key(cx, &region.name);
     let topics = topics_in(cx.spec, region);
     for topic in &topics {
         self::topic(&mut b, cx, topic, &topic_id(cx.spec, topic), &key);

@@ -34,15 +34,7 @@ pub fn build(cx: Cx<'_>, region: &Region) -> Stack {
     );
     let registry = &cx.spec.registry;
     let kms = registry.encryption == Encryption::Kms;
-    let key = kms.then(|| {
-        b.from_output(
-            out::KEY_ARN,
-            "String",
-            "The region's KMS key (network stack)",
-            &cx.stack_name(&region.name, StackKind::Network),
-            out::KEY_ARN,
-        )
-    });
+    let key = kms.then(|| b.network_key(cx, &region.name));
     let mut repo = Resource::new(EcrRepository {
         repository_name: cx.names.repository(),
         image_tag_mutability: if registry.immutable_tags {

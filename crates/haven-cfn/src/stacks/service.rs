@@ -33,13 +33,7 @@ pub fn build(cx: Cx<'_>, region: &Region) -> Result<Stack, SynthError> {
         ),
     );
     let network = cx.stack_name(&region.name, StackKind::Network);
-    let key = b.from_output(
-        out::KEY_ARN,
-        "String",
-        "The region's KMS key (network stack)",
-        &network,
-        out::KEY_ARN,
-    );
+    let key = b.network_key(cx, &region.name);
     let subnets = b.from_output(
         out::PRIVATE_SUBNETS,
         "List<AWS::EC2::Subnet::Id>",
