@@ -2,8 +2,7 @@
 //! stage's detail before waiting on it, so that a resumed stage follows what is under way
 //! instead of starting it again.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -23,22 +22,13 @@ pub(crate) struct StageLog {
 
 impl StageLog {
     pub(crate) fn line(&self, text: &str) {
-        let stamp = haven_notify::rfc3339_millis(SystemTime::now());
-        let written = std::fs::create_dir_all(self.path.parent().unwrap_or(Path::new(".")))
-            .and_then(|()| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)
-            })
-            .and_then(|mut f| {
-                let mut out = String::new();
-                for l in text.lines() {
-                    out.push_str(&format!("{stamp} {l}\n"));
-                }
-                f.write_all(out.as_bytes())
-            });
-        if let Err(e) = written {
+        // The logs twin's own line format, so `haven logs` reads the stage logs as a group.
+        let now = haven_time::now_millis();
+        let mut buf = Vec::with_capacity(text.len() + 32);
+        for l in text.lines() {
+            haven_logs::push_event(&mut buf, now, l.as_bytes());
+        }
+        if let Err(e) = haven_logs::append(&self.path, &buf) {
             tracing::warn!("stage log {}: {e}", self.path.display());
         }
         tracing::info!("{text}");
@@ -199,6 +189,19 @@ async fn release(
             id
         }
         None => {
+            // Nothing to release when the service runs the image already (a stage resumed
+            // after its release ended, or a retry): asked of the region, not read from an
+            // error message.
+            let status = call_region(ctx, region, Method::GET, "/status", None).await?;
+            let running = status["services"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["name"] == service && s["image"] == image);
+            if running {
+                log.line(&format!("{service} in {region} already runs the image"));
+                return Ok(());
+            }
             let (spec, paths) = (ctx.spec.clone(), ctx.paths.clone());
             let (img, reg) = (image.to_owned(), region.to_owned());
             tokio::task::spawn_blocking(move || image::replicate(&spec, &paths, &img, &reg))
@@ -218,10 +221,6 @@ async fn release(
                         .map_err(|e| e.to_string())?;
                     log.line(&format!("started release {id} of {service} in {region}"));
                     id
-                }
-                Err(message) if message.contains("already runs") => {
-                    log.line(&format!("{service} in {region} already runs the image"));
-                    return Ok(());
                 }
                 Err(message) => return Err(format!("{region}: {message}")),
             }

@@ -125,7 +125,7 @@ fn ls(printer: &Printer, ctx: &Ctx) -> anyhow::Result<ExitCode> {
             r.id.to_string(),
             short(&r.commit).to_owned(),
             r.status.to_string(),
-            haven_notify_time(r.started_at_ms),
+            utc(r.started_at_ms),
         ];
         row.extend(r.stages.iter().map(|s| s.status.to_string()));
         rows.push(row);
@@ -134,9 +134,10 @@ fn ls(printer: &Printer, ctx: &Ctx) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn haven_notify_time(ms: u64) -> String {
-    let t = std::time::UNIX_EPOCH + Duration::from_millis(ms);
-    haven_notify::rfc3339_secs(t)
+/// A run's time as RFC 3339 to the second, as the other commands print times.
+fn utc(ms: u64) -> String {
+    haven_time::Utc::from_unix_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+        .rfc3339(haven_time::Precision::Secs)
 }
 
 fn short(commit: &str) -> &str {
@@ -155,7 +156,7 @@ fn show(printer: &Printer, ctx: &Ctx, id: u64) -> anyhow::Result<ExitCode> {
         paint_status(printer, run.status.as_str()),
         run.commit,
         run.branch,
-        haven_notify_time(run.started_at_ms)
+        utc(run.started_at_ms)
     ));
     if let Some(image) = &run.image {
         printer.out(&format!("image {image}"));
