@@ -299,18 +299,15 @@ impl MetricStore {
             },
         )?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        conn.set_prepared_statement_cache_capacity(64);
-        let done_until = load_done_until(&conn)?;
-        Ok(Self {
-            conn,
-            retention,
-            series: HashMap::new(),
-            done_until,
-        })
+        Self::with(conn, retention)
     }
 
     fn init(conn: Connection, retention: Retention) -> Result<Self> {
         conn.execute_batch(SCHEMA)?;
+        Self::with(conn, retention)
+    }
+
+    fn with(conn: Connection, retention: Retention) -> Result<Self> {
         // Room for every statement the store prepares, so none is parsed twice.
         conn.set_prepared_statement_cache_capacity(64);
         let done_until = load_done_until(&conn)?;
