@@ -184,10 +184,6 @@ impl AccessLog {
         lines.index.push((ms, start..end));
     }
 
-    pub(crate) fn emit(&self, entry: AccessLogEntry) {
-        self.push(&entry);
-    }
-
     /// Moves every line held into `out` (unordered across shards).
     pub fn drain(&self, out: &mut Lines) {
         for shard in self.inner.shards.iter() {

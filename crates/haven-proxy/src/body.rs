@@ -40,10 +40,11 @@ enum Inner {
 /// What must happen when a streamed response ends: release the target and log.
 pub(crate) struct Tail {
     pub(crate) in_flight: InFlight,
-    pub(crate) log: Option<Box<PendingLog>>,
+    /// The access-log entry, completed when the body has been sent.
+    pub(crate) log: Option<Box<AccessLogEntry>>,
     pub(crate) sent: u64,
-    /// Held for its `Drop`.
-    pub(crate) _streaming: Streaming,
+    /// Held for its `Drop`; its connection holds the access log.
+    pub(crate) streaming: Streaming,
 }
 
 /// Counts a response as streaming on its client connection while it lives, so that the
@@ -64,18 +65,13 @@ impl Drop for Streaming {
     }
 }
 
-/// An access-log entry completed when the body has been sent.
-pub(crate) struct PendingLog {
-    pub(crate) entry: AccessLogEntry,
-}
-
 impl Drop for Tail {
     fn drop(&mut self) {
-        if let Some(mut log) = self.log.take() {
-            log.entry.time = SystemTime::now();
-            log.entry.sent_bytes += self.sent;
-            if let Some(sink) = &self._streaming.0.access_log {
-                sink.emit(log.entry);
+        if let Some(mut entry) = self.log.take() {
+            entry.time = SystemTime::now();
+            entry.sent_bytes += self.sent;
+            if let Some(sink) = &self.streaming.0.access_log {
+                sink.push(&entry);
             }
         }
     }

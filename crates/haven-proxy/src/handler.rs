@@ -15,7 +15,7 @@ use http::{HeaderValue, Method, Request, Response, Version, header};
 use hyper::body::{Body as _, Incoming};
 
 use crate::access_log::{AccessLogEntry, LogProtocol};
-use crate::body::{PendingLog, ProxyBody, Streaming, Tail};
+use crate::body::{ProxyBody, Streaming, Tail};
 use crate::conn::{ConnShared, Protocol};
 use crate::error_page;
 use crate::headers::{self, BodyFraming, MAX_FORWARDED_FOR, Outgoing, Scan};
@@ -253,7 +253,7 @@ fn elb_reply(
             error_reason,
         );
         if let Some(sink) = &ctx.conn.access_log {
-            sink.emit(entry);
+            sink.push(&entry);
         }
     }
     // HTTP/2 has no Connection header; there a 400 only ends the stream.
@@ -368,13 +368,13 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
                         size as u64 + 17,
                         None,
                     );
-                    Box::new(PendingLog { entry })
+                    Box::new(entry)
                 });
                 let tail = Tail {
                     in_flight,
                     log,
                     sent: 0,
-                    _streaming: Streaming::new(ctx.conn.clone()),
+                    streaming: Streaming::new(ctx.conn.clone()),
                 };
                 let mut resp = Response::new(ProxyBody::upstream(
                     conn,
