@@ -254,27 +254,22 @@ fn logs(
         for name in &names {
             for file in stage_files(ctx, &run, name) {
                 let offset = offsets.entry(file.clone()).or_insert(0);
-                let text = match std::fs::read(&file) {
+                // Only what was appended since the last read: following rereads nothing.
+                let text = match read_from(&file, *offset) {
                     Ok(bytes) => bytes,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                     Err(e) => {
                         return Err(e).with_context(|| format!("cannot read `{}`", file.display()));
                     }
                 };
-                let start = usize::try_from(*offset)
-                    .unwrap_or(usize::MAX)
-                    .min(text.len());
                 // Only whole lines: a line being written is printed once it ends.
-                let end = text[start..]
-                    .iter()
-                    .rposition(|b| *b == b'\n')
-                    .map_or(start, |p| start + p + 1);
-                if end > start {
-                    let chunk = String::from_utf8_lossy(&text[start..end]);
+                let end = text.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
+                if end > 0 {
+                    let chunk = String::from_utf8_lossy(&text[..end]);
                     for line in chunk.lines() {
                         printer.out(&format!("[{name}] {line}"));
                     }
-                    *offset = u64::try_from(end).unwrap_or(u64::MAX);
+                    *offset += u64::try_from(end).unwrap_or(u64::MAX);
                 }
             }
         }
@@ -289,6 +284,16 @@ fn logs(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// The bytes of `path` from `offset` on.
+fn read_from(path: &Path, offset: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// `haven source url`.
