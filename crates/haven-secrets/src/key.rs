@@ -1,8 +1,8 @@
 //! The store's key file: 32 random bytes, mode 0600, created on first write and refused when its
 //! mode lets group or others read or change it.
 
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use chacha20poly1305::aead::{KeyInit, OsRng};
@@ -52,23 +52,7 @@ pub(crate) fn load_or_create(path: &Path) -> Result<XChaCha20Poly1305, Error> {
         return Ok(cipher);
     }
     let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(".key.tmp.{}", std::process::id()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| Error::io(&tmp, e))?;
-    // The mode given to open(2) is reduced by the umask, never widened; set it exactly.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| Error::io(&tmp, e))?;
-    file.write_all(key.as_slice())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::io(&tmp, e))?;
-    drop(file);
     // Renamed into place whole, so no reader ever sees a short key.
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    crate::write_private(path, key.as_slice())?;
     Ok(XChaCha20Poly1305::new(&key))
 }

@@ -1,7 +1,6 @@
 //! The store itself: the parameter file, its lock, and sealing and opening values.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -303,30 +302,11 @@ impl SecretStore {
     /// Replaces the parameter file whole: a reader sees the old file or the new one.
     fn write(&self, file: &File) -> Result<(), Error> {
         let path = self.file_path();
-        let tmp = self
-            .dir
-            .join(format!(".parameters.json.tmp.{}", std::process::id()));
         let text = serde_json::to_vec_pretty(file).map_err(|e| Error::Corrupt {
             path: path.clone(),
             problem: e.to_string(),
         })?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(&text)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| Error::io(&tmp, e))?;
-        drop(f);
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        // Makes the rename itself durable; the data is already safe if this fails.
-        std::fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .ok();
-        Ok(())
+        crate::write_private(&path, &text)
     }
 
     /// An exclusive lock on the store's lock file, released when dropped.

@@ -133,8 +133,6 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
 
 /// Reads the control token, creating a random one (mode 0600) the first time.
 pub fn token(paths: &Paths) -> Result<String, Error> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
     let path = paths.token();
     match std::fs::read_to_string(&path) {
         Ok(t) if t.trim().len() >= 32 => return Ok(t.trim().to_owned()),
@@ -142,21 +140,14 @@ pub fn token(paths: &Paths) -> Result<String, Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io(&path, e)),
     }
+    // From the kernel or not at all: ids may fall back to weaker randomness, a token may not.
     let mut raw = [0u8; 32];
     std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut raw))
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut raw))
         .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
     let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
     std::fs::create_dir_all(&paths.root).map_err(|e| Error::io(&paths.root, e))?;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| Error::io(&tmp, e))?;
-    std::io::Write::write_all(&mut f, token.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    haven_secrets::write_private(&path, token.as_bytes())
+        .map_err(|e| Error::Other(e.to_string()))?;
     Ok(token)
 }
