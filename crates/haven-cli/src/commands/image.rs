@@ -7,17 +7,12 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
-use haven_registry::{Expired, LifecycleOutcome, Registry, ScanReport, TagPolicy};
+use haven_registry::{Expired, LifecycleOutcome, Registry, ScanReport};
 use haven_spec::Spec;
 use haven_twin::Paths;
 use serde::Serialize;
 
 use crate::printer::Printer;
-
-/// A region's registry directory in the state directory.
-pub fn registry_dir(paths: &Paths, region: &str) -> PathBuf {
-    paths.registry(region)
-}
 
 struct Opened {
     spec: Spec,
@@ -31,10 +26,7 @@ fn open(printer: &Printer, spec_path: &Path) -> anyhow::Result<Opened> {
     let spec = loaded.spec;
     let paths = Paths::new(spec.path(&spec.local.state_dir));
     let region = spec.primary().name.clone();
-    let policy = TagPolicy {
-        immutable: spec.registry.immutable_tags,
-    };
-    let registry = Registry::open(&registry_dir(&paths, &region), policy)
+    let registry = haven_pipeline::image::open_registry(&spec, &paths, &region)
         .with_context(|| format!("cannot open the registry of {region}"))?;
     Ok(Opened {
         spec,
@@ -610,7 +602,7 @@ mod tests {
         build(&p, &spec, None, vec![("EXTRA".into(), "1".into())]).unwrap();
         let reg = Registry::open(
             &tmp.path().join(".haven/regions/us-east-1/registry"),
-            TagPolicy { immutable: true },
+            haven_registry::TagPolicy { immutable: true },
         )
         .unwrap();
         let config = reg.config("2a10ed4c-325").unwrap();
