@@ -3,16 +3,16 @@
 //! off the request path (the proxy drops and counts entries when the sink is full).
 
 use std::io::Write as _;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
-use haven_proxy::{AccessLog, Lines};
+use haven_proxy::{AccessLog, Batch};
 use tokio::sync::watch;
 
 use crate::group::Group;
 use crate::{names, time, write};
 
-/// Entries the sink holds: about a third of a second at 50,000 requests a second, three
-/// drains' worth, so a writer that falls behind for a moment loses nothing.
+/// Entries the sink holds per serving thread: about a third of a second at 50,000 requests a
+/// second, three drains' worth, so a writer that falls behind for a moment loses nothing.
 pub const ACCESS_LOG_CAPACITY: usize = 16 * 1024;
 /// How often the writer takes what the sink holds. The writer polls rather than being woken:
 /// waking a reader for every entry costs the proxy, at tens of thousands of requests a
@@ -57,8 +57,8 @@ pub async fn write_access_log(group: Group, sink: AccessLog, mut stop: watch::Re
 /// stream.
 struct Writer {
     group: Group,
-    lines: Lines,
-    order: Vec<usize>,
+    batch: Batch,
+    line: String,
     buf: Vec<u8>,
     /// The hour (ms / 3,600,000) and file entries are being written to.
     file: Option<(u64, std::fs::File)>,
@@ -72,8 +72,8 @@ impl Writer {
     fn new(group: Group) -> Self {
         Self {
             group,
-            lines: Lines::default(),
-            order: Vec::new(),
+            batch: Batch::default(),
+            line: String::with_capacity(1024),
             buf: Vec::with_capacity(1 << 20),
             file: None,
             second: None,
@@ -83,38 +83,35 @@ impl Writer {
 
     /// Writes everything the sink holds.
     fn drain(&mut self, sink: &AccessLog) {
-        sink.drain(&mut self.lines);
+        sink.drain(&mut self.batch);
         self.write_batch();
     }
 
-    /// Writes and empties the batch, in time order, one write per hourly stream.
+    /// Formats the batch's entries as ALB lines, in time order (a stream reads best, and
+    /// `--since` seeks, in time order), one write per hourly stream; empties the batch.
     fn write_batch(&mut self) {
-        if self.lines.is_empty() {
+        if self.batch.is_empty() {
             return;
         }
-        // Workers finish requests out of order by a little, and shards interleave; a stream
-        // reads best (and `--since` seeks) in time order.
-        let lines = std::mem::take(&mut self.lines);
-        let mut order = std::mem::take(&mut self.order);
-        order.clear();
-        order.extend(0..lines.index.len());
-        order.sort_by_key(|i| lines.index[*i].0);
+        let mut batch = std::mem::take(&mut self.batch);
         let mut hour = None;
-        for &i in &order {
-            let (ms, range) = &lines.index[i];
-            let ms = *ms;
+        for entry in batch.sorted() {
+            let ms = entry
+                .time
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
             if hour.is_some_and(|h| h != ms / 3_600_000) {
                 self.flush(hour);
             }
             hour = Some(ms / 3_600_000);
             self.push_stamp(ms);
-            let text = lines.text.get(range.clone()).unwrap_or_default();
-            write::push_stamped(&mut self.buf, b"", text.as_bytes());
+            self.line.clear();
+            haven_proxy::write_alb_line(&mut self.line, &entry);
+            write::push_stamped(&mut self.buf, b"", self.line.as_bytes());
         }
         self.flush(hour);
-        self.order = order;
-        self.lines = lines;
-        self.lines.clear();
+        batch.clear();
+        self.batch = batch;
     }
 
     /// The event's `<RFC 3339 ms>` stamp, the date and time of its second formatted once.

@@ -3,19 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use haven_logs::{Events, Group, Query, names, time};
 use haven_proxy::{AccessLog, AccessLogEntry, LogProtocol, format_alb_line};
 
-fn entry(ms: u64, path: &str, status: u16) -> AccessLogEntry {
+fn entry(ms: u64, path: &str, status: u16) -> AccessLogEntry<&str> {
     let t = UNIX_EPOCH + Duration::from_millis(ms);
     AccessLogEntry {
         protocol: LogProtocol::Http,
         time: t,
         request_creation_time: t - Duration::from_millis(2),
-        elb: Arc::from("app/web-production-alb"),
+        elb: "app/web-production-alb",
         client: "127.0.0.1:50000".parse().unwrap(),
         target: Some("127.0.0.1:41000".parse().unwrap()),
         request_processing_time: Some(Duration::from_micros(50)),
@@ -25,13 +24,14 @@ fn entry(ms: u64, path: &str, status: u16) -> AccessLogEntry {
         target_status_code: Some(status),
         received_bytes: 80,
         sent_bytes: 200,
-        method: "GET".into(),
-        url: format!("http://localhost:4001{path}"),
+        method: "GET",
+        port: 4001,
+        path,
         http_version: "HTTP/1.1",
-        user_agent: Some("curl/8.5.0".into()),
-        target_group: Some(Arc::from("web-production-tg-1")),
-        trace_id: Some("Root=1-65540000-000000000000000000000001".into()),
-        domain_name: Some("localhost".into()),
+        user_agent: Some("curl/8.5.0"),
+        target_group: Some("web-production-tg-1"),
+        trace_id: Some("Root=1-65540000-000000000000000000000001"),
+        domain_name: Some("localhost"),
         actions_executed: "forward",
         error_reason: None,
         classification: None,

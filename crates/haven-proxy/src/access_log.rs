@@ -16,10 +16,11 @@ pub enum LogProtocol {
     H2,
 }
 
-/// One request as the ALB would log it. Times that do not apply are `None` (logged `-1`),
-/// as are missing target fields (logged `-`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AccessLogEntry {
+/// One request as the ALB would log it, its text fields of type `S` (`&str` to build and
+/// read entries; the sink keeps them as places in its own text). Times that do not apply are
+/// `None` (logged `-1`), as are missing target fields (logged `-`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessLogEntry<S> {
     /// `type`.
     pub protocol: LogProtocol,
     /// `time`: when the response was complete.
@@ -27,7 +28,7 @@ pub struct AccessLogEntry {
     /// `request_creation_time`: when the request arrived.
     pub request_creation_time: SystemTime,
     /// `elb`: the listener's name.
-    pub elb: Arc<str>,
+    pub elb: S,
     /// `client:port`.
     pub client: SocketAddr,
     /// `target:port`.
@@ -47,19 +48,21 @@ pub struct AccessLogEntry {
     /// `sent_bytes`: response body bytes sent, plus the head as estimated from its fields.
     pub sent_bytes: u64,
     /// `request` method.
-    pub method: String,
-    /// `request` URL: `http://host:port/path?query`.
-    pub url: String,
+    pub method: S,
+    /// The listener's port, for the `request` URL `http://host:port/path?query`.
+    pub port: u16,
+    /// The `request` URL's path and query.
+    pub path: S,
     /// `request` protocol version, e.g. `HTTP/1.1`.
     pub http_version: &'static str,
     /// `user_agent`.
-    pub user_agent: Option<String>,
+    pub user_agent: Option<S>,
     /// `target_group_arn` (here the group's name).
-    pub target_group: Option<Arc<str>>,
+    pub target_group: Option<S>,
     /// `trace_id`.
-    pub trace_id: Option<String>,
-    /// `domain_name`: the Host header.
-    pub domain_name: Option<String>,
+    pub trace_id: Option<S>,
+    /// `domain_name`: the Host header (or the HTTP/2 authority); its host part is the URL's.
+    pub domain_name: Option<S>,
     /// `actions_executed`, e.g. `forward`.
     pub actions_executed: &'static str,
     /// `error_reason`, e.g. `TargetConnectionError`.
@@ -70,12 +73,45 @@ pub struct AccessLogEntry {
     pub classification_reason: Option<&'static str>,
 }
 
-/// Where access-log entries go: bounded buffers, one per shard, that the log writer empties
-/// on its own schedule. Each entry is formatted as its ALB line on the thread that served the
-/// request, into its shard's text, so nothing allocated per request crosses threads. Workers
-/// pick shards round-robin once per thread, so a request takes an uncontended lock and wakes
-/// nobody; when its shard is full the entry is dropped and counted, so logging never slows
-/// requests down.
+impl<S> AccessLogEntry<S> {
+    /// The same entry with each text field passed through `f`.
+    fn map<T>(&self, mut f: impl FnMut(&S) -> T) -> AccessLogEntry<T> {
+        AccessLogEntry {
+            protocol: self.protocol,
+            time: self.time,
+            request_creation_time: self.request_creation_time,
+            elb: f(&self.elb),
+            client: self.client,
+            target: self.target,
+            request_processing_time: self.request_processing_time,
+            target_processing_time: self.target_processing_time,
+            response_processing_time: self.response_processing_time,
+            elb_status_code: self.elb_status_code,
+            target_status_code: self.target_status_code,
+            received_bytes: self.received_bytes,
+            sent_bytes: self.sent_bytes,
+            method: f(&self.method),
+            port: self.port,
+            path: f(&self.path),
+            http_version: self.http_version,
+            user_agent: self.user_agent.as_ref().map(&mut f),
+            target_group: self.target_group.as_ref().map(&mut f),
+            trace_id: self.trace_id.as_ref().map(&mut f),
+            domain_name: self.domain_name.as_ref().map(&mut f),
+            actions_executed: self.actions_executed,
+            error_reason: self.error_reason,
+            classification: self.classification,
+            classification_reason: self.classification_reason,
+        }
+    }
+}
+
+/// Where access-log entries go: bounded buffers, one per shard, that the log writer takes
+/// on its own schedule. A request copies its entry's fields and text into its shard as they
+/// are (no formatting, no allocation once the shard has grown); the writer formats ALB lines
+/// in batches, off the request path. Threads pick shards round-robin, once each, so a
+/// request takes an uncontended lock and wakes nobody; when its shard is full the entry is
+/// dropped and counted, so logging never slows requests down.
 #[derive(Clone, Debug)]
 pub struct AccessLog {
     inner: Arc<Shards>,
@@ -84,51 +120,84 @@ pub struct AccessLog {
 #[derive(Debug)]
 struct Shards {
     shards: Box<[Shard]>,
-    /// Lines a shard holds at most between two drains.
+    /// Entries a shard holds at most between two drains.
     per_shard: usize,
     dropped: AtomicU64,
 }
 
+/// Text a shard holds at most between two drains (entry places in it are 32-bit).
+const SHARD_TEXT_MAX: usize = 64 << 20;
+
 /// One shard, on a cache line of its own so that workers never share one.
 #[derive(Debug, Default)]
 #[repr(align(128))]
-struct Shard(std::sync::Mutex<Lines>);
+struct Shard(std::sync::Mutex<Buf>);
 
-/// Formatted ALB lines: one text, and each line's time (milliseconds since the epoch) and
-/// place in it.
+/// Where a text field of a held entry is in its buffer's text.
+#[derive(Clone, Copy, Debug)]
+struct Span(u32, u32);
+
+/// Entries held: their fields, with their text fields appended to one string.
 #[derive(Debug, Default)]
-pub struct Lines {
-    pub text: String,
-    pub index: Vec<(u64, std::ops::Range<usize>)>,
+struct Buf {
+    text: String,
+    entries: Vec<AccessLogEntry<Span>>,
 }
 
-impl Lines {
-    /// Each line's time and text.
-    pub fn iter(&self) -> impl Iterator<Item = (u64, &str)> {
-        self.index
-            .iter()
-            .map(|(ms, r)| (*ms, self.text.get(r.clone()).unwrap_or_default()))
+impl Buf {
+    fn get(&self, i: usize) -> Option<AccessLogEntry<&str>> {
+        let e = self.entries.get(i)?;
+        Some(e.map(|s| {
+            self.text
+                .get(s.0 as usize..s.1 as usize)
+                .unwrap_or_default()
+        }))
+    }
+}
+
+/// Entries taken from the sink by [`AccessLog::drain`], with buffers kept for reuse.
+#[derive(Debug, Default)]
+pub struct Batch {
+    full: Vec<Buf>,
+    spare: Vec<Buf>,
+    /// Each entry's time and place, sorted.
+    order: Vec<(SystemTime, u32, u32)>,
+}
+
+impl Batch {
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.full.iter().map(|b| b.entries.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.full.iter().all(|b| b.entries.is_empty())
     }
 
+    /// The entries in the order their responses completed (shards interleave, and workers
+    /// finish requests slightly out of order).
+    pub fn sorted(&mut self) -> impl Iterator<Item = AccessLogEntry<&str>> {
+        self.order.clear();
+        for (b, buf) in self.full.iter().enumerate() {
+            for (i, e) in buf.entries.iter().enumerate() {
+                // Shards and their entries are far fewer than 2^32.
+                self.order.push((e.time, b as u32, i as u32));
+            }
+        }
+        self.order.sort_by_key(|(t, ..)| *t);
+        let full = &self.full;
+        self.order
+            .iter()
+            .filter_map(move |&(_, b, i)| full.get(b as usize)?.get(i as usize))
+    }
+
+    /// Empties the batch, keeping its buffers for the next drain.
     pub fn clear(&mut self) {
-        self.text.clear();
-        self.index.clear();
-    }
-
-    fn append(&mut self, other: &mut Lines) {
-        let offset = self.text.len();
-        self.text.push_str(&other.text);
-        self.index.extend(
-            other
-                .index
-                .drain(..)
-                .map(|(ms, r)| (ms, r.start + offset..r.end + offset)),
-        );
-        other.text.clear();
+        for mut buf in self.full.drain(..) {
+            buf.text.clear();
+            buf.entries.clear();
+            self.spare.push(buf);
+        }
     }
 }
 
@@ -140,7 +209,7 @@ thread_local! {
 }
 
 impl AccessLog {
-    /// A sink holding up to about `capacity` lines between two drains.
+    /// A sink holding up to `capacity` entries per serving thread between two drains.
     pub fn new(capacity: usize) -> Self {
         let n = std::thread::available_parallelism()
             .map_or(4, std::num::NonZeroUsize::get)
@@ -149,7 +218,7 @@ impl AccessLog {
         Self {
             inner: Arc::new(Shards {
                 shards: (0..n).map(|_| Shard::default()).collect(),
-                per_shard: (capacity / n).max(1),
+                per_shard: capacity.max(1),
                 dropped: AtomicU64::new(0),
             }),
         }
@@ -160,45 +229,48 @@ impl AccessLog {
         self.inner.dropped.load(Ordering::Relaxed)
     }
 
-    /// Adds an entry as its ALB line (what the proxy does for each request), or drops and
-    /// counts it when its shard is full.
-    pub fn push(&self, entry: &AccessLogEntry) {
+    /// Adds an entry (what the proxy does for each request), or drops and counts it when
+    /// its shard is full.
+    pub fn push(&self, entry: &AccessLogEntry<&str>) {
         let shards = &self.inner.shards;
         let shard = &shards[SHARD.with(|s| *s) % shards.len()];
-        let mut lines = shard
+        let mut buf = shard
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if lines.index.len() >= self.inner.per_shard {
-            drop(lines);
+        if buf.entries.len() >= self.inner.per_shard || buf.text.len() >= SHARD_TEXT_MAX {
+            drop(buf);
             self.inner.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let start = lines.text.len();
-        write_alb_line(&mut lines.text, entry);
-        let end = lines.text.len();
-        let ms = entry
-            .time
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        lines.index.push((ms, start..end));
+        let Buf { text, entries } = &mut *buf;
+        entries.push(entry.map(|s| {
+            let start = text.len();
+            text.push_str(s);
+            // Below SHARD_TEXT_MAX plus one entry's fields: far below 2^32.
+            Span(start as u32, text.len() as u32)
+        }));
     }
 
-    /// Moves every line held into `out` (unordered across shards).
-    pub fn drain(&self, out: &mut Lines) {
+    /// Moves every entry held into `out`, taking each shard's lock only to swap buffers.
+    pub fn drain(&self, out: &mut Batch) {
         for shard in self.inner.shards.iter() {
-            let mut lines = shard
+            let mut buf = shard
                 .0
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            out.append(&mut lines);
+            if buf.entries.is_empty() {
+                continue;
+            }
+            let fresh = out.spare.pop().unwrap_or_default();
+            out.full.push(std::mem::replace(&mut *buf, fresh));
         }
     }
 }
 
 /// Formats an entry as an ALB access-log line (fields space-separated, quoted where the
 /// ALB quotes them, `-` for missing values and `-1` for times that do not apply).
-pub fn format_alb_line(e: &AccessLogEntry) -> String {
+pub fn format_alb_line(e: &AccessLogEntry<&str>) -> String {
     let mut s = String::with_capacity(512);
     write_alb_line(&mut s, e);
     s
@@ -206,7 +278,7 @@ pub fn format_alb_line(e: &AccessLogEntry) -> String {
 
 /// [`format_alb_line`] into `out`, without a temporary string per field: the log writer
 /// formats tens of thousands of lines a second into one buffer.
-pub fn write_alb_line(out: &mut String, e: &AccessLogEntry) {
+pub fn write_alb_line(out: &mut String, e: &AccessLogEntry<&str>) {
     fn secs(out: &mut String, d: Option<Duration>) {
         match d {
             Some(d) => {
@@ -244,7 +316,7 @@ pub fn write_alb_line(out: &mut String, e: &AccessLogEntry) {
     });
     push_iso8601(out, e.time);
     out.push(' ');
-    out.push_str(&e.elb);
+    out.push_str(e.elb);
     out.push(' ');
     push_addr(out, e.client);
     out.push(' ');
@@ -261,18 +333,24 @@ pub fn write_alb_line(out: &mut String, e: &AccessLogEntry) {
     out.push(' ');
     push_u64(out, e.sent_bytes);
     out.push_str(" \"");
-    push_escaped(out, &e.method);
-    out.push(' ');
-    push_escaped(out, &e.url);
+    push_escaped(out, e.method);
+    out.push_str(" http://");
+    let host = e
+        .domain_name
+        .map_or("-", |h| h.rsplit_once(':').map_or(h, |(name, _)| name));
+    push_escaped(out, host);
+    out.push(':');
+    push_u64(out, u64::from(e.port));
+    push_escaped(out, e.path);
     out.push(' ');
     out.push_str(e.http_version);
     out.push_str("\" ");
-    quoted(out, e.user_agent.as_deref());
+    quoted(out, e.user_agent);
     out.push_str("- - ");
-    out.push_str(e.target_group.as_deref().unwrap_or("-"));
+    out.push_str(e.target_group.unwrap_or("-"));
     out.push(' ');
-    quoted(out, e.trace_id.as_deref());
-    quoted(out, e.domain_name.as_deref());
+    quoted(out, e.trace_id);
+    quoted(out, e.domain_name);
     out.push_str("\"-\" -1 ");
     push_iso8601(out, e.request_creation_time);
     out.push_str(" \"");
@@ -289,8 +367,8 @@ pub fn write_alb_line(out: &mut String, e: &AccessLogEntry) {
     out.push('-');
 }
 
-/// `n` in decimal, without the formatting machinery (every field of every request's line is
-/// formatted on the thread that served it).
+/// `n` in decimal, without the formatting machinery (the writer formats every field of every
+/// request's line).
 fn push_u64(out: &mut String, n: u64) {
     push_padded(out, n, 1);
 }
@@ -431,7 +509,7 @@ mod tests {
             protocol: LogProtocol::Http,
             time: t,
             request_creation_time: t,
-            elb: Arc::from("app/web"),
+            elb: "app/web",
             client: "10.0.0.1:5555".parse().unwrap(),
             target: None,
             request_processing_time: None,
@@ -441,13 +519,14 @@ mod tests {
             target_status_code: None,
             received_bytes: 10,
             sent_bytes: 20,
-            method: "GET".into(),
-            url: "http://x:80/a\"b".into(),
+            method: "GET",
+            port: 80,
+            path: "/a\"b",
             http_version: "HTTP/1.1",
-            user_agent: Some("curl/8".into()),
+            user_agent: Some("curl/8"),
             target_group: None,
             trace_id: None,
-            domain_name: Some("x".into()),
+            domain_name: Some("x:8080"),
             actions_executed: "forward",
             error_reason: None,
             classification: None,
@@ -466,9 +545,9 @@ mod tests {
             target_processing_time: Some(Duration::from_micros(3_000_001)),
             response_processing_time: Some(Duration::ZERO),
             target_status_code: Some(200),
-            target_group: Some(Arc::from("web-tg")),
+            target_group: Some("web-tg"),
             error_reason: Some("TargetConnectionError"),
-            ..e.clone()
+            ..e
         };
         let line = format_alb_line(&full);
         assert!(
@@ -481,13 +560,100 @@ mod tests {
             line.ends_with("\"TargetConnectionError\" \"127.0.0.1:8080\" \"200\" \"-\" \"-\" -"),
             "{line}"
         );
-        assert!(line.contains(" - - web-tg \"-\" \"x\" "), "{line}");
+        assert!(line.contains(" - - web-tg \"-\" \"x:8080\" "), "{line}");
         let line = format_alb_line(&e);
         assert!(
             line.starts_with(
-                "http 2023-11-14T22:13:20.123456Z app/web 10.0.0.1:5555 - -1 -1 -1 503 - 10 20 \"GET http://x:80/a\\\"b HTTP/1.1\" \"curl/8\" - - - \"-\" \"x\""
+                "http 2023-11-14T22:13:20.123456Z app/web 10.0.0.1:5555 - -1 -1 -1 503 - 10 20 \"GET http://x:80/a\\\"b HTTP/1.1\" \"curl/8\" - - - \"-\" \"x:8080\""
             ),
             "{line}"
         );
+    }
+
+    fn sample(
+        ms: u64,
+        path: &'static str,
+        agent: Option<&'static str>,
+    ) -> AccessLogEntry<&'static str> {
+        let t = UNIX_EPOCH + Duration::from_millis(ms);
+        AccessLogEntry {
+            protocol: LogProtocol::H2,
+            time: t,
+            request_creation_time: t - Duration::from_millis(1),
+            elb: "app/web-alb",
+            client: "127.0.0.1:5555".parse().unwrap(),
+            target: Some("127.0.0.1:4100".parse().unwrap()),
+            request_processing_time: Some(Duration::from_micros(30)),
+            target_processing_time: Some(Duration::from_micros(700)),
+            response_processing_time: Some(Duration::ZERO),
+            elb_status_code: 200,
+            target_status_code: Some(200),
+            received_bytes: 90,
+            sent_bytes: 210,
+            method: "GET",
+            port: 4001,
+            path,
+            http_version: "HTTP/2.0",
+            user_agent: agent,
+            target_group: Some("web-tg"),
+            trace_id: Some("Root=1-65540000-000000000000000000000001"),
+            domain_name: Some("localhost:4001"),
+            actions_executed: "forward",
+            error_reason: None,
+            classification: None,
+            classification_reason: None,
+        }
+    }
+
+    #[test]
+    fn the_sink_gives_back_what_was_pushed_in_time_order() {
+        let sink = AccessLog::new(16);
+        let pushed = [
+            sample(3_000, "/c", None),
+            sample(1_000, "/a?x=1", Some("curl/8")),
+            sample(2_000, "/b", Some("")),
+        ];
+        // From two threads, so two shards hold entries.
+        sink.push(&pushed[0]);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                sink.push(&pushed[1]);
+                sink.push(&pushed[2]);
+            });
+        });
+        let mut batch = Batch::default();
+        sink.drain(&mut batch);
+        assert_eq!(batch.len(), 3);
+        let got: Vec<_> = batch.sorted().collect();
+        assert_eq!(got, [pushed[1], pushed[2], pushed[0]]);
+        assert!(
+            format_alb_line(&got[0])
+                .contains("\"GET http://localhost:4001/a?x=1 HTTP/2.0\" \"curl/8\" "),
+            "{}",
+            format_alb_line(&got[0])
+        );
+        // Drained: the shards are empty; the batch keeps its buffers for the next drain.
+        batch.clear();
+        assert!(batch.is_empty());
+        sink.drain(&mut batch);
+        assert!(batch.is_empty());
+        sink.push(&pushed[0]);
+        sink.drain(&mut batch);
+        assert_eq!(batch.sorted().collect::<Vec<_>>(), [pushed[0]]);
+    }
+
+    #[test]
+    fn a_full_shard_drops_and_counts() {
+        let sink = AccessLog::new(2);
+        for _ in 0..5 {
+            sink.push(&sample(1_000, "/", None));
+        }
+        assert_eq!(sink.dropped(), 3);
+        let mut batch = Batch::default();
+        sink.drain(&mut batch);
+        assert_eq!(batch.len(), 2);
+        // Room again once drained.
+        sink.push(&sample(1_000, "/", None));
+        assert_eq!(sink.dropped(), 3);
     }
 }

@@ -12,8 +12,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 
-use crate::access_log::AccessLogEntry;
 use crate::conn::ConnShared;
+use crate::request_log::Finished;
 use crate::target::InFlight;
 use crate::upstream::{BodyState, Conn, Fault};
 use crate::wire::Framing;
@@ -40,8 +40,8 @@ enum Inner {
 /// What must happen when a streamed response ends: release the target and log.
 pub(crate) struct Tail {
     pub(crate) in_flight: InFlight,
-    /// The access-log entry, completed when the body has been sent.
-    pub(crate) log: Option<Box<AccessLogEntry>>,
+    /// The access-log entry's facts, logged when the body has been sent.
+    pub(crate) log: Option<Box<Finished>>,
     pub(crate) sent: u64,
     /// Held for its `Drop`; its connection holds the access log.
     pub(crate) streaming: Streaming,
@@ -67,12 +67,8 @@ impl Drop for Streaming {
 
 impl Drop for Tail {
     fn drop(&mut self) {
-        if let Some(mut entry) = self.log.take() {
-            entry.time = SystemTime::now();
-            entry.sent_bytes += self.sent;
-            if let Some(sink) = &self.streaming.0.access_log {
-                sink.push(&entry);
-            }
+        if let (Some(done), Some(sink)) = (&self.log, &self.streaming.0.access_log) {
+            done.push(sink, SystemTime::now(), self.sent);
         }
     }
 }

@@ -30,9 +30,8 @@ pub(crate) struct ConnShared {
     pub(crate) req_seq: AtomicU64,
     /// Index of the first request whose head had both Content-Length and Transfer-Encoding.
     pub(crate) bad_head: AtomicU64,
-    /// The listener's access log, cloned once per connection rather than once per request: a
-    /// sender's clone and drop touch a count every worker shares.
-    pub(crate) access_log: Option<crate::AccessLog>,
+    /// The listener's access log, when it keeps one.
+    pub(crate) access_log: Option<crate::request_log::ConnLog>,
 }
 
 impl Default for ConnShared {

@@ -47,6 +47,7 @@ mod health;
 mod listener;
 mod matcher;
 mod metrics;
+mod request_log;
 mod serve;
 mod target;
 mod target_group;
@@ -55,7 +56,7 @@ mod wire;
 mod workers;
 
 pub use access_log::{
-    AccessLog, AccessLogEntry, Lines, LogProtocol, format_alb_line, write_alb_line,
+    AccessLog, AccessLogEntry, Batch, LogProtocol, format_alb_line, write_alb_line,
 };
 pub use error::{Error, Result};
 pub use health::{HEALTH_CHECK_USER_AGENT, HealthCheck};

@@ -20,6 +20,7 @@ use crate::error::Error;
 use crate::handler::{self, ConnCtx, ServeShared};
 use crate::listener::Listener;
 use crate::metrics::Counter;
+use crate::request_log::ConnLog;
 use crate::target::CUTS;
 use crate::{upstream, workers};
 
@@ -436,7 +437,10 @@ async fn connection(
         }
     };
     let conn_shared = Arc::new(ConnShared {
-        access_log: cfg.access_log.clone(),
+        access_log: cfg.access_log.clone().map(|sink| ConnLog {
+            sink,
+            elb: shared.elb_name.clone(),
+        }),
         ..ConnShared::default()
     });
     let tracker = (protocol == Protocol::Http1

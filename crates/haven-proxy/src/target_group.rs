@@ -132,11 +132,6 @@ impl TargetGroup {
         &self.name
     }
 
-    /// The group's name, shared (for access-log entries, without a copy).
-    pub(crate) fn name_arc(&self) -> Arc<str> {
-        self.name.clone()
-    }
-
     /// The group's settings.
     pub fn config(&self) -> &TargetGroupConfig {
         &self.config

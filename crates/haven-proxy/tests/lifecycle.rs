@@ -5,7 +5,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use haven_proxy::{AccessLog, ForwardAction, Lines, ProxyConfig, Reason, TargetState};
+use haven_proxy::{
+    AccessLog, Batch, ForwardAction, ProxyConfig, Reason, TargetState, format_alb_line,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn draining_target_finishes_in_flight_work_then_leaves() {
@@ -141,10 +143,11 @@ async fn access_log_entries_are_emitted() {
     // The proxy adds the entry, as its ALB line, once the response body has been sent.
     let (ms, line) = within("log entry", async {
         loop {
-            let mut got = Lines::default();
+            let mut got = Batch::default();
             sink.drain(&mut got);
-            if let Some((ms, line)) = got.iter().next() {
-                return (ms, line.to_owned());
+            if let Some(e) = got.sorted().next() {
+                let ms = e.time.duration_since(std::time::UNIX_EPOCH).unwrap();
+                return (ms.as_millis() as u64, format_alb_line(&e));
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }

@@ -1,0 +1,177 @@
+//! What the proxy keeps of a request for its access-log entry, from arrival until the
+//! response is complete: cheap handles on the request's own bytes, so that logging copies
+//! no text and allocates nothing until the entry goes into the sink.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::uri::{Authority, PathAndQuery};
+use http::{HeaderValue, Method, Request, Version, header};
+use hyper::body::{Body as _, Incoming};
+
+use crate::access_log::{AccessLog, AccessLogEntry, LogProtocol};
+use crate::conn::Protocol;
+use crate::headers;
+use crate::target_group::TargetGroup;
+
+/// A connection's way to its listener's access log: the sink and the listener's name, held
+/// once per connection (a clone per request would touch counts every worker shares).
+#[derive(Debug)]
+pub(crate) struct ConnLog {
+    pub(crate) sink: AccessLog,
+    pub(crate) elb: Arc<str>,
+}
+
+/// The trace id logged: the client's, or the one the proxy generated for the request.
+enum Trace {
+    None,
+    Header(HeaderValue),
+    Generated([u8; 40]),
+}
+
+/// Request facts kept for the access log (captured only when logging is on).
+pub(crate) struct LogInfo {
+    protocol: LogProtocol,
+    arrived: SystemTime,
+    method: Method,
+    path: Option<PathAndQuery>,
+    port: u16,
+    version: &'static str,
+    user_agent: Option<HeaderValue>,
+    host: Option<HeaderValue>,
+    /// The request's authority, when it has no Host header (HTTP/2).
+    authority: Option<Authority>,
+    trace: Trace,
+    received: u64,
+    client: SocketAddr,
+    pub(crate) classification: Option<(&'static str, &'static str)>,
+}
+
+impl LogInfo {
+    pub(crate) fn capture(
+        protocol: Protocol,
+        client: SocketAddr,
+        port: u16,
+        req: &Request<Incoming>,
+    ) -> Self {
+        let h = req.headers();
+        let host = h.get(header::HOST).cloned();
+        let path = req.uri().path_and_query();
+        let head: usize = h
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>()
+            + req.method().as_str().len()
+            + path.map_or(1, |p| p.as_str().len())
+            + 12;
+        let body = req.body().size_hint().exact().unwrap_or(0);
+        Self {
+            protocol: match protocol {
+                Protocol::Http1 => LogProtocol::Http,
+                Protocol::Http2 => LogProtocol::H2,
+            },
+            arrived: SystemTime::now(),
+            method: req.method().clone(),
+            path: path.cloned(),
+            port,
+            version: match req.version() {
+                Version::HTTP_10 => "HTTP/1.0",
+                Version::HTTP_2 => "HTTP/2.0",
+                _ => "HTTP/1.1",
+            },
+            user_agent: h.get(header::USER_AGENT).cloned(),
+            authority: if host.is_none() {
+                req.uri().authority().cloned()
+            } else {
+                None
+            },
+            host,
+            trace: h
+                .get(&headers::X_AMZN_TRACE_ID)
+                .cloned()
+                .map_or(Trace::None, Trace::Header),
+            received: head as u64 + body,
+            client,
+            classification: None,
+        }
+    }
+
+    /// Logs the trace id the proxy generated for the request.
+    pub(crate) fn set_generated_trace(&mut self, id: [u8; 40]) {
+        self.trace = Trace::Generated(id);
+    }
+
+    /// The entry's facts once the response is decided.
+    pub(crate) fn finish(self, outcome: Outcome) -> Finished {
+        Finished {
+            info: self,
+            outcome,
+        }
+    }
+}
+
+/// What became of a request: the response's facts for its access-log entry.
+pub(crate) struct Outcome {
+    pub(crate) elb_status: u16,
+    pub(crate) target: Option<SocketAddr>,
+    pub(crate) group: Option<Arc<TargetGroup>>,
+    pub(crate) target_status: Option<u16>,
+    /// Request, target and response processing times.
+    pub(crate) times: [Option<Duration>; 3],
+    /// Bytes sent before the body: the head, or a page the proxy generated.
+    pub(crate) sent: u64,
+    pub(crate) error_reason: Option<&'static str>,
+}
+
+/// A request's log facts with its response's: all an entry needs but its end time and the
+/// body bytes sent.
+pub(crate) struct Finished {
+    info: LogInfo,
+    outcome: Outcome,
+}
+
+impl Finished {
+    /// Puts the entry into the connection's access log, completed at `time` after
+    /// `body_sent` body bytes.
+    pub(crate) fn push(&self, log: &ConnLog, time: SystemTime, body_sent: u64) {
+        let (info, o) = (&self.info, &self.outcome);
+        let entry = AccessLogEntry {
+            protocol: info.protocol,
+            time,
+            request_creation_time: info.arrived,
+            elb: &*log.elb,
+            client: info.client,
+            target: o.target,
+            request_processing_time: o.times[0],
+            target_processing_time: o.times[1],
+            response_processing_time: o.times[2],
+            elb_status_code: o.elb_status,
+            target_status_code: o.target_status,
+            received_bytes: info.received,
+            sent_bytes: o.sent + body_sent,
+            method: info.method.as_str(),
+            port: info.port,
+            path: info.path.as_ref().map_or("/", PathAndQuery::as_str),
+            http_version: info.version,
+            user_agent: text(&info.user_agent),
+            target_group: o.group.as_deref().map(TargetGroup::name),
+            trace_id: match &info.trace {
+                Trace::None => None,
+                Trace::Header(v) => v.to_str().ok(),
+                Trace::Generated(id) => std::str::from_utf8(id).ok(),
+            },
+            domain_name: text(&info.host).or(info.authority.as_ref().map(Authority::as_str)),
+            actions_executed: "forward",
+            error_reason: o.error_reason,
+            classification: info.classification.map(|c| c.0),
+            classification_reason: info.classification.map(|c| c.1),
+        };
+        log.sink.push(&entry);
+    }
+}
+
+/// A header's value as text; values that are not visible ASCII are logged as missing.
+fn text(v: &Option<HeaderValue>) -> Option<&str> {
+    v.as_ref().and_then(|v| v.to_str().ok())
+}
