@@ -58,7 +58,6 @@ pub async fn write_access_log(group: Group, sink: AccessLog, mut stop: watch::Re
 struct Writer {
     group: Group,
     batch: Batch,
-    line: String,
     buf: Vec<u8>,
     /// The hour (ms / 3,600,000) and file entries are being written to.
     file: Option<(u64, std::fs::File)>,
@@ -73,7 +72,6 @@ impl Writer {
         Self {
             group,
             batch: Batch::default(),
-            line: String::with_capacity(1024),
             buf: Vec::with_capacity(1 << 20),
             file: None,
             second: None,
@@ -105,9 +103,10 @@ impl Writer {
             }
             hour = Some(ms / 3_600_000);
             self.push_stamp(ms);
-            self.line.clear();
-            haven_proxy::write_alb_line(&mut self.line, &entry);
-            write::push_stamped(&mut self.buf, b"", self.line.as_bytes());
+            // The line escapes control characters: it cannot break the stream's lines.
+            self.buf.push(b' ');
+            haven_proxy::write_alb_line(&mut self.buf, &entry);
+            self.buf.push(b'\n');
         }
         self.flush(hour);
         batch.clear();

@@ -1,7 +1,6 @@
 //! Access logs: entries with the ALB's fields, a bounded non-blocking sink, and the ALB
 //! access-log line format.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -271,129 +270,146 @@ impl AccessLog {
 /// Formats an entry as an ALB access-log line (fields space-separated, quoted where the
 /// ALB quotes them, `-` for missing values and `-1` for times that do not apply).
 pub fn format_alb_line(e: &AccessLogEntry<&str>) -> String {
-    let mut s = String::with_capacity(512);
+    let mut s = Vec::with_capacity(512);
     write_alb_line(&mut s, e);
-    s
+    // Only text went in: whole fields, escapes and ASCII.
+    String::from_utf8(s).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// [`format_alb_line`] into `out`, without a temporary string per field: the log writer
-/// formats tens of thousands of lines a second into one buffer.
-pub fn write_alb_line(out: &mut String, e: &AccessLogEntry<&str>) {
-    fn secs(out: &mut String, d: Option<Duration>) {
+/// [`format_alb_line`] appended to `out`, as bytes and without a temporary string per field:
+/// the log writer formats tens of thousands of lines a second into one buffer.
+pub fn write_alb_line(out: &mut Vec<u8>, e: &AccessLogEntry<&str>) {
+    fn secs(out: &mut Vec<u8>, d: Option<Duration>) {
         match d {
             Some(d) => {
                 push_u64(out, d.as_secs());
-                out.push('.');
+                out.push(b'.');
                 push_padded(out, u64::from(d.subsec_micros()), 6);
-                out.push(' ');
+                out.push(b' ');
             }
-            None => out.push_str("-1 "),
+            None => out.extend_from_slice(b"-1 "),
         }
     }
-    fn quoted(out: &mut String, v: Option<&str>) {
-        out.push('"');
+    fn quoted(out: &mut Vec<u8>, v: Option<&str>) {
+        out.push(b'"');
         match v {
             Some(v) => push_escaped(out, v),
-            None => out.push('-'),
+            None => out.push(b'-'),
         }
-        out.push_str("\" ");
+        out.extend_from_slice(b"\" ");
     }
-    fn addr_or_dash(out: &mut String, a: Option<SocketAddr>) {
+    fn addr_or_dash(out: &mut Vec<u8>, a: Option<SocketAddr>) {
         match a {
             Some(a) => push_addr(out, a),
-            None => out.push('-'),
+            None => out.push(b'-'),
         }
     }
-    fn code_or_dash(out: &mut String, c: Option<u16>) {
+    fn code_or_dash(out: &mut Vec<u8>, c: Option<u16>) {
         match c {
             Some(c) => push_u64(out, u64::from(c)),
-            None => out.push('-'),
+            None => out.push(b'-'),
         }
     }
-    out.push_str(match e.protocol {
-        LogProtocol::Http => "http ",
-        LogProtocol::H2 => "h2 ",
+    out.extend_from_slice(match e.protocol {
+        LogProtocol::Http => b"http ",
+        LogProtocol::H2 => b"h2 ",
     });
     push_iso8601(out, e.time);
-    out.push(' ');
-    out.push_str(e.elb);
-    out.push(' ');
+    out.push(b' ');
+    out.extend_from_slice(e.elb.as_bytes());
+    out.push(b' ');
     push_addr(out, e.client);
-    out.push(' ');
+    out.push(b' ');
     addr_or_dash(out, e.target);
-    out.push(' ');
+    out.push(b' ');
     secs(out, e.request_processing_time);
     secs(out, e.target_processing_time);
     secs(out, e.response_processing_time);
     push_u64(out, u64::from(e.elb_status_code));
-    out.push(' ');
+    out.push(b' ');
     code_or_dash(out, e.target_status_code);
-    out.push(' ');
+    out.push(b' ');
     push_u64(out, e.received_bytes);
-    out.push(' ');
+    out.push(b' ');
     push_u64(out, e.sent_bytes);
-    out.push_str(" \"");
+    out.extend_from_slice(b" \"");
     push_escaped(out, e.method);
-    out.push_str(" http://");
+    out.extend_from_slice(b" http://");
     let host = e
         .domain_name
         .map_or("-", |h| h.rsplit_once(':').map_or(h, |(name, _)| name));
     push_escaped(out, host);
-    out.push(':');
+    out.push(b':');
     push_u64(out, u64::from(e.port));
     push_escaped(out, e.path);
-    out.push(' ');
-    out.push_str(e.http_version);
-    out.push_str("\" ");
+    out.push(b' ');
+    out.extend_from_slice(e.http_version.as_bytes());
+    out.extend_from_slice(b"\" ");
     quoted(out, e.user_agent);
-    out.push_str("- - ");
-    out.push_str(e.target_group.unwrap_or("-"));
-    out.push(' ');
+    out.extend_from_slice(b"- - ");
+    out.extend_from_slice(e.target_group.unwrap_or("-").as_bytes());
+    out.push(b' ');
     quoted(out, e.trace_id);
     quoted(out, e.domain_name);
-    out.push_str("\"-\" -1 ");
+    out.extend_from_slice(b"\"-\" -1 ");
     push_iso8601(out, e.request_creation_time);
-    out.push_str(" \"");
-    out.push_str(e.actions_executed);
-    out.push_str("\" \"-\" ");
+    out.extend_from_slice(b" \"");
+    out.extend_from_slice(e.actions_executed.as_bytes());
+    out.extend_from_slice(b"\" \"-\" ");
     quoted(out, e.error_reason);
-    out.push('"');
+    out.push(b'"');
     addr_or_dash(out, e.target);
-    out.push_str("\" \"");
+    out.extend_from_slice(b"\" \"");
     code_or_dash(out, e.target_status_code);
-    out.push_str("\" ");
+    out.extend_from_slice(b"\" ");
     quoted(out, e.classification);
     quoted(out, e.classification_reason);
-    out.push('-');
+    out.push(b'-');
 }
 
 /// `n` in decimal, without the formatting machinery (the writer formats every field of every
 /// request's line).
-fn push_u64(out: &mut String, n: u64) {
+fn push_u64(out: &mut Vec<u8>, n: u64) {
     push_padded(out, n, 1);
 }
 
-/// `n` in decimal, zero-padded to `width` digits.
-fn push_padded(out: &mut String, mut n: u64, width: usize) {
+/// `n` in decimal, zero-padded to `width` digits (at most 20).
+fn push_padded(out: &mut Vec<u8>, mut n: u64, width: usize) {
     let mut digits = [b'0'; 20];
     let mut i = digits.len();
-    while n > 0 {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        digits[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else if n > 0 {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
+        digits[i] = b'0' + n as u8;
     }
     let start = i.min(digits.len().saturating_sub(width));
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+    out.extend_from_slice(&digits[start..]);
 }
 
+/// "00" to "99", for two digits at a time.
+const PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
 /// `ip:port`; IPv6 in brackets, as `SocketAddr` displays it.
-fn push_addr(out: &mut String, a: SocketAddr) {
+fn push_addr(out: &mut Vec<u8>, a: SocketAddr) {
     match a {
         SocketAddr::V4(v4) => {
             for (i, octet) in v4.ip().octets().iter().enumerate() {
                 if i > 0 {
-                    out.push('.');
+                    out.push(b'.');
                 }
                 push_u64(out, u64::from(*octet));
             }
@@ -401,69 +417,71 @@ fn push_addr(out: &mut String, a: SocketAddr) {
         // Rare on the twin (it binds 127.0.0.1): the standard formatting is fine.
         SocketAddr::V6(v6) => {
             // Writing into a String cannot fail.
-            write!(out, "[{}]", v6.ip()).unwrap_or_default();
+            out.extend_from_slice(format!("[{}]", v6.ip()).as_bytes());
         }
     }
-    out.push(':');
+    out.push(b':');
     push_u64(out, u64::from(a.port()));
 }
 
 /// Escapes quotes, backslashes and control characters so a field cannot break the line.
-fn push_escaped(out: &mut String, v: &str) {
+fn push_escaped(out: &mut Vec<u8>, v: &str) {
     if !v
         .bytes()
         .any(|b| b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f)
     {
-        out.push_str(v);
+        out.extend_from_slice(v.as_bytes());
         return;
     }
     for c in v.chars() {
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            // Writing into a String cannot fail.
-            c if c.is_control() => write!(out, "\\x{:02x}", u32::from(c)).unwrap_or_default(),
-            c => out.push(c),
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            // Control characters are all below U+00A0: two hex digits.
+            c if c.is_control() => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let n = u32::from(c) as usize;
+                out.extend_from_slice(&[b'\\', b'x', HEX[n >> 4 & 0xf], HEX[n & 0xf]]);
+            }
+            c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
         }
     }
 }
 
 /// `2024-01-31T12:34:56.123456Z` into `out`: UTC, microseconds as in ALB logs.
-fn push_iso8601(out: &mut String, t: SystemTime) {
+fn push_iso8601(out: &mut Vec<u8>, t: SystemTime) {
     thread_local! {
         /// The last second formatted on this thread and its `YYYY-MM-DDTHH:MM:SS`: every line
         /// has two times, nearly always in the same second as the previous line's.
-        static SECOND: std::cell::RefCell<(u64, String)> =
-            const { std::cell::RefCell::new((u64::MAX, String::new())) };
+        static SECOND: std::cell::Cell<(u64, [u8; 19])> =
+            const { std::cell::Cell::new((u64::MAX, [0; 19])) };
     }
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
-    SECOND.with(|cell| {
-        let mut cached = cell.borrow_mut();
-        if cached.0 != secs {
-            let text = &mut cached.1;
-            text.clear();
-            let days = i64::try_from(secs / 86_400).unwrap_or(0);
-            let rem = secs % 86_400;
-            let (y, m, day) = haven_time::civil_from_days(days);
-            push_padded(text, u64::try_from(y).unwrap_or(0), 4);
-            text.push('-');
-            push_padded(text, u64::from(m), 2);
-            text.push('-');
-            push_padded(text, u64::from(day), 2);
-            text.push('T');
-            push_padded(text, rem / 3600, 2);
-            text.push(':');
-            push_padded(text, (rem % 3600) / 60, 2);
-            text.push(':');
-            push_padded(text, rem % 60, 2);
-            cached.0 = secs;
-        }
-        out.push_str(&cached.1);
-    });
-    out.push('.');
+    let (cached, mut text) = SECOND.get();
+    if cached != secs {
+        let days = i64::try_from(secs / 86_400).unwrap_or(0);
+        let rem = secs % 86_400;
+        let (y, m, day) = haven_time::civil_from_days(days);
+        let mut v = Vec::with_capacity(19);
+        push_padded(&mut v, u64::try_from(y).unwrap_or(0) % 10_000, 4);
+        v.push(b'-');
+        push_padded(&mut v, u64::from(m), 2);
+        v.push(b'-');
+        push_padded(&mut v, u64::from(day), 2);
+        v.push(b'T');
+        push_padded(&mut v, rem / 3600, 2);
+        v.push(b':');
+        push_padded(&mut v, (rem % 3600) / 60, 2);
+        v.push(b':');
+        push_padded(&mut v, rem % 60, 2);
+        text.copy_from_slice(&v);
+        SECOND.set((secs, text));
+    }
+    out.extend_from_slice(&text);
+    out.push(b'.');
     push_padded(out, u64::from(d.subsec_micros()), 6);
-    out.push('Z');
+    out.push(b'Z');
 }
 
 #[cfg(test)]
@@ -473,13 +491,13 @@ mod tests {
     #[test]
     fn digits_match_the_standard_formatting() {
         for n in [0u64, 7, 10, 99, 100, 65_535, 1_700_000_000, u64::MAX] {
-            let mut s = String::new();
+            let mut s = Vec::new();
             push_u64(&mut s, n);
-            assert_eq!(s, n.to_string());
+            assert_eq!(s, n.to_string().as_bytes());
             for width in [2, 4, 6] {
-                let mut s = String::new();
+                let mut s = Vec::new();
                 push_padded(&mut s, n, width);
-                assert_eq!(s, format!("{n:0width$}"));
+                assert_eq!(s, format!("{n:0width$}").as_bytes());
             }
         }
         for a in [
@@ -489,9 +507,9 @@ mod tests {
             "10.1.2.3:4001",
         ] {
             let a: SocketAddr = a.parse().unwrap();
-            let mut s = String::new();
+            let mut s = Vec::new();
             push_addr(&mut s, a);
-            assert_eq!(s, a.to_string());
+            assert_eq!(s, a.to_string().as_bytes());
         }
     }
 
@@ -499,9 +517,9 @@ mod tests {
     fn formats_like_alb() {
         let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
         let iso = |t| {
-            let mut s = String::new();
+            let mut s = Vec::new();
             push_iso8601(&mut s, t);
-            s
+            String::from_utf8(s).unwrap()
         };
         assert_eq!(iso(t), "2023-11-14T22:13:20.123456Z");
         assert_eq!(iso(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
@@ -655,5 +673,17 @@ mod tests {
         // Room again once drained.
         sink.push(&sample(1_000, "/", None));
         assert_eq!(sink.dropped(), 3);
+    }
+
+    #[test]
+    fn fields_cannot_break_the_line() {
+        let e = AccessLogEntry {
+            path: "/a\\b",
+            ..sample(1_000, "/", Some("x\ny\"z\u{7f}é"))
+        };
+        let line = format_alb_line(&e);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains(" \"x\\x0ay\\\"z\\x7fé\" "), "{line}");
+        assert!(line.contains("/a\\\\b HTTP/2.0"), "{line}");
     }
 }
