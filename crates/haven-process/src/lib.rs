@@ -44,7 +44,7 @@
 //! persisted by a previous (crashed) run calls [`terminate`] — it is pid-reuse safe and
 //! returns [`Exit::AlreadyGone`] when there is nothing left. On every tick it calls
 //! [`reap_orphans`], and for metrics keeps a [`Sampler`] per task fed with
-//! [`process_tree`]`(&identity)`.
+//! [`ProcessTable::tree`]`(&identity)` from one [`ProcessTable::scan`] per tick.
 
 mod error;
 mod kill;
@@ -57,7 +57,9 @@ mod tail;
 
 pub use error::{Error, Result, Target};
 pub use kill::{Exit, KILL_TIMEOUT, kill_group, signal, terminate};
-pub use procfs::{Liveness, ProcessIdentity, descendants, group_members, process_tree};
+pub use procfs::{
+    Liveness, ProcessIdentity, ProcessTable, descendants, group_members, process_tree,
+};
 pub use reap::{Reaped, reap_orphans, set_child_subreaper};
 pub use sample::{CPU_UNITS_PER_VCPU, Sample, Sampler};
 pub use signal::Signal;

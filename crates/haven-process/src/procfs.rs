@@ -85,13 +85,41 @@ fn is_gone(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::NotFound || err.raw_os_error() == Some(libc::ESRCH)
 }
 
+/// A `/proc` file of one line, usually in a single `read`: the kernel generates such a file
+/// whole on the first read. (`std::fs::read_to_string` would also stat it and read it in
+/// growing pieces, five system calls more per process and scan.) A longer file is read
+/// whole all the same.
+fn read_small<'b>(path: &str, buf: &'b mut [u8; 1024]) -> io::Result<std::borrow::Cow<'b, str>> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut len = 0;
+    while len < buf.len() && !buf[..len].ends_with(b"\n") {
+        match file.read(&mut buf[len..])? {
+            0 => break,
+            n => len += n,
+        }
+    }
+    let invalid = |e| io::Error::new(io::ErrorKind::InvalidData, e);
+    if len < buf.len() {
+        return std::str::from_utf8(&buf[..len])
+            .map(std::borrow::Cow::Borrowed)
+            .map_err(invalid);
+    }
+    let mut rest = buf.to_vec();
+    file.read_to_end(&mut rest)?;
+    String::from_utf8(rest)
+        .map(std::borrow::Cow::Owned)
+        .map_err(|e| invalid(e.utf8_error()))
+}
+
 /// Reads `/proc/<pid>/stat`; `Ok(None)` when no such process exists.
 pub(crate) fn read_stat(pid: u32) -> Result<Option<Stat>> {
     if pid == 0 {
         // /proc/0 does not exist, but be explicit: pid 0 is never a process we track.
         return Ok(None);
     }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+    let mut buf = [0u8; 1024];
+    match read_small(&format!("/proc/{pid}/stat"), &mut buf) {
         Ok(text) => parse_stat(pid, &text).map(Some),
         Err(e) if is_gone(&e) => Ok(None),
         Err(source) => Err(Error::ReadProc {
@@ -231,39 +259,86 @@ pub fn group_members(pgid: u32) -> Result<Vec<u32>> {
 /// when it leads a process group — all members of that group (which includes grandchildren
 /// that were orphaned and re-parented to a subreaper). Sorted, no duplicates; empty when
 /// the identity no longer matches. This is the pid set to hand to [`crate::Sampler`].
+/// For several tasks at once, scan once with [`ProcessTable`].
 pub fn process_tree(identity: &ProcessIdentity) -> Result<Vec<u32>> {
-    let stats = scan()?;
-    let me = stats
-        .iter()
-        .find(|s| s.pid == identity.pid && s.start_time == identity.start_time);
-    let mut pids: Vec<u32> = Vec::new();
-    if let Some(me) = me {
-        if !me.is_dead() {
-            pids.push(me.pid);
-        }
-        pids.extend(descendants_in(&stats, me.pid));
+    Ok(ProcessTable::scan()?.tree(identity))
+}
+
+/// Every process's stat at one moment: one scan of `/proc` to answer [`ProcessTable::tree`]
+/// for any number of tasks (a scan reads a file per process on the machine).
+#[derive(Debug)]
+pub struct ProcessTable {
+    stats: Vec<Stat>,
+}
+
+impl ProcessTable {
+    pub fn scan() -> Result<Self> {
+        Ok(Self { stats: scan()? })
     }
-    let group_is_ours = identity.leads_group()
-        && stats
+
+    /// [`process_tree`] of `identity` as of the scan.
+    pub fn tree(&self, identity: &ProcessIdentity) -> Vec<u32> {
+        let stats = &self.stats;
+        let me = stats
             .iter()
-            .find(|s| s.pid == identity.pgid)
-            .is_none_or(|s| s.start_time == identity.start_time);
-    if group_is_ours {
-        pids.extend(
-            stats
+            .find(|s| s.pid == identity.pid && s.start_time == identity.start_time);
+        let mut pids: Vec<u32> = Vec::new();
+        if let Some(me) = me {
+            if !me.is_dead() {
+                pids.push(me.pid);
+            }
+            pids.extend(descendants_in(stats, me.pid));
+        }
+        let group_is_ours = identity.leads_group()
+            && stats
                 .iter()
-                .filter(|s| s.pgrp == identity.pgid && !s.is_dead())
-                .map(|s| s.pid),
-        );
+                .find(|s| s.pid == identity.pgid)
+                .is_none_or(|s| s.start_time == identity.start_time);
+        if group_is_ours {
+            pids.extend(
+                stats
+                    .iter()
+                    .filter(|s| s.pgrp == identity.pgid && !s.is_dead())
+                    .map(|s| s.pid),
+            );
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids
     }
-    pids.sort_unstable();
-    pids.dedup();
-    Ok(pids)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_files_read_like_read_to_string() {
+        let mut buf = [0u8; 1024];
+        // /proc/self/stat is this test's own; its CPU times move between two reads, so
+        // compare the fields before them.
+        let got = read_small("/proc/self/stat", &mut buf)
+            .unwrap()
+            .into_owned();
+        let want = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert!(got.ends_with('\n'));
+        assert_eq!(
+            got.split(' ').take(13).collect::<Vec<_>>(),
+            want.split(' ').take(13).collect::<Vec<_>>()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0, 5, 1023, 1024, 1025, 5000] {
+            let path = dir.path().join(format!("f{len}"));
+            let text = "x".repeat(len);
+            std::fs::write(&path, &text).unwrap();
+            let got = read_small(path.to_str().unwrap(), &mut buf).unwrap();
+            assert_eq!(got, text, "{len} bytes");
+        }
+        let path = dir.path().join("bad");
+        std::fs::write(&path, b"\xff\n").unwrap();
+        let err = read_small(path.to_str().unwrap(), &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+    }
 
     fn stat_line(comm: &str) -> String {
         // Real layout: 52 fields; values chosen so each tested field is distinguishable.

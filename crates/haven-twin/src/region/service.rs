@@ -1041,11 +1041,15 @@ impl ServiceTwin {
         let (cpu_units, mem_mib) = (self.settings.cpu, u64::from(self.settings.memory));
         let primary = inner.sets[0].id.clone();
         let mut samples = Vec::new();
+        // One scan of /proc for all the tasks: a scan reads every process's stat. Without
+        // one no task has a sample this tick.
+        let table = haven_process::ProcessTable::scan()
+            .inspect_err(|e| tracing::debug!(error = %e, "cannot scan processes"));
         for t in inner.tasks.values_mut() {
             let (Some(id), Some(sampler)) = (t.identity, t.sampler.as_mut()) else {
                 continue;
             };
-            let pids = haven_process::process_tree(&id).unwrap_or_default();
+            let pids = table.as_ref().map(|t| t.tree(&id)).unwrap_or_default();
             if let Ok(s) = sampler.sample(&pids) {
                 t.cpu = s.cpu_percent_of_units(cpu_units);
                 t.memory = s.memory_percent_of_mib(mem_mib);
