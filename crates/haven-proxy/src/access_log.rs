@@ -335,9 +335,11 @@ pub fn write_alb_line(out: &mut Vec<u8>, e: &AccessLogEntry<&str>) {
     out.extend_from_slice(b" \"");
     push_escaped(out, e.method);
     out.extend_from_slice(b" http://");
-    let host = e
-        .domain_name
-        .map_or("-", |h| h.rsplit_once(':').map_or(h, |(name, _)| name));
+    // The Host header without its port; an IPv6 literal keeps its brackets.
+    let host = e.domain_name.map_or("-", |h| match h.rsplit_once(':') {
+        Some((name, port)) if !port.contains(']') => name,
+        _ => h,
+    });
     push_escaped(out, host);
     out.push(b':');
     push_u64(out, u64::from(e.port));
@@ -685,5 +687,26 @@ mod tests {
         assert!(!line.contains('\n'), "{line}");
         assert!(line.contains(" \"x\\x0ay\\\"z\\x7fé\" "), "{line}");
         assert!(line.contains("/a\\\\b HTTP/2.0"), "{line}");
+    }
+
+    #[test]
+    fn the_url_has_the_host_headers_host_and_the_listeners_port() {
+        for (host, url) in [
+            (Some("example.com:8080"), "http://example.com:4001/"),
+            (Some("example.com"), "http://example.com:4001/"),
+            (Some("[::1]:8080"), "http://[::1]:4001/"),
+            (Some("[::1]"), "http://[::1]:4001/"),
+            (None, "http://-:4001/"),
+        ] {
+            let e = AccessLogEntry {
+                domain_name: host,
+                ..sample(1_000, "/", None)
+            };
+            let line = format_alb_line(&e);
+            assert!(
+                line.contains(&format!("\"GET {url} HTTP/2.0\"")),
+                "{host:?}: {line}"
+            );
+        }
     }
 }
