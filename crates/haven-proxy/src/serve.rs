@@ -1,9 +1,12 @@
 //! The listener loop: accepting clients, HTTP/1.1 and HTTP/2 (prior knowledge) connections
 //! with their limits and timeouts, and graceful shutdown.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -21,7 +24,7 @@ use crate::handler::{self, ConnCtx, ServeShared};
 use crate::listener::Listener;
 use crate::metrics::Counter;
 use crate::request_log::ConnLog;
-use crate::target::CUTS;
+use crate::target::{CUT_EPOCH, CUTS};
 use crate::{upstream, workers};
 
 /// Drives a hyper connection until it ends, shutting it down gracefully on the shutdown
@@ -36,9 +39,7 @@ macro_rules! drive {
         tokio::pin!(timer);
         let mut closing = false;
         // Waking up polls the connection, and with it its requests, which notice a cut.
-        let cuts = CUTS.notified();
-        tokio::pin!(cuts);
-        cuts.as_mut().enable();
+        let mut cuts = cut_wakeup();
         loop {
             tokio::select! {
                 biased;
@@ -48,10 +49,7 @@ macro_rules! drive {
                     }
                     break;
                 }
-                () = &mut cuts => {
-                    cuts.set(CUTS.notified());
-                    cuts.as_mut().enable();
-                }
+                () = &mut cuts => cuts = cut_wakeup(),
                 () = &mut $stopping, if !closing => {
                     closing = true;
                     conn.as_mut().graceful_shutdown();
@@ -414,12 +412,16 @@ async fn connection(
     let cfg = &shared.config;
     // Resolves once shutdown is signalled (or its sender is gone); kept for the whole
     // connection so that it registers with the channel once, not on every wake-up.
-    let stopping = async move {
-        if shutdown.wait_for(|stop| *stop).await.is_err() {
-            tracing::trace!("shutdown sender dropped; closing client connection");
-        }
-    };
-    tokio::pin!(stopping);
+    let changed = shutdown.clone();
+    let mut stopping = SharedWakeup::new(
+        async move {
+            if shutdown.wait_for(|stop| *stop).await.is_err() {
+                tracing::trace!("shutdown sender dropped; closing client connection");
+            }
+        },
+        // A dropped sender counts as a change: the future is ready then.
+        move || changed.has_changed().unwrap_or(true),
+    );
     let sniffed = tokio::select! {
         r = tokio::time::timeout(cfg.header_read_timeout, conn::sniff(&mut stream)) => r,
         () = &mut stopping => return,
@@ -478,6 +480,56 @@ async fn connection(
             let conn = b.serve_connection(io, svc);
             drive!(conn, stopping, watch, peer);
         }
+    }
+}
+
+/// A wake-up every connection shares (target cuts, shutdown), polled only when `fired` says
+/// it may be ready or the task's waker changed. Polling a waiting `Notified` takes the lock of
+/// its `Notify`, which the connections of every worker share: without this, each connection
+/// took two such locks on every wake-up, several times per request.
+struct SharedWakeup<F, C> {
+    future: Pin<Box<F>>,
+    fired: C,
+    /// The waker the future last registered, once it has.
+    waker: Option<Waker>,
+}
+
+impl<F: Future, C: Fn() -> bool> SharedWakeup<F, C> {
+    fn new(future: F, fired: C) -> Self {
+        Self {
+            future: Box::pin(future),
+            fired,
+            waker: None,
+        }
+    }
+}
+
+impl<F: Future, C: Fn() -> bool + Unpin> Future for SharedWakeup<F, C> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        // Registered with this task, and nothing fired since: the future would only take
+        // its lock to find that out.
+        if this.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) && !(this.fired)() {
+            return Poll::Pending;
+        }
+        let poll = this.future.as_mut().poll(cx);
+        this.waker = poll.is_pending().then(|| cx.waker().clone());
+        poll
+    }
+}
+
+/// The wake-up for the next target cut. Registered before the count is read: a cut after
+/// this reads the count notifies the registration.
+fn cut_wakeup() -> SharedWakeup<tokio::sync::futures::Notified<'static>, impl Fn() -> bool> {
+    let mut notified = Box::pin(CUTS.notified());
+    notified.as_mut().enable();
+    let seen = CUT_EPOCH.load(Ordering::Acquire);
+    SharedWakeup {
+        future: notified,
+        fired: move || CUT_EPOCH.load(Ordering::Acquire) != seen,
+        waker: None,
     }
 }
 

@@ -161,6 +161,10 @@ pub(crate) struct Health {
 /// their target's `cut_notify` instead.
 pub(crate) static CUTS: Notify = Notify::const_new();
 
+/// How many times `CUTS` has been notified: a connection polls its `CUTS` registration (which
+/// takes the `Notify`'s lock) only when this moved.
+pub(crate) static CUT_EPOCH: AtomicU64 = AtomicU64::new(0);
+
 /// One registered target, shared by the router, in-flight requests and the health checker.
 pub(crate) struct Target {
     pub(crate) id: String,
@@ -236,6 +240,7 @@ impl Target {
     pub(crate) fn cut_in_flight(&self) {
         self.cut.store(true, Ordering::Release);
         self.cut_notify.notify_waiters();
+        CUT_EPOCH.fetch_add(1, Ordering::Release);
         CUTS.notify_waiters();
     }
 
