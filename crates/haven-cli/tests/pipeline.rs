@@ -131,6 +131,17 @@ fn body_version(url: &str) -> String {
     get(url).map(|(_, b)| version_of(&b)).unwrap_or_default()
 }
 
+/// Each region's production ALB URL, by region, from a `haven status --json`.
+fn production_urls(status: &Value) -> Vec<(&'static str, String)> {
+    ["us-east-1", "us-west-2"]
+        .into_iter()
+        .map(|r| {
+            let url = production(region(status, r))["alb_url"].as_str().unwrap();
+            (r, url.to_owned())
+        })
+        .collect()
+}
+
 #[test]
 fn a_push_goes_through_build_staging_approval_and_both_regions() {
     let mut twin = Twin::project(|s| s);
@@ -168,14 +179,9 @@ fn a_push_goes_through_build_staging_approval_and_both_regions() {
         .as_str()
         .unwrap()
         .to_owned();
-    let regional: Vec<String> = ["us-east-1", "us-west-2"]
-        .iter()
-        .map(|r| {
-            production(region(&status, r))["alb_url"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+    let regional: Vec<String> = production_urls(&status)
+        .into_iter()
+        .map(|(_, url)| url)
         .collect();
 
     let edge = twin.edge_url();
@@ -587,11 +593,7 @@ fn newer_pushes_supersede_waiting_runs_and_a_region_down_is_waited_for() {
     );
     assert_eq!(stage(&done, "Production")["attempts"], 1);
     let s = twin.status();
-    for r in ["us-east-1", "us-west-2"] {
-        let url = production(region(&s, r))["alb_url"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+    for (r, url) in production_urls(&s) {
         assert_eq!(body_version(&url), "4.0.0", "{r}");
     }
     assert_ne!(
@@ -685,11 +687,7 @@ fn a_failed_stage_is_retried_once_its_cause_is_fixed_and_approvals_expire() {
         "Approval failed: the approval expired after 3s without a decision"
     );
     let s = twin.status();
-    for r in ["us-east-1", "us-west-2"] {
-        let url = production(region(&s, r))["alb_url"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+    for (r, url) in production_urls(&s) {
         assert_eq!(body_version(&url), "1.0.0", "{r}");
     }
     // `haven pipeline logs -f` of an ended run prints its logs and returns.
