@@ -42,8 +42,8 @@
 //!
 //! At start-up the region process calls [`set_child_subreaper`], then for each identity
 //! persisted by a previous (crashed) run calls [`terminate`] — it is pid-reuse safe and
-//! returns [`Exit::AlreadyGone`] when there is nothing left. On every tick it calls
-//! [`reap_orphans`], and for metrics keeps a [`Sampler`] per task fed with
+//! returns [`Exit::AlreadyGone`] when there is nothing left. It calls [`reap_orphans`]
+//! whenever its [`OrphanWatch`] sees a child exit, and for metrics keeps a [`Sampler`] per task fed with
 //! [`ProcessTable::tree`]`(&identity)` from one [`ProcessTable::scan`] per tick.
 
 mod error;
@@ -60,7 +60,7 @@ pub use kill::{Exit, KILL_TIMEOUT, kill_group, signal, terminate};
 pub use procfs::{
     Liveness, ProcessIdentity, ProcessTable, descendants, group_members, process_tree,
 };
-pub use reap::{Reaped, reap_orphans, set_child_subreaper};
+pub use reap::{OrphanWatch, Reaped, reap_orphans, set_child_subreaper};
 pub use sample::{CPU_UNITS_PER_VCPU, Sample, Sampler};
 pub use signal::Signal;
 pub use spawn::{Group, Output, OwnedChild, SpawnSpec, Termination, spawn};

@@ -24,6 +24,50 @@ pub fn set_child_subreaper() -> Result<()> {
     Ok(())
 }
 
+/// When to call [`reap_orphans`]. An orphan re-parented to a subreaper becomes its zombie
+/// with a SIGCHLD, so waiting for one spares a scan of `/proc` (every process's stat) on
+/// every tick of a timer. A slow tick backs the signal up: the kernel sends SIGCHLD a moment
+/// before the child shows as a zombie, so a scan at once can miss it.
+#[derive(Debug)]
+pub struct OrphanWatch {
+    chld: Option<tokio::signal::unix::Signal>,
+    tick: tokio::time::Interval,
+}
+
+impl OrphanWatch {
+    /// Installs the SIGCHLD handler (Tokio's, shared with its child reaping). Must be called
+    /// inside a Tokio runtime with signals and time enabled.
+    pub fn new() -> Self {
+        let chld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())
+            .inspect_err(|e| tracing::warn!("cannot handle SIGCHLD, reaping every second: {e}"))
+            .ok();
+        let every = std::time::Duration::from_secs(if chld.is_some() { 10 } else { 1 });
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self { chld, tick }
+    }
+
+    /// Returns when a child may have exited since the last return. SIGCHLDs coalesce, but
+    /// one that arrives while the caller reaps makes this return again at once.
+    pub async fn exited(&mut self) {
+        let Some(chld) = &mut self.chld else {
+            self.tick.tick().await;
+            return;
+        };
+        tokio::select! {
+            // `None` only once the runtime shuts down: then only the tick.
+            Some(()) = chld.recv() => {}
+            _ = self.tick.tick() => {}
+        }
+    }
+}
+
+impl Default for OrphanWatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A zombie reaped by [`reap_orphans`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reaped {

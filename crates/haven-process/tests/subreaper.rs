@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use haven_process::{
-    Liveness, Output, ProcessIdentity, Signal, SpawnSpec, kill_group, reap_orphans,
+    Liveness, OrphanWatch, Output, ProcessIdentity, Signal, SpawnSpec, kill_group, reap_orphans,
     set_child_subreaper, spawn,
 };
 
@@ -55,8 +55,18 @@ async fn subreaper_adopts_and_reaps_orphans_without_stealing_owned_children() {
     let orphan = ProcessIdentity::of(orphan_pid).expect("orphan identity");
     assert_eq!(orphan.pgid, task_id.pgid);
 
-    // Its group outlives the reaped leader, so it can still be killed as a group.
+    // Its group outlives the reaped leader, so it can still be killed as a group. Its
+    // death is our SIGCHLD (the watch starts after every earlier child's): the watch wakes.
+    let mut watch = OrphanWatch::new();
     assert!(kill_group(&task_id, Signal::KILL).expect("kill group"));
+    let woke = Instant::now();
+    tokio::time::timeout(LONG, watch.exited())
+        .await
+        .expect("the orphan's exit wakes the watch");
+    assert!(
+        woke.elapsed() < Duration::from_secs(5),
+        "woken by the SIGCHLD, not the backstop tick"
+    );
     eventually("orphan to become our zombie", || {
         orphan.liveness().expect("liveness") == Liveness::Zombie
     })

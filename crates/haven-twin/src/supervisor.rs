@@ -336,7 +336,7 @@ impl Sup {
                 }
             };
         let mut shutting = self.shutting_down.subscribe();
-        let mut reap = tokio::time::interval(Duration::from_secs(1));
+        let mut orphans = haven_process::OrphanWatch::new();
         loop {
             tokio::select! {
                 _ = term.recv() => return,
@@ -344,7 +344,7 @@ impl Sup {
                 _ = shutting.wait_for(|s| *s) => return,
                 Some(name) = exits.recv() => self.on_exit(&name, reporter).await,
                 // Tasks of a killed region re-parent to us (the subreaper): reap them.
-                _ = reap.tick() => reap_orphans(),
+                () = orphans.exited() => reap_orphans(),
             }
         }
     }

@@ -352,14 +352,14 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::Other(format!("cannot handle SIGTERM: {e}")))?;
-    let mut reap = tokio::time::interval(Duration::from_secs(1));
+    let mut orphans = haven_process::OrphanWatch::new();
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
             _ = shutdown_rx.wait_for(|s| *s) => break,
             // Grandchildren of tasks re-parent to the region (the subreaper): reap them.
-            _ = reap.tick() => crate::supervisor::reap_orphans(),
+            () = orphans.exited() => crate::supervisor::reap_orphans(),
         }
     }
     tracing::info!(region = %region.name, "draining");
