@@ -110,6 +110,9 @@ pub enum Command {
     Down(SpecArg),
     /// Show the running twin: edge, regions, services, tasks.
     Status(SpecArg),
+    /// Apply the spec file's changes to the running twin (also on SIGHUP to `haven up`):
+    /// ALB access logs switch at once; other changes are listed for the next `haven up`.
+    Reload(SpecArg),
     /// Release an image to the running twin (blue/green by default), region by region.
     Release {
         #[command(flatten)]

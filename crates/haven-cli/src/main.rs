@@ -96,6 +96,7 @@ fn main() -> ExitCode {
         Command::Up(s) => commands::twin::up(&printer, &s.spec),
         Command::Down(s) => commands::twin::down(&printer, &s.spec),
         Command::Status(s) => commands::twin::status(&printer, &s.spec),
+        Command::Reload(s) => commands::twin::reload(&printer, &s.spec),
         Command::Release {
             spec,
             image,

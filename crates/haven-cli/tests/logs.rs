@@ -1,7 +1,7 @@
 //! `haven logs` against a running twin: tasks' output in `/haven/<project>/ecs/<service>` (the
 //! names `haven synth` gives on AWS), the ALB twin's access log in the ALB's format, `--since`,
-//! `--grep`, `--json`, `--follow`, unknown groups, the `local.access_logs` switch, and retention
-//! removing old streams.
+//! `--grep`, `--json`, `--follow`, unknown groups, the `local.access_logs` switch (at start and
+//! by `haven reload`), and retention removing old streams.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -337,5 +337,86 @@ fn retention_removes_old_streams_and_access_logs_can_be_off() {
     });
     let alb_group = Group::stamped(&names::alb_group("hello", "hello-production"), &root);
     assert_eq!(alb_group.info().unwrap().streams, 0);
+    let access_logs = |twin: &Twin| {
+        let status = twin.status();
+        production(region(&status, "us-west-2"))["access_logs"].clone()
+    };
+    assert_eq!(access_logs(&twin), false);
+
+    // `haven reload` refuses a spec that does not validate and changes nothing.
+    let spec = twin.path().join("haven.toml");
+    let off = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        off.replace("access_logs = false", "access_log = true"),
+    )
+    .unwrap();
+    let out = twin.haven(&["reload"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("haven.toml"), "{err}");
+    assert!(err.contains("access_log"), "{err}");
+    assert!(err.contains("did you mean `access_logs`"), "{err}");
+    assert!(err.contains("nothing changed"), "{err}");
+    std::fs::write(&spec, &off).unwrap();
+    assert_eq!(access_logs(&twin), false);
+
+    // Switched on in the file, it switches every region's ALBs at once, without a restart;
+    // a change that needs one is listed.
+    let on = off
+        .replace("access_logs = false", "access_logs = true")
+        .replace("bake_time = \"3s\"", "bake_time = \"4s\"");
+    std::fs::write(&spec, on).unwrap();
+    let pid = region(&twin.status(), "us-east-1")["pid"].clone();
+    let out = twin.haven(&["reload", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        result["applied"],
+        serde_json::json!(["local.access_logs = true"])
+    );
+    let restart = result["restart_needed"].as_array().unwrap();
+    assert!(
+        restart
+            .iter()
+            .any(|k| k == "regions.us-east-1.services.hello-production.deployment.bake_time"),
+        "{result}"
+    );
+    assert_eq!(access_logs(&twin), true);
+    assert_eq!(
+        region(&twin.status(), "us-east-1")["pid"],
+        pid,
+        "no restart"
+    );
+    get(&format!("{alb}/logged-probe")).unwrap();
+    eventually(20, "the request in the access log", || {
+        logs(&twin, &[ALB, "--grep", "/logged-probe"])
+            .contains("GET http://")
+            .then_some(())
+    });
+    let text = logs(&twin, &[ALB]);
+    assert!(!text.contains("/quiet-probe"), "{text}");
+
+    // Reloading the same file again applies nothing.
+    let out = twin.haven(&["reload", "--json"]);
+    let again: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["applied"], serde_json::json!([]));
+
+    // SIGHUP to `haven up` reloads as `haven reload` does, and says so.
+    std::fs::write(&spec, &off).unwrap();
+    let up = twin.up.as_ref().unwrap().id();
+    let hup = Command::new("kill")
+        .args(["-HUP", &up.to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    eventually(20, "SIGHUP to switch the access logs off", || {
+        (access_logs(&twin) == false).then_some(())
+    });
+    let log = std::fs::read_to_string(twin.path().join("up.log")).unwrap();
+    assert!(
+        log.contains("Reloaded applied local.access_logs = false"),
+        "{log}"
+    );
     twin.down();
 }

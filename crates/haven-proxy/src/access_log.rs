@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The client connection's protocol (`type` field).
@@ -111,6 +111,9 @@ impl<S> AccessLogEntry<S> {
 /// in batches, off the request path. Threads pick shards round-robin, once each, so a
 /// request takes an uncontended lock and wakes nobody; when its shard is full the entry is
 /// dropped and counted, so logging never slows requests down.
+///
+/// A sink can be switched off and on while the proxy runs, as an ALB's `access_logs.s3.enabled`
+/// attribute can: requests served while it is off leave no entry and cost nothing to log.
 #[derive(Clone, Debug)]
 pub struct AccessLog {
     inner: Arc<Shards>,
@@ -122,6 +125,7 @@ struct Shards {
     /// Entries a shard holds at most between two drains.
     per_shard: usize,
     dropped: AtomicU64,
+    enabled: AtomicBool,
 }
 
 /// Text a shard holds at most between two drains (entry places in it are 32-bit).
@@ -219,8 +223,21 @@ impl AccessLog {
                 shards: (0..n).map(|_| Shard::default()).collect(),
                 per_shard: capacity.max(1),
                 dropped: AtomicU64::new(0),
+                enabled: AtomicBool::new(true),
             }),
         }
+    }
+
+    /// Whether requests are logged (a new sink's are).
+    pub fn is_enabled(&self) -> bool {
+        // Relaxed: a request that starts just after a switch may still go either way, as on
+        // an ALB; nothing else is ordered by the flag.
+        self.inner.enabled.load(Ordering::Relaxed)
+    }
+
+    /// Starts or stops logging requests that arrive from now on; entries held are kept.
+    pub fn set_enabled(&self, on: bool) {
+        self.inner.enabled.store(on, Ordering::Relaxed);
     }
 
     /// Entries dropped because their shard was full.

@@ -171,6 +171,7 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
         .config
         .access_log
         .as_ref()
+        .filter(|sink| sink.is_enabled())
         .map(|_| LogInfo::capture(ctx.protocol, ctx.client, shared.port, &req));
     let mut close_upstream = false;
 

@@ -171,4 +171,24 @@ async fn access_log_entries_are_emitted() {
     );
     assert!(line.contains("\"Root=1-"), "{line}");
     assert_eq!(sink.dropped(), 0);
+
+    // Switched off while serving, the sink gets no entries; switched on, it gets them again.
+    sink.set_enabled(false);
+    assert_eq!(get(&client(), &proxy.url("/while-off")).await.status, 200);
+    sink.set_enabled(true);
+    assert_eq!(get(&client(), &proxy.url("/while-on")).await.status, 200);
+    let paths = within("entry after logging is on again", async {
+        let mut paths = Vec::new();
+        loop {
+            let mut got = Batch::default();
+            sink.drain(&mut got);
+            paths.extend(got.sorted().map(|e| e.path.to_owned()));
+            if paths.iter().any(|p| p == "/while-on") {
+                return paths;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert_eq!(paths, ["/while-on"]);
 }

@@ -80,6 +80,15 @@ pub struct ServiceStatus {
     pub scaling_activities: Vec<ScalingActivity>,
     pub tasks: Vec<TaskStatus>,
     pub events: Vec<String>,
+    /// The ALB twin writes access logs (the spec's `local.access_logs`, or `haven reload`'s).
+    #[serde(default)]
+    pub access_logs: bool,
+}
+
+/// Switches a region's ALB access logs (`PUT /access-logs`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct AccessLogs {
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,6 +128,38 @@ pub struct KillTask {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KillAz {
     pub az: String,
+}
+
+/// Answer to `POST /reload`: what the running twin took from the spec file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReloadResult {
+    /// Settings applied while running, as `key = value`.
+    pub applied: Vec<String>,
+    /// Settings changed in the spec that take effect only when the twin starts again.
+    pub restart_needed: Vec<String>,
+    /// Anything else to know, e.g. a region that was down and takes the file's values when
+    /// it starts.
+    pub notes: Vec<String>,
+}
+
+impl ReloadResult {
+    /// One line for the terminal.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if self.applied.is_empty() {
+            parts.push("nothing to apply".to_owned());
+        } else {
+            parts.push(format!("applied {}", self.applied.join(", ")));
+        }
+        if !self.restart_needed.is_empty() {
+            parts.push(format!(
+                "changed, applied at the next `haven up`: {}",
+                self.restart_needed.join(", ")
+            ));
+        }
+        parts.extend(self.notes.iter().cloned());
+        parts.join("; ")
+    }
 }
 
 /// Answer to chaos calls: what was done.

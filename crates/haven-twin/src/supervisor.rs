@@ -13,7 +13,9 @@ use http::{Method, StatusCode};
 use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
-use crate::api::{ChaosResult, EdgeStatus, RegionStatus, RegionTarget, Status};
+use crate::api::{
+    AccessLogs, ChaosResult, EdgeStatus, RegionStatus, RegionTarget, ReloadResult, Status,
+};
 use crate::control::{self, Call, Endpoint, Reply};
 use crate::lock;
 use crate::ports::Ports;
@@ -53,6 +55,8 @@ struct Proc {
 
 struct Sup {
     twin: Twin,
+    /// The settings the running twin has: `twin` with what `haven reload` applied since.
+    applied: Mutex<Twin>,
     spec: PathBuf,
     exe: PathBuf,
     paths: Paths,
@@ -108,6 +112,7 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
         shutting_down: watch::Sender::new(false),
         control: std::sync::OnceLock::new(),
         dashboard: std::sync::OnceLock::new(),
+        applied: Mutex::new(twin.clone()),
         twin,
     });
 
@@ -337,9 +342,17 @@ impl Sup {
             };
         let mut shutting = self.shutting_down.subscribe();
         let mut orphans = haven_process::OrphanWatch::new();
+        // SIGHUP reloads the spec, as `haven reload` does.
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .inspect_err(|e| reporter.warn(&format!("cannot handle SIGHUP: {e}")))
+            .ok();
         loop {
             tokio::select! {
                 _ = term.recv() => return,
+                Some(()) = async { hup.as_mut()?.recv().await } => match self.reload().await {
+                    Ok(r) => reporter.step("Reloaded", &r.summary()),
+                    Err(e) => reporter.warn(&format!("reload refused, nothing changed: {e}")),
+                },
                 _ = tokio::signal::ctrl_c() => return,
                 _ = shutting.wait_for(|s| *s) => return,
                 Some(name) = exits.recv() => self.on_exit(&name, reporter).await,
@@ -563,6 +576,10 @@ impl Sup {
                 self.shutting_down.send_replace(true);
                 Reply::ok(serde_json::json!({ "message": "shutting down" }))
             }
+            (&Method::POST, "/reload") => match self.reload().await {
+                Ok(r) => Reply::ok(r),
+                Err(e) => Reply::bad_request(e),
+            },
             (&Method::POST, "/chaos/kill-region") => {
                 let req: RegionTarget = match call.json() {
                     Ok(r) => r,
@@ -681,6 +698,64 @@ impl Sup {
         }
     }
 
+    /// Reads the spec file again and applies what can change while the twin runs: the ALB
+    /// access logs (`local.access_logs`, an ALB attribute AWS changes in place too). Other
+    /// changes are listed for a restart. A spec that does not load changes nothing.
+    async fn reload(&self) -> Result<ReloadResult, String> {
+        let loaded = haven_spec::load(&self.spec).map_err(|e| e.to_string())?;
+        let new = loaded.spec.twin();
+        let access_logs = loaded.spec.local.access_logs;
+        let (was, restart_needed) = {
+            let applied = lock(&self.applied);
+            let was = applied
+                .regions
+                .iter()
+                .flat_map(|r| &r.services)
+                .any(|s| s.access_logs);
+            let mut live = applied.clone();
+            set_access_logs(&mut live, access_logs);
+            (was, settings_changes(&live, &new))
+        };
+        let mut result = ReloadResult {
+            restart_needed,
+            ..ReloadResult::default()
+        };
+        if was != access_logs {
+            let body = serde_json::to_value(AccessLogs {
+                enabled: access_logs,
+            })
+            .map_err(|e| e.to_string())?;
+            for r in &self.twin.regions {
+                let down = lock(&self.procs)
+                    .get(&r.name)
+                    .is_none_or(|p| p.identity.is_none());
+                let answer = self
+                    .call(
+                        &self.paths.region_endpoint(&r.name),
+                        Method::PUT,
+                        "/access-logs",
+                        Some(body.clone()),
+                    )
+                    .await;
+                if let Err(e) = answer {
+                    result.notes.push(if down {
+                        format!(
+                            "{} is down; it takes the spec's values when it starts",
+                            r.name
+                        )
+                    } else {
+                        format!("{}: access logs not switched: {e}", r.name)
+                    });
+                }
+            }
+            set_access_logs(&mut lock(&self.applied), access_logs);
+            result
+                .applied
+                .push(format!("local.access_logs = {access_logs}"));
+        }
+        Ok(result)
+    }
+
     /// Forwards `call` to another process's control API as `path`, its answer or error as is.
     async fn forward(&self, endpoint: &Path, call: &Call, path: &str, what: &str) -> Reply {
         let body = serde_json::from_slice(&call.body).ok();
@@ -696,6 +771,57 @@ impl Sup {
             ),
         }
     }
+}
+
+fn set_access_logs(twin: &mut Twin, on: bool) {
+    for s in twin.regions.iter_mut().flat_map(|r| &mut r.services) {
+        s.access_logs = on;
+    }
+}
+
+/// The settings that differ between `old` and `new`, by their place in the resolved
+/// settings (`haven show`'s layout), regions and services by name.
+fn settings_changes(old: &Twin, new: &Twin) -> Vec<String> {
+    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    let (va, vb) = (&x.get(k), &y.get(k));
+                    let (va, vb) = (va.unwrap_or(&Value::Null), vb.unwrap_or(&Value::Null));
+                    walk(&join(path, k), va, vb, out);
+                }
+            }
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+                for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                    let name = va.get("name").and_then(Value::as_str);
+                    let at = match name {
+                        Some(n) if vb.get("name").and_then(Value::as_str) == Some(n) => {
+                            join(path, n)
+                        }
+                        _ => format!("{path}[{i}]"),
+                    };
+                    walk(&at, va, vb, out);
+                }
+            }
+            _ if a != b => out.push(path.to_owned()),
+            _ => {}
+        }
+    }
+    fn join(path: &str, key: &str) -> String {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    }
+    let (Ok(a), Ok(b)) = (serde_json::to_value(old), serde_json::to_value(new)) else {
+        return vec!["(the settings cannot be compared)".to_owned()];
+    };
+    let mut out = Vec::new();
+    walk("", &a, &b, &mut out);
+    out
 }
 
 pub(crate) fn reap_orphans() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use haven_twin::api::Status;
+use haven_twin::api::{ReloadResult, Status};
 use haven_twin::supervisor::{self, Client, Reporter, UpOptions};
 use haven_twin::{Paths, api};
 use http::Method;
@@ -141,6 +141,38 @@ pub fn down(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
         printer.status("Stopped", "every process haven started has exited");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+pub fn reload(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
+    let paths = paths_for(printer, spec).context("not reloaded; nothing changed")?;
+    let client = Client::connect(&paths)?;
+    let value = runtime()?
+        .block_on(client.call(Method::POST, "/reload", None))
+        .context("the running twin did not reload; nothing changed")?;
+    if printer.json {
+        printer.out_json(&value)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let result: ReloadResult = serde_json::from_value(value)
+        .context("the supervisor's answer is not in the expected shape")?;
+    for a in &result.applied {
+        printer.out(&format!("applied  {a}"));
+    }
+    for r in &result.restart_needed {
+        printer.out(&format!("restart  {r}"));
+    }
+    for n in &result.notes {
+        printer.warn(n);
+    }
+    printer.status(
+        "Reloaded",
+        &format!(
+            "{} applied, {} for the next `haven up`",
+            result.applied.len(),
+            result.restart_needed.len()
+        ),
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {

@@ -131,6 +131,9 @@ struct Region {
     store: Arc<Mutex<Store>>,
     monitor: Arc<monitor::Monitor>,
     metrics_url: String,
+    /// Each service's ALB access log, in `services`' order: on or off as the spec says, and
+    /// switched by `haven reload`.
+    access_logs: Vec<haven_proxy::AccessLog>,
 }
 
 /// Runs a region until SIGTERM, SIGINT or `POST /shutdown`, then drains and stops its tasks.
@@ -179,6 +182,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     let mut services = Vec::new();
     let mut servers = Vec::new();
     let mut access_writers = Vec::new();
+    let mut access_logs = Vec::new();
     for s in &region.services {
         let addr = ports
             .alb(&region.name, &s.name)
@@ -213,19 +217,20 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             ForwardAction::single(groups[1].clone()),
         );
         // Both listeners' requests go to the ALB's access log, written off the request path.
-        let access_log = s.access_logs.then(|| {
-            let sink = haven_proxy::AccessLog::new(haven_logs::ACCESS_LOG_CAPACITY);
-            let group = haven_logs::Group::stamped(
-                &haven_logs::names::alb_group(&twin.project, &s.name),
-                &paths.region_logs(&region.name),
-            );
-            access_writers.push(tokio::spawn(haven_logs::write_access_log(
-                group,
-                sink.clone(),
-                stop_rx.clone(),
-            )));
-            sink
-        });
+        // The log exists even when off, so that `haven reload` can switch it on.
+        let sink = haven_proxy::AccessLog::new(haven_logs::ACCESS_LOG_CAPACITY);
+        sink.set_enabled(s.access_logs);
+        let group = haven_logs::Group::stamped(
+            &haven_logs::names::alb_group(&twin.project, &s.name),
+            &paths.region_logs(&region.name),
+        );
+        access_writers.push(tokio::spawn(haven_logs::write_access_log(
+            group,
+            sink.clone(),
+            stop_rx.clone(),
+        )));
+        access_logs.push(sink.clone());
+        let access_log = Some(sink);
         let config = ProxyConfig {
             idle_timeout: s.idle_timeout.into(),
             // Request smuggling gets a 400 rather than AWS's default of forwarding and closing:
@@ -315,6 +320,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         store,
         monitor,
         metrics_url: format!("http://{metrics_local}/metrics"),
+        access_logs,
     });
 
     // The control API, announced once everything above is up.
@@ -611,6 +617,17 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
                 Err(why) => Reply::error(StatusCode::CONFLICT, why),
             }
         }
+        (&Method::PUT, "/access-logs") => {
+            let req: api::AccessLogs = match call.json() {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            for sink in &region.access_logs {
+                sink.set_enabled(req.enabled);
+            }
+            tracing::info!(region = %region.name, enabled = req.enabled, "ALB access logs switched");
+            Reply::ok(req)
+        }
         (&Method::POST, "/shutdown") => {
             shutdown.send_replace(true);
             Reply::ok(serde_json::json!({ "message": "shutting down" }))
@@ -623,10 +640,12 @@ fn status(region: &Region) -> api::RegionStatus {
     let services: Vec<api::ServiceStatus> = region
         .services
         .iter()
-        .map(|(s, addr, test)| {
+        .zip(&region.access_logs)
+        .map(|((s, addr, test), log)| {
             let mut st = s.status();
             st.alb_url = format!("http://{addr}");
             st.test_url = format!("http://{test}");
+            st.access_logs = log.is_enabled();
             st
         })
         .collect();

@@ -1198,6 +1198,8 @@ impl ServiceTwin {
                 .collect(),
             tasks,
             events: events.into_iter().map(|e| e.message).collect(),
+            // The region fills it in: the access log is the ALB's.
+            access_logs: false,
         }
     }
 }
