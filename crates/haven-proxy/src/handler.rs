@@ -167,12 +167,14 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
     let arrived = Instant::now();
     let shared = &ctx.shared;
     let lm = shared.listener.live_metrics();
+    let (parts, body) = req.into_parts();
+    let scan = Scan::of(&parts.headers);
     let mut log = shared
         .config
         .access_log
         .as_ref()
         .filter(|sink| sink.is_enabled())
-        .map(|_| LogInfo::capture(ctx.protocol, ctx.client, shared.port, &req));
+        .map(|_| LogInfo::capture(ctx.protocol, ctx.client, shared.port, &parts, &body, &scan));
     let mut close_upstream = false;
 
     if ctx.protocol == Protocol::Http1 {
@@ -200,11 +202,9 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
             }
         }
     }
-    if req.method() == Method::TRACE {
+    if parts.method == Method::TRACE {
         return elb_reply(ctx, 405, None, log, None, [None; 3], None);
     }
-    let (parts, body) = req.into_parts();
-    let scan = Scan::of(&parts.headers);
     if scan.forwarded_for > MAX_FORWARDED_FOR {
         return elb_reply(ctx, 463, None, log, None, [None; 3], None);
     }
@@ -218,7 +218,7 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
     lm.incr(Counter::RequestCount);
     gm.incr(Counter::RequestCount);
 
-    let trace_id = (!scan.has_trace_id).then(headers::trace_id);
+    let trace_id = scan.trace_id.is_none().then(headers::trace_id);
     if let (Some(info), Some(id)) = (log.as_mut(), trace_id) {
         info.set_generated_trace(id);
     }

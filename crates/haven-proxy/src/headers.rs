@@ -7,7 +7,7 @@ use std::hash::BuildHasher;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::Method;
-use http::header::{self, HeaderMap, HeaderName};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 pub(crate) static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub(crate) static X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
@@ -30,30 +30,38 @@ pub(crate) fn is_hop_by_hop(name: &[u8]) -> bool {
     }
 }
 
-/// What forwarding needs to know about a client request's fields, found in one pass.
+/// What forwarding and the access log need to know about a client request's fields, found
+/// in one pass.
 #[derive(Debug, Default)]
-pub(crate) struct Scan {
+pub(crate) struct Scan<'a> {
     /// Addresses already in `X-Forwarded-For`.
     pub(crate) forwarded_for: usize,
-    pub(crate) has_trace_id: bool,
-    pub(crate) has_host: bool,
+    /// The first `Host`, `User-Agent` and `X-Amzn-Trace-Id` values.
+    pub(crate) host: Option<&'a HeaderValue>,
+    pub(crate) user_agent: Option<&'a HeaderValue>,
+    pub(crate) trace_id: Option<&'a HeaderValue>,
     pub(crate) has_content_length: bool,
+    /// The fields' size on the wire: names, values, `: ` and CRLF.
+    pub(crate) fields_len: usize,
     /// Fields named by `Connection` (besides the usual `close`, `keep-alive`, ...).
     named: Vec<HeaderName>,
 }
 
-impl Scan {
-    pub(crate) fn of(headers: &HeaderMap) -> Self {
+impl<'a> Scan<'a> {
+    pub(crate) fn of(headers: &'a HeaderMap) -> Self {
         let mut scan = Self::default();
         for (name, value) in headers {
+            scan.fields_len += name.as_str().len() + value.len() + 4;
             if *name == header::HOST {
-                scan.has_host = true;
+                scan.host.get_or_insert(value);
+            } else if *name == header::USER_AGENT {
+                scan.user_agent.get_or_insert(value);
             } else if *name == header::CONTENT_LENGTH {
                 scan.has_content_length = true;
             } else if *name == X_FORWARDED_FOR {
                 scan.forwarded_for += value.as_bytes().split(|b| *b == b',').count();
             } else if *name == X_AMZN_TRACE_ID {
-                scan.has_trace_id = true;
+                scan.trace_id.get_or_insert(value);
             } else if *name == header::CONNECTION {
                 let Ok(value) = value.to_str() else { continue };
                 for token in value.split(',').map(str::trim) {
@@ -88,7 +96,7 @@ pub(crate) struct Outgoing<'a> {
     /// Origin-form request target, e.g. `/path?query`.
     pub(crate) target: &'a str,
     pub(crate) headers: &'a HeaderMap,
-    pub(crate) scan: &'a Scan,
+    pub(crate) scan: &'a Scan<'a>,
     /// `Host` to send when the client sent none (HTTP/2 sends `:authority` instead).
     pub(crate) authority: Option<&'a str>,
     pub(crate) client_ip: &'a str,
@@ -110,7 +118,7 @@ impl Outgoing<'_> {
         buf.push(b' ');
         buf.extend_from_slice(self.target.as_bytes());
         buf.extend_from_slice(b" HTTP/1.1\r\n");
-        if !self.scan.has_host {
+        if self.scan.host.is_none() {
             if let Some(host) = self.authority {
                 field(buf, b"host", host.as_bytes());
             }
@@ -137,7 +145,7 @@ impl Outgoing<'_> {
         buf.extend_from_slice(b"\r\n");
         field(buf, b"x-forwarded-proto", b"http");
         field(buf, b"x-forwarded-port", self.port.as_bytes());
-        if !self.scan.has_trace_id {
+        if self.scan.trace_id.is_none() {
             field(buf, b"x-amzn-trace-id", self.trace_id);
         }
         if self.body == BodyFraming::Chunked {
@@ -202,7 +210,6 @@ pub(crate) fn random_u64() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     fn head(headers: &HeaderMap, body: BodyFraming, close: bool) -> String {
         let scan = Scan::of(headers);
@@ -262,6 +269,16 @@ mod tests {
         h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
         let scan = Scan::of(&h);
         assert_eq!(scan.forwarded_for, 3);
+        assert_eq!(
+            scan.trace_id.map(HeaderValue::as_bytes),
+            Some(&b"Root=1-keep"[..])
+        );
+        assert_eq!(scan.host, None);
+        // "x-forwarded-for: 1.1.1.1\r\n" and so on.
+        assert_eq!(
+            scan.fields_len,
+            (15 + 7 + 4) + (15 + 16 + 4) + (15 + 11 + 4) + (14 + 1 + 4)
+        );
         assert_eq!(
             head(&h, BodyFraming::None, false),
             "GET /a?b=1 HTTP/1.1\r\nhost: example.com\r\nx-amzn-trace-id: Root=1-keep\r\n\

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::uri::{Authority, PathAndQuery};
-use http::{HeaderValue, Method, Request, Version, header};
+use http::{HeaderValue, Method, Version, request};
 use hyper::body::{Body as _, Incoming};
 
 use crate::access_log::{AccessLog, AccessLogEntry, LogProtocol};
 use crate::conn::Protocol;
-use crate::headers;
+use crate::headers::Scan;
 use crate::target_group::TargetGroup;
 
 /// A connection's way to its listener's access log: the sink and the listener's name, held
@@ -49,49 +49,42 @@ pub(crate) struct LogInfo {
 }
 
 impl LogInfo {
+    /// The request's facts, from its head and the fields `scan` found.
     pub(crate) fn capture(
         protocol: Protocol,
         client: SocketAddr,
         port: u16,
-        req: &Request<Incoming>,
+        head: &request::Parts,
+        body: &Incoming,
+        scan: &Scan<'_>,
     ) -> Self {
-        let h = req.headers();
-        let host = h.get(header::HOST).cloned();
-        let path = req.uri().path_and_query();
-        let head: usize = h
-            .iter()
-            .map(|(n, v)| n.as_str().len() + v.len() + 4)
-            .sum::<usize>()
-            + req.method().as_str().len()
+        let path = head.uri.path_and_query();
+        let head_len = scan.fields_len
+            + head.method.as_str().len()
             + path.map_or(1, |p| p.as_str().len())
             + 12;
-        let body = req.body().size_hint().exact().unwrap_or(0);
         Self {
             protocol: match protocol {
                 Protocol::Http1 => LogProtocol::Http,
                 Protocol::Http2 => LogProtocol::H2,
             },
             arrived: SystemTime::now(),
-            method: req.method().clone(),
+            method: head.method.clone(),
             path: path.cloned(),
             port,
-            version: match req.version() {
+            version: match head.version {
                 Version::HTTP_10 => "HTTP/1.0",
                 Version::HTTP_2 => "HTTP/2.0",
                 _ => "HTTP/1.1",
             },
-            user_agent: h.get(header::USER_AGENT).cloned(),
-            authority: if host.is_none() {
-                req.uri().authority().cloned()
-            } else {
-                None
+            user_agent: scan.user_agent.cloned(),
+            host: scan.host.cloned(),
+            authority: match scan.host {
+                None => head.uri.authority().cloned(),
+                Some(_) => None,
             },
-            host,
-            trace: h
-                .get(&headers::X_AMZN_TRACE_ID)
-                .cloned()
-                .map_or(Trace::None, Trace::Header),
-            received: head as u64 + body,
+            trace: scan.trace_id.cloned().map_or(Trace::None, Trace::Header),
+            received: head_len as u64 + body.size_hint().exact().unwrap_or(0),
             client,
             classification: None,
         }
