@@ -358,6 +358,19 @@ fn retention_removes_old_streams_and_access_logs_can_be_off() {
     assert!(err.contains("access_log"), "{err}");
     assert!(err.contains("did you mean `access_logs`"), "{err}");
     assert!(err.contains("nothing changed"), "{err}");
+    // The twin can still be looked at (and stopped) while its file does not validate.
+    let out = twin.haven(&["status", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not validate"),
+        "{}",
+        stderr(&out)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        production(region(&status, "us-west-2"))["access_logs"],
+        false
+    );
     std::fs::write(&spec, &off).unwrap();
     assert_eq!(access_logs(&twin), false);
 

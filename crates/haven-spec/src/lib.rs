@@ -19,6 +19,6 @@ mod suggest;
 pub use cidr::Cidr;
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use duration::Dur;
-pub use load::{LoadError, Loaded, load, load_str};
+pub use load::{LoadError, Loaded, load, load_str, state_dir_despite_errors};
 pub use model::Spec;
 pub use suggest::did_you_mean;

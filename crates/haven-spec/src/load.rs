@@ -44,6 +44,24 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     load_str(&text, path, &root)
 }
 
+/// The state directory a spec file names (`local.state_dir`, else `.haven`, next to the
+/// file), read without validating the rest: commands that look at or stop a running twin
+/// must work while its file is being edited and does not validate. `None` when the file
+/// cannot be read or is not TOML, or `local.state_dir` is not a string.
+pub fn state_dir_despite_errors(path: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let doc = Document::parse(text).ok()?;
+    let dir = match doc.get("local").and_then(|l| l.get("state_dir")) {
+        None => ".haven",
+        Some(v) => v.as_str()?,
+    };
+    let root = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Some(root.join(dir))
+}
+
 /// Checks spec text as if it were `file`, resolving relative paths against `root`.
 pub fn load_str(text: &str, file: &Path, root: &Path) -> Result<Loaded, LoadError> {
     let doc = match Document::parse(text) {
@@ -166,4 +184,26 @@ fn report_schema_error(r: &mut Reporter<'_>, map: &SourceMap, path: &str, messag
 /// The words between backticks, in order: serde lists expected fields that way.
 fn backticked(text: &str) -> Vec<&str> {
     text.split('`').skip(1).step_by(2).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The state directory read from spec text that need not validate.
+    fn check(text: &str, expect: Option<&str>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = dir.path().join("haven.toml");
+        std::fs::write(&spec, text).expect("write spec");
+        let got = state_dir_despite_errors(&spec);
+        assert_eq!(got, expect.map(|e| dir.path().join(e)), "{text}");
+    }
+
+    #[test]
+    fn state_dir_is_read_from_specs_that_do_not_validate() {
+        check("[project]\nnmae = \"typo\"\n", Some(".haven"));
+        check("[local]\nstate_dir = \"state\"\nbind = 5\n", Some("state"));
+        check("[local]\nstate_dir = 5\n", None);
+        check("[local\n", None);
+    }
 }

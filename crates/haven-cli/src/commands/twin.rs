@@ -28,6 +28,27 @@ fn paths_for(printer: &Printer, spec: &Path) -> anyhow::Result<Paths> {
     Ok(Paths::new(loaded.spec.path(&loaded.spec.local.state_dir)))
 }
 
+/// Like [`paths_for`], but a spec that does not validate still names its state directory
+/// (with a warning): a running twin can be seen and stopped while its file is being edited.
+fn paths_despite_errors(printer: &Printer, spec: &Path) -> anyhow::Result<Paths> {
+    match haven_spec::load(spec) {
+        Ok(loaded) => Ok(Paths::new(loaded.spec.path(&loaded.spec.local.state_dir))),
+        Err(haven_spec::LoadError::Invalid(d)) => {
+            let Some(dir) = haven_spec::state_dir_despite_errors(spec) else {
+                printer.err_text(&d.to_string());
+                anyhow::bail!("`{}` is not a valid spec", spec.display());
+            };
+            printer.warn(&format!(
+                "`{}` does not validate (`haven validate` says why); using its state directory `{}`",
+                spec.display(),
+                dir.display()
+            ));
+            Ok(Paths::new(dir))
+        }
+        Err(e) => Err(e).context("cannot load the spec"),
+    }
+}
+
 struct TermReporter(Printer);
 
 impl Reporter for TermReporter {
@@ -113,7 +134,7 @@ pub fn up(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
 }
 
 pub fn down(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
-    let paths = paths_for(printer, spec)?;
+    let paths = paths_despite_errors(printer, spec)?;
     let client = match Client::connect(&paths) {
         Ok(c) => c,
         Err(e) => {
@@ -176,7 +197,7 @@ pub fn reload(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
 }
 
 pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
-    let paths = paths_for(printer, spec)?;
+    let paths = paths_despite_errors(printer, spec)?;
     let client = Client::connect(&paths)?;
     let value = runtime()?.block_on(client.call(Method::GET, "/status", None))?;
     if printer.json {
