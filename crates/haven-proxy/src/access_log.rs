@@ -16,8 +16,8 @@ pub enum LogProtocol {
 }
 
 /// One request as the ALB would log it, its text fields of type `S` (`&str` to build and
-/// read entries; the sink keeps them as places in its own text). Times that do not apply are
-/// `None` (logged `-1`), as are missing target fields (logged `-`).
+/// read entries). Times that do not apply are `None` (logged `-1`), as are missing target
+/// fields (logged `-`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AccessLogEntry<S> {
     /// `type`.
@@ -72,39 +72,6 @@ pub struct AccessLogEntry<S> {
     pub classification_reason: Option<&'static str>,
 }
 
-impl<S> AccessLogEntry<S> {
-    /// The same entry with each text field passed through `f`.
-    fn map<T>(&self, mut f: impl FnMut(&S) -> T) -> AccessLogEntry<T> {
-        AccessLogEntry {
-            protocol: self.protocol,
-            time: self.time,
-            request_creation_time: self.request_creation_time,
-            elb: f(&self.elb),
-            client: self.client,
-            target: self.target,
-            request_processing_time: self.request_processing_time,
-            target_processing_time: self.target_processing_time,
-            response_processing_time: self.response_processing_time,
-            elb_status_code: self.elb_status_code,
-            target_status_code: self.target_status_code,
-            received_bytes: self.received_bytes,
-            sent_bytes: self.sent_bytes,
-            method: f(&self.method),
-            port: self.port,
-            path: f(&self.path),
-            http_version: self.http_version,
-            user_agent: self.user_agent.as_ref().map(&mut f),
-            target_group: self.target_group.as_ref().map(&mut f),
-            trace_id: self.trace_id.as_ref().map(&mut f),
-            domain_name: self.domain_name.as_ref().map(&mut f),
-            actions_executed: self.actions_executed,
-            error_reason: self.error_reason,
-            classification: self.classification,
-            classification_reason: self.classification_reason,
-        }
-    }
-}
-
 /// Where access-log entries go: bounded buffers, one per shard, that the log writer takes
 /// on its own schedule. A request copies its entry's fields and text into its shard as they
 /// are (no formatting, no allocation once the shard has grown); the writer formats ALB lines
@@ -140,21 +107,244 @@ struct Shard(std::sync::Mutex<Buf>);
 #[derive(Clone, Copy, Debug)]
 struct Span(u32, u32);
 
+impl Span {
+    /// A missing text field.
+    const NONE: Self = Self(u32::MAX, 0);
+}
+
+/// An entry as a shard holds it: half the size of an [`AccessLogEntry`] (times in
+/// microseconds, addresses without their enum, the fields nearly every entry has the same
+/// value for out of line), because the proxy's workers write every entry to memory and the
+/// writer reads it back on another CPU: its bytes are most of what logging costs them.
+#[derive(Debug)]
+struct Packed {
+    /// `time` and `request_creation_time`, microseconds since the epoch.
+    time: u64,
+    created: u64,
+    received: u64,
+    sent: u64,
+    client: Addr,
+    target: Addr,
+    /// Request, target and response processing times in microseconds; `u32::MAX`: none.
+    times: [u32; 3],
+    elb_status: u16,
+    /// 0: none.
+    target_status: u16,
+    port: u16,
+    protocol: LogProtocol,
+    /// elb, method, path, user agent, target group, trace id, domain name.
+    text: [Span; 7],
+    /// The fields that are nearly always the same, when one is not.
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rare {
+    http_version: &'static str,
+    actions_executed: &'static str,
+    error_reason: Option<&'static str>,
+    classification: Option<&'static str>,
+    classification_reason: Option<&'static str>,
+}
+
+/// What [`Rare`] holds for nearly every entry.
+const USUAL: Rare = Rare {
+    http_version: "HTTP/1.1",
+    actions_executed: "forward",
+    error_reason: None,
+    classification: None,
+    classification_reason: None,
+};
+
+/// A socket address in 20 bytes; port 0 for none (no connection has port 0).
+#[derive(Debug, Clone, Copy)]
+struct Addr {
+    ip: [u8; 16],
+    port: u16,
+    v6: bool,
+}
+
+impl Addr {
+    fn pack(a: Option<SocketAddr>) -> Self {
+        match a {
+            None => Self {
+                ip: [0; 16],
+                port: 0,
+                v6: false,
+            },
+            Some(SocketAddr::V4(a)) => {
+                let mut ip = [0; 16];
+                ip[..4].copy_from_slice(&a.ip().octets());
+                Self {
+                    ip,
+                    port: a.port(),
+                    v6: false,
+                }
+            }
+            Some(SocketAddr::V6(a)) => Self {
+                ip: a.ip().octets(),
+                port: a.port(),
+                v6: true,
+            },
+        }
+    }
+
+    fn unpack(&self) -> Option<SocketAddr> {
+        if self.port == 0 {
+            return None;
+        }
+        Some(if self.v6 {
+            SocketAddr::new(std::net::Ipv6Addr::from(self.ip).into(), self.port)
+        } else {
+            let [a, b, c, d, ..] = self.ip;
+            SocketAddr::new(std::net::Ipv4Addr::new(a, b, c, d).into(), self.port)
+        })
+    }
+}
+
+fn micros_since_epoch(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+fn pack_duration(d: Option<Duration>) -> u32 {
+    // Saturates at 71 minutes, far beyond any timeout.
+    d.map_or(u32::MAX, |d| {
+        u32::try_from(d.as_micros()).unwrap_or(u32::MAX - 1)
+    })
+}
+
+fn unpack_duration(us: u32) -> Option<Duration> {
+    (us != u32::MAX).then(|| Duration::from_micros(u64::from(us)))
+}
+
 /// Entries held: their fields, with their text fields appended to one string.
 #[derive(Debug, Default)]
 struct Buf {
     text: String,
-    entries: Vec<AccessLogEntry<Span>>,
+    entries: Vec<Packed>,
+    /// The last entry's listener and target group names: consecutive entries nearly always
+    /// share them, so their text is kept once.
+    last_elb: Option<Span>,
+    last_group: Option<Span>,
 }
 
 impl Buf {
+    fn str(&self, s: Span) -> Option<&str> {
+        if s.0 == u32::MAX {
+            return None;
+        }
+        self.text.get(s.0 as usize..s.1 as usize)
+    }
+
+    /// Appends `v` to the text, or reuses `last` when it holds the same.
+    fn put(&mut self, v: &str, last: Option<Span>) -> Span {
+        if let Some(l) = last {
+            if self.str(l) == Some(v) {
+                return l;
+            }
+        }
+        let start = self.text.len();
+        self.text.push_str(v);
+        // Below SHARD_TEXT_MAX plus one entry's fields: far below 2^32.
+        Span(start as u32, self.text.len() as u32)
+    }
+
+    fn put_opt(&mut self, v: Option<&str>) -> Span {
+        v.map_or(Span::NONE, |v| self.put(v, None))
+    }
+
+    fn push(&mut self, e: &AccessLogEntry<&str>) {
+        let elb = self.put(e.elb, self.last_elb);
+        self.last_elb = Some(elb);
+        let group = match e.target_group {
+            Some(g) => {
+                let span = self.put(g, self.last_group);
+                self.last_group = Some(span);
+                span
+            }
+            None => Span::NONE,
+        };
+        let text = [
+            elb,
+            self.put(e.method, None),
+            self.put(e.path, None),
+            self.put_opt(e.user_agent),
+            group,
+            self.put_opt(e.trace_id),
+            self.put_opt(e.domain_name),
+        ];
+        let rare = Rare {
+            http_version: e.http_version,
+            actions_executed: e.actions_executed,
+            error_reason: e.error_reason,
+            classification: e.classification,
+            classification_reason: e.classification_reason,
+        };
+        self.entries.push(Packed {
+            time: micros_since_epoch(e.time),
+            created: micros_since_epoch(e.request_creation_time),
+            received: e.received_bytes,
+            sent: e.sent_bytes,
+            client: Addr::pack(Some(e.client)),
+            target: Addr::pack(e.target),
+            times: [
+                pack_duration(e.request_processing_time),
+                pack_duration(e.target_processing_time),
+                pack_duration(e.response_processing_time),
+            ],
+            elb_status: e.elb_status_code,
+            target_status: e.target_status_code.unwrap_or(0),
+            port: e.port,
+            protocol: e.protocol,
+            text,
+            rare: (rare != USUAL).then(|| Box::new(rare)),
+        });
+    }
+
     fn get(&self, i: usize) -> Option<AccessLogEntry<&str>> {
-        let e = self.entries.get(i)?;
-        Some(e.map(|s| {
-            self.text
-                .get(s.0 as usize..s.1 as usize)
-                .unwrap_or_default()
-        }))
+        let p = self.entries.get(i)?;
+        let rare = p.rare.as_deref().unwrap_or(&USUAL);
+        let at = |us: u64| UNIX_EPOCH + Duration::from_micros(us);
+        let t = |i: usize| self.str(p.text[i]);
+        Some(AccessLogEntry {
+            protocol: p.protocol,
+            time: at(p.time),
+            request_creation_time: at(p.created),
+            elb: t(0).unwrap_or_default(),
+            // Every entry has a client.
+            client: p
+                .client
+                .unpack()
+                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+            target: p.target.unpack(),
+            request_processing_time: unpack_duration(p.times[0]),
+            target_processing_time: unpack_duration(p.times[1]),
+            response_processing_time: unpack_duration(p.times[2]),
+            elb_status_code: p.elb_status,
+            target_status_code: (p.target_status != 0).then_some(p.target_status),
+            received_bytes: p.received,
+            sent_bytes: p.sent,
+            method: t(1).unwrap_or_default(),
+            port: p.port,
+            path: t(2).unwrap_or_default(),
+            http_version: rare.http_version,
+            user_agent: t(3),
+            target_group: t(4),
+            trace_id: t(5),
+            domain_name: t(6),
+            actions_executed: rare.actions_executed,
+            error_reason: rare.error_reason,
+            classification: rare.classification,
+            classification_reason: rare.classification_reason,
+        })
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.entries.clear();
+        self.last_elb = None;
+        self.last_group = None;
     }
 }
 
@@ -164,7 +354,7 @@ pub struct Batch {
     full: Vec<Buf>,
     spare: Vec<Buf>,
     /// Each entry's time and place, sorted.
-    order: Vec<(SystemTime, u32, u32)>,
+    order: Vec<(u64, u32, u32)>,
 }
 
 impl Batch {
@@ -197,8 +387,7 @@ impl Batch {
     /// Empties the batch, keeping its buffers for the next drain.
     pub fn clear(&mut self) {
         for mut buf in self.full.drain(..) {
-            buf.text.clear();
-            buf.entries.clear();
+            buf.clear();
             self.spare.push(buf);
         }
     }
@@ -259,13 +448,7 @@ impl AccessLog {
             self.inner.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let Buf { text, entries } = &mut *buf;
-        entries.push(entry.map(|s| {
-            let start = text.len();
-            text.push_str(s);
-            // Below SHARD_TEXT_MAX plus one entry's fields: far below 2^32.
-            Span(start as u32, text.len() as u32)
-        }));
+        buf.push(entry);
     }
 
     /// Moves every entry held into `out`, taking each shard's lock only to swap buffers.
@@ -678,6 +861,54 @@ mod tests {
         sink.push(&pushed[0]);
         sink.drain(&mut batch);
         assert_eq!(batch.sorted().collect::<Vec<_>>(), [pushed[0]]);
+    }
+
+    #[test]
+    fn entries_come_back_whole_however_they_differ() {
+        let usual = sample(1_000, "/", None);
+        let v6 = AccessLogEntry {
+            client: "[::1]:6000".parse().unwrap(),
+            target: Some("[fe80::1]:4100".parse().unwrap()),
+            ..usual
+        };
+        let refused = AccessLogEntry {
+            target: None,
+            target_group: None,
+            target_status_code: None,
+            target_processing_time: None,
+            response_processing_time: None,
+            elb_status_code: 400,
+            http_version: "HTTP/1.0",
+            error_reason: Some("DesyncMitigationBlocked"),
+            classification: Some("Ambiguous"),
+            classification_reason: Some("BothTeClPresent"),
+            ..usual
+        };
+        let other_names = AccessLogEntry {
+            elb: "app/web-alb-test",
+            target_group: Some("web-tg-green"),
+            ..usual
+        };
+        let long = AccessLogEntry {
+            target_processing_time: Some(Duration::from_secs(3 * 3600)),
+            ..usual
+        };
+        let saturated = AccessLogEntry {
+            target_processing_time: Some(Duration::from_micros(u64::from(u32::MAX) - 1)),
+            ..usual
+        };
+        let sink = AccessLog::new(16);
+        let pushed = [usual, v6, refused, other_names, usual, refused, long];
+        for e in &pushed {
+            sink.push(e);
+        }
+        let mut batch = Batch::default();
+        sink.drain(&mut batch);
+        let got: Vec<_> = batch.sorted().collect();
+        let mut want = pushed.to_vec();
+        // Times past 71 minutes saturate.
+        want[6] = saturated;
+        assert_eq!(got, want);
     }
 
     #[test]
