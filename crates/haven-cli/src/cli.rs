@@ -110,8 +110,11 @@ pub enum Command {
     Down(SpecArg),
     /// Show the running twin: edge, regions, services, tasks.
     Status(SpecArg),
-    /// Apply the spec file's changes to the running twin (also on SIGHUP to `haven up`):
-    /// ALB access logs switch at once; other changes are listed for the next `haven up`.
+    /// Apply the spec file's changes to the running twin
+    ///
+    /// ALB access logs (`local.access_logs`) switch at once; other changes are listed for the
+    /// next `haven up`; a spec that does not validate changes nothing. SIGHUP to `haven up`
+    /// does the same.
     Reload(SpecArg),
     /// Release an image to the running twin (blue/green by default), region by region.
     Release {
