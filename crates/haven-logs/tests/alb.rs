@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use haven_logs::{Events, Group, Query, names, time};
 use haven_proxy::{AccessLog, AccessLogEntry, LogProtocol, format_alb_line};
 
-fn entry(ms: u64, path: &str, status: u16) -> AccessLogEntry<&str> {
+fn entry(ms: u64, path: &str, status: u16) -> AccessLogEntry<'_> {
     let t = UNIX_EPOCH + Duration::from_millis(ms);
     AccessLogEntry {
         protocol: LogProtocol::Http,

@@ -15,11 +15,10 @@ pub enum LogProtocol {
     H2,
 }
 
-/// One request as the ALB would log it, its text fields of type `S` (`&str` to build and
-/// read entries). Times that do not apply are `None` (logged `-1`), as are missing target
-/// fields (logged `-`).
+/// One request as the ALB would log it, its text borrowed. Times that do not apply are
+/// `None` (logged `-1`), as are missing target fields (logged `-`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AccessLogEntry<S> {
+pub struct AccessLogEntry<'a> {
     /// `type`.
     pub protocol: LogProtocol,
     /// `time`: when the response was complete.
@@ -27,7 +26,7 @@ pub struct AccessLogEntry<S> {
     /// `request_creation_time`: when the request arrived.
     pub request_creation_time: SystemTime,
     /// `elb`: the listener's name.
-    pub elb: S,
+    pub elb: &'a str,
     /// `client:port`.
     pub client: SocketAddr,
     /// `target:port`.
@@ -47,21 +46,21 @@ pub struct AccessLogEntry<S> {
     /// `sent_bytes`: response body bytes sent, plus the head as estimated from its fields.
     pub sent_bytes: u64,
     /// `request` method.
-    pub method: S,
+    pub method: &'a str,
     /// The listener's port, for the `request` URL `http://host:port/path?query`.
     pub port: u16,
     /// The `request` URL's path and query.
-    pub path: S,
+    pub path: &'a str,
     /// `request` protocol version, e.g. `HTTP/1.1`.
     pub http_version: &'static str,
     /// `user_agent`.
-    pub user_agent: Option<S>,
+    pub user_agent: Option<&'a str>,
     /// `target_group_arn` (here the group's name).
-    pub target_group: Option<S>,
+    pub target_group: Option<&'a str>,
     /// `trace_id`.
-    pub trace_id: Option<S>,
+    pub trace_id: Option<&'a str>,
     /// `domain_name`: the Host header (or the HTTP/2 authority); its host part is the URL's.
-    pub domain_name: Option<S>,
+    pub domain_name: Option<&'a str>,
     /// `actions_executed`, e.g. `forward`.
     pub actions_executed: &'static str,
     /// `error_reason`, e.g. `TargetConnectionError`.
@@ -254,23 +253,17 @@ impl Buf {
         v.map_or(Span::NONE, |v| self.put(v, None))
     }
 
-    fn push(&mut self, e: &AccessLogEntry<&str>) {
+    fn push(&mut self, e: &AccessLogEntry<'_>) {
         let elb = self.put(e.elb, self.last_elb);
         self.last_elb = Some(elb);
-        let group = match e.target_group {
-            Some(g) => {
-                let span = self.put(g, self.last_group);
-                self.last_group = Some(span);
-                span
-            }
-            None => Span::NONE,
-        };
+        let group = e.target_group.map(|g| self.put(g, self.last_group));
+        self.last_group = group.or(self.last_group);
         let text = [
             elb,
             self.put(e.method, None),
             self.put(e.path, None),
             self.put_opt(e.user_agent),
-            group,
+            group.unwrap_or(Span::NONE),
             self.put_opt(e.trace_id),
             self.put_opt(e.domain_name),
         ];
@@ -302,7 +295,7 @@ impl Buf {
         });
     }
 
-    fn get(&self, i: usize) -> Option<AccessLogEntry<&str>> {
+    fn get(&self, i: usize) -> Option<AccessLogEntry<'_>> {
         let p = self.entries.get(i)?;
         let rare = p.rare.as_deref().unwrap_or(&USUAL);
         let at = |us: u64| UNIX_EPOCH + Duration::from_micros(us);
@@ -369,7 +362,7 @@ impl Batch {
 
     /// The entries in the order their responses completed (shards interleave, and workers
     /// finish requests slightly out of order).
-    pub fn sorted(&mut self) -> impl Iterator<Item = AccessLogEntry<&str>> {
+    pub fn sorted(&mut self) -> impl Iterator<Item = AccessLogEntry<'_>> {
         self.order.clear();
         for (b, buf) in self.full.iter().enumerate() {
             for (i, e) in buf.entries.iter().enumerate() {
@@ -436,7 +429,7 @@ impl AccessLog {
 
     /// Adds an entry (what the proxy does for each request), or drops and counts it when
     /// its shard is full.
-    pub fn push(&self, entry: &AccessLogEntry<&str>) {
+    pub fn push(&self, entry: &AccessLogEntry<'_>) {
         let shards = &self.inner.shards;
         let shard = &shards[SHARD.with(|s| *s) % shards.len()];
         let mut buf = shard
@@ -469,7 +462,7 @@ impl AccessLog {
 
 /// Formats an entry as an ALB access-log line (fields space-separated, quoted where the
 /// ALB quotes them, `-` for missing values and `-1` for times that do not apply).
-pub fn format_alb_line(e: &AccessLogEntry<&str>) -> String {
+pub fn format_alb_line(e: &AccessLogEntry<'_>) -> String {
     let mut s = Vec::with_capacity(512);
     write_alb_line(&mut s, e);
     // Only text went in: whole fields, escapes and ASCII.
@@ -478,7 +471,7 @@ pub fn format_alb_line(e: &AccessLogEntry<&str>) -> String {
 
 /// [`format_alb_line`] appended to `out`, as bytes and without a temporary string per field:
 /// the log writer formats tens of thousands of lines a second into one buffer.
-pub fn write_alb_line(out: &mut Vec<u8>, e: &AccessLogEntry<&str>) {
+pub fn write_alb_line(out: &mut Vec<u8>, e: &AccessLogEntry<'_>) {
     fn secs(out: &mut Vec<u8>, d: Option<Duration>) {
         match d {
             Some(d) => {
@@ -791,11 +784,7 @@ mod tests {
         );
     }
 
-    fn sample(
-        ms: u64,
-        path: &'static str,
-        agent: Option<&'static str>,
-    ) -> AccessLogEntry<&'static str> {
+    fn sample(ms: u64, path: &'static str, agent: Option<&'static str>) -> AccessLogEntry<'static> {
         let t = UNIX_EPOCH + Duration::from_millis(ms);
         AccessLogEntry {
             protocol: LogProtocol::H2,

@@ -133,7 +133,7 @@ impl Finished {
             protocol: info.protocol,
             time,
             request_creation_time: info.arrived,
-            elb: &*log.elb,
+            elb: &log.elb,
             client: info.client,
             target: o.target,
             request_processing_time: o.times[0],

@@ -414,11 +414,11 @@ async fn connection(
     // connection so that it registers with the channel once, not on every wake-up.
     let changed = shutdown.clone();
     let mut stopping = SharedWakeup::new(
-        async move {
+        Box::pin(async move {
             if shutdown.wait_for(|stop| *stop).await.is_err() {
                 tracing::trace!("shutdown sender dropped; closing client connection");
             }
-        },
+        }),
         // A dropped sender counts as a change: the future is ready then.
         move || changed.has_changed().unwrap_or(true),
     );
@@ -495,9 +495,9 @@ struct SharedWakeup<F, C> {
 }
 
 impl<F: Future, C: Fn() -> bool> SharedWakeup<F, C> {
-    fn new(future: F, fired: C) -> Self {
+    fn new(future: Pin<Box<F>>, fired: C) -> Self {
         Self {
-            future: Box::pin(future),
+            future,
             fired,
             waker: None,
         }
@@ -526,11 +526,7 @@ fn cut_wakeup() -> SharedWakeup<tokio::sync::futures::Notified<'static>, impl Fn
     let mut notified = Box::pin(CUTS.notified());
     notified.as_mut().enable();
     let seen = CUT_EPOCH.load(Ordering::Acquire);
-    SharedWakeup {
-        future: notified,
-        fired: move || CUT_EPOCH.load(Ordering::Acquire) != seen,
-        waker: None,
-    }
+    SharedWakeup::new(notified, move || CUT_EPOCH.load(Ordering::Acquire) != seen)
 }
 
 /// What the periodic look at a connection found.

@@ -37,11 +37,15 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let root = match path.parent() {
+    load_str(&text, path, &root_of(path))
+}
+
+/// The directory a spec's relative paths are relative to: the file's own.
+fn root_of(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    };
-    load_str(&text, path, &root)
+    }
 }
 
 /// The state directory a spec file names (`local.state_dir`, else `.haven`, next to the
@@ -55,11 +59,7 @@ pub fn state_dir_despite_errors(path: &Path) -> Option<PathBuf> {
         None => ".haven",
         Some(v) => v.as_str()?,
     };
-    let root = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    Some(root.join(dir))
+    Some(root_of(path).join(dir))
 }
 
 /// Checks spec text as if it were `file`, resolving relative paths against `root`.

@@ -55,8 +55,9 @@ struct Proc {
 
 struct Sup {
     twin: Twin,
-    /// The settings the running twin has: `twin` with what `haven reload` applied since.
-    applied: Mutex<Twin>,
+    /// Whether the regions' ALBs write access logs: the spec's at start, then the last that
+    /// `haven reload` applied (the one setting of `twin` that changes while running).
+    access_logs: Mutex<bool>,
     spec: PathBuf,
     exe: PathBuf,
     paths: Paths,
@@ -112,7 +113,7 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
         shutting_down: watch::Sender::new(false),
         control: std::sync::OnceLock::new(),
         dashboard: std::sync::OnceLock::new(),
-        applied: Mutex::new(twin.clone()),
+        access_logs: Mutex::new(loaded.spec.local.access_logs),
         twin,
     });
 
@@ -703,19 +704,12 @@ impl Sup {
     /// changes are listed for a restart. A spec that does not load changes nothing.
     async fn reload(&self) -> Result<ReloadResult, String> {
         let loaded = haven_spec::load(&self.spec).map_err(|e| e.to_string())?;
-        let new = loaded.spec.twin();
         let access_logs = loaded.spec.local.access_logs;
-        let (was, restart_needed) = {
-            let applied = lock(&self.applied);
-            let was = applied
-                .regions
-                .iter()
-                .flat_map(|r| &r.services)
-                .any(|s| s.access_logs);
-            let mut live = applied.clone();
-            set_access_logs(&mut live, access_logs);
-            (was, settings_changes(&live, &new))
-        };
+        let was = *lock(&self.access_logs);
+        // What needs a restart: whatever differs once the live setting is set as in the file.
+        let mut live = self.twin.clone();
+        set_access_logs(&mut live, access_logs);
+        let restart_needed = settings_changes(&live, &loaded.spec.twin());
         let mut result = ReloadResult {
             restart_needed,
             ..ReloadResult::default()
@@ -748,7 +742,7 @@ impl Sup {
                     });
                 }
             }
-            set_access_logs(&mut lock(&self.applied), access_logs);
+            *lock(&self.access_logs) = access_logs;
             result
                 .applied
                 .push(format!("local.access_logs = {access_logs}"));
@@ -782,14 +776,15 @@ fn set_access_logs(twin: &mut Twin, on: bool) {
 /// The settings that differ between `old` and `new`, by their place in the resolved
 /// settings (`haven show`'s layout), regions and services by name.
 fn settings_changes(old: &Twin, new: &Twin) -> Vec<String> {
+    /// A key one side lacks.
+    static NULL: serde_json::Value = serde_json::Value::Null;
     fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
         use serde_json::Value;
         match (a, b) {
             (Value::Object(x), Value::Object(y)) => {
                 let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
                 for k in keys {
-                    let (va, vb) = (&x.get(k), &y.get(k));
-                    let (va, vb) = (va.unwrap_or(&Value::Null), vb.unwrap_or(&Value::Null));
+                    let (va, vb) = (x.get(k).unwrap_or(&NULL), y.get(k).unwrap_or(&NULL));
                     walk(&join(path, k), va, vb, out);
                 }
             }

@@ -11,7 +11,17 @@ use crate::printer::{Printer, Style};
 
 /// Loads a spec for a command that needs a valid one: on problems, prints them and fails.
 pub fn load_valid(printer: &Printer, path: &Path) -> anyhow::Result<Loaded> {
-    match haven_spec::load(path) {
+    checked(printer, path, haven_spec::load(path))
+}
+
+/// [`load_valid`] for a spec already loaded: its warnings printed, or its errors and a
+/// failure.
+pub fn checked(
+    printer: &Printer,
+    path: &Path,
+    loaded: Result<Loaded, LoadError>,
+) -> anyhow::Result<Loaded> {
+    match loaded {
         Ok(loaded) => {
             for w in loaded.warnings.iter() {
                 printer.err_text(&w.to_string());

@@ -24,29 +24,28 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// The state directory of the spec at `spec`, without starting anything.
 fn paths_for(printer: &Printer, spec: &Path) -> anyhow::Result<Paths> {
-    let loaded = super::spec::load_valid(printer, spec)?;
-    Ok(Paths::new(loaded.spec.path(&loaded.spec.local.state_dir)))
+    Ok(paths_of(&super::spec::load_valid(printer, spec)?))
+}
+
+fn paths_of(loaded: &haven_spec::Loaded) -> Paths {
+    Paths::new(loaded.spec.path(&loaded.spec.local.state_dir))
 }
 
 /// Like [`paths_for`], but a spec that does not validate still names its state directory
 /// (with a warning): a running twin can be seen and stopped while its file is being edited.
 fn paths_despite_errors(printer: &Printer, spec: &Path) -> anyhow::Result<Paths> {
-    match haven_spec::load(spec) {
-        Ok(loaded) => Ok(Paths::new(loaded.spec.path(&loaded.spec.local.state_dir))),
-        Err(haven_spec::LoadError::Invalid(d)) => {
-            let Some(dir) = haven_spec::state_dir_despite_errors(spec) else {
-                printer.err_text(&d.to_string());
-                anyhow::bail!("`{}` is not a valid spec", spec.display());
-            };
+    let loaded = haven_spec::load(spec);
+    if let Err(haven_spec::LoadError::Invalid(_)) = &loaded {
+        if let Some(dir) = haven_spec::state_dir_despite_errors(spec) {
             printer.warn(&format!(
                 "`{}` does not validate (`haven validate` says why); using its state directory `{}`",
                 spec.display(),
                 dir.display()
             ));
-            Ok(Paths::new(dir))
+            return Ok(Paths::new(dir));
         }
-        Err(e) => Err(e).context("cannot load the spec"),
     }
+    Ok(paths_of(&super::spec::checked(printer, spec, loaded)?))
 }
 
 struct TermReporter(Printer);
