@@ -95,6 +95,9 @@ fn metrics_alarms_and_notifications() {
             "[local]\n",
             &format!("[local]\nsmtp_relay = \"127.0.0.1:{smtp}\"\nalarm_period = \"2s\"\n"),
         )
+        // A low threshold and a burst from several clients: 30 errors spread over even six
+        // periods by a busy machine still put more than four in one of them.
+        .replace("threshold = 10 ", "threshold = 4 ")
         .replace(
             "email = [\"ops@example.com\"]",
             &format!(
@@ -135,9 +138,15 @@ fn metrics_alarms_and_notifications() {
 
     // 5xx responses through the edge drive the 5xx alarm to ALARM, then back to OK.
     let edge = twin.edge_url();
-    for _ in 0..30 {
-        assert_eq!(get(&format!("{edge}/status/503")).unwrap().0, 503);
-    }
+    std::thread::scope(|scope| {
+        for _ in 0..5 {
+            scope.spawn(|| {
+                for _ in 0..6 {
+                    assert_eq!(get(&format!("{edge}/status/503")).unwrap().0, 503);
+                }
+            });
+        }
+    });
     let alarm_state = |state: &str| {
         let out = twin.haven(&["alarms", "--json"]);
         let all: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
@@ -165,7 +174,7 @@ fn metrics_alarms_and_notifications() {
         "{history}"
     );
     assert!(
-        history.contains("was greater than the threshold (10.0)"),
+        history.contains("was greater than the threshold (4.0)"),
         "{history}"
     );
 

@@ -570,17 +570,16 @@ pub fn decide_state(spec: &AlarmSpec, range: &[Option<f64>], current: StateValue
     decide(spec, &slots).map_or(current, |o| o.state)
 }
 
-/// The instant an evaluation at `now` stands for: evaluations happen each minute for periods of
-/// a minute or more, each 10 s for 10-59 s, each period below that.
-fn evaluation_instant(period: i64, now: i64) -> i64 {
-    let cadence = if period >= 60 {
+/// How often an alarm of `period` seconds is evaluated: each minute for periods of a minute or
+/// more, each 10 s for 10-59 s, each period below that.
+fn cadence(period: i64) -> i64 {
+    if period >= 60 {
         60
     } else if period >= 10 {
         10
     } else {
         period
-    };
-    time::floor(now, cadence)
+    }
 }
 
 /// CloudWatch's StateReasonData.
@@ -729,38 +728,53 @@ impl MetricStore {
 
     /// Evaluates every alarm due at `now` (at most once per evaluation instant), records state
     /// changes and returns them, by alarm name.
+    ///
+    /// A caller that comes late (a busy machine, a region restarted) has the instants it missed
+    /// evaluated first, in order, back to the start of the newest range: a breach that lasted one
+    /// period is not skipped because nobody looked while it lasted.
     pub fn evaluate_alarms(&mut self, now: SystemTime) -> Result<Vec<Transition>> {
         let now_s = time::secs(now);
         let now_ms = time::millis(now);
         let rows = self.rows(None)?;
         let tx = self.conn.unchecked_transaction()?;
         let mut out = Vec::new();
-        for row in rows {
+        for mut row in rows {
             let period = row.spec.period_secs();
-            let t = evaluation_instant(period, now_s);
+            let cadence = cadence(period);
+            let t = time::floor(now_s, cadence);
             if row.evaluated_at.is_some_and(|e| t <= e) {
                 continue;
             }
-            let range = self.range(&row.spec, t, now_s)?;
+            let lookback = i64::from(row.spec.evaluation_periods + EXTRA_PERIODS) * period;
+            let first = row
+                .evaluated_at
+                .map_or(t, |e| (e + cadence).max(t - time::floor(lookback, cadence)));
             tx.execute(
                 "UPDATE alarms SET evaluated_at = ?2 WHERE name = ?1",
                 params![row.spec.name, t],
             )?;
-            let Some(outcome) = decide(&row.spec, &range) else {
-                continue;
-            };
-            if outcome.state == row.state {
-                continue;
+            let mut at = first;
+            while at <= t {
+                let range = self.range(&row.spec, at, now_s)?;
+                at += cadence;
+                let Some(outcome) = decide(&row.spec, &range) else {
+                    continue;
+                };
+                if outcome.state == row.state {
+                    continue;
+                }
+                let data = reason_data(&row.spec, &range, &outcome.evaluated, now_ms);
+                out.push(record_transition(
+                    &tx,
+                    &row,
+                    outcome.state,
+                    &outcome.reason,
+                    data,
+                    now_ms,
+                )?);
+                row.state = outcome.state;
+                row.reason = outcome.reason;
             }
-            let data = reason_data(&row.spec, &range, &outcome.evaluated, now_ms);
-            out.push(record_transition(
-                &tx,
-                &row,
-                outcome.state,
-                &outcome.reason,
-                data,
-                now_ms,
-            )?);
         }
         tx.commit()?;
         Ok(out)

@@ -374,6 +374,33 @@ fn reasons_for_missing_data_treated_as_data() {
     );
 }
 
+/// An evaluation that comes late evaluates the instants it missed first: a one-period breach
+/// between two evaluations still alarms, and clears, in order.
+#[test]
+fn late_evaluations_catch_up_on_the_instants_they_missed() {
+    let mut s = MetricStore::open_in_memory(Retention::default()).unwrap();
+    s.put_metric_alarm(&spec(1, 1, MissingData::NotBreaching, 10), at(0))
+        .unwrap();
+    s.put(NS, CPU, DIMS, Unit::Percent, 10.0, at(5)).unwrap();
+    assert_eq!(s.evaluate_alarms(at(10)).unwrap()[0].to, OK);
+    s.put(NS, CPU, DIMS, Unit::Percent, 95.0, at(15)).unwrap();
+    s.put(NS, CPU, DIMS, Unit::Percent, 10.0, at(25)).unwrap();
+    // Nobody evaluated at 20; at 31 the instants 20 and 30 are evaluated, in that order.
+    let t = s.evaluate_alarms(at(31)).unwrap();
+    let states: Vec<_> = t.iter().map(|t| (t.from, t.to)).collect();
+    assert_eq!(states, [(OK, ALARM), (ALARM, OK)]);
+    let history = s.alarm_history("web-cpu", 10).unwrap();
+    assert_eq!(history[0].summary, "Alarm updated from ALARM to OK");
+    assert_eq!(history[1].summary, "Alarm updated from OK to ALARM");
+    assert!(s.evaluate_alarms(at(39)).unwrap().is_empty());
+
+    // After a long gap only the newest range is looked at: old data cannot alarm again.
+    s.put(NS, CPU, DIMS, Unit::Percent, 95.0, at(45)).unwrap();
+    let t = s.evaluate_alarms(at(3600)).unwrap();
+    assert!(t.is_empty(), "{t:?}");
+    assert_eq!(s.alarm("web-cpu").unwrap().unwrap().state, OK);
+}
+
 #[test]
 fn history_and_pending_transitions_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
