@@ -352,7 +352,7 @@ fn dashboard_shows_the_twin_in_chromium_and_guards_its_writes() {
         assert!(
             names
                 .iter()
-                .any(|(r, n)| r == region && n == "hello-production-cpu-high"),
+                .any(|(r, n)| r == region && n == "hello-production-cpu"),
             "{names:?}"
         );
     }
@@ -599,7 +599,7 @@ fn fake_supervisor(call: &haven_twin::control::Call) -> haven_twin::control::Rep
             ],
         })),
         ("GET", "/regions/eu-west-1/alarms") => Reply::ok(json!([{
-            "spec": {"name": "shop-production-cpu-high", "namespace": "AWS/ECS",
+            "spec": {"name": "shop-production-cpu", "namespace": "AWS/ECS",
                      "metric": "CPUUtilization", "stat": "Average", "threshold": 80.0,
                      "comparison": "GreaterThanThreshold", "period": 5},
             "state": "ALARM", "reason": "Threshold Crossed", "updated_at": "2025-11-24T16:00:00Z",

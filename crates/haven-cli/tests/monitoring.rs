@@ -5,105 +5,108 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use common::sinks::{Hooks, Mails, signed_with, smtp_sink, webhook_sink};
 use common::*;
 
-/// A minimal SMTP server that keeps every message it receives.
-fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let mails = Arc::new(Mutex::new(Vec::new()));
-    let store = mails.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                let mut w = stream.try_clone().unwrap();
-                let mut r = BufReader::new(stream);
-                w.write_all(b"220 sink ESMTP\r\n").ok();
-                let mut line = String::new();
-                while r.read_line(&mut line).unwrap_or(0) > 0 {
-                    let cmd = line.trim_end().to_ascii_uppercase();
-                    if cmd.starts_with("DATA") {
-                        w.write_all(b"354 go ahead\r\n").ok();
-                        let mut body = String::new();
-                        loop {
-                            let mut l = String::new();
-                            if r.read_line(&mut l).unwrap_or(0) == 0 || l == ".\r\n" {
-                                break;
-                            }
-                            body.push_str(&l);
-                        }
-                        store.lock().unwrap().push(body);
-                        w.write_all(b"250 queued\r\n").ok();
-                    } else if cmd.starts_with("QUIT") {
-                        w.write_all(b"221 bye\r\n").ok();
-                        break;
-                    } else {
-                        w.write_all(b"250 ok\r\n").ok();
-                    }
-                    line.clear();
-                }
-            });
-        }
+/// The key webhooks are signed with, kept in the Parameter Store twin.
+const WEBHOOK_KEY: &str = "monitoring-hmac-0c41";
+
+/// The example project with the SMTP sink as its relay, a signed webhook beside the e-mail, an
+/// alarm period of 2 s, and `edit` applied.
+fn watched_twin(smtp: u16, hook: u16, edit: impl FnOnce(String) -> String) -> Twin {
+    let twin = Twin::project(|s| {
+        edit(
+            s.replace(
+                "[local]\n",
+                &format!("[local]\nsmtp_relay = \"127.0.0.1:{smtp}\"\nalarm_period = \"2s\"\n"),
+            )
+            .replace(
+                "email = [\"ops@example.com\"]",
+                &format!(
+                    "email = [\"ops@example.com\"]\nwebhooks = [\"http://127.0.0.1:{hook}/hook\"]\n\
+                     webhook_secret = \"/hello/webhook-key\""
+                ),
+            ),
+        )
     });
-    (port, mails)
+    let out = haven_with_stdin(
+        twin.path(),
+        &["secret", "set", "/hello/webhook-key"],
+        WEBHOOK_KEY,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    twin
 }
 
-/// A webhook receiver that answers 200 and keeps each body.
-fn webhook_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let store = bodies.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut r = BufReader::new(stream.try_clone().unwrap());
-            let mut len = 0usize;
-            let mut line = String::new();
-            while r.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                line.clear();
-            }
-            let mut body = vec![0; len];
-            if r.read_exact(&mut body).is_ok() {
-                store
-                    .lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&body).into_owned());
-            }
-            let mut w = stream;
-            // The client may be gone already; the test notices a missing delivery instead.
-            let _ignored =
-                w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        }
+/// The state of alarm `name` in `region`, as `haven alarms --json` gives it.
+fn alarm_state(twin: &Twin, name: &str, region: &str) -> Option<String> {
+    let out = twin.haven(&["alarms", "--json"]);
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    all.as_array()?
+        .iter()
+        .find(|a| a["name"] == name && a["region"] == region)
+        .and_then(|a| a["state"].as_str())
+        .map(str::to_owned)
+}
+
+fn wait_alarm(twin: &Twin, secs: u64, name: &str, region: &str, state: &str) {
+    eventually(secs, &format!("{name} in {region} to be {state}"), || {
+        (alarm_state(twin, name, region)? == state).then_some(())
     });
-    (port, bodies)
+}
+
+/// Waits for the e-mail and the webhook saying alarm `name` went to `state` in `region`, checks
+/// the webhook's signature, and returns the mail and the webhook's JSON.
+fn notified(
+    mails: &Mails,
+    hooks: &Hooks,
+    name: &str,
+    region: &str,
+    state: &str,
+) -> (String, serde_json::Value) {
+    let subject = format!("{state}: \"{name}\" in {region}");
+    let mail = eventually(30, &format!("the e-mail `{subject}`"), || {
+        mails
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|m| m.contains(&format!("Subject: {subject}")))
+            .cloned()
+    });
+    let (headers, body) = eventually(30, &format!("the webhook `{subject}`"), || {
+        hooks
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(_, b)| {
+                serde_json::from_str::<serde_json::Value>(b)
+                    .is_ok_and(|j| j["Subject"] == subject.as_str())
+            })
+            .cloned()
+    });
+    assert!(
+        signed_with(WEBHOOK_KEY, &headers, &body),
+        "the webhook `{subject}` is not signed with the stored key: {headers}"
+    );
+    assert!(!signed_with("another key", &headers, &body));
+    (mail, serde_json::from_str(&body).unwrap())
 }
 
 #[test]
 fn metrics_alarms_and_notifications() {
     let (smtp, mails) = smtp_sink();
     let (hook, hooks) = webhook_sink();
-    let mut twin = Twin::project(|s| {
-        s.replace(
-            "[local]\n",
-            &format!("[local]\nsmtp_relay = \"127.0.0.1:{smtp}\"\nalarm_period = \"2s\"\n"),
-        )
-        // A low threshold and a burst from several clients: 30 errors spread over even six
-        // periods by a busy machine still put more than four in one of them.
-        .replace("threshold = 10 ", "threshold = 4 ")
-        .replace(
-            "email = [\"ops@example.com\"]",
-            &format!(
-                "email = [\"ops@example.com\"]\nwebhooks = [\"http://127.0.0.1:{hook}/hook\"]"
-            ),
-        )
+    // A low threshold and a burst from several clients: 30 errors spread over even seven
+    // periods by a busy machine still put four in one of them.
+    let mut twin = watched_twin(smtp, hook, |s| {
+        s.replace("threshold = 10 ", "threshold = 4 ")
     });
     twin.up();
     let s = twin.status();
@@ -138,29 +141,15 @@ fn metrics_alarms_and_notifications() {
 
     // 5xx responses through the edge drive the 5xx alarm to ALARM, then back to OK.
     let edge = twin.edge_url();
-    std::thread::scope(|scope| {
-        for _ in 0..5 {
-            scope.spawn(|| {
-                for _ in 0..6 {
-                    assert_eq!(get(&format!("{edge}/status/503")).unwrap().0, 503);
-                }
-            });
-        }
-    });
-    let alarm_state = |state: &str| {
-        let out = twin.haven(&["alarms", "--json"]);
-        let all: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        all.as_array()?
-            .iter()
-            .any(|a| {
-                a["name"] == "hello-production-target-5xx"
-                    && a["region"] == "us-east-1"
-                    && a["state"] == state
-            })
-            .then_some(())
-    };
-    eventually(30, "the 5xx alarm in ALARM", || alarm_state("ALARM"));
-    eventually(30, "the 5xx alarm back to OK", || alarm_state("OK"));
+    assert_eq!(burst(&format!("{edge}/status/503"), 5, 6), [503; 30]);
+    wait_alarm(
+        &twin,
+        30,
+        "hello-production-target-5xx",
+        "us-east-1",
+        "ALARM",
+    );
+    wait_alarm(&twin, 30, "hello-production-target-5xx", "us-east-1", "OK");
     let out = twin.haven(&[
         "alarms",
         "history",
@@ -174,7 +163,7 @@ fn metrics_alarms_and_notifications() {
         "{history}"
     );
     assert!(
-        history.contains("was greater than the threshold (4.0)"),
+        history.contains("was greater than or equal to the threshold (4.0)"),
         "{history}"
     );
 
@@ -205,52 +194,180 @@ fn metrics_alarms_and_notifications() {
         .sum();
     assert_eq!(total, 30.0, "{stats}");
 
-    // Each transition reached the SMTP sink and the webhook.
-    eventually(30, "the ALARM e-mail", || {
-        mails
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|m| m.contains("hello-production-target-5xx") && m.contains("ALARM"))
-            .then_some(())
-    });
-    let mail = mails
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|m| m.contains("hello-production-target-5xx") && m.contains("ALARM"))
-        .cloned()
-        .unwrap();
+    // Each transition reached the SMTP sink and the signed webhook.
+    let (mail, hook) = notified(
+        &mails,
+        &hooks,
+        "hello-production-target-5xx",
+        "us-east-1",
+        "ALARM",
+    );
     assert!(mail.contains("To: ops@example.com"), "{mail}");
-    assert!(mail.contains("us-east-1"), "{mail}");
     assert!(
         mail.contains("haven alarms history hello-production-target-5xx"),
         "says what to run next: {mail}"
     );
-    eventually(30, "the webhook", || {
-        hooks
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|b| {
-                b.contains("hello-production-target-5xx") && b.contains("arn:aws:sns:us-east-1:")
-            })
-            .then_some(())
-    });
-    let body = hooks
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|b| b.contains("hello-production-target-5xx") && b.contains("arn:aws:sns:us-east-1:"))
-        .cloned()
-        .unwrap();
-    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(json["Type"], "Notification");
+    assert_eq!(hook["Type"], "Notification");
     assert!(
-        json["TopicArn"]
+        hook["TopicArn"]
             .as_str()
             .unwrap()
             .starts_with("arn:aws:sns:us-east-1:")
+    );
+    notified(
+        &mails,
+        &hooks,
+        "hello-production-target-5xx",
+        "us-east-1",
+        "OK",
+    );
+    twin.down();
+}
+
+/// CPU load through `/work` takes the CPU alarm to ALARM while the scaler adds tasks, and back
+/// to OK once the load stops; both changes are mailed and sent signed.
+#[test]
+fn cpu_load_drives_the_cpu_alarm_and_the_scaler() {
+    let (smtp, mails) = smtp_sink();
+    let (hook, hooks) = webhook_sink();
+    // Small tasks, so that two busy requests are far above 80 % of them.
+    let mut twin = watched_twin(smtp, hook, |s| {
+        s.replace("cpu = 512 ", "cpu = 256 ")
+            .replace("max = 10\n", "max = 4\n")
+            .replace("[local]\n", "[local]\nscale_out_cooldown = \"2s\"\n")
+    });
+    twin.up();
+    let alb = region(&twin.status(), "us-west-2")["alb_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let alarm = "hello-production-cpu";
+    // Three idle periods first: the alarm starts from OK, as a running service's would.
+    wait_alarm(&twin, 30, alarm, "us-west-2", "OK");
+    let stop = AtomicBool::new(false);
+    let work = format!("{alb}/work?ms=300");
+    std::thread::scope(|scope| {
+        let load = scope.spawn(|| load(&work, 3, &stop));
+        wait_alarm(&twin, 60, alarm, "us-west-2", "ALARM");
+        twin.wait_status(60, "the scaler to act", |s| {
+            production(region(s, "us-west-2"))["desired"].as_u64() > Some(2)
+        });
+        stop.store(true, Ordering::Relaxed);
+        let (_, failed) = load.join().unwrap();
+        assert!(failed.is_empty(), "{failed:?}");
+    });
+    let (mail, _) = notified(&mails, &hooks, alarm, "us-west-2", "ALARM");
+    assert!(mail.contains("CPUUtilization"), "{mail}");
+    wait_alarm(&twin, 60, alarm, "us-west-2", "OK");
+    notified(&mails, &hooks, alarm, "us-west-2", "OK");
+    let out = twin.haven(&["alarms", "history", alarm, "--region", "us-west-2"]);
+    let history = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        history.contains("3 out of the last 3 datapoints")
+            && history.contains("greater than the threshold (80.0)"),
+        "{history}"
+    );
+    twin.down();
+}
+
+/// A release that passes its bake and breaks afterwards: its 5xx responses and failing targets
+/// take the 5xx and unhealthy-target alarms to ALARM, and a rollback takes them back to OK.
+#[test]
+fn a_broken_release_drives_the_5xx_and_unhealthy_target_alarms() {
+    let (smtp, mails) = smtp_sink();
+    let (hook, hooks) = webhook_sink();
+    // The grace period keeps ECS from replacing the failing tasks at once, so that they stay
+    // unhealthy long enough to be counted as they would be on AWS.
+    let mut twin = watched_twin(smtp, hook, |s| {
+        s.replace(
+            "unhealthy_threshold = 2 ",
+            "grace_period = \"60s\"\nunhealthy_threshold = 2 ",
+        )
+    });
+    let broken = twin.path().join("broken");
+    let env = format!("HELLO_BREAK_FILE={}", broken.display());
+    twin.add_image("v2", &hello_version("2.0.0"), &[&env]);
+    twin.up();
+    let out = twin.haven(&["release", "v2", "--region", "us-east-1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alb = region(&twin.status(), "us-east-1")["alb_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(get(&alb).unwrap().0, 200);
+
+    // Now it breaks: every answer is a 500 and every target fails its checks.
+    std::fs::write(&broken, "").unwrap();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let load = scope.spawn(|| load(&alb, 2, &stop));
+        wait_alarm(
+            &twin,
+            60,
+            "hello-production-target-5xx",
+            "us-east-1",
+            "ALARM",
+        );
+        wait_alarm(
+            &twin,
+            60,
+            "hello-production-unhealthy-targets",
+            "us-east-1",
+            "ALARM",
+        );
+        stop.store(true, Ordering::Relaxed);
+        let (_, failed) = load.join().unwrap();
+        assert!(failed.iter().any(|f| f.starts_with("500")), "{failed:?}");
+    });
+    let (mail, _) = notified(
+        &mails,
+        &hooks,
+        "hello-production-unhealthy-targets",
+        "us-east-1",
+        "ALARM",
+    );
+    assert!(mail.contains("UnHealthyHostCount"), "{mail}");
+    notified(
+        &mails,
+        &hooks,
+        "hello-production-target-5xx",
+        "us-east-1",
+        "ALARM",
+    );
+
+    // The rollback brings the last good image back, and the alarms clear.
+    let out = twin.haven(&["rollback", "--region", "us-east-1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(get(&alb).unwrap().0, 200);
+    wait_alarm(&twin, 60, "hello-production-target-5xx", "us-east-1", "OK");
+    wait_alarm(
+        &twin,
+        60,
+        "hello-production-unhealthy-targets",
+        "us-east-1",
+        "OK",
+    );
+    notified(
+        &mails,
+        &hooks,
+        "hello-production-unhealthy-targets",
+        "us-east-1",
+        "OK",
+    );
+    notified(
+        &mails,
+        &hooks,
+        "hello-production-target-5xx",
+        "us-east-1",
+        "OK",
     );
     twin.down();
 }

@@ -6,12 +6,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Output;
 
+use common::sinks::{signed_with, webhook_sink};
 use common::*;
 
 const DB_PASSWORD: &str = "pa55-Wörd_with spaces!";
@@ -23,26 +21,6 @@ fn with_secrets(spec: String) -> String {
     let line = "# secrets = { DB_PASSWORD = \"/hello/db-password\" }";
     assert!(spec.contains(line), "the scaffolded spec changed");
     spec.replace(line, "secrets = { DB_PASSWORD = \"/hello/db-password\" }")
-}
-
-/// `haven ARGS` in `dir` with `stdin` as its standard input.
-fn haven_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(haven_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn text(out: &Output) -> (String, String) {
@@ -278,49 +256,13 @@ fn builds_get_parameters_masked() {
     assert!(!stdout.contains(BUILD_TOKEN) && !stderr.contains(BUILD_TOKEN));
 }
 
-/// Each request a webhook receiver got: (headers, body).
-type Received = Arc<Mutex<Vec<(String, String)>>>;
-
-/// A webhook receiver that answers 200 and keeps each request's headers and body.
-fn webhook_sink() -> (u16, Received) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let store = got.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut r = BufReader::new(stream.try_clone().unwrap());
-            let (mut len, mut headers) = (0usize, String::new());
-            let mut line = String::new();
-            while r.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                headers.push_str(&line);
-                line.clear();
-            }
-            let mut body = vec![0; len];
-            if r.read_exact(&mut body).is_ok() {
-                store
-                    .lock()
-                    .unwrap()
-                    .push((headers, String::from_utf8_lossy(&body).into_owned()));
-            }
-            let mut w = stream;
-            // The client may be gone already; the test notices a missing delivery instead.
-            w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                .ok();
-        }
-    });
-    (port, got)
-}
-
 #[test]
 fn tasks_and_webhooks_get_secrets_nothing_shows_them() {
     let (hook, hooks) = webhook_sink();
     let mut twin = Twin::project(|s| {
         with_secrets(s)
             .replace("[local]\n", "[local]\nalarm_period = \"2s\"\n")
+            .replace("threshold = 10 ", "threshold = 4 ")
             .replace(
                 "email = [\"ops@example.com\"]",
                 &format!(
@@ -360,9 +302,7 @@ fn tasks_and_webhooks_get_secrets_nothing_shows_them() {
 
     // An alarm's webhook is signed with the stored key.
     let edge = twin.edge_url();
-    for _ in 0..30 {
-        assert_eq!(get(&format!("{edge}/status/503")).unwrap().0, 503);
-    }
+    assert_eq!(burst(&format!("{edge}/status/503"), 5, 6), [503; 30]);
     let (headers, body) = eventually(60, "the 5xx alarm's webhook", || {
         hooks
             .lock()
@@ -371,23 +311,8 @@ fn tasks_and_webhooks_get_secrets_nothing_shows_them() {
             .find(|(_, b)| b.contains("hello-production-target-5xx"))
             .cloned()
     });
-    let signature = headers
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("x-haven-signature:")
-                .map(|v| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| panic!("no signature: {headers}"));
-    assert!(
-        haven_notify::verify_signature(WEBHOOK_KEY, body.as_bytes(), &signature),
-        "{signature}"
-    );
-    assert!(!haven_notify::verify_signature(
-        "another key",
-        body.as_bytes(),
-        &signature
-    ));
+    assert!(signed_with(WEBHOOK_KEY, &headers, &body), "{headers}");
+    assert!(!signed_with("another key", &headers, &body));
 
     // Nothing the twin shows or writes holds a value: status, events, logs, databases.
     let values = [DB_PASSWORD, WEBHOOK_KEY];

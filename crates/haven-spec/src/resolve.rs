@@ -1378,10 +1378,16 @@ impl Ctx<'_, '_> {
                 "datapoints_to_alarm must be at most evaluation_periods (M out of N)",
             );
         }
+        // The ALB publishes no 5xx count for a period without any: that period is a good one.
+        let default_missing = if kind == AlarmKind::Http5xx {
+            MissingData::NotBreaching
+        } else {
+            MissingData::Missing
+        };
         let missing_data = self.choice(
             &k("missing_data"),
             a.missing_data,
-            MissingData::Missing,
+            default_missing,
             &[
                 ("missing", MissingData::Missing),
                 ("notBreaching", MissingData::NotBreaching),

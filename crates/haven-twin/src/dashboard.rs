@@ -799,7 +799,7 @@ mod tests {
                                     {"name": "r2", "services": []}],
                     })),
                     (Method::GET, "/regions/r1/alarms") => Reply::ok(json!([{
-                        "spec": {"name": "p-production-cpu-high", "metric": "CPUUtilization"},
+                        "spec": {"name": "p-production-cpu", "metric": "CPUUtilization"},
                         "state": "ALARM",
                     }])),
                     (Method::GET, "/regions/r1/releases") => Reply::ok(json!([
@@ -884,7 +884,7 @@ mod tests {
         );
         let (_, alarms) = send(addr, get("/api/alarms")).await;
         assert_eq!(alarms["alarms"][0]["region"], "r1");
-        assert_eq!(alarms["alarms"][0]["name"], "p-production-cpu-high");
+        assert_eq!(alarms["alarms"][0]["name"], "p-production-cpu");
         assert_eq!(alarms["alarms"][0]["state"], "ALARM");
         assert_eq!(
             alarms["unavailable"],

@@ -28,6 +28,9 @@ pub struct Config {
     pub az: String,
     pub task: String,
     pub fail_health: bool,
+    /// While this path exists, `/` and `/health` answer 500: a release that passed its bake
+    /// and broke afterwards, for drills of the alarms.
+    pub break_file: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -41,7 +44,14 @@ impl Config {
             az: or_dash("HAVEN_AZ"),
             task: or_dash("HAVEN_TASK_ID"),
             fail_health: var("HELLO_FAIL_HEALTH").as_deref() == Some("1"),
+            break_file: var("HELLO_BREAK_FILE").map(Into::into),
         }
+    }
+
+    pub fn broken(&self) -> bool {
+        self.break_file
+            .as_deref()
+            .is_some_and(std::path::Path::exists)
     }
 }
 

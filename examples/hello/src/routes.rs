@@ -36,6 +36,7 @@ pub fn handle(req: &Request, config: &Config, metrics: &Metrics) -> Response {
         return Response::error(405).with_header("Allow", "GET, HEAD");
     }
     match label {
+        "/" | "/health" if config.broken() => Response::text(500, "broken"),
         "/" => hello(req, config),
         "/health" if config.fail_health => Response::text(500, "unhealthy"),
         "/health" => Response::text(200, "ok"),
@@ -137,6 +138,7 @@ mod tests {
             az: "eu-west-1a".into(),
             task: "-".into(),
             fail_health: false,
+            break_file: None,
         }
     }
 
@@ -182,6 +184,23 @@ mod tests {
             call(&failing, "GET /health HTTP/1.1\r\n\r\n"),
             (500, "unhealthy\n".into())
         );
+    }
+
+    #[test]
+    fn the_root_and_health_break_while_the_break_file_exists() {
+        let dir = std::env::temp_dir().join(format!("hello-break-{}", std::process::id()));
+        let breaking = Config {
+            break_file: Some(dir.clone()),
+            ..config()
+        };
+        assert_eq!(call(&breaking, "GET / HTTP/1.1\r\n\r\n").0, 200);
+        std::fs::create_dir_all(&dir).unwrap();
+        for head in ["GET / HTTP/1.1\r\n\r\n", "GET /health HTTP/1.1\r\n\r\n"] {
+            assert_eq!(call(&breaking, head), (500, "broken\n".into()));
+        }
+        assert_eq!(call(&breaking, "GET /sleep?ms=1 HTTP/1.1\r\n\r\n").0, 200);
+        std::fs::remove_dir(&dir).unwrap();
+        assert_eq!(call(&breaking, "GET /health HTTP/1.1\r\n\r\n").0, 200);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod sinks;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -233,6 +235,26 @@ impl Drop for Twin {
 }
 
 /// True while a process with this pid exists and is not a zombie.
+/// `haven ARGS` in `dir` with `stdin` as its standard input.
+pub fn haven_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(haven_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat
@@ -257,6 +279,20 @@ pub fn get(url: &str) -> std::io::Result<(u16, String)> {
             path_of(url)
         ),
     )
+}
+
+/// GETs `url` `each` times from each of `clients` threads at once; the status codes, in no
+/// particular order (an error is a panic).
+pub fn burst(url: &str, clients: usize, each: usize) -> Vec<u16> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|_| scope.spawn(|| (0..each).map(|_| get(url).unwrap().0).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
 }
 
 pub fn path_of(url: &str) -> &str {

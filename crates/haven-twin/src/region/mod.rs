@@ -677,6 +677,21 @@ fn status(region: &Region) -> api::RegionStatus {
 
 /// Opens the region's metric store, puts the spec's alarms for every service, opens the SNS
 /// twin's outbox, and starts recording.
+/// The alarms region `region` of the twin evaluates: the spec's, for each of its services, named
+/// and compared as `haven synth` has them.
+pub fn alarms(spec: &haven_spec::Spec, region: &str) -> Vec<haven_metrics::AlarmSpec> {
+    spec.twin()
+        .regions
+        .iter()
+        .filter(|r| r.name == region)
+        .flat_map(|r| &r.services)
+        .flat_map(|s| {
+            let names = monitor::Names::new(&spec.project.name, &s.name);
+            monitor::alarm_specs(spec, &names, &s.environment)
+        })
+        .collect()
+}
+
 async fn start_monitor(
     spec: &haven_spec::Spec,
     paths: &Paths,
@@ -691,10 +706,7 @@ async fn start_monitor(
         .iter()
         .map(|(s, _, _)| (s.clone(), monitor::Names::of(&spec.project.name, s)))
         .collect();
-    let alarms: Vec<haven_metrics::AlarmSpec> = named
-        .iter()
-        .flat_map(|(s, n)| monitor::alarm_specs(spec, n, &s.settings.environment))
-        .collect();
+    let alarms = alarms(spec, region);
     store
         .sync_alarms(&alarms, std::time::SystemTime::now())
         .map_err(|e| Error::Other(format!("cannot put the spec's alarms: {e}")))?;

@@ -60,68 +60,83 @@ pub struct Monitor {
     services: Vec<(Arc<ServiceTwin>, Names)>,
 }
 
-/// The spec's alarms for one service, on the `[local]` profile's alarm period.
+/// The spec's alarms for one service, on the `[local]` profile's alarm period, named, compared
+/// and treating missing data as `haven synth` has them.
 pub fn alarm_specs(spec: &Spec, names: &Names, environment: &str) -> Vec<AlarmSpec> {
+    use haven_spec::model::MissingData as Treat;
     let period: Duration = spec.local.alarm_period.into();
-    let svc_dims = vec![
+    let svc_dims = [
         (cw::CLUSTER_NAME.to_owned(), names.cluster.clone()),
         (cw::SERVICE_NAME.to_owned(), names.service.clone()),
     ];
-    let lb_dims = vec![
+    let lb_dims = [
         (cw::LOAD_BALANCER.to_owned(), names.load_balancer.clone()),
         (cw::TARGET_GROUP.to_owned(), names.target_group.clone()),
     ];
-    spec.monitoring
-        .alarms
-        .iter()
-        .filter_map(|a| {
-            let (label, namespace, metric, dims, stat, comparison, missing) = match a.kind {
-                AlarmKind::Cpu => (
-                    "cpu-high",
-                    cw::ECS,
-                    cw::CPU_UTILIZATION,
-                    &svc_dims,
-                    Stat::Average,
-                    Comparison::GreaterThanThreshold,
+    let over = Comparison::GreaterThanThreshold;
+    let at_least = Comparison::GreaterThanOrEqualToThreshold;
+    let mut out = Vec::new();
+    for a in &spec.monitoring.alarms {
+        // (name suffix, namespace, metric, dimensions, statistic, comparison, missing data)
+        let defs = match a.kind {
+            AlarmKind::Cpu => vec![(
+                "cpu",
+                cw::ECS,
+                cw::CPU_UTILIZATION,
+                &svc_dims,
+                Stat::Average,
+                over,
+                a.missing_data,
+            )],
+            AlarmKind::Memory => vec![(
+                "memory",
+                cw::ECS,
+                cw::MEMORY_UTILIZATION,
+                &svc_dims,
+                Stat::Average,
+                over,
+                a.missing_data,
+            )],
+            AlarmKind::Http5xx => vec![
+                (
+                    "alb-5xx",
+                    cw::ALB,
+                    cw::HTTP_CODE_ELB_5XX,
+                    &lb_dims,
+                    Stat::Sum,
+                    at_least,
                     a.missing_data,
                 ),
-                AlarmKind::Memory => (
-                    "memory-high",
-                    cw::ECS,
-                    cw::MEMORY_UTILIZATION,
-                    &svc_dims,
-                    Stat::Average,
-                    Comparison::GreaterThanThreshold,
-                    a.missing_data,
-                ),
-                AlarmKind::Http5xx => (
+                (
                     "target-5xx",
                     cw::ALB,
                     cw::HTTP_CODE_TARGET_5XX,
                     &lb_dims,
                     Stat::Sum,
-                    Comparison::GreaterThanThreshold,
-                    haven_spec::model::MissingData::NotBreaching,
-                ),
-                AlarmKind::UnhealthyTargets => (
-                    "unhealthy-targets",
-                    cw::ALB,
-                    cw::UNHEALTHY_HOST_COUNT,
-                    &lb_dims,
-                    Stat::Maximum,
-                    Comparison::GreaterThanOrEqualToThreshold,
+                    at_least,
                     a.missing_data,
                 ),
-                // Not a metric alarm: on AWS an EventBridge rule reports failed executions, and
-                // on the twin the pipeline process publishes them to the topic itself.
-                AlarmKind::PipelineFailure => return None,
-            };
-            Some(AlarmSpec {
+            ],
+            AlarmKind::UnhealthyTargets => vec![(
+                "unhealthy-targets",
+                cw::ALB,
+                cw::UNHEALTHY_HOST_COUNT,
+                &lb_dims,
+                Stat::Maximum,
+                at_least,
+                a.missing_data,
+            )],
+            // Not a metric alarm: on AWS an EventBridge rule reports failed executions, and on
+            // the twin the pipeline process publishes them to the topic itself.
+            AlarmKind::PipelineFailure => Vec::new(),
+        };
+        for (label, namespace, metric, dims, stat, comparison, missing) in defs {
+            out.push(AlarmSpec {
                 name: format!("{}-{label}", names.service),
                 description: Some(format!("{metric} of {} ({environment})", names.service)),
                 namespace: namespace.to_owned(),
                 metric: metric.to_owned(),
-                dims: dims.clone(),
+                dims: dims.to_vec(),
                 unit: None,
                 stat,
                 period,
@@ -130,15 +145,16 @@ pub fn alarm_specs(spec: &Spec, names: &Names, environment: &str) -> Vec<AlarmSp
                 threshold: a.threshold,
                 comparison,
                 missing_data: match missing {
-                    haven_spec::model::MissingData::Missing => MissingData::Missing,
-                    haven_spec::model::MissingData::NotBreaching => MissingData::NotBreaching,
-                    haven_spec::model::MissingData::Breaching => MissingData::Breaching,
-                    haven_spec::model::MissingData::Ignore => MissingData::Ignore,
+                    Treat::Missing => MissingData::Missing,
+                    Treat::NotBreaching => MissingData::NotBreaching,
+                    Treat::Breaching => MissingData::Breaching,
+                    Treat::Ignore => MissingData::Ignore,
                 },
                 actions_topic: Some(spec.monitoring.notify.clone()),
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    out
 }
 
 impl Monitor {
