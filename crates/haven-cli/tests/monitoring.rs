@@ -14,9 +14,18 @@ use common::*;
 /// The key webhooks are signed with, kept in the Parameter Store twin.
 const WEBHOOK_KEY: &str = "monitoring-hmac-0c41";
 
-/// The example project with the SMTP sink as its relay, a signed webhook beside the e-mail, an
+/// A twin whose notifications land in sinks the test reads.
+struct Watched {
+    twin: Twin,
+    mails: Mails,
+    hooks: Hooks,
+}
+
+/// The example project with an SMTP sink as its relay, a signed webhook beside the e-mail, an
 /// alarm period of 2 s, and `edit` applied.
-fn watched_twin(smtp: u16, hook: u16, edit: impl FnOnce(String) -> String) -> Twin {
+fn watched_twin(edit: impl FnOnce(String) -> String) -> Watched {
+    let (smtp, mails) = smtp_sink();
+    let (hook, hooks) = webhook_sink();
     let twin = Twin::project(|s| {
         edit(
             s.replace(
@@ -42,74 +51,77 @@ fn watched_twin(smtp: u16, hook: u16, edit: impl FnOnce(String) -> String) -> Tw
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    twin
+    Watched { twin, mails, hooks }
 }
 
-/// The state of alarm `name` in `region`, as `haven alarms --json` gives it.
-fn alarm_state(twin: &Twin, name: &str, region: &str) -> Option<String> {
-    let out = twin.haven(&["alarms", "--json"]);
-    let all: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    all.as_array()?
-        .iter()
-        .find(|a| a["name"] == name && a["region"] == region)
-        .and_then(|a| a["state"].as_str())
-        .map(str::to_owned)
-}
-
-fn wait_alarm(twin: &Twin, secs: u64, name: &str, region: &str, state: &str) {
-    eventually(secs, &format!("{name} in {region} to be {state}"), || {
-        (alarm_state(twin, name, region)? == state).then_some(())
-    });
-}
-
-/// Waits for the e-mail and the webhook saying alarm `name` went to `state` in `region`, checks
-/// the webhook's signature, and returns the mail and the webhook's JSON.
-fn notified(
-    mails: &Mails,
-    hooks: &Hooks,
-    name: &str,
-    region: &str,
-    state: &str,
-) -> (String, serde_json::Value) {
-    let subject = format!("{state}: \"{name}\" in {region}");
-    let mail = eventually(30, &format!("the e-mail `{subject}`"), || {
-        mails
-            .lock()
-            .unwrap()
+impl Watched {
+    /// The state of alarm `name` in `region`, as `haven alarms --json` gives it.
+    fn alarm_state(&self, name: &str, region: &str) -> Option<String> {
+        let out = self.twin.haven(&["alarms", "--json"]);
+        let all: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        all.as_array()?
             .iter()
-            .find(|m| m.contains(&format!("Subject: {subject}")))
-            .cloned()
-    });
-    let (headers, body) = eventually(30, &format!("the webhook `{subject}`"), || {
-        hooks
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(_, b)| {
-                serde_json::from_str::<serde_json::Value>(b)
-                    .is_ok_and(|j| j["Subject"] == subject.as_str())
-            })
-            .cloned()
-    });
-    assert!(
-        signed_with(WEBHOOK_KEY, &headers, &body),
-        "the webhook `{subject}` is not signed with the stored key: {headers}"
-    );
-    assert!(!signed_with("another key", &headers, &body));
-    (mail, serde_json::from_str(&body).unwrap())
+            .find(|a| a["name"] == name && a["region"] == region)
+            .and_then(|a| a["state"].as_str())
+            .map(str::to_owned)
+    }
+
+    fn wait_alarm(&self, secs: u64, name: &str, region: &str, state: &str) {
+        eventually(secs, &format!("{name} in {region} to be {state}"), || {
+            (self.alarm_state(name, region)? == state).then_some(())
+        });
+    }
+
+    /// Waits for the e-mail and the webhook saying alarm `name` went to `state` in `region`,
+    /// checks the webhook's signature, and returns the mail and the webhook's JSON.
+    fn notified(&self, name: &str, region: &str, state: &str) -> (String, serde_json::Value) {
+        let subject = format!("{state}: \"{name}\" in {region}");
+        let mail = eventually(30, &format!("the e-mail `{subject}`"), || {
+            self.mails
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|m| m.contains(&format!("Subject: {subject}")))
+                .cloned()
+        });
+        let (headers, body) = eventually(30, &format!("the webhook `{subject}`"), || {
+            self.hooks
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(_, b)| {
+                    serde_json::from_str::<serde_json::Value>(b)
+                        .is_ok_and(|j| j["Subject"] == subject.as_str())
+                })
+                .cloned()
+        });
+        assert!(
+            signed_with(WEBHOOK_KEY, &headers, &body),
+            "the webhook `{subject}` is not signed with the stored key: {headers}"
+        );
+        assert!(!signed_with("another key", &headers, &body));
+        (mail, serde_json::from_str(&body).unwrap())
+    }
+}
+
+/// Runs `during` while `clients` threads GET `url` in a loop; the failed answers.
+fn under_load(url: &str, clients: usize, during: impl FnOnce()) -> Vec<String> {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let load = scope.spawn(|| load(url, clients, &stop));
+        during();
+        stop.store(true, Ordering::Relaxed);
+        load.join().unwrap().1
+    })
 }
 
 #[test]
 fn metrics_alarms_and_notifications() {
-    let (smtp, mails) = smtp_sink();
-    let (hook, hooks) = webhook_sink();
     // A low threshold and a burst from several clients: 30 errors spread over even seven
     // periods by a busy machine still put four in one of them.
-    let mut twin = watched_twin(smtp, hook, |s| {
-        s.replace("threshold = 10 ", "threshold = 4 ")
-    });
-    twin.up();
-    let s = twin.status();
+    let mut w = watched_twin(|s| s.replace("threshold = 10 ", "threshold = 4 "));
+    w.twin.up();
+    let s = w.twin.status();
 
     // Every region serves Prometheus text that promtool accepts.
     for r in s["regions"].as_array().unwrap() {
@@ -140,17 +152,11 @@ fn metrics_alarms_and_notifications() {
     }
 
     // 5xx responses through the edge drive the 5xx alarm to ALARM, then back to OK.
-    let edge = twin.edge_url();
+    let edge = w.twin.edge_url();
     assert_eq!(burst(&format!("{edge}/status/503"), 5, 6), [503; 30]);
-    wait_alarm(
-        &twin,
-        30,
-        "hello-production-target-5xx",
-        "us-east-1",
-        "ALARM",
-    );
-    wait_alarm(&twin, 30, "hello-production-target-5xx", "us-east-1", "OK");
-    let out = twin.haven(&[
+    w.wait_alarm(30, "hello-production-target-5xx", "us-east-1", "ALARM");
+    w.wait_alarm(30, "hello-production-target-5xx", "us-east-1", "OK");
+    let out = w.twin.haven(&[
         "alarms",
         "history",
         "hello-production-target-5xx",
@@ -168,7 +174,7 @@ fn metrics_alarms_and_notifications() {
     );
 
     // The metric itself, as GetMetricStatistics gives it.
-    let out = twin.haven(&[
+    let out = w.twin.haven(&[
         "metrics",
         "get",
         "AWS/ApplicationELB",
@@ -195,13 +201,7 @@ fn metrics_alarms_and_notifications() {
     assert_eq!(total, 30.0, "{stats}");
 
     // Each transition reached the SMTP sink and the signed webhook.
-    let (mail, hook) = notified(
-        &mails,
-        &hooks,
-        "hello-production-target-5xx",
-        "us-east-1",
-        "ALARM",
-    );
+    let (mail, hook) = w.notified("hello-production-target-5xx", "us-east-1", "ALARM");
     assert!(mail.contains("To: ops@example.com"), "{mail}");
     assert!(
         mail.contains("haven alarms history hello-production-target-5xx"),
@@ -214,160 +214,99 @@ fn metrics_alarms_and_notifications() {
             .unwrap()
             .starts_with("arn:aws:sns:us-east-1:")
     );
-    notified(
-        &mails,
-        &hooks,
-        "hello-production-target-5xx",
-        "us-east-1",
-        "OK",
-    );
-    twin.down();
+    w.notified("hello-production-target-5xx", "us-east-1", "OK");
+    w.twin.down();
 }
 
 /// CPU load through `/work` takes the CPU alarm to ALARM while the scaler adds tasks, and back
 /// to OK once the load stops; both changes are mailed and sent signed.
 #[test]
 fn cpu_load_drives_the_cpu_alarm_and_the_scaler() {
-    let (smtp, mails) = smtp_sink();
-    let (hook, hooks) = webhook_sink();
     // Small tasks, so that two busy requests are far above 80 % of them.
-    let mut twin = watched_twin(smtp, hook, |s| {
+    let mut w = watched_twin(|s| {
         s.replace("cpu = 512 ", "cpu = 256 ")
             .replace("max = 10\n", "max = 4\n")
             .replace("[local]\n", "[local]\nscale_out_cooldown = \"2s\"\n")
     });
-    twin.up();
-    let alb = region(&twin.status(), "us-west-2")["alb_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let alarm = "hello-production-cpu";
+    w.twin.up();
+    let (alarm, west) = ("hello-production-cpu", "us-west-2");
     // Three idle periods first: the alarm starts from OK, as a running service's would.
-    wait_alarm(&twin, 30, alarm, "us-west-2", "OK");
-    let stop = AtomicBool::new(false);
-    let work = format!("{alb}/work?ms=300");
-    std::thread::scope(|scope| {
-        let load = scope.spawn(|| load(&work, 3, &stop));
-        wait_alarm(&twin, 60, alarm, "us-west-2", "ALARM");
-        twin.wait_status(60, "the scaler to act", |s| {
-            production(region(s, "us-west-2"))["desired"].as_u64() > Some(2)
+    w.wait_alarm(30, alarm, west, "OK");
+    let work = format!("{}/work?ms=300", w.twin.alb_url(west));
+    let failed = under_load(&work, 3, || {
+        w.wait_alarm(60, alarm, west, "ALARM");
+        w.twin.wait_status(60, "the scaler to act", |s| {
+            production(region(s, west))["desired"].as_u64() > Some(2)
         });
-        stop.store(true, Ordering::Relaxed);
-        let (_, failed) = load.join().unwrap();
-        assert!(failed.is_empty(), "{failed:?}");
     });
-    let (mail, _) = notified(&mails, &hooks, alarm, "us-west-2", "ALARM");
+    assert!(failed.is_empty(), "{failed:?}");
+    let (mail, _) = w.notified(alarm, west, "ALARM");
     assert!(mail.contains("CPUUtilization"), "{mail}");
-    wait_alarm(&twin, 60, alarm, "us-west-2", "OK");
-    notified(&mails, &hooks, alarm, "us-west-2", "OK");
-    let out = twin.haven(&["alarms", "history", alarm, "--region", "us-west-2"]);
+    w.wait_alarm(60, alarm, west, "OK");
+    w.notified(alarm, west, "OK");
+    let out = w
+        .twin
+        .haven(&["alarms", "history", alarm, "--region", west]);
     let history = String::from_utf8_lossy(&out.stdout);
     assert!(
         history.contains("3 out of the last 3 datapoints")
             && history.contains("greater than the threshold (80.0)"),
         "{history}"
     );
-    twin.down();
+    w.twin.down();
 }
 
 /// A release that passes its bake and breaks afterwards: its 5xx responses and failing targets
 /// take the 5xx and unhealthy-target alarms to ALARM, and a rollback takes them back to OK.
 #[test]
 fn a_broken_release_drives_the_5xx_and_unhealthy_target_alarms() {
-    let (smtp, mails) = smtp_sink();
-    let (hook, hooks) = webhook_sink();
     // The grace period keeps ECS from replacing the failing tasks at once, so that they stay
-    // unhealthy long enough to be counted as they would be on AWS.
-    let mut twin = watched_twin(smtp, hook, |s| {
+    // unhealthy long enough to be counted, as they would be on AWS.
+    let mut w = watched_twin(|s| {
         s.replace(
             "unhealthy_threshold = 2 ",
             "grace_period = \"60s\"\nunhealthy_threshold = 2 ",
         )
     });
-    let broken = twin.path().join("broken");
+    let broken = w.twin.path().join("broken");
     let env = format!("HELLO_BREAK_FILE={}", broken.display());
-    twin.add_image("v2", &hello_version("2.0.0"), &[&env]);
-    twin.up();
-    let out = twin.haven(&["release", "v2", "--region", "us-east-1"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let alb = region(&twin.status(), "us-east-1")["alb_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    w.twin.add_image("v2", &hello_version("2.0.0"), &[&env]);
+    w.twin.up();
+    let east = "us-east-1";
+    let haven = |args: &[&str]| {
+        let out = w.twin.haven(args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    haven(&["release", "v2", "--region", east]);
+    let alb = w.twin.alb_url(east);
     assert_eq!(get(&alb).unwrap().0, 200);
+    let alarms = [
+        "hello-production-target-5xx",
+        "hello-production-unhealthy-targets",
+    ];
 
     // Now it breaks: every answer is a 500 and every target fails its checks.
     std::fs::write(&broken, "").unwrap();
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let load = scope.spawn(|| load(&alb, 2, &stop));
-        wait_alarm(
-            &twin,
-            60,
-            "hello-production-target-5xx",
-            "us-east-1",
-            "ALARM",
-        );
-        wait_alarm(
-            &twin,
-            60,
-            "hello-production-unhealthy-targets",
-            "us-east-1",
-            "ALARM",
-        );
-        stop.store(true, Ordering::Relaxed);
-        let (_, failed) = load.join().unwrap();
-        assert!(failed.iter().any(|f| f.starts_with("500")), "{failed:?}");
+    let failed = under_load(&alb, 2, || {
+        for alarm in alarms {
+            w.wait_alarm(60, alarm, east, "ALARM");
+        }
     });
-    let (mail, _) = notified(
-        &mails,
-        &hooks,
-        "hello-production-unhealthy-targets",
-        "us-east-1",
-        "ALARM",
-    );
+    assert!(failed.iter().any(|f| f.starts_with("500")), "{failed:?}");
+    let (mail, _) = w.notified(alarms[1], east, "ALARM");
     assert!(mail.contains("UnHealthyHostCount"), "{mail}");
-    notified(
-        &mails,
-        &hooks,
-        "hello-production-target-5xx",
-        "us-east-1",
-        "ALARM",
-    );
+    w.notified(alarms[0], east, "ALARM");
 
     // The rollback brings the last good image back, and the alarms clear.
-    let out = twin.haven(&["rollback", "--region", "us-east-1"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    haven(&["rollback", "--region", east]);
     assert_eq!(get(&alb).unwrap().0, 200);
-    wait_alarm(&twin, 60, "hello-production-target-5xx", "us-east-1", "OK");
-    wait_alarm(
-        &twin,
-        60,
-        "hello-production-unhealthy-targets",
-        "us-east-1",
-        "OK",
-    );
-    notified(
-        &mails,
-        &hooks,
-        "hello-production-unhealthy-targets",
-        "us-east-1",
-        "OK",
-    );
-    notified(
-        &mails,
-        &hooks,
-        "hello-production-target-5xx",
-        "us-east-1",
-        "OK",
-    );
-    twin.down();
+    for alarm in alarms {
+        w.wait_alarm(60, alarm, east, "OK");
+        w.notified(alarm, east, "OK");
+    }
+    w.twin.down();
 }

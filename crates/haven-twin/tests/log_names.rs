@@ -5,33 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use haven_logs::{Layout, names};
 use haven_spec::Spec;
 use haven_spec::model::Role;
 use haven_twin::Paths;
-use serde_json::Value;
 
-/// The example project's spec, as is and with `edit` applied, in a temp dir beside its
-/// buildspec.
-fn example(edit: impl Fn(&str) -> String) -> (tempfile::TempDir, Spec) {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello");
-    let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(example.join("haven.toml")).unwrap();
-    std::fs::write(dir.path().join("haven.toml"), edit(&text)).unwrap();
-    std::fs::copy(
-        example.join("buildspec.yml"),
-        dir.path().join("buildspec.yml"),
-    )
-    .unwrap();
-    let spec = match haven_spec::load(&dir.path().join("haven.toml")) {
-        Ok(l) => l.spec,
-        Err(e) => panic!("the example does not load: {e}"),
-    };
-    (dir, spec)
-}
+use common::example;
+use serde_json::Value;
 
 fn template(s: &haven_cfn::Synthesis, file: &str) -> Value {
     serde_json::from_str(s.file(file).unwrap_or_else(|| panic!("no {file}"))).unwrap()

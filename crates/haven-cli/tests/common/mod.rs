@@ -179,6 +179,14 @@ impl Twin {
         self.status()["edge"]["url"].as_str().unwrap().to_owned()
     }
 
+    /// The production ALB twin's URL in `region`.
+    pub fn alb_url(&self, region_name: &str) -> String {
+        region(&self.status(), region_name)["alb_url"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Every pid the twin has recorded: supervisor, edge, regions and tasks.
     pub fn recorded_pids(&self) -> Vec<u32> {
         let mut pids = Vec::new();
