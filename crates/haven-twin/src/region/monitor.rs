@@ -77,7 +77,7 @@ pub fn alarm_specs(spec: &Spec, names: &Names, environment: &str) -> Vec<AlarmSp
     let at_least = Comparison::GreaterThanOrEqualToThreshold;
     let mut out = Vec::new();
     for a in &spec.monitoring.alarms {
-        // (name suffix, namespace, metric, dimensions, statistic, comparison, missing data)
+        // (name suffix, namespace, metric, dimensions, statistic, comparison)
         let defs = match a.kind {
             AlarmKind::Cpu => vec![(
                 "cpu",
@@ -86,7 +86,6 @@ pub fn alarm_specs(spec: &Spec, names: &Names, environment: &str) -> Vec<AlarmSp
                 &svc_dims,
                 Stat::Average,
                 over,
-                a.missing_data,
             )],
             AlarmKind::Memory => vec![(
                 "memory",
@@ -95,7 +94,6 @@ pub fn alarm_specs(spec: &Spec, names: &Names, environment: &str) -> Vec<AlarmSp
                 &svc_dims,
                 Stat::Average,
                 over,
-                a.missing_data,
             )],
             AlarmKind::Http5xx => vec![
                 (
@@ -105,7 +103,6 @@ pub fn alarm_specs(spec: &Spec, names: &Names, environment: &str) -> Vec<AlarmSp
                     &lb_dims,
                     Stat::Sum,
                     at_least,
-                    a.missing_data,
                 ),
                 (
                     "target-5xx",
@@ -114,7 +111,6 @@ pub fn alarm_specs(spec: &Spec, names: &Names, environment: &str) -> Vec<AlarmSp
                     &lb_dims,
                     Stat::Sum,
                     at_least,
-                    a.missing_data,
                 ),
             ],
             AlarmKind::UnhealthyTargets => vec![(
@@ -124,13 +120,12 @@ pub fn alarm_specs(spec: &Spec, names: &Names, environment: &str) -> Vec<AlarmSp
                 &lb_dims,
                 Stat::Maximum,
                 at_least,
-                a.missing_data,
             )],
             // Not a metric alarm: on AWS an EventBridge rule reports failed executions, and on
             // the twin the pipeline process publishes them to the topic itself.
             AlarmKind::PipelineFailure => Vec::new(),
         };
-        for (label, namespace, metric, dims, stat, comparison, missing) in defs {
+        for (label, namespace, metric, dims, stat, comparison) in defs {
             out.push(AlarmSpec {
                 name: format!("{}-{label}", names.service),
                 description: Some(format!("{metric} of {} ({environment})", names.service)),
@@ -144,7 +139,7 @@ pub fn alarm_specs(spec: &Spec, names: &Names, environment: &str) -> Vec<AlarmSp
                 datapoints_to_alarm: a.datapoints_to_alarm,
                 threshold: a.threshold,
                 comparison,
-                missing_data: match missing {
+                missing_data: match a.missing_data {
                     Treat::Missing => MissingData::Missing,
                     Treat::NotBreaching => MissingData::NotBreaching,
                     Treat::Breaching => MissingData::Breaching,
