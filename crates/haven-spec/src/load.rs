@@ -56,7 +56,7 @@ pub fn state_dir_despite_errors(path: &Path) -> Option<PathBuf> {
     let text = std::fs::read_to_string(path).ok()?;
     let doc = Document::parse(text).ok()?;
     let dir = match doc.get("local").and_then(|l| l.get("state_dir")) {
-        None => ".haven",
+        None => crate::resolve::DEFAULT_STATE_DIR,
         Some(v) => v.as_str()?,
     };
     Some(root_of(path).join(dir))

@@ -81,6 +81,16 @@ struct Ctx<'r, 'a> {
     root: &'r Path,
 }
 
+/// `local.state_dir` when the spec does not say, next to the spec file.
+pub(crate) const DEFAULT_STATE_DIR: &str = ".haven";
+
+/// What an alarm of a kind is when the spec leaves a setting out.
+struct AlarmDefaults {
+    threshold: f64,
+    evaluation_periods: u32,
+    missing_data: MissingData,
+}
+
 impl Ctx<'_, '_> {
     /// An integer in `min..=max`, or the default.
     fn int(
@@ -1273,16 +1283,19 @@ impl Ctx<'_, '_> {
         };
         let a = m.alarms.unwrap_or_default();
         let mut alarms = Vec::new();
-        for (kind, name, raw, threshold, evals) in [
-            (AlarmKind::Cpu, "cpu", a.cpu, 80.0, 3),
-            (AlarmKind::Memory, "memory", a.memory, 80.0, 3),
-            (AlarmKind::Http5xx, "http_5xx", a.http_5xx, 10.0, 1),
+        // The ALB publishes no 5xx count for a period without any: that period is a good one.
+        let (missing, good) = (MissingData::Missing, MissingData::NotBreaching);
+        for (kind, name, raw, threshold, evals, missing) in [
+            (AlarmKind::Cpu, "cpu", a.cpu, 80.0, 3, missing),
+            (AlarmKind::Memory, "memory", a.memory, 80.0, 3, missing),
+            (AlarmKind::Http5xx, "http_5xx", a.http_5xx, 10.0, 1, good),
             (
                 AlarmKind::UnhealthyTargets,
                 "unhealthy_targets",
                 a.unhealthy_targets,
                 1.0,
                 2,
+                missing,
             ),
             (
                 AlarmKind::PipelineFailure,
@@ -1290,9 +1303,15 @@ impl Ctx<'_, '_> {
                 a.pipeline_failure,
                 1.0,
                 1,
+                missing,
             ),
         ] {
-            if let Some(alarm) = self.alarm(kind, name, raw.unwrap_or_default(), threshold, evals) {
+            let defaults = AlarmDefaults {
+                threshold,
+                evaluation_periods: evals,
+                missing_data: missing,
+            };
+            if let Some(alarm) = self.alarm(kind, name, raw.unwrap_or_default(), defaults) {
                 alarms.push(alarm);
             }
         }
@@ -1309,10 +1328,10 @@ impl Ctx<'_, '_> {
         kind: AlarmKind,
         name: &str,
         a: schema::Alarm,
-        threshold: f64,
-        evals: u32,
+        defaults: AlarmDefaults,
     ) -> Option<Alarm> {
         let k = |s: &str| format!("monitoring.alarms.{name}.{s}");
+        let threshold = defaults.threshold;
         let threshold = match a.threshold {
             Some(t)
                 if matches!(kind, AlarmKind::Cpu | AlarmKind::Memory)
@@ -1357,7 +1376,7 @@ impl Ctx<'_, '_> {
         let evaluation_periods = self.int(
             &k("evaluation_periods"),
             a.evaluation_periods,
-            evals,
+            defaults.evaluation_periods,
             1,
             100,
             "evaluation periods",
@@ -1378,16 +1397,10 @@ impl Ctx<'_, '_> {
                 "datapoints_to_alarm must be at most evaluation_periods (M out of N)",
             );
         }
-        // The ALB publishes no 5xx count for a period without any: that period is a good one.
-        let default_missing = if kind == AlarmKind::Http5xx {
-            MissingData::NotBreaching
-        } else {
-            MissingData::Missing
-        };
         let missing_data = self.choice(
             &k("missing_data"),
             a.missing_data,
-            default_missing,
+            defaults.missing_data,
             &[
                 ("missing", MissingData::Missing),
                 ("notBreaching", MissingData::NotBreaching),
@@ -1618,7 +1631,7 @@ impl Ctx<'_, '_> {
             ..service_hc.clone()
         };
         Local {
-            state_dir: PathBuf::from(l.state_dir.unwrap_or_else(|| ".haven".into())),
+            state_dir: PathBuf::from(l.state_dir.unwrap_or_else(|| DEFAULT_STATE_DIR.into())),
             bind,
             edge_port,
             alb_port_base,

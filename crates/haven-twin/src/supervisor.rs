@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -57,7 +58,7 @@ struct Sup {
     twin: Twin,
     /// Whether the regions' ALBs write access logs: the spec's at start, then the last that
     /// `haven reload` applied (the one setting of `twin` that changes while running).
-    access_logs: Mutex<bool>,
+    access_logs: AtomicBool,
     spec: PathBuf,
     exe: PathBuf,
     paths: Paths,
@@ -113,7 +114,7 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
         shutting_down: watch::Sender::new(false),
         control: std::sync::OnceLock::new(),
         dashboard: std::sync::OnceLock::new(),
-        access_logs: Mutex::new(loaded.spec.local.access_logs),
+        access_logs: AtomicBool::new(loaded.spec.local.access_logs),
         twin,
     });
 
@@ -705,7 +706,7 @@ impl Sup {
     async fn reload(&self) -> Result<ReloadResult, String> {
         let loaded = haven_spec::load(&self.spec).map_err(|e| e.to_string())?;
         let access_logs = loaded.spec.local.access_logs;
-        let was = *lock(&self.access_logs);
+        let was = self.access_logs.load(Ordering::Relaxed);
         // What needs a restart: whatever differs once the live setting is set as in the file.
         let mut live = self.twin.clone();
         set_access_logs(&mut live, access_logs);
@@ -742,7 +743,7 @@ impl Sup {
                     });
                 }
             }
-            *lock(&self.access_logs) = access_logs;
+            self.access_logs.store(access_logs, Ordering::Relaxed);
             result
                 .applied
                 .push(format!("local.access_logs = {access_logs}"));

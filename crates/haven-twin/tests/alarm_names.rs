@@ -58,7 +58,7 @@ fn synthesized(spec: &Spec, region: &str) -> BTreeSet<Shape> {
 }
 
 fn on_the_twin(spec: &Spec, region: &str) -> BTreeSet<Shape> {
-    haven_twin::region::alarms(spec, region)
+    twin_alarms(spec, region)
         .into_iter()
         .map(|a| {
             (
@@ -75,6 +75,13 @@ fn on_the_twin(spec: &Spec, region: &str) -> BTreeSet<Shape> {
         .collect()
 }
 
+/// The twin's alarms in `region`.
+fn twin_alarms(spec: &Spec, region: &str) -> Vec<haven_metrics::AlarmSpec> {
+    let twin = spec.twin();
+    let region = twin.regions.iter().find(|r| r.name == region).unwrap();
+    haven_twin::region::alarms(spec, region)
+}
+
 fn check(spec: &Spec) {
     for region in &spec.twin().regions {
         let aws = synthesized(spec, &region.name);
@@ -87,7 +94,7 @@ fn check(spec: &Spec) {
 fn the_example_alarms_as_synth_writes_them() {
     let (_dir, spec) = example(str::to_owned);
     check(&spec);
-    let names: Vec<String> = haven_twin::region::alarms(&spec, "us-east-1")
+    let names: Vec<String> = twin_alarms(&spec, "us-east-1")
         .into_iter()
         .map(|a| a.name)
         .collect();
@@ -111,7 +118,7 @@ fn tuned_and_disabled_alarms_too() {
         )
     });
     check(&spec);
-    let twin = haven_twin::region::alarms(&spec, "us-west-2");
+    let twin = twin_alarms(&spec, "us-west-2");
     assert!(twin.iter().all(|a| !a.name.ends_with("-memory")));
     let cpu = twin
         .iter()

@@ -242,7 +242,6 @@ impl Drop for Twin {
     }
 }
 
-/// True while a process with this pid exists and is not a zombie.
 /// `haven ARGS` in `dir` with `stdin` as its standard input.
 pub fn haven_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(haven_bin())
@@ -263,6 +262,7 @@ pub fn haven_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// True while a process with this pid exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat

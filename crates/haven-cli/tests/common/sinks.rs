@@ -11,10 +11,16 @@ pub type Mails = Arc<Mutex<Vec<String>>>;
 /// Each request a webhook receiver got: (headers, body).
 pub type Hooks = Arc<Mutex<Vec<(String, String)>>>;
 
-/// A minimal SMTP server that keeps every message it receives; returns its port.
-pub fn smtp_sink() -> (u16, Mails) {
+/// A listener on a free loopback port, and the port.
+fn listen() -> (TcpListener, u16) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+/// A minimal SMTP server that keeps every message it receives; returns its port.
+pub fn smtp_sink() -> (u16, Mails) {
+    let (listener, port) = listen();
     let mails = Mails::default();
     let store = mails.clone();
     std::thread::spawn(move || {
@@ -56,8 +62,7 @@ pub fn smtp_sink() -> (u16, Mails) {
 /// A webhook receiver that answers 200 and keeps each request's headers and body; returns its
 /// port.
 pub fn webhook_sink() -> (u16, Hooks) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port) = listen();
     let got = Hooks::default();
     let store = got.clone();
     std::thread::spawn(move || {

@@ -274,14 +274,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         )?;
         services.push((svc, addr, test_addr));
     }
-    let monitor = start_monitor(
-        &loaded.spec,
-        &paths,
-        &region.name,
-        &services,
-        stop_rx.clone(),
-    )
-    .await?;
+    let monitor = start_monitor(&loaded.spec, &paths, &region, &services, stop_rx.clone()).await?;
     let metrics_addr = SocketAddr::new(ports.bind, 0);
     let metrics_listener = bind(metrics_addr).await?;
     let metrics_local = metrics_listener
@@ -675,16 +668,15 @@ fn status(region: &Region) -> api::RegionStatus {
     }
 }
 
-/// Opens the region's metric store, puts the spec's alarms for every service, opens the SNS
-/// twin's outbox, and starts recording.
-/// The alarms region `region` of the twin evaluates: the spec's, for each of its services, named
-/// and compared as `haven synth` has them.
-pub fn alarms(spec: &haven_spec::Spec, region: &str) -> Vec<haven_metrics::AlarmSpec> {
-    spec.twin()
-        .regions
+/// The alarms a region of the twin evaluates: the spec's, for each of its services, named and
+/// compared as `haven synth` has them.
+pub fn alarms(
+    spec: &haven_spec::Spec,
+    region: &haven_spec::settings::TwinRegion,
+) -> Vec<haven_metrics::AlarmSpec> {
+    region
+        .services
         .iter()
-        .filter(|r| r.name == region)
-        .flat_map(|r| &r.services)
         .flat_map(|s| {
             let names = monitor::Names::new(&spec.project.name, &s.name);
             monitor::alarm_specs(spec, &names, &s.environment)
@@ -692,13 +684,16 @@ pub fn alarms(spec: &haven_spec::Spec, region: &str) -> Vec<haven_metrics::Alarm
         .collect()
 }
 
+/// Opens the region's metric store, puts the spec's alarms for every service, opens the SNS
+/// twin's outbox, and starts recording.
 async fn start_monitor(
     spec: &haven_spec::Spec,
     paths: &Paths,
-    region: &str,
+    twin_region: &haven_spec::settings::TwinRegion,
     services: &[(Arc<ServiceTwin>, SocketAddr, SocketAddr)],
     shutdown: watch::Receiver<bool>,
 ) -> Result<Arc<monitor::Monitor>, Error> {
+    let region = twin_region.name.as_str();
     let db = paths.region_dir(region).join("metrics.db");
     let mut store = haven_metrics::MetricStore::open(&db)
         .map_err(|e| Error::Other(format!("cannot open {}: {e}", db.display())))?;
@@ -706,7 +701,7 @@ async fn start_monitor(
         .iter()
         .map(|(s, _, _)| (s.clone(), monitor::Names::of(&spec.project.name, s)))
         .collect();
-    let alarms = alarms(spec, region);
+    let alarms = alarms(spec, twin_region);
     store
         .sync_alarms(&alarms, std::time::SystemTime::now())
         .map_err(|e| Error::Other(format!("cannot put the spec's alarms: {e}")))?;
