@@ -4,20 +4,59 @@
 //! (<https://howardhinnant.github.io/date_algorithms.html>); times are UTC and leap seconds are
 //! not counted, as Unix time does not count them.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const SECS_PER_DAY: i64 = 86_400;
 const MS_PER_DAY: u64 = 86_400_000;
 
+/// The wall clock: the one place haven reads it (`Instant` measures durations).
+pub fn now() -> SystemTime {
+    SystemTime::now()
+}
+
+/// Time since the epoch; times before it count as zero.
+pub fn since_epoch(t: SystemTime) -> Duration {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+/// Whole seconds since the epoch; times before it count as 0.
+pub fn unix_secs(t: SystemTime) -> u64 {
+    since_epoch(t).as_secs()
+}
+
 /// Milliseconds since the epoch; times before it count as 0.
 pub fn unix_millis(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    u64::try_from(since_epoch(t).as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Microseconds since the epoch; times before it count as 0.
+pub fn unix_micros(t: SystemTime) -> u64 {
+    u64::try_from(since_epoch(t).as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The instant `ms` milliseconds after the epoch.
+pub fn from_unix_millis(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// The instant `secs` seconds after the epoch.
+pub fn from_unix_secs(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// Now, in whole seconds since the epoch.
+pub fn now_secs() -> u64 {
+    unix_secs(now())
 }
 
 /// Now, in milliseconds since the epoch.
 pub fn now_millis() -> u64 {
-    unix_millis(SystemTime::now())
+    unix_millis(now())
+}
+
+/// Now, in microseconds since the epoch.
+pub fn now_micros() -> u64 {
+    unix_micros(now())
 }
 
 /// Days since 1970-01-01 to (year, month 1..=12, day 1..=31).

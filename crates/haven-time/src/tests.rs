@@ -155,3 +155,34 @@ fn parses_dates_and_times_of_day_alone() {
     );
     assert_eq!(parse_time_of_day(b"22:13"), None);
 }
+
+#[test]
+fn epoch_conversions_agree() {
+    use std::time::UNIX_EPOCH;
+    let cases: [(SystemTime, u64, u64, u64); 3] = [
+        (UNIX_EPOCH, 0, 0, 0),
+        (
+            UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456),
+            1_700_000_000,
+            1_700_000_000_123,
+            1_700_000_000_123_456,
+        ),
+        // Before the epoch counts as the epoch.
+        (UNIX_EPOCH - Duration::from_secs(5), 0, 0, 0),
+    ];
+    for (t, secs, millis, micros) in cases {
+        assert_eq!(unix_secs(t), secs, "{t:?}");
+        assert_eq!(unix_millis(t), millis, "{t:?}");
+        assert_eq!(unix_micros(t), micros, "{t:?}");
+    }
+    assert_eq!(unix_millis(from_unix_millis(1_234_567)), 1_234_567);
+    assert_eq!(unix_secs(from_unix_secs(86_400)), 86_400);
+}
+
+#[test]
+fn the_clock_reads_the_same_in_every_unit() {
+    let (s, ms, us) = (now_secs(), now_millis(), now_micros());
+    // Read in order, so each later reading is at least the earlier one in its unit.
+    assert!(ms / 1000 >= s && us / 1000 >= ms, "{s} {ms} {us}");
+    assert!(ms / 1000 - s < 5, "{s} {ms}");
+}
