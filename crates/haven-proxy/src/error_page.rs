@@ -8,6 +8,12 @@ use crate::body::ProxyBody;
 /// The `Server` header the ALB puts on responses it generates.
 pub(crate) const SERVER: &str = "awselb/2.0";
 
+/// A header (beyond the ALB) on the 503 a listener answers when it has no target to send
+/// a request to. A proxy in front (the edge) reads it as "nothing was done here": an
+/// idempotent request may go to another target, as after a refused connection. A 503 from
+/// a target never carries it.
+pub const NO_TARGET_HEADER: &str = "x-haven-no-target";
+
 fn page(status: u16) -> &'static str {
     match status {
         400 => {
@@ -47,6 +53,12 @@ pub(crate) fn response(status: u16, close: bool) -> Response<ProxyBody> {
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     resp
+}
+
+/// Marks a generated 503 as the listener's "no target" answer ([`NO_TARGET_HEADER`]).
+pub(crate) fn mark_no_target(resp: &mut Response<ProxyBody>) {
+    resp.headers_mut()
+        .insert(NO_TARGET_HEADER, HeaderValue::from_static("1"));
 }
 
 /// Length of a generated page, for access logs.

@@ -208,11 +208,16 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
     if scan.forwarded_for > MAX_FORWARDED_FOR {
         return elb_reply(ctx, 463, None, log, None, [None; 3], None);
     }
+    let no_target = |group: Option<&Arc<TargetGroup>>, log| {
+        let mut resp = elb_reply(ctx, 503, group, log, None, [None; 3], None);
+        error_page::mark_no_target(&mut resp);
+        resp
+    };
     let Some(group) = shared.listener.pick_group() else {
-        return elb_reply(ctx, 503, None, log, None, [None; 3], None);
+        return no_target(None, log);
     };
     let Some(mut target) = group.pick(None) else {
-        return elb_reply(ctx, 503, Some(&group), log, None, [None; 3], None);
+        return no_target(Some(&group), log);
     };
     let gm = group.live_metrics();
     lm.incr(Counter::RequestCount);
@@ -250,6 +255,23 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
         let sent_at = Instant::now();
         match send(ctx, &target, &outgoing, body.take(), sent_at).await {
             Ok((head, conn)) => {
+                // A listener in front of other listeners (the edge): one that has no target
+                // did nothing with the request, so it may go to the next, as after a
+                // refused connection.
+                if retry
+                    && head.status == http::StatusCode::SERVICE_UNAVAILABLE
+                    && head.headers.contains_key(error_page::NO_TARGET_HEADER)
+                {
+                    if let Some(next) = group.pick(Some(&target)) {
+                        retry = false;
+                        // Its small page is left unread: the connection closes with it.
+                        drop((conn, in_flight));
+                        lm.incr(Counter::RetriedRequests);
+                        gm.incr(Counter::RetriedRequests);
+                        target = next;
+                        continue;
+                    }
+                }
                 let head_at = Instant::now();
                 let status = head.status.as_u16();
                 let rt = head_at - sent_at;

@@ -4,12 +4,17 @@
 //! edge process runs one with [`Routing::Failover`] in front of the regions (the Route 53
 //! twin). Behaviour follows AWS where AWS documents it:
 //!
-//! * targets start `initial` and get traffic after passing one health check; they turn
-//!   `unhealthy` after `unhealthy_threshold` consecutive failures and `healthy` again
-//!   after `healthy_threshold` consecutive passes ([`TargetGroup`]);
+//! * targets start `initial`; they turn `unhealthy` after `unhealthy_threshold` consecutive
+//!   failures and `healthy` after `healthy_threshold` consecutive passes ([`TargetGroup`]).
+//!   AWS makes a new target healthy after one pass; the twin asks it for the threshold, so
+//!   that what it reports healthy has shown it as a target coming back has;
 //! * a group with no healthy target fails open to its unhealthy targets;
 //! * deregistered targets drain until idle or until the deregistration delay elapses;
-//! * errors are the ALB's 502/503/504 with its small HTML pages ([`serve`]).
+//! * errors are the ALB's 502/503/504 with its small HTML pages ([`serve`]); the 503 of a
+//!   listener with no target to send to carries [`NO_TARGET_HEADER`], which a proxy in
+//!   front (the edge) reads as "try the next one" for an idempotent request;
+//! * [`serve_when_healthy`] listens only once the listener has a healthy target, so that a
+//!   restarted load balancer refuses connections until it can serve.
 //!
 //! Where the twin deliberately differs, the item's documentation says so.
 //!
@@ -59,10 +64,11 @@ pub use access_log::{
     AccessLog, AccessLogEntry, Batch, LogProtocol, format_alb_line, write_alb_line,
 };
 pub use error::{Error, Result};
+pub use error_page::NO_TARGET_HEADER;
 pub use health::{HEALTH_CHECK_USER_AGENT, HealthCheck};
 pub use listener::{ForwardAction, Listener};
 pub use matcher::Matcher;
 pub use metrics::{BUCKET_BOUNDS_MICROS, Metrics, MetricsSnapshot};
-pub use serve::{DesyncMitigationMode, ProxyConfig, serve};
+pub use serve::{DesyncMitigationMode, ProxyConfig, Reserved, serve, serve_when_healthy};
 pub use target::{Reason, TargetEvent, TargetSnapshot, TargetState};
-pub use target_group::{Algorithm, Routing, TargetGroup, TargetGroupConfig};
+pub use target_group::{Algorithm, Routed, Routing, TargetGroup, TargetGroupConfig};

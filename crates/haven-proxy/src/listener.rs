@@ -1,8 +1,10 @@
 //! Listeners and their forward action: weighted target groups, swappable at run time
 //! (blue/green traffic shifting as with ALB weighted target groups).
 
+use std::future::{Future, poll_fn};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::task::Poll;
 
 use crate::error::Error;
 use crate::metrics::{Metrics, MetricsSnapshot};
@@ -102,6 +104,32 @@ impl Listener {
 
     pub(crate) fn live_metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Resolves once a group the forward action sends traffic to has a healthy target.
+    pub async fn wait_healthy(&self) {
+        loop {
+            let forward = self.forward();
+            // Subscribed before looking, so that a change in between wakes the wait below.
+            let mut changes: Vec<_> = forward.groups.iter().map(|(g, _)| g.changes()).collect();
+            if forward
+                .groups
+                .iter()
+                .any(|(g, w)| *w > 0 && g.healthy_count() > 0)
+            {
+                return;
+            }
+            let mut waits: Vec<_> = changes.iter_mut().map(|c| Box::pin(c.changed())).collect();
+            // Any group's change (or a group gone) means: look again.
+            poll_fn(|cx| {
+                if waits.iter_mut().any(|w| w.as_mut().poll(cx).is_ready()) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+        }
     }
 
     /// Chooses the target group for the next request.

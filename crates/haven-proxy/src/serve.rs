@@ -245,6 +245,53 @@ pub async fn serve(
     result
 }
 
+/// A listener's address, bound but not listening: connections to it are refused, and the
+/// port stays bound meanwhile. [`serve_when_healthy`] starts listening on it.
+#[derive(Debug)]
+pub struct Reserved {
+    socket: tokio::net::TcpSocket,
+}
+
+impl Reserved {
+    /// Binds `addr` (with `SO_REUSEADDR`, as a listener binds) without listening.
+    pub fn bind(addr: SocketAddr) -> std::io::Result<Self> {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        Ok(Self { socket })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+}
+
+/// [`serve`], once a target group of `listener`'s forward action has a healthy target:
+/// until then the address refuses connections, as a load balancer that is not yet in DNS
+/// takes none. A proxy in front (the edge) then counts the listener as down and sends its
+/// requests elsewhere, rather than getting answers of 503 from a listener that has nothing
+/// to send them to. Returns at once when `shutdown` comes first.
+pub async fn serve_when_healthy(
+    reserved: Reserved,
+    listener: Arc<Listener>,
+    config: ProxyConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), Error> {
+    config.validate()?;
+    tokio::select! {
+        () = listener.wait_healthy() => {}
+        // Stopping, or the sender is gone (which also means stop).
+        _ = shutdown.wait_for(|s| *s) => return Ok(()),
+    }
+    let tcp = reserved.socket.listen(1024).map_err(Error::Listener)?;
+    serve(tcp, listener, config, shutdown).await
+}
+
 /// Accepts connections and serves them. With workers, `balance` is this worker's index and
 /// the workers' shared load: every worker accepts from the same socket, and each connection
 /// goes to the worker with the fewest.

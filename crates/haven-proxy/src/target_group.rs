@@ -138,7 +138,7 @@ impl TargetGroup {
     }
 
     /// Registers a target with priority 0. It starts `initial` and gets traffic once it has
-    /// passed one health check (ALB semantics). Registering an id again with the same
+    /// passed `healthy_threshold` health checks in a row. Registering an id again with the same
     /// address is a no-op; with another address, or while it drains, it replaces it.
     pub fn register(&self, id: impl Into<String>, addr: SocketAddr) {
         self.register_with_priority(id, addr, 0);
@@ -430,9 +430,12 @@ impl TargetGroup {
                 health.consecutive_ok = health.consecutive_ok.saturating_add(1);
                 health.consecutive_fail = 0;
                 match from {
-                    // AWS: a newly registered target must pass one health check.
-                    TargetState::Initial => TargetState::Healthy,
-                    TargetState::Unhealthy if health.consecutive_ok >= hc.healthy_threshold => {
+                    // AWS documents one passing check for a new target; the twin asks a new
+                    // target for the healthy threshold too, so that a target it calls
+                    // healthy has shown it as often as one that comes back.
+                    TargetState::Initial | TargetState::Unhealthy
+                        if health.consecutive_ok >= hc.healthy_threshold =>
+                    {
                         TargetState::Healthy
                     }
                     other => other,
@@ -513,43 +516,30 @@ impl TargetGroup {
         self.targets.write().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The targets new requests go to now, as [`TargetGroup::pick`] chooses among them: the
+    /// one answer to "where does traffic go" for routing and for whoever reports it.
+    pub fn routing(&self) -> Routed {
+        let list = self.read_targets();
+        match Selection::of(&list, None, self.config.routing) {
+            Some(sel) => Routed {
+                targets: list
+                    .iter()
+                    .filter(|t| sel.admits(t, None))
+                    .map(|t| t.snapshot())
+                    .collect(),
+                fail_open: sel.state == TargetState::Unhealthy,
+            },
+            None => Routed::default(),
+        }
+    }
+
     /// Picks the target for a request, skipping `exclude` (the target a retry failed on).
     /// `None` when no target can take it.
     pub(crate) fn pick(&self, exclude: Option<&Arc<Target>>) -> Option<Arc<Target>> {
         let guard = self.targets.read().unwrap_or_else(PoisonError::into_inner);
         let list: &[Arc<Target>] = &guard;
-        let eligible = |t: &Arc<Target>| exclude.is_none_or(|x| !Arc::ptr_eq(x, t));
-        let failover = self.config.routing == Routing::Failover;
-
-        // Healthy targets first; with failover only those of the best (lowest) priority.
-        let mut best_prio = u32::MAX;
-        let mut healthy = 0usize;
-        let mut unhealthy = 0usize;
-        let mut best_unhealthy_prio = u32::MAX;
-        for t in list.iter().filter(|t| eligible(t)) {
-            match t.state() {
-                TargetState::Healthy => {
-                    healthy += 1;
-                    best_prio = best_prio.min(t.priority);
-                }
-                TargetState::Unhealthy => {
-                    unhealthy += 1;
-                    best_unhealthy_prio = best_unhealthy_prio.min(t.priority);
-                }
-                _ => {}
-            }
-        }
-        let (want, prio) = if healthy > 0 {
-            (TargetState::Healthy, best_prio)
-        } else if unhealthy > 0 {
-            // Fail open: no healthy target, so route to the unhealthy ones (ALB). With
-            // failover, Route 53 answers with the primary when every record is unhealthy.
-            (TargetState::Unhealthy, best_unhealthy_prio)
-        } else {
-            return None;
-        };
-        let is_candidate =
-            |t: &Arc<Target>| eligible(t) && t.state() == want && (!failover || t.priority == prio);
+        let sel = Selection::of(list, exclude, self.config.routing)?;
+        let is_candidate = |t: &Arc<Target>| sel.admits(t, exclude);
 
         let n = self.rr.fetch_add(1, Ordering::Relaxed);
         let chosen = match self.config.algorithm {
@@ -581,4 +571,69 @@ impl TargetGroup {
         };
         chosen.cloned()
     }
+}
+
+/// Where a group sends new requests ([`TargetGroup::routing`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Routed {
+    /// The targets requests are spread over; empty when the group has none to send to
+    /// (every target `initial` or draining, or none registered).
+    pub targets: Vec<TargetSnapshot>,
+    /// No target is healthy, so the group fails open to its unhealthy ones.
+    pub fail_open: bool,
+}
+
+/// Which state and, with failover, which priority the targets a request may go to have.
+#[derive(Clone, Copy, Debug)]
+struct Selection {
+    state: TargetState,
+    /// With failover: the only priority eligible.
+    priority: Option<u32>,
+}
+
+impl Selection {
+    /// Healthy targets first, with failover only those of the best (lowest) priority; with
+    /// none healthy, the unhealthy ones (fail open); `None` when neither exists.
+    fn of(list: &[Arc<Target>], exclude: Option<&Arc<Target>>, routing: Routing) -> Option<Self> {
+        let mut best_prio = u32::MAX;
+        let mut healthy = 0usize;
+        let mut unhealthy = 0usize;
+        let mut best_unhealthy_prio = u32::MAX;
+        for t in list.iter().filter(|t| not_excluded(t, exclude)) {
+            match t.state() {
+                TargetState::Healthy => {
+                    healthy += 1;
+                    best_prio = best_prio.min(t.priority);
+                }
+                TargetState::Unhealthy => {
+                    unhealthy += 1;
+                    best_unhealthy_prio = best_unhealthy_prio.min(t.priority);
+                }
+                _ => {}
+            }
+        }
+        let (state, prio) = if healthy > 0 {
+            (TargetState::Healthy, best_prio)
+        } else if unhealthy > 0 {
+            // Fail open: no healthy target, so route to the unhealthy ones (ALB). With
+            // failover, Route 53 answers with the primary when every record is unhealthy.
+            (TargetState::Unhealthy, best_unhealthy_prio)
+        } else {
+            return None;
+        };
+        Some(Self {
+            state,
+            priority: (routing == Routing::Failover).then_some(prio),
+        })
+    }
+
+    fn admits(&self, t: &Arc<Target>, exclude: Option<&Arc<Target>>) -> bool {
+        not_excluded(t, exclude)
+            && t.state() == self.state
+            && self.priority.is_none_or(|p| t.priority == p)
+    }
+}
+
+fn not_excluded(t: &Arc<Target>, exclude: Option<&Arc<Target>>) -> bool {
+    exclude.is_none_or(|x| !Arc::ptr_eq(x, t))
 }
