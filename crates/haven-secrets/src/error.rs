@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Fs(#[from] haven_fs::IoError),
+    /// No key or nonce without the OS's randomness.
+    #[error(transparent)]
+    Random(#[from] haven_fs::random::RandomError),
     /// SSM's ValidationException for a name.
     #[error("invalid parameter name `{name}`: it {problem}")]
     Name { name: String, problem: String },
@@ -36,13 +36,4 @@ pub enum Error {
     },
     #[error("{} is not a parameter file haven wrote: {problem}", path.display())]
     Corrupt { path: PathBuf, problem: String },
-}
-
-impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
-    }
 }

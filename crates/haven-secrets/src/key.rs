@@ -5,8 +5,10 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use chacha20poly1305::aead::{KeyInit, OsRng};
+use chacha20poly1305::aead::KeyInit;
 use chacha20poly1305::{Key, XChaCha20Poly1305};
+
+use haven_fs::WithPath;
 
 use crate::Error;
 
@@ -17,10 +19,10 @@ pub(crate) fn load(path: &Path) -> Result<Option<XChaCha20Poly1305>, Error> {
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, e)),
+        Err(e) => return Err(haven_fs::IoError::new(path, e).into()),
     };
     // The opened file's own metadata, so the mode checked is the mode of the bytes read.
-    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().with_path(path)?;
     if !meta.is_file() {
         return Err(Error::Key {
             path: path.to_owned(),
@@ -35,7 +37,7 @@ pub(crate) fn load(path: &Path) -> Result<Option<XChaCha20Poly1305>, Error> {
         });
     }
     let mut raw = Vec::with_capacity(KEY_LEN);
-    file.read_to_end(&mut raw).map_err(|e| Error::io(path, e))?;
+    file.read_to_end(&mut raw).with_path(path)?;
     if raw.len() != KEY_LEN {
         return Err(Error::Key {
             path: path.to_owned(),
@@ -51,8 +53,9 @@ pub(crate) fn load_or_create(path: &Path) -> Result<XChaCha20Poly1305, Error> {
     if let Some(cipher) = load(path)? {
         return Ok(cipher);
     }
-    let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+    let mut key = Key::default();
+    haven_fs::random::fill(key.as_mut_slice())?;
     // Renamed into place whole, so no reader ever sees a short key.
-    crate::write_private(path, key.as_slice())?;
+    haven_fs::write_private(path, key.as_slice())?;
     Ok(XChaCha20Poly1305::new(&key))
 }

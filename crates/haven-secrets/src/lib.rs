@@ -20,9 +20,7 @@
 
 mod error;
 mod key;
-mod private;
 mod store;
 
 pub use error::Error;
-pub use private::write_private;
 pub use store::{MAX_VALUE_BYTES, ParameterInfo, SecretStore, check_name};

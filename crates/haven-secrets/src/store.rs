@@ -5,9 +5,11 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use chacha20poly1305::aead::{Aead, AeadCore, OsRng, Payload};
+use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
+
+use haven_fs::WithPath;
 
 use crate::{Error, key};
 
@@ -95,16 +97,17 @@ impl SecretStore {
         let store = SecretStore { dir: dir.into() };
         match std::fs::metadata(&store.dir) {
             Ok(m) if !m.is_dir() => {
-                return Err(Error::io(
+                return Err(haven_fs::IoError::new(
                     &store.dir,
                     std::io::Error::other("is not a directory"),
-                ));
+                )
+                .into());
             }
             Ok(_) => {
                 key::load(&store.key_path())?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&store.dir, e)),
+            Err(e) => return Err(haven_fs::IoError::new(&store.dir, e).into()),
         }
         Ok(store)
     }
@@ -143,7 +146,8 @@ impl SecretStore {
         let _lock = self.lock()?;
         let cipher = key::load_or_create(&self.key_path())?;
         let mut file = self.read()?;
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut nonce = XNonce::default();
+        haven_fs::random::fill(nonce.as_mut_slice())?;
         let ciphertext = cipher
             .encrypt(
                 &nonce,
@@ -284,7 +288,7 @@ impl SecretStore {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(File::default()),
-            Err(e) => return Err(Error::io(&path, e)),
+            Err(e) => return Err(haven_fs::IoError::new(&path, e).into()),
         };
         let file: File = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
             path: path.clone(),
@@ -306,7 +310,7 @@ impl SecretStore {
             path: path.clone(),
             problem: e.to_string(),
         })?;
-        crate::write_private(&path, &text)
+        Ok(haven_fs::write_private(&path, &text)?)
     }
 
     /// An exclusive lock on the store's lock file, released when dropped.
@@ -315,14 +319,14 @@ impl SecretStore {
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)
-            .map_err(|e| Error::io(&self.dir, e))?;
+            .with_path(&self.dir)?;
         // Only this user reads the store's directory, whatever the umask made of it.
         let perms = std::fs::metadata(&self.dir)
-            .map_err(|e| Error::io(&self.dir, e))?
+            .with_path(&self.dir)?
             .permissions();
         if perms.mode() & 0o077 != 0 {
             std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| Error::io(&self.dir, e))?;
+                .with_path(&self.dir)?;
         }
         let path = self.dir.join(".lock");
         let file = std::fs::OpenOptions::new()
@@ -332,7 +336,7 @@ impl SecretStore {
             .truncate(false)
             .mode(0o600)
             .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+            .with_path(&path)?;
         loop {
             // SAFETY: the descriptor belongs to `file`, open for the duration of the call.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
@@ -340,7 +344,7 @@ impl SecretStore {
             }
             let e = std::io::Error::last_os_error();
             if e.kind() != std::io::ErrorKind::Interrupted {
-                return Err(Error::io(&path, e));
+                return Err(haven_fs::IoError::new(&path, e).into());
             }
         }
     }

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use haven_fs::WithPath;
+
 use crate::Error;
 
 /// Where a process's control API listens; written to `<name>.json` in the state directory.
@@ -29,7 +31,7 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = std::fs::read_to_string(path).with_path(path)?;
         serde_json::from_str(&text).map_err(|e| Error::Corrupt {
             path: path.to_path_buf(),
             reason: e.to_string(),

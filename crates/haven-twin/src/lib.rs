@@ -17,18 +17,16 @@ pub mod ports;
 pub mod region;
 pub mod supervisor;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use paths::Paths;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("`{}`: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Fs(#[from] haven_fs::IoError),
+    #[error(transparent)]
+    Random(#[from] haven_fs::random::RandomError),
     #[error("`{}` is damaged: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
     #[error("cannot reach the control API at {addr}: {reason}")]
@@ -66,13 +64,4 @@ pub(crate) fn wire_name(value: impl serde::Serialize) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
-}
-
-impl Error {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
 }

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use haven_fs::WithPath;
+
 use crate::Error;
 
 #[derive(Debug, Clone)]
@@ -122,13 +124,12 @@ impl Paths {
     }
 }
 
-/// Writes a file atomically: a reader sees the old contents or the new, never a mix.
+/// Writes a file atomically and durably, creating its directory: a reader sees the old contents
+/// or the new, never a mix.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, contents).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    std::fs::create_dir_all(dir).with_path(dir)?;
+    Ok(haven_fs::write_atomic(path, contents)?)
 }
 
 /// Reads the control token, creating a random one (mode 0600) the first time.
@@ -138,16 +139,11 @@ pub fn token(paths: &Paths) -> Result<String, Error> {
         Ok(t) if t.trim().len() >= 32 => return Ok(t.trim().to_owned()),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(&path, e)),
+        Err(e) => return Err(haven_fs::IoError::new(&path, e).into()),
     }
-    // From the kernel or not at all: ids may fall back to weaker randomness, a token may not.
-    let mut raw = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut raw))
-        .map_err(|e| Error::io(Path::new("/dev/urandom"), e))?;
-    let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::create_dir_all(&paths.root).map_err(|e| Error::io(&paths.root, e))?;
-    haven_secrets::write_private(&path, token.as_bytes())
-        .map_err(|e| Error::Other(e.to_string()))?;
+    // From the OS or not at all: a token is never made of weaker randomness.
+    let token = haven_fs::random::token_hex(32)?;
+    std::fs::create_dir_all(&paths.root).with_path(&paths.root)?;
+    haven_fs::write_private(&path, token.as_bytes())?;
     Ok(token)
 }

@@ -106,7 +106,7 @@ impl Ports {
                     reason: e.to_string(),
                 }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(&path, e)),
+            Err(e) => Err(haven_fs::IoError::new(&path, e).into()),
         }
     }
 

@@ -14,6 +14,8 @@ use http::{Method, StatusCode};
 use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
+use haven_fs::WithPath;
+
 use crate::api::{
     AccessLogs, ChaosResult, EdgeStatus, RegionStatus, RegionTarget, ReloadResult, Status,
 };
@@ -81,7 +83,7 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
     let loaded = haven_spec::load(&opts.spec).map_err(|e| Error::Other(e.to_string()))?;
     let twin = loaded.spec.twin();
     let paths = Paths::new(&twin.state_dir);
-    std::fs::create_dir_all(&paths.root).map_err(|e| Error::io(&paths.root, e))?;
+    std::fs::create_dir_all(&paths.root).with_path(&paths.root)?;
     if let Ok(existing) = Endpoint::read(&paths.supervisor()) {
         if existing.is_alive() {
             return Err(Error::Other(format!(
@@ -104,7 +106,7 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
 
     let (exits_tx, mut exits_rx) = mpsc::unbounded_channel();
     let sup = Arc::new(Sup {
-        spec: std::path::absolute(&opts.spec).map_err(|e| Error::io(&opts.spec, e))?,
+        spec: std::path::absolute(&opts.spec).with_path(&opts.spec)?,
         exe: opts.exe,
         paths: paths.clone(),
         token: token.clone(),
@@ -214,7 +216,7 @@ impl Sup {
     fn start(self: &Arc<Self>, name: &str, kind: Kind) -> Result<(), Error> {
         let log = self.paths.process_log(name);
         if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            std::fs::create_dir_all(dir).with_path(dir)?;
         }
         let mut spec = SpawnSpec::new(&self.exe)
             .args(["internal".to_owned()])
@@ -884,8 +886,7 @@ impl Client {
                 ep.pid
             )));
         }
-        let token =
-            std::fs::read_to_string(paths.token()).map_err(|e| Error::io(&paths.token(), e))?;
+        let token = std::fs::read_to_string(paths.token()).with_path(paths.token())?;
         Ok(Self {
             addr: ep.addr,
             token: token.trim().to_owned(),

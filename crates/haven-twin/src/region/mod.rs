@@ -20,6 +20,8 @@ use haven_state::Store;
 use http::{Method, StatusCode};
 use tokio::sync::watch;
 
+use haven_fs::WithPath;
+
 use crate::api::{self, ChaosResult, KillAz, KillTask};
 use crate::control::{self, Call, Endpoint, Reply};
 use crate::ports::Ports;
@@ -109,19 +111,9 @@ pub struct RegionArgs {
     pub region: String,
 }
 
-/// `count` random bytes as hex (task ids, tokens).
+/// `count` random bytes as hex, for ids (tasks, task sets, releases).
 pub fn random_hex(count: usize) -> String {
-    use std::io::Read;
-    let mut raw = vec![0u8; count];
-    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut raw));
-    if ok.is_err() {
-        // Without /dev/urandom, time and pid still make ids unique on this machine.
-        let seed = haven_state::now_ms() ^ u64::from(std::process::id()) << 32;
-        for (i, b) in raw.iter_mut().enumerate() {
-            *b = (seed.rotate_left(i as u32 * 7) & 0xff) as u8;
-        }
-    }
-    raw.iter().map(|b| format!("{b:02x}")).collect()
+    haven_fs::random::id_hex(count)
 }
 
 struct Region {
@@ -153,7 +145,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     haven_process::set_child_subreaper()?;
 
     let dir = paths.region_dir(&region.name);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    std::fs::create_dir_all(&dir).with_path(&dir)?;
     let store = Store::open(&paths.region_db(&region.name))?;
     cleanup_leftovers(&store).await;
     release::recover(&store);
