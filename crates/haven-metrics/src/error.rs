@@ -2,12 +2,9 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot open metrics database `{path}`: {source}")]
-    Open {
-        path: String,
-        #[source]
-        source: rusqlite::Error,
-    },
+    /// Opening the file, or its schema version (see [`haven_sqlite`]).
+    #[error("metrics database: {0}")]
+    Open(#[from] haven_sqlite::Error),
     #[error("metrics database: {0}")]
     Sql(#[from] rusqlite::Error),
     /// CloudWatch's `InvalidParameterValue`: the request is wrong, not the store.

@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use haven_sqlite::Migrations;
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
@@ -29,7 +30,11 @@ pub const MAX_DATAPOINTS: u64 = 1440;
 /// ListMetrics leaves out metrics without data for two weeks.
 const LIST_METRICS_WINDOW: i64 = 14 * 86_400;
 
-const SCHEMA: &str = "
+/// The file's schema versions ([`haven_sqlite`]): version 1 is the schema from before versions
+/// existed, idempotent so that it adopts such a file.
+const MIGRATIONS: &Migrations = &[SCHEMA_V1];
+
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY,
     namespace TEXT NOT NULL,
@@ -270,41 +275,22 @@ impl MetricStore {
 
     pub fn open_with(path: &Path, retention: Retention) -> Result<Self> {
         retention.validate()?;
-        let conn = Connection::open(path).map_err(|source| Error::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
-        // WAL: `haven metrics get` and `/metrics` read while the region writes; NORMAL sync is
-        // durable across a process crash, the failure the twin drills.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        Self::init(conn, retention)
+        Self::with(haven_sqlite::open(path, MIGRATIONS)?, retention)
     }
 
     /// A store that lives and dies with the value (tests, dry runs).
     pub fn open_in_memory(retention: Retention) -> Result<Self> {
         retention.validate()?;
-        Self::init(Connection::open_in_memory()?, retention)
+        let mut conn = Connection::open_in_memory()?;
+        haven_sqlite::migrate(&mut conn, Path::new(":memory:"), MIGRATIONS)?;
+        Self::with(conn, retention)
     }
 
     /// Opens an existing file for reading only, as a command beside a running region does. It
     /// knows the rollups done when it opened: a long-lived reader reopens now and then.
     pub fn open_read_only(path: &Path, retention: Retention) -> Result<Self> {
         retention.validate()?;
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(
-            |source| Error::Open {
-                path: path.display().to_string(),
-                source,
-            },
-        )?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        Self::with(conn, retention)
-    }
-
-    fn init(conn: Connection, retention: Retention) -> Result<Self> {
-        conn.execute_batch(SCHEMA)?;
-        Self::with(conn, retention)
+        Self::with(haven_sqlite::open_read_only(path, MIGRATIONS)?, retention)
     }
 
     fn with(conn: Connection, retention: Retention) -> Result<Self> {

@@ -23,12 +23,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("the pipeline database `{}`: {source}", path.display())]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
-    },
+    /// Opening the file, or its schema version (see [`haven_sqlite`]).
+    #[error("the pipeline database: {0}")]
+    Open(#[from] haven_sqlite::Error),
     #[error("the pipeline database: {0}")]
     Db(#[from] rusqlite::Error),
     #[error(transparent)]
@@ -44,13 +41,6 @@ pub enum Error {
 impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Self::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-
-    fn db(path: &Path, source: rusqlite::Error) -> Self {
-        Self::Open {
             path: path.to_path_buf(),
             source,
         }

@@ -15,7 +15,11 @@ pub struct Store {
     conn: Mutex<Connection>,
 }
 
-const SCHEMA: &str = "
+/// The file's schema versions ([`haven_sqlite`]): version 1 is the schema from before versions
+/// existed, idempotent so that it adopts such a file.
+const MIGRATIONS: &haven_sqlite::Migrations = &[SCHEMA_V1];
+
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     commit_id TEXT NOT NULL,
@@ -47,12 +51,7 @@ impl Store {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        let conn = Connection::open(path).map_err(|e| Error::db(path, e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
-            .and_then(|()| conn.busy_timeout(std::time::Duration::from_secs(5)))
-            .and_then(|()| conn.execute_batch(SCHEMA))
-            .map_err(|e| Error::db(path, e))?;
+        let conn = haven_sqlite::open(path, MIGRATIONS)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })

@@ -11,12 +11,9 @@ use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot open state database `{path}`: {source}")]
-    Open {
-        path: String,
-        #[source]
-        source: rusqlite::Error,
-    },
+    /// Opening the file, or its schema version (see [`haven_sqlite`]).
+    #[error("state database: {0}")]
+    Open(#[from] haven_sqlite::Error),
     #[error("state database: {0}")]
     Sql(#[from] rusqlite::Error),
 }
@@ -91,7 +88,11 @@ pub struct Store {
     conn: Connection,
 }
 
-const SCHEMA: &str = "
+/// The file's schema versions ([`haven_sqlite`]): version 1 is the schema from before versions
+/// existed, idempotent so that it adopts such a file.
+const MIGRATIONS: &haven_sqlite::Migrations = &[SCHEMA_V1];
+
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS services (
     name TEXT PRIMARY KEY,
     desired INTEGER NOT NULL,
@@ -181,16 +182,7 @@ pub fn now_ms() -> u64 {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path).map_err(|source| Error::Open {
-            path: path.display().to_string(),
-            source,
-        })?;
-        // WAL: readers (status) never block the controller; NORMAL sync is durable across a
-        // process crash, which is the failure the twin drills.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        let conn = haven_sqlite::open(path, MIGRATIONS)?;
         Ok(Self { conn })
     }
 

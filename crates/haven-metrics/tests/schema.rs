@@ -1,0 +1,62 @@
+//! `metrics.db` carries its schema version: a fresh file is current, a file from before versions
+//! is adopted with its data, a newer haven's file is refused by name.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use haven_metrics::{Error, MetricStore, Query, Retention, Unit};
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_764_180_000 + secs)
+}
+
+fn user_version(path: &Path) -> u32 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
+fn stamp(path: &Path, version: u32) {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .pragma_update(None, "user_version", version)
+        .unwrap();
+}
+
+#[test]
+fn schema_versions_of_metrics_db() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.db");
+    MetricStore::open(&path)
+        .unwrap()
+        .put("App", "Hits", &[], Unit::Count, 3.0, at(0))
+        .unwrap();
+    assert_eq!(user_version(&path), 1, "a fresh file is current");
+
+    // A file written before versions existed: adopted, its data kept.
+    stamp(&path, 0);
+    let store = MetricStore::open(&path).unwrap();
+    let q = Query::new("App", "Hits", at(60)).range(at(0), at(60));
+    assert_eq!(store.get_statistics(&q, at(60)).unwrap().len(), 1);
+    drop(store);
+    assert_eq!(user_version(&path), 1);
+
+    stamp(&path, 9);
+    let refused = [
+        MetricStore::open(&path).err().unwrap(),
+        MetricStore::open_read_only(&path, Retention::default())
+            .err()
+            .unwrap(),
+    ];
+    for err in refused {
+        assert!(matches!(err, Error::Open(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains("metrics.db") && text.contains("version 9") && text.contains("up to 1"),
+            "{text}"
+        );
+    }
+    assert_eq!(user_version(&path), 9, "left untouched");
+}
