@@ -951,25 +951,18 @@ pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
             let n = norm(c);
             // A truncated name (`JUNIT` for `JUNITXML`) is as likely a slip as a typo.
             let truncated = w.len() >= 3 && n.starts_with(&w);
-            (if truncated { 1 } else { levenshtein(&w, &n) }, *c)
+            (
+                if truncated {
+                    1
+                } else {
+                    strsim::levenshtein(&w, &n)
+                },
+                *c,
+            )
         })
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -991,6 +984,5 @@ mod tests {
             Some("post_build")
         );
         assert_eq!(suggest("zzz", &["commands"]), None);
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
     }
 }
