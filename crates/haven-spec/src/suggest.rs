@@ -10,7 +10,12 @@ pub fn did_you_mean<'a>(
         .into_iter()
         // Optimal string alignment: Levenshtein plus adjacent transpositions, which are the
         // commonest typos.
-        .map(|c| (c, strsim::osa_distance(&input_lower, &c.to_ascii_lowercase())))
+        .map(|c| {
+            (
+                c,
+                strsim::osa_distance(&input_lower, &c.to_ascii_lowercase()),
+            )
+        })
         .filter(|(c, d)| *d <= (c.len().max(input.len()) / 3).max(1))
         .min_by_key(|(_, d)| *d)
         .map(|(c, _)| c)
