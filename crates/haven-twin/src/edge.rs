@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use haven_process::ProcessIdentity;
-use haven_proxy::{
-    ForwardAction, Listener, ProxyConfig, Routing, TargetGroup, TargetGroupConfig, TargetState,
-};
+use haven_proxy::{ForwardAction, Listener, ProxyConfig, Routing, TargetGroup, TargetGroupConfig};
 use haven_spec::model::{Role, RoutingMode};
 use http::Method;
 use tokio::sync::watch;
@@ -162,28 +160,14 @@ pub async fn run(args: EdgeArgs) -> Result<(), Error> {
 fn status(edge: &Edge) -> EdgeStatus {
     let targets = edge.group.targets();
     let state_of = |name: &str| targets.iter().find(|t| t.id == name);
-    let healthy: Vec<&String> = edge
-        .regions
-        .iter()
-        .map(|(n, _)| n)
-        .filter(|n| state_of(n).is_some_and(|t| t.state == TargetState::Healthy))
-        .collect();
-    // Which regions get traffic, as the router decides: failover sends to the best healthy
-    // priority; with none healthy both modes fail open to all.
-    let serving: Vec<String> = if healthy.is_empty() {
-        edge.regions.iter().map(|(n, _)| n.clone()).collect()
-    } else if edge.mode == RoutingMode::Failover {
-        let best = healthy
-            .iter()
-            .filter_map(|n| state_of(n).map(|t| t.priority))
-            .min();
-        healthy
-            .iter()
-            .filter(|n| state_of(n).map(|t| t.priority) == best)
-            .map(|n| (*n).clone())
-            .collect()
+    // The regions requests go to, as the router picks them (the same selection): in failover
+    // the healthy ones of the best priority, one region. A group that only fails open to
+    // unhealthy regions serves nothing: its requests fail there.
+    let routed = edge.group.routing();
+    let serving: Vec<String> = if routed.fail_open {
+        Vec::new()
     } else {
-        healthy.iter().map(|n| (*n).clone()).collect()
+        routed.targets.into_iter().map(|t| t.id).collect()
     };
     EdgeStatus {
         url: edge.url.clone(),

@@ -312,15 +312,14 @@ impl Sup {
             // The pipeline's endpoint appears once the source repositories exist.
             let pipeline_ready =
                 Endpoint::read(&self.paths.pipeline_endpoint()).is_ok_and(|e| e.is_alive());
+            // A serving region is one the edge routes to and finds healthy: a request now
+            // gets its answer.
             if all_healthy
                 && pipeline_ready
                 && !status.edge.serving_regions.is_empty()
                 && status.edge.pid.is_some()
             {
-                let edge_healthy = status.edge.regions.iter().any(|r| r.health == "healthy");
-                if edge_healthy {
-                    return Ok(status);
-                }
+                return Ok(status);
             }
             if Instant::now() > deadline {
                 return Err(Error::Other(format!(

@@ -237,14 +237,32 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         let test_addr = ports
             .test(&region.name, &s.name)
             .ok_or_else(|| Error::Other(format!("no test port for {}/{}", region.name, s.name)))?;
-        for (l, a) in [(listener.clone(), addr), (test_listener.clone(), test_addr)] {
-            let tcp = bind(a).await?;
-            let (alb_stop_tx, alb_stop_rx) = watch::channel(false);
-            servers.push((
-                alb_stop_tx,
-                tokio::spawn(haven_proxy::serve(tcp, l, config.clone(), alb_stop_rx)),
-            ));
-        }
+        // The production listener takes connections once a task is healthy: a restarted
+        // region refuses them until it can serve, so the edge sends requests elsewhere
+        // meanwhile. The test listener answers from the start (its tasks come with a release).
+        let reserved =
+            haven_proxy::Reserved::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+        let (alb_stop_tx, alb_stop_rx) = watch::channel(false);
+        servers.push((
+            alb_stop_tx,
+            tokio::spawn(haven_proxy::serve_when_healthy(
+                reserved,
+                listener.clone(),
+                config.clone(),
+                alb_stop_rx,
+            )),
+        ));
+        let tcp = bind(test_addr).await?;
+        let (test_stop_tx, test_stop_rx) = watch::channel(false);
+        servers.push((
+            test_stop_tx,
+            tokio::spawn(haven_proxy::serve(
+                tcp,
+                test_listener.clone(),
+                config.clone(),
+                test_stop_rx,
+            )),
+        ));
         let env = ServiceEnv {
             region: region.name.clone(),
             azs: region.azs.clone(),
