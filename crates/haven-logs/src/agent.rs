@@ -11,6 +11,7 @@
 //! starts again, cuts it back and ships the same lines again, so lines are neither lost nor
 //! doubled across a region restart.
 
+use haven_fs::WithPath;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -104,7 +105,7 @@ impl Agent {
     /// Resumes the shipping of every task a previous run left unfinished, then starts the
     /// agent's thread (which applies retention first).
     pub fn start(config: AgentConfig) -> Result<Agent> {
-        std::fs::create_dir_all(&config.task_dir).map_err(|e| Error::io(&config.task_dir, e))?;
+        std::fs::create_dir_all(&config.task_dir).with_path(&config.task_dir)?;
         let mut state = State {
             sources: HashMap::new(),
             failing: false,
@@ -121,7 +122,7 @@ impl Agent {
         let thread = std::thread::Builder::new()
             .name("haven-log-agent".into())
             .spawn(move || state.run(&rx))
-            .map_err(|e| Error::io(Path::new("haven-log-agent thread"), e))?;
+            .with_path(Path::new("haven-log-agent thread"))?;
         Ok(Agent {
             handle,
             thread: Some(thread),
@@ -211,13 +212,11 @@ fn save_checkpoint(path: &Path, cp: &Checkpoint) -> Result<()> {
         path: path.to_owned(),
         reason: e.to_string(),
     })?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    Ok(haven_fs::write_atomic(path, &text)?)
 }
 
 fn load_checkpoint(path: &Path) -> Result<Checkpoint> {
-    let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read(path).with_path(path)?;
     serde_json::from_slice(&text).map_err(|e| Error::Corrupt {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -241,9 +240,9 @@ impl State {
     /// Takes up every unfinished checkpoint; streams longer than recorded are cut back.
     fn resume(&mut self) -> Result<()> {
         let dir = &self.config.task_dir;
-        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        let entries = std::fs::read_dir(dir).with_path(dir)?;
         for entry in entries {
-            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let entry = entry.with_path(dir)?;
             let name = entry.file_name();
             let Some(task) = name.to_str().and_then(|n| n.strip_suffix(".ship.json")) else {
                 continue;
@@ -270,9 +269,8 @@ impl State {
                 let f = std::fs::OpenOptions::new()
                     .write(true)
                     .open(&stream)
-                    .map_err(|e| Error::io(&stream, e))?;
-                f.set_len(cp.stream_len)
-                    .map_err(|e| Error::io(&stream, e))?;
+                    .with_path(&stream)?;
+                f.set_len(cp.stream_len).with_path(&stream)?;
             } else {
                 cp.stream_len = len;
             }
@@ -448,7 +446,7 @@ fn ship(config: &AgentConfig, s: &mut Source, stamp: &[u8]) -> Result<()> {
         let len = match std::fs::metadata(&path) {
             Ok(m) => m.len(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
-            Err(e) => return Err(Error::io(&path, e)),
+            Err(e) => return Err(haven_fs::IoError::new(&path, e).into()),
         };
         if len < *offset {
             // Truncated behind the agent's back: what is there now is new.
@@ -459,12 +457,9 @@ fn ship(config: &AgentConfig, s: &mut Source, stamp: &[u8]) -> Result<()> {
         }
         let want = (len - *offset).min(MAX_PASS);
         let mut data = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
-        let mut f = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        f.seek(SeekFrom::Start(*offset))
-            .map_err(|e| Error::io(&path, e))?;
-        f.take(want)
-            .read_to_end(&mut data)
-            .map_err(|e| Error::io(&path, e))?;
+        let mut f = File::open(&path).with_path(&path)?;
+        f.seek(SeekFrom::Start(*offset)).with_path(&path)?;
+        f.take(want).read_to_end(&mut data).with_path(&path)?;
         let reached_end = *offset + data.len() as u64 >= len;
         at_end &= reached_end;
         // A task that exited will not finish its last line: ship it as it is.

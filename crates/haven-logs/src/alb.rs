@@ -2,6 +2,7 @@
 //! ALB's access-log format to an hourly stream of the load balancer's group, in batches and
 //! off the request path (the proxy drops and counts entries when the sink is full).
 
+use haven_fs::WithPath;
 use std::io::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -141,10 +142,9 @@ impl Writer {
         }
         let buf = std::mem::take(&mut self.buf);
         let dir = self.group.dir.clone();
-        let result = self.file_for(hour).and_then(|f| {
-            f.write_all(&buf)
-                .map_err(|e| crate::error::Error::io(&dir, e))
-        });
+        let result = self
+            .file_for(hour)
+            .and_then(|f| Ok(f.write_all(&buf).with_path(&dir)?));
         self.buf = buf;
         match result {
             Ok(()) => self.failing = false,
@@ -169,10 +169,11 @@ impl Writer {
         }
         match &mut self.file {
             Some((_, f)) => Ok(f),
-            None => Err(crate::error::Error::io(
+            None => Err(haven_fs::IoError::new(
                 &self.group.dir,
                 std::io::Error::other("no open stream"),
-            )),
+            )
+            .into()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Log groups and their streams on disk: which files are a group's streams, what each holds,
 //! and retention.
 
+use haven_fs::WithPath;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -192,7 +193,7 @@ impl Group {
             let info = match stream_info(self.layout, &f) {
                 Ok(i) => i,
                 // Deleted meanwhile (a concurrent retention pass): nothing to do.
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::Fs(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -207,7 +208,7 @@ impl Group {
             match std::fs::remove_file(&f.path) {
                 Ok(()) => removed.push(f.name.clone()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io(&f.path, e)),
+                Err(e) => return Err(haven_fs::IoError::new(&f.path, e).into()),
             }
             if self.layout == Layout::PipelineRuns {
                 if let Some(run_dir) = f.path.parent() {
@@ -232,14 +233,14 @@ pub fn discover(root: &Path) -> Result<Vec<Group>> {
 }
 
 pub(crate) fn stream_info(layout: Layout, f: &StreamFile) -> Result<StreamInfo> {
-    let meta = std::fs::metadata(&f.path).map_err(|e| Error::io(&f.path, e))?;
+    let meta = std::fs::metadata(&f.path).with_path(&f.path)?;
     let (first, last) = if meta.len() == 0 {
         (None, None)
     } else if layout.stamped() {
         (first_stamp(&f.path)?, last_stamp(&f.path, meta.len())?)
     } else {
         // A plain-text stream's last event is its file's last write.
-        let mtime = time::to_ms(meta.modified().map_err(|e| Error::io(&f.path, e))?);
+        let mtime = time::to_ms(meta.modified().with_path(&f.path)?);
         (
             Some(plain_first_time(&f.path)?.unwrap_or(mtime)),
             Some(mtime),
@@ -254,32 +255,27 @@ pub(crate) fn stream_info(layout: Layout, f: &StreamFile) -> Result<StreamInfo> 
 }
 
 fn modified_ms(path: &Path) -> Result<u64> {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map(time::to_ms)
-        .map_err(|e| Error::io(path, e))
+    let modified = std::fs::metadata(path).and_then(|m| m.modified());
+    Ok(time::to_ms(modified.with_path(path)?))
 }
 
 fn first_stamp(path: &Path) -> Result<Option<u64>> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let f = File::open(path).with_path(path)?;
     let mut line = Vec::new();
     BufReader::new(f)
         .take(TAIL_SCAN)
         .read_until(b'\n', &mut line)
-        .map_err(|e| Error::io(path, e))?;
+        .with_path(path)?;
     Ok(time::parse_rfc3339(&line).map(|(t, _)| t))
 }
 
 /// The time of the last complete line of a stamped stream.
 fn last_stamp(path: &Path, len: u64) -> Result<Option<u64>> {
-    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut f = File::open(path).with_path(path)?;
     let start = len.saturating_sub(TAIL_SCAN);
-    f.seek(SeekFrom::Start(start))
-        .map_err(|e| Error::io(path, e))?;
+    f.seek(SeekFrom::Start(start)).with_path(path)?;
     let mut buf = Vec::new();
-    f.take(len - start)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io(path, e))?;
+    f.take(len - start).read_to_end(&mut buf).with_path(path)?;
     // The newest lines are last; a line cut by the scan's start or still being written
     // simply does not parse, and the one before it is used.
     Ok(buf
@@ -290,14 +286,12 @@ fn last_stamp(path: &Path, len: u64) -> Result<Option<u64>> {
 
 /// The first time a plain-text stream's lines carry, within its first 64 KiB.
 pub(crate) fn plain_first_time(path: &Path) -> Result<Option<u64>> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let f = File::open(path).with_path(path)?;
     let mut reader = BufReader::new(f).take(FIRST_TIME_SCAN);
     let mut line = Vec::new();
     loop {
         line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::io(path, e))?;
+        let n = reader.read_until(b'\n', &mut line).with_path(path)?;
         if n == 0 {
             return Ok(None);
         }
@@ -337,10 +331,10 @@ fn dirs(dir: &Path) -> Result<Vec<String>> {
 
 fn read_dir(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
     match std::fs::read_dir(dir) {
-        Ok(entries) => entries
+        Ok(entries) => Ok(entries
             .collect::<std::io::Result<Vec<_>>>()
-            .map_err(|e| Error::io(dir, e)),
+            .with_path(dir)?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(dir, e)),
+        Err(e) => Err(haven_fs::IoError::new(dir, e).into()),
     }
 }

@@ -1,6 +1,7 @@
 //! Reading a group's events: every stream at once, merged by time, filtered by start time and
 //! a pattern, and followed as streams grow, appear, are rotated or go away.
 
+use haven_fs::WithPath;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
@@ -9,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::group::{Group, Layout, StreamFile, plain_first_time};
 use crate::time;
 
@@ -61,9 +62,9 @@ impl Cursor {
         let file = match File::open(&f.path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(&f.path, e)),
+            Err(e) => return Err(haven_fs::IoError::new(&f.path, e).into()),
         };
-        let meta = file.metadata().map_err(|e| Error::io(&f.path, e))?;
+        let meta = file.metadata().with_path(&f.path)?;
         let mut c = Cursor {
             stream: Arc::from(f.name.as_str()),
             path: f.path.clone(),
@@ -83,8 +84,7 @@ impl Cursor {
             c.seek(meta.len())?;
         } else if layout.stamped() {
             if let Some(s) = since.filter(|_| meta.len() > SEEK_MIN) {
-                let at = seek_since(c.reader.get_mut(), meta.len(), s)
-                    .map_err(|e| Error::io(&f.path, e))?;
+                let at = seek_since(c.reader.get_mut(), meta.len(), s).with_path(&f.path)?;
                 c.seek(at)?;
             }
         } else if let Some(t) = plain_first_time(&f.path)? {
@@ -96,7 +96,7 @@ impl Cursor {
     fn seek(&mut self, to: u64) -> Result<()> {
         self.reader
             .seek(SeekFrom::Start(to))
-            .map_err(|e| Error::io(&self.path, e))?;
+            .with_path(&self.path)?;
         self.offset = to;
         Ok(())
     }
@@ -108,7 +108,7 @@ impl Cursor {
         let n = self
             .reader
             .read_until(b'\n', &mut self.pending)
-            .map_err(|e| Error::io(&self.path, e))?;
+            .with_path(&self.path)?;
         self.offset += n as u64;
         if self.pending.is_empty() || (!self.pending.ends_with(b"\n") && !finish) {
             return Ok(None);

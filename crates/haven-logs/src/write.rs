@@ -1,11 +1,12 @@
 //! Writing events to stamped streams: each event one line `<RFC 3339 ms> <message>`, a batch
 //! appended with one write.
 
+use haven_fs::WithPath;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::time;
 
 /// Appends one event to `buf` as a stream line. Line breaks inside the message become spaces,
@@ -35,7 +36,7 @@ pub fn append(path: &Path, lines: &[u8]) -> Result<()> {
         return Ok(());
     }
     let mut f = open_append(path)?;
-    f.write_all(lines).map_err(|e| Error::io(path, e))
+    Ok(f.write_all(lines).with_path(path)?)
 }
 
 /// Creates a stream's file if it does not exist (CreateLogStream).
@@ -50,11 +51,11 @@ pub(crate) fn open_append(path: &Path) -> Result<std::fs::File> {
         Ok(f) => Ok(f),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                std::fs::create_dir_all(dir).with_path(dir)?;
             }
-            open().map_err(|e| Error::io(path, e))
+            Ok(open().with_path(path)?)
         }
-        Err(e) => Err(Error::io(path, e)),
+        Err(e) => Err(haven_fs::IoError::new(path, e).into()),
     }
 }
 

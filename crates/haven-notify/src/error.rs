@@ -11,8 +11,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Something the notifier or its outbox could not do.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Fs(#[from] haven_fs::IoError),
     #[error("{}: not a haven outbox record: {source}", path.display())]
     Corrupt {
         path: PathBuf,
@@ -30,14 +30,7 @@ pub enum Error {
     Task(String),
 }
 
-impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
-        }
-    }
-}
+impl Error {}
 
 /// Why an e-mail could not be handed to the SMTP relay.
 #[derive(Debug, thiserror::Error)]

@@ -5,8 +5,8 @@
 //!
 //! One notifier writes an outbox directory at a time; other processes (the CLI) may read it.
 
-use std::fs::{self, File};
-use std::io::Write as _;
+use haven_fs::WithPath;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
@@ -106,25 +106,26 @@ impl Outbox {
     /// yet reads as empty. Safe while a notifier writes the same directory.
     pub fn open(dir: &Path) -> Result<Self> {
         match fs::metadata(dir) {
-            Ok(m) if !m.is_dir() => Err(Error::io(
+            Ok(m) if !m.is_dir() => Err(haven_fs::IoError::new(
                 dir,
                 std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
-            )),
+            )
+            .into()),
             Ok(_) => Ok(Self::at(dir)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::at(dir)),
-            Err(e) => Err(Error::io(dir, e)),
+            Err(e) => Err(haven_fs::IoError::new(dir, e).into()),
         }
     }
 
     /// The writer's open: creates the directory and removes temporary files a crash left
     /// behind (which only the one writer may do: a reader could remove a file mid-write).
     pub(crate) fn create(dir: &Path) -> Result<Self> {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-            let entry = entry.map_err(|e| Error::io(dir, e))?;
+        fs::create_dir_all(dir).with_path(dir)?;
+        for entry in fs::read_dir(dir).with_path(dir)? {
+            let entry = entry.with_path(dir)?;
             if entry.file_name().to_string_lossy().ends_with(".tmp") {
                 let path = entry.path();
-                fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                fs::remove_file(&path).with_path(&path)?;
             }
         }
         Ok(Self::at(dir))
@@ -152,7 +153,7 @@ impl Outbox {
         match fs::symlink_metadata(&path) {
             Ok(_) => return Err(Error::AlreadyPublished(entry.message.id.clone())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(&path, e)),
+            Err(e) => return Err(haven_fs::IoError::new(&path, e).into()),
         }
         self.write_entry(entry)
     }
@@ -164,7 +165,7 @@ impl Outbox {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NotFound(id.clone()));
             }
-            Err(e) => return Err(Error::io(&path, e)),
+            Err(e) => return Err(haven_fs::IoError::new(&path, e).into()),
         };
         let stored: Stored =
             serde_json::from_slice(&bytes).map_err(|source| Error::Corrupt { path, source })?;
@@ -177,10 +178,10 @@ impl Outbox {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
-            Err(e) => return Err(Error::io(&self.dir, e)),
+            Err(e) => return Err(haven_fs::IoError::new(&self.dir, e).into()),
         };
         for entry in entries {
-            let entry = entry.map_err(|e| Error::io(&self.dir, e))?;
+            let entry = entry.with_path(&self.dir)?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
             if let Some(id) = name.strip_suffix(".json").and_then(|s| s.parse().ok()) {
@@ -230,7 +231,6 @@ impl Outbox {
     /// Caller holds `write`.
     fn write_entry(&self, entry: &OutboxEntry) -> Result<()> {
         let path = self.path(&entry.message.id);
-        let tmp = self.dir.join(format!(".{}.json.tmp", entry.message.id));
         let stored = Stored {
             version: VERSION,
             entry: entry.clone(),
@@ -240,15 +240,7 @@ impl Outbox {
             source,
         })?;
         bytes.push(b'\n');
-        let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        drop(f);
-        fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        // The rename is durable only once the directory is synced.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io(&self.dir, e))
+        Ok(haven_fs::write_atomic(&path, &bytes)?)
     }
 }
 

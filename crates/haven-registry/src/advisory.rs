@@ -8,6 +8,7 @@
 //! advisories (`unmaintained`, `unsound`, `notice`) are rated **low**; withdrawn ones are
 //! loaded but never match.
 
+use haven_fs::WithPath;
 use std::path::{Path, PathBuf};
 
 use semver::{Version, VersionReq};
@@ -99,7 +100,7 @@ impl AdvisoryDb {
                 if path.extension().is_none_or(|e| e != "md") {
                     continue;
                 }
-                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                let text = std::fs::read_to_string(&path).with_path(&path)?;
                 let advisory = parse(&text, &path).map_err(|reason| invalid(&path, reason))?;
                 let dir_name = package_dir.file_name().map(|n| n.to_string_lossy());
                 if dir_name.as_deref() != Some(advisory.package.as_str()) {
@@ -151,8 +152,8 @@ impl AdvisoryDb {
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        out.push(entry.map_err(|e| Error::io(dir, e))?.path());
+    for entry in std::fs::read_dir(dir).with_path(dir)? {
+        out.push(entry.with_path(dir)?.path());
     }
     out.sort();
     Ok(out)

@@ -3,6 +3,7 @@
 //! it, and a manifest. Same artifacts and spec, same digest: a rebuild under an immutable tag
 //! is a no-op, not a conflict.
 
+use haven_fs::WithPath;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -204,10 +205,11 @@ impl Registry {
         validate_tag(tag)?;
         spec.validate()?;
         if !artifacts.is_dir() {
-            return Err(Error::io(
+            return Err(haven_fs::IoError::new(
                 artifacts,
                 io::Error::new(io::ErrorKind::NotFound, "the artifacts are not a directory"),
-            ));
+            )
+            .into());
         }
         spec.check_entrypoint(artifacts)?;
         let entries = walk(artifacts)?;
@@ -272,9 +274,9 @@ fn walk(root: &Path) -> Result<Vec<Entry>> {
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let dir = root.join(&rel);
-        let read = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        let read = std::fs::read_dir(&dir).with_path(&dir)?;
         for item in read {
-            let item = item.map_err(|e| Error::io(&dir, e))?;
+            let item = item.with_path(&dir)?;
             let name = item.file_name();
             let path = item.path();
             if name.as_bytes().starts_with(b".wh.") {
@@ -283,7 +285,7 @@ fn walk(root: &Path) -> Result<Vec<Entry>> {
                     reason: "names starting with `.wh.` are OCI whiteouts (deletions)",
                 });
             }
-            let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+            let meta = std::fs::symlink_metadata(&path).with_path(&path)?;
             let ft = meta.file_type();
             let kind = if ft.is_dir() {
                 Kind::Dir
@@ -334,24 +336,25 @@ fn write_layer(w: &mut impl Write, root: &Path, entries: &[Entry]) -> Result<()>
             }
             Kind::Symlink => {
                 header.set_entry_type(tar::EntryType::Symlink);
-                let target = std::fs::read_link(&full).map_err(|err| Error::io(&full, err))?;
+                let target = std::fs::read_link(&full).with_path(&full)?;
                 builder.append_link(&mut header, &e.rel, &target)
             }
             Kind::File => {
                 header.set_entry_type(tar::EntryType::Regular);
-                let file = File::open(&full).map_err(|err| Error::io(&full, err))?;
-                let len = file.metadata().map_err(|err| Error::io(&full, err))?.len();
+                let file = File::open(&full).with_path(&full)?;
+                let len = file.metadata().with_path(&full)?.len();
                 header.set_size(len);
                 builder.append_data(&mut header, &e.rel, Exact { file, left: len })
             }
         };
-        appended.map_err(|err| Error::io(&full, err))?;
+        appended.with_path(&full)?;
     }
     builder
         .into_inner()
-        .map_err(|err| Error::io(root, err))?
+        .with_path(root)?
         .flush()
-        .map_err(|err| Error::io(root, err))
+        .with_path(root)?;
+    Ok(())
 }
 
 /// Exactly `left` bytes of a file: a file that shrinks while it is archived is an error, not

@@ -9,12 +9,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Fs(#[from] haven_fs::IoError),
 
     #[error("{}: not valid {what}: {source}", path.display())]
     Json {
@@ -97,14 +93,7 @@ pub enum Error {
     InvalidLifecycle { priority: u32, reason: String },
 }
 
-impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
-        }
-    }
-}
+impl Error {}
 
 fn list(digests: &[Digest]) -> String {
     digests

@@ -2,8 +2,9 @@
 //! entries of the registry's own that OCI tools ignore: `.lock` (serialises writers across
 //! processes) and `.tmp/` (blobs being written, renamed into `blobs/` once complete).
 
+use haven_fs::WithPath;
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -39,7 +40,7 @@ impl Registry {
             policy,
         };
         let blobs = reg.root.join("blobs").join(Digest::ALGORITHM);
-        std::fs::create_dir_all(&blobs).map_err(|e| Error::io(&blobs, e))?;
+        std::fs::create_dir_all(&blobs).with_path(&blobs)?;
         // Two processes may open a fresh registry at once: create its files under the lock.
         let _lock = reg.lock()?;
         let layout = reg.root.join("oci-layout");
@@ -49,7 +50,7 @@ impl Registry {
                 let text = serde_json::json!({ "imageLayoutVersion": IMAGE_LAYOUT_VERSION });
                 reg.write_atomic(&layout, format!("{text}\n").as_bytes())?;
             }
-            Err(e) => return Err(Error::io(&layout, e)),
+            Err(e) => return Err(haven_fs::IoError::new(&layout, e).into()),
         }
         if reg.index_path().exists() {
             reg.read_index()?;
@@ -81,7 +82,7 @@ impl Registry {
 
     pub(crate) fn read_index(&self) -> Result<Index> {
         let path = self.index_path();
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let bytes = std::fs::read(&path).with_path(&path)?;
         let index: Index = serde_json::from_slice(&bytes).map_err(|source| Error::Json {
             path: path.clone(),
             what: "image index",
@@ -109,18 +110,7 @@ impl Registry {
     }
 
     pub(crate) fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        let tmp = self.tmp_path("write")?;
-        let result = (|| {
-            let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-            std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-        })();
-        if result.is_err() {
-            // Best effort: the failure being returned matters more than a stray temp file.
-            std::fs::remove_file(&tmp).ok();
-        }
-        result
+        Ok(haven_fs::write_atomic(path, bytes)?)
     }
 
     /// The registry-wide writer lock, held while blobs are committed and `index.json` is
@@ -133,7 +123,7 @@ impl Registry {
     pub(crate) fn tmp_path(&self, purpose: &str) -> Result<PathBuf> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = self.root.join(".tmp");
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        std::fs::create_dir_all(&dir).with_path(&dir)?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         Ok(dir.join(format!("{purpose}-{}-{n}", std::process::id())))
     }
@@ -148,10 +138,10 @@ impl Registry {
                     path: path.clone(),
                 }
             } else {
-                Error::io(&path, e)
+                haven_fs::IoError::new(&path, e).into()
             }
         })?;
-        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        let len = file.metadata().with_path(&path)?.len();
         if len != desc.size {
             return Err(Error::Corrupt {
                 digest: desc.digest.clone(),
@@ -177,9 +167,7 @@ impl Registry {
         }
         let mut reader = self.open_blob(desc)?;
         let mut bytes = Vec::with_capacity(usize::try_from(desc.size).unwrap_or(0));
-        reader
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(&path, e))?;
+        reader.read_to_end(&mut bytes).with_path(&path)?;
         reader.finish()?;
         Ok(bytes)
     }
@@ -192,7 +180,7 @@ impl Registry {
     /// Writes a blob into `.tmp/`, hashing it as it goes; [`Registry::commit`] moves it in.
     pub(crate) fn stage(&self, mut reader: impl Read) -> Result<Staged> {
         self.stage_with(|w, tmp| {
-            io::copy(&mut reader, w).map_err(|e| Error::io(tmp, e))?;
+            io::copy(&mut reader, w).with_path(tmp)?;
             Ok(())
         })
     }
@@ -204,14 +192,14 @@ impl Registry {
         write: impl FnOnce(&mut HashingWriter<BufWriter<File>>, &Path) -> Result<()>,
     ) -> Result<Staged> {
         let tmp = TmpFile(self.tmp_path("blob")?, false);
-        let file = File::create(&tmp.0).map_err(|e| Error::io(&tmp.0, e))?;
+        let file = File::create(&tmp.0).with_path(&tmp.0)?;
         let mut w = HashingWriter::new(BufWriter::new(file));
         write(&mut w, &tmp.0)?;
         let (buffered, digest, size) = w.finish();
         let file = buffered
             .into_inner()
-            .map_err(|e| Error::io(&tmp.0, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&tmp.0, e))?;
+            .map_err(|e| haven_fs::IoError::new(&tmp.0, e.into_error()))?;
+        file.sync_all().with_path(&tmp.0)?;
         Ok(Staged { tmp, digest, size })
     }
 
@@ -220,9 +208,9 @@ impl Registry {
     pub(crate) fn commit(&self, mut staged: Staged) -> Result<()> {
         let dest = self.blob_path(&staged.digest);
         let tmp = &staged.tmp.0;
-        std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o444))
-            .map_err(|e| Error::io(tmp, e))?;
-        std::fs::rename(tmp, &dest).map_err(|e| Error::io(&dest, e))?;
+        std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o444)).with_path(tmp)?;
+        // Synced with its directory: a committed blob survives a crash.
+        haven_fs::rename_durable(tmp, &dest)?;
         staged.tmp.1 = true;
         Ok(())
     }
@@ -259,7 +247,7 @@ impl BlobReader {
     /// Reads the rest and checks the digest and size: only after this succeeds may what was
     /// read be used.
     pub(crate) fn finish(self) -> Result<()> {
-        let (digest, size) = self.inner.finish().map_err(|e| Error::io(&self.path, e))?;
+        let (digest, size) = self.inner.finish().with_path(&self.path)?;
         if digest == self.digest && size == self.size {
             Ok(())
         } else {
@@ -309,7 +297,7 @@ impl FileLock {
             .truncate(false)
             .write(true)
             .open(path)
-            .map_err(|e| Error::io(path, e))?;
+            .with_path(path)?;
         loop {
             // SAFETY: flock on a descriptor this function owns for the call's duration.
             let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
@@ -318,7 +306,7 @@ impl FileLock {
             }
             let err = io::Error::last_os_error();
             if err.kind() != io::ErrorKind::Interrupted {
-                return Err(Error::io(path, err));
+                return Err(haven_fs::IoError::new(path, err).into());
             }
         }
     }

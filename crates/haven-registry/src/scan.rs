@@ -8,6 +8,7 @@
 //! base64 body and its END line, a token its exact length and alphabet with word boundaries.
 //! Findings never contain the secret itself, only what it is and where.
 
+use haven_fs::WithPath;
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -161,7 +162,7 @@ impl Registry {
     pub fn scan(&self, reference: &str, opts: &ScanOptions) -> Result<ScanReport> {
         let mut walk = Walk::default();
         for path in &opts.lockfiles {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let text = std::fs::read_to_string(path).with_path(path)?;
             let packages = parse_lockfile(&text).map_err(|reason| Error::Lockfile {
                 path: path.clone(),
                 reason,
@@ -216,7 +217,7 @@ impl Registry {
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(&path, e)),
+            Err(e) => return Err(haven_fs::IoError::new(&path, e).into()),
         };
         serde_json::from_slice(&bytes)
             .map(Some)
@@ -236,7 +237,7 @@ impl Registry {
     fn save_scan(&self, report: &ScanReport) -> Result<()> {
         let path = self.scan_path(&report.digest);
         let dir = self.root().join("scans");
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        std::fs::create_dir_all(&dir).with_path(&dir)?;
         let mut text = serde_json::to_vec_pretty(report).map_err(|source| Error::Json {
             path: path.clone(),
             what: "scan report",
@@ -255,10 +256,10 @@ impl Registry {
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::io(&dir, e)),
+            Err(e) => return Err(haven_fs::IoError::new(&dir, e).into()),
         };
         for entry in entries {
-            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let entry = entry.with_path(&dir)?;
             let name = entry.file_name();
             let Some(digest) = name
                 .to_str()
@@ -269,7 +270,7 @@ impl Registry {
             };
             if !live.contains(&digest) {
                 let path = entry.path();
-                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                std::fs::remove_file(&path).with_path(&path)?;
             }
         }
         Ok(())
@@ -291,15 +292,15 @@ impl Registry {
 
 fn walk_layer(reader: &mut impl Read, blob: &Path, digest: &Digest, walk: &mut Walk) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().map_err(|e| Error::io(blob, e))? {
-        let mut entry = entry.map_err(|e| Error::io(blob, e))?;
+    for entry in archive.entries().with_path(blob)? {
+        let mut entry = entry.with_path(blob)?;
         if !matches!(
             entry.header().entry_type(),
             tar::EntryType::Regular | tar::EntryType::Continuous
         ) {
             continue;
         }
-        let raw = entry.path().map_err(|e| Error::io(blob, e))?;
+        let raw = entry.path().with_path(blob)?;
         let path = format!("/{}", raw.to_string_lossy().trim_start_matches("./"));
         let is_lockfile = raw.file_name().is_some_and(|n| n == "Cargo.lock");
         let size = entry.size();
@@ -307,7 +308,7 @@ fn walk_layer(reader: &mut impl Read, blob: &Path, digest: &Digest, walk: &mut W
         (&mut entry)
             .take(MAX_SCAN_FILE)
             .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(blob, e))?;
+            .with_path(blob)?;
         walk.files += 1;
         if size > MAX_SCAN_FILE {
             walk.notes.push(format!(

@@ -3,6 +3,7 @@
 //! away leaves its old image untagged, not deleted; deleting an image's last tag deletes the
 //! image; deleting an image frees the blobs nothing else refers to.
 
+use haven_fs::WithPath;
 use std::collections::BTreeSet;
 
 use serde::Serialize;
@@ -222,10 +223,10 @@ impl Registry {
             live.extend(manifest.layers.into_iter().map(|l| l.digest));
         }
         let dir = self.root().join("blobs").join(Digest::ALGORITHM);
-        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        let entries = std::fs::read_dir(&dir).with_path(&dir)?;
         let mut collected = Collected::default();
         for entry in entries {
-            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let entry = entry.with_path(&dir)?;
             let name = entry.file_name();
             // Files that are not blobs (not 64 hex digits) are not ours to delete.
             let Some(digest) = name
@@ -238,8 +239,8 @@ impl Registry {
                 continue;
             }
             let path = entry.path();
-            let len = entry.metadata().map_err(|e| Error::io(&path, e))?.len();
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            let len = entry.metadata().with_path(&path)?.len();
+            std::fs::remove_file(&path).with_path(&path)?;
             collected.bytes += len;
             collected.freed.push(digest);
         }

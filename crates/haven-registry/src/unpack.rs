@@ -4,6 +4,7 @@
 //! `rootfs` that exists is complete and verified. A per-digest lock makes concurrent callers
 //! (threads or processes) wait for the one extraction instead of repeating it.
 
+use haven_fs::WithPath;
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io;
@@ -32,7 +33,7 @@ impl Registry {
         if rootfs.is_dir() {
             return Ok(rootfs);
         }
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        std::fs::create_dir_all(&dir).with_path(&dir)?;
         let _lock = FileLock::acquire(&dir.join(".lock"))?;
         // Whoever held the lock before may have unpacked it meanwhile.
         if rootfs.is_dir() {
@@ -41,7 +42,7 @@ impl Registry {
         remove_stale(&dir);
         let image = self.load_in(&index, &digest)?;
         let tmp = dir.join(format!(".rootfs.tmp-{}-{}", std::process::id(), next()));
-        std::fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::create_dir(&tmp).with_path(&tmp)?;
         let result = (|| {
             let mut dir_modes = BTreeMap::new();
             for layer in &image.manifest.layers {
@@ -52,9 +53,10 @@ impl Registry {
             for (rel, mode) in dir_modes.iter().rev() {
                 let path = tmp.join(rel);
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode))
-                    .map_err(|e| Error::io(&path, e))?;
+                    .with_path(&path)?;
             }
-            std::fs::rename(&tmp, &rootfs).map_err(|e| Error::io(&rootfs, e))
+            haven_fs::rename_durable(&tmp, &rootfs)?;
+            Ok::<(), Error>(())
         })();
         if let Err(e) = result {
             // Best effort: the error matters more, and a leftover is removed next time.
@@ -119,9 +121,9 @@ fn extract(
         reason,
     };
     let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().map_err(|e| Error::io(blob, e))? {
-        let mut entry = entry.map_err(|e| Error::io(blob, e))?;
-        let raw = entry.path().map_err(|e| Error::io(blob, e))?.into_owned();
+    for entry in archive.entries().with_path(blob)? {
+        let mut entry = entry.with_path(blob)?;
+        let raw = entry.path().with_path(blob)?.into_owned();
         let rel = safe_relative(&raw)
             .ok_or_else(|| unsafe_entry(&raw, "an absolute path or one with `..`"))?;
         if rel.as_os_str().is_empty() {
@@ -138,9 +140,9 @@ fn extract(
         }
         let dest = root.join(&rel);
         let header = entry.header();
-        let mode = header.mode().map_err(|e| Error::io(blob, e))? & MODE_MASK;
+        let mode = header.mode().with_path(blob)? & MODE_MASK;
         let kind = header.entry_type();
-        let io_err = |e| Error::io(&dest, e);
+        let io_err = |e| haven_fs::IoError::new(&dest, e);
         match kind {
             tar::EntryType::Directory => {
                 if !std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir()) {
@@ -160,7 +162,7 @@ fn extract(
                     .mode(0o600)
                     .open(&dest)
                     .map_err(io_err)?;
-                io::copy(&mut entry, &mut file).map_err(|e| Error::io(blob, e))?;
+                io::copy(&mut entry, &mut file).with_path(blob)?;
                 file.set_permissions(std::fs::Permissions::from_mode(mode))
                     .map_err(io_err)?;
             }
@@ -169,7 +171,7 @@ fn extract(
                 // `through_symlink`), and tasks resolve it at run time.
                 let target = entry
                     .link_name()
-                    .map_err(|e| Error::io(blob, e))?
+                    .with_path(blob)?
                     .ok_or_else(|| unsafe_entry(&raw, "a symlink without a target"))?;
                 prepare(&dest)?;
                 std::os::unix::fs::symlink(&target, &dest).map_err(io_err)?;
@@ -177,7 +179,7 @@ fn extract(
             tar::EntryType::Link => {
                 let target = entry
                     .link_name()
-                    .map_err(|e| Error::io(blob, e))?
+                    .with_path(blob)?
                     .ok_or_else(|| unsafe_entry(&raw, "a hard link without a target"))?;
                 let target = safe_relative(&target)
                     .filter(|t| !t.as_os_str().is_empty() && !through_symlink(root, t))
@@ -230,7 +232,7 @@ fn through_symlink(root: &Path, rel: &Path) -> bool {
 /// entry) had at its path is gone.
 fn prepare(dest: &Path) -> Result<()> {
     if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        std::fs::create_dir_all(parent).with_path(parent)?;
     }
     remove_existing(dest)
 }
@@ -242,7 +244,7 @@ fn remove_existing(dest: &Path) -> Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     };
-    removed.map_err(|e| Error::io(dest, e))
+    Ok(removed.with_path(dest)?)
 }
 
 #[cfg(test)]

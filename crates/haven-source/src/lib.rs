@@ -5,6 +5,7 @@
 //! Everything goes through the real `git` binary: users push with their own git, and the twin
 //! must behave exactly as git does for them.
 
+use haven_fs::WithPath;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -23,23 +24,13 @@ pub enum Error {
     },
     #[error("git {context} failed: {stderr}")]
     Git { context: String, stderr: String },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Fs(#[from] haven_fs::IoError),
     #[error("invalid branch name `{0}`")]
     BranchName(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 /// One region's repository: a bare git repository on disk.
 #[derive(Debug, Clone)]
@@ -83,7 +74,7 @@ impl Repo {
             check_branch(p)?;
         }
         if !self.exists() {
-            std::fs::create_dir_all(&self.path).map_err(io(&self.path))?;
+            std::fs::create_dir_all(&self.path).with_path(&self.path)?;
             git(
                 &self.path,
                 &["init", "--quiet", "--bare"],
@@ -103,14 +94,11 @@ impl Repo {
     }
 
     fn write_hook(&self, name: &str, body: &str) -> Result<()> {
-        use std::os::unix::fs::PermissionsExt;
         let dir = self.path.join("hooks");
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let path = dir.join(name);
-        let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, body).map_err(io(&tmp))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))
+        std::fs::create_dir_all(&dir).with_path(&dir)?;
+        // Replaced whole, so git never runs half a hook.
+        haven_fs::write_atomic_mode(&dir.join(name), body.as_bytes(), 0o755)?;
+        Ok(())
     }
 
     /// Imports the files of `dir` (honouring its `.gitignore`) as the first commit of `branch`,
@@ -192,9 +180,9 @@ impl Repo {
     /// source download gives a build.
     pub fn checkout(&self, commit: &str, dest: &Path) -> Result<()> {
         if dest.exists() {
-            std::fs::remove_dir_all(dest).map_err(io(dest))?;
+            std::fs::remove_dir_all(dest).with_path(dest)?;
         }
-        std::fs::create_dir_all(dest).map_err(io(dest))?;
+        std::fs::create_dir_all(dest).with_path(dest)?;
         let dest_s = dest.display().to_string();
         // A throwaway index so that concurrent checkouts never share one.
         let index = dest.join(".git-haven-index");
@@ -212,7 +200,8 @@ impl Repo {
             "checkout-index",
             &env,
         )?;
-        std::fs::remove_file(&index).map_err(io(&index))
+        std::fs::remove_file(&index).with_path(&index)?;
+        Ok(())
     }
 
     /// Every accepted push, oldest first, from the post-receive hook's log.
@@ -485,7 +474,7 @@ fn read_log<T>(path: &Path, parse: impl Fn(&[&str]) -> Option<T>) -> Result<Vec<
             .filter_map(|l| parse(&l.split_whitespace().collect::<Vec<_>>()))
             .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(io(path)(e)),
+        Err(e) => Err(haven_fs::IoError::new(path, e).into()),
     }
 }
 
@@ -495,8 +484,9 @@ fn append(path: &Path, text: &str) -> Result<()> {
         .create(true)
         .append(true)
         .open(path)
-        .map_err(io(path))?;
-    f.write_all(text.as_bytes()).map_err(io(path))
+        .with_path(path)?;
+    f.write_all(text.as_bytes()).with_path(path)?;
+    Ok(())
 }
 
 #[cfg(test)]
