@@ -123,7 +123,7 @@ impl MetricStore {
             }
             for id in &series {
                 let mut rows = Vec::new();
-                self.read_level(*id, level - 1, from, until, &mut rows)?;
+                self.read_level(*id, level - 1, from..until, &mut rows)?;
                 let mut bucket: Option<(i64, Agg)> = None;
                 for (ts, agg) in rows {
                     let b = time::floor(ts, step);

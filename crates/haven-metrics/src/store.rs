@@ -527,7 +527,7 @@ impl MetricStore {
             to.min(self.done_until[level])
         };
         if from < done {
-            self.read_level(series, level, from, done, out)?;
+            self.read_level(series, level, from..done, out)?;
         }
         if level > 0 && to > done {
             self.read_points(series, level - 1, from.max(done), to, out)?;
@@ -542,37 +542,19 @@ impl MetricStore {
         &self,
         series: i64,
         level: usize,
-        from: i64,
-        to: i64,
+        span: std::ops::Range<i64>,
         out: &mut Vec<(i64, Agg)>,
     ) -> Result<()> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT ts, count, sum, min, max, digest FROM points
              WHERE series = ?1 AND res = ?2 AND ts >= ?3 AND ts < ?4 ORDER BY ts",
         )?;
-        let rows = stmt.query_map(params![series, LEVELS[level], from, to], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, f64>(1)?,
-                r.get::<_, f64>(2)?,
-                r.get::<_, f64>(3)?,
-                r.get::<_, f64>(4)?,
-                r.get::<_, Option<Vec<u8>>>(5)?,
-            ))
+        let rows = stmt.query_map(params![series, LEVELS[level], span.start, span.end], |r| {
+            Ok((r.get::<_, i64>(0)?, StoredAgg::read(r, 1)?))
         })?;
         for row in rows {
-            let (ts, count, sum, min, max, digest) = row?;
-            let digest = digest.as_deref().map(Digest::decode).transpose()?;
-            out.push((
-                ts,
-                Agg {
-                    count,
-                    sum,
-                    min,
-                    max,
-                    digest,
-                },
-            ));
+            let (ts, agg) = row?;
+            out.push((ts, agg.decode()?));
         }
         Ok(())
     }
@@ -580,6 +562,38 @@ impl MetricStore {
     /// Forgets cached series ids (after series were deleted).
     pub(crate) fn forget_series(&mut self) {
         self.series.clear();
+    }
+}
+
+/// A datapoint's columns as stored (`count, sum, min, max, digest`), its digest still encoded.
+struct StoredAgg {
+    count: f64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    digest: Option<Vec<u8>>,
+}
+
+impl StoredAgg {
+    /// The five columns from `first` on.
+    fn read(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Self> {
+        Ok(Self {
+            count: r.get(first)?,
+            sum: r.get(first + 1)?,
+            min: r.get(first + 2)?,
+            max: r.get(first + 3)?,
+            digest: r.get(first + 4)?,
+        })
+    }
+
+    fn decode(self) -> Result<Agg> {
+        Ok(Agg {
+            count: self.count,
+            sum: self.sum,
+            min: self.min,
+            max: self.max,
+            digest: self.digest.as_deref().map(Digest::decode).transpose()?,
+        })
     }
 }
 
@@ -808,27 +822,13 @@ pub(crate) fn upsert(conn: &Connection, series: i64, res: i64, ts: i64, agg: &Ag
     if inserted == 1 {
         return Ok(());
     }
-    let (count, sum, min, max, digest) = conn
+    let mut merged = conn
         .prepare_cached(
             "SELECT count, sum, min, max, digest FROM points
              WHERE series = ?1 AND res = ?2 AND ts = ?3",
         )?
-        .query_row(params![series, res, ts], |r| {
-            Ok((
-                r.get::<_, f64>(0)?,
-                r.get::<_, f64>(1)?,
-                r.get::<_, f64>(2)?,
-                r.get::<_, f64>(3)?,
-                r.get::<_, Option<Vec<u8>>>(4)?,
-            ))
-        })?;
-    let mut merged = Agg {
-        count,
-        sum,
-        min,
-        max,
-        digest: digest.as_deref().map(Digest::decode).transpose()?,
-    };
+        .query_row(params![series, res, ts], |r| StoredAgg::read(r, 0))?
+        .decode()?;
     merged.merge(agg);
     conn.prepare_cached(
         "UPDATE points SET count = ?4, sum = ?5, min = ?6, max = ?7, digest = ?8
