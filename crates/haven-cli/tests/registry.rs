@@ -277,7 +277,9 @@ fn lifecycle_keeps_the_last_n_images_but_never_the_running_one() {
     assert_eq!(plan["kept_in_use"][0]["priority"], 2);
 
     // The task stops, but the primary's service still has v1 as its image.
-    store.stop_task("task-1", "scaled in").unwrap();
+    store
+        .stop_task("task-1", &haven_state::StopReason::ScalingActivity)
+        .unwrap();
     let primary = Store::open(&twin.path().join(".haven/regions/us-east-1/state.db")).unwrap();
     primary.set_desired("hello-production", 2).unwrap();
     primary.image_or_init("hello-production", &v1).unwrap();

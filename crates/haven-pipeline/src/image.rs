@@ -147,7 +147,7 @@ pub fn in_use(
                 // `image_or_init` with an empty initial image only reads: it sets nothing.
                 out.push(store.image_or_init(&service.name, "")?);
                 for r in store.releases(Some(&service.name), 16)? {
-                    if r.state == "IN_PROGRESS" {
+                    if r.state == haven_state::ReleaseState::InProgress {
                         out.extend([r.from_image, r.to_image]);
                     }
                 }

@@ -7,7 +7,12 @@
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+pub mod spelling;
+mod states;
+
+pub use states::{ExitStatus, ReleaseState, StopReason, TaskStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -20,38 +25,8 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// ECS's task life cycle, as `lastStatus` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum TaskStatus {
-    Provisioning,
-    Running,
-    Deprovisioning,
-    Stopped,
-}
-
-impl TaskStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Provisioning => "PROVISIONING",
-            Self::Running => "RUNNING",
-            Self::Deprovisioning => "DEPROVISIONING",
-            Self::Stopped => "STOPPED",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "PROVISIONING" => Self::Provisioning,
-            "RUNNING" => Self::Running,
-            "DEPROVISIONING" => Self::Deprovisioning,
-            _ => Self::Stopped,
-        }
-    }
-}
-
 /// A task as recorded: where it runs and which process it is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskRecord {
     pub id: String,
     pub service: String,
@@ -63,7 +38,7 @@ pub struct TaskRecord {
     pub pid: Option<u32>,
     pub start_time: Option<u64>,
     pub pgid: Option<u32>,
-    pub stopped_reason: Option<String>,
+    pub stopped_reason: Option<StopReason>,
     pub created_at_ms: u64,
     pub stopped_at_ms: Option<u64>,
 }
@@ -152,15 +127,14 @@ CREATE TABLE IF NOT EXISTS release_steps (
 ";
 
 /// A release of a new image to a service, as ECS records a service deployment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Release {
     pub id: String,
     pub service: String,
     pub from_image: String,
     pub to_image: String,
     pub strategy: String,
-    /// `IN_PROGRESS`, `SUCCESSFUL`, `ROLLED_BACK` (ECS's rolloutState names).
-    pub state: String,
+    pub state: ReleaseState,
     /// Production traffic had fully moved to the new image: after a crash, the release completes
     /// rather than rolls back.
     pub shifted: bool,
@@ -170,7 +144,7 @@ pub struct Release {
     pub steps: Vec<ReleaseStep>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReleaseStep {
     pub at_ms: u64,
     pub step: String,
@@ -244,7 +218,7 @@ impl Store {
                 t.az,
                 t.port,
                 t.image,
-                t.status.as_str(),
+                t.status,
                 t.pid,
                 t.start_time.map(|v| v as i64),
                 t.pgid,
@@ -267,31 +241,34 @@ impl Store {
 
     pub fn set_task_status(&self, id: &str, status: TaskStatus) -> Result<()> {
         self.conn.execute(
-            "UPDATE tasks SET status = ?2 WHERE id = ?1 AND status != 'STOPPED'",
-            params![id, status.as_str()],
+            "UPDATE tasks SET status = ?2 WHERE id = ?1 AND status != ?3",
+            params![id, status, TaskStatus::Stopped],
         )?;
         Ok(())
     }
 
-    pub fn stop_task(&self, id: &str, reason: &str) -> Result<()> {
+    pub fn stop_task(&self, id: &str, reason: &StopReason) -> Result<()> {
         self.conn.execute(
-            "UPDATE tasks SET status = 'STOPPED', stopped_reason = ?2, stopped_at_ms = ?3
-             WHERE id = ?1 AND status != 'STOPPED'",
-            params![id, reason, now_ms() as i64],
+            "UPDATE tasks SET status = ?4, stopped_reason = ?2, stopped_at_ms = ?3
+             WHERE id = ?1 AND status != ?4",
+            params![id, reason, now_ms() as i64, TaskStatus::Stopped],
         )?;
         Ok(())
     }
 
     /// Tasks not yet stopped: after a crash, the processes that may still be around.
     pub fn live_tasks(&self) -> Result<Vec<TaskRecord>> {
-        self.tasks_where("status != 'STOPPED' ORDER BY created_at_ms, id", [])
+        self.tasks_where(
+            "status != ?1 ORDER BY created_at_ms, id",
+            params![TaskStatus::Stopped],
+        )
     }
 
     /// The most recently stopped tasks of a service, newest first.
     pub fn stopped_tasks(&self, service: &str, limit: u32) -> Result<Vec<TaskRecord>> {
         self.tasks_where(
-            "service = ?1 AND status = 'STOPPED' ORDER BY stopped_at_ms DESC LIMIT ?2",
-            params![service, limit],
+            "service = ?1 AND status = ?3 ORDER BY stopped_at_ms DESC LIMIT ?2",
+            params![service, limit, TaskStatus::Stopped],
         )
     }
 
@@ -312,7 +289,7 @@ impl Store {
                 az: r.get(2)?,
                 port: r.get(3)?,
                 image: r.get(4)?,
-                status: TaskStatus::parse(&r.get::<_, String>(5)?),
+                status: r.get(5)?,
                 pid: r.get(6)?,
                 start_time: r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
                 pgid: r.get(8)?,
@@ -429,11 +406,12 @@ impl Store {
         Ok(())
     }
 
-    pub fn end_release(&self, id: &str, state: &str, reason: Option<&str>) -> Result<()> {
+    /// Ends a release in progress; one that has ended already keeps its end.
+    pub fn end_release(&self, id: &str, state: ReleaseState, reason: Option<&str>) -> Result<()> {
         self.conn.execute(
             "UPDATE releases SET state = ?2, reason = ?3, ended_at_ms = ?4
-             WHERE id = ?1 AND state = 'IN_PROGRESS'",
-            params![id, state, reason, now_ms() as i64],
+             WHERE id = ?1 AND state = ?5",
+            params![id, state, reason, now_ms() as i64, ReleaseState::InProgress],
         )?;
         Ok(())
     }
@@ -538,8 +516,7 @@ mod tests {
             s.insert_task(&task("t1")).unwrap();
             s.set_task_process("t1", 123, 456, 123).unwrap();
             s.insert_task(&task("t2")).unwrap();
-            s.stop_task("t2", "Essential container in task exited")
-                .unwrap();
+            s.stop_task("t2", &exited(1)).unwrap();
             s.set_az_impaired("us-east-1a", true).unwrap();
         }
         let s = Store::open(&path).unwrap();
@@ -551,17 +528,45 @@ mod tests {
             (Some(123), Some(456), Some(123))
         );
         let stopped = s.stopped_tasks("web", 10).unwrap();
-        assert_eq!(
-            stopped[0].stopped_reason.as_deref(),
-            Some("Essential container in task exited")
-        );
+        assert_eq!(stopped[0].stopped_reason, Some(exited(1)));
+        assert_eq!(stopped[0].status, TaskStatus::Stopped);
         assert_eq!(s.impaired_azs().unwrap(), ["us-east-1a"]);
         // Stopping twice keeps the first reason.
-        s.stop_task("t2", "other").unwrap();
+        s.stop_task("t2", &StopReason::ScalingActivity).unwrap();
         assert_eq!(
-            s.task("t2").unwrap().unwrap().stopped_reason.as_deref(),
-            Some("Essential container in task exited")
+            s.task("t2").unwrap().unwrap().stopped_reason,
+            Some(exited(1))
         );
+    }
+
+    fn exited(code: i32) -> StopReason {
+        StopReason::EssentialContainerExited(ExitStatus::Code(code))
+    }
+
+    /// A status or reason this haven never writes (a newer one's, or a damaged row) is an
+    /// error when read, not a stopped task.
+    #[test]
+    fn unknown_stored_states_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let s = Store::open(&path).unwrap();
+        s.insert_task(&task("t1")).unwrap();
+        assert_eq!(s.live_tasks().unwrap().len(), 1);
+        for (column, value) in [("status", "PENDING"), ("stopped_reason", "tired")] {
+            let raw = Connection::open(&path).unwrap();
+            raw.execute(
+                &format!("UPDATE tasks SET {column} = ?1 WHERE id = 't1'"),
+                [value],
+            )
+            .unwrap();
+            let err = s.task("t1").unwrap_err().to_string();
+            assert!(err.contains(value), "{column}: {err}");
+            raw.execute(
+                "UPDATE tasks SET status = 'RUNNING', stopped_reason = NULL WHERE id = 't1'",
+                [],
+            )
+            .unwrap();
+        }
     }
 
     #[test]
@@ -575,7 +580,7 @@ mod tests {
                 from_image: "a".into(),
                 to_image: "b".into(),
                 strategy: "blue-green".into(),
-                state: "IN_PROGRESS".into(),
+                state: ReleaseState::InProgress,
                 shifted: false,
                 reason: None,
                 started_at_ms: now_ms(),
@@ -586,8 +591,9 @@ mod tests {
         }
         s.release_step("r1", "green healthy").unwrap();
         s.release_shifted("r1").unwrap();
-        s.end_release("r1", "SUCCESSFUL", None).unwrap();
-        s.end_release("r1", "ROLLED_BACK", Some("late")).unwrap();
+        s.end_release("r1", ReleaseState::Successful, None).unwrap();
+        s.end_release("r1", ReleaseState::RolledBack, Some("late"))
+            .unwrap();
         let all = s.releases(None, 10).unwrap();
         assert_eq!(
             all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
@@ -595,8 +601,8 @@ mod tests {
         );
         let r1 = s.release("r1").unwrap().unwrap();
         assert_eq!(
-            (r1.state.as_str(), r1.shifted, r1.steps.len()),
-            ("SUCCESSFUL", true, 1)
+            (r1.state, r1.shifted, r1.steps.len()),
+            (ReleaseState::Successful, true, 1)
         );
         assert_eq!(s.releases(Some("other"), 10).unwrap().len(), 0);
     }

@@ -457,7 +457,7 @@ pub(crate) async fn cleanup_leftovers(store: &Store) {
                 Err(e) => tracing::warn!("cannot end task {} of a previous run: {e}", t.id),
             }
         }
-        if let Err(e) = store.stop_task(&t.id, "Region process restarted; task cleaned up") {
+        if let Err(e) = store.stop_task(&t.id, &haven_state::StopReason::RegionRestarted) {
             tracing::warn!("cannot record task {}'s stop: {e}", t.id);
         }
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use haven_spec::model::Strategy;
-use haven_state::{Release, Store, now_ms};
+use haven_state::{Release, ReleaseState, Store, now_ms};
 
 use super::service::ServiceTwin;
 
@@ -62,7 +62,7 @@ pub fn start(svc: &Arc<ServiceTwin>, req: ReleaseRequest) -> Result<String, Stri
         from_image: from,
         to_image: req.image.clone(),
         strategy: strategy_name(req.strategy).to_owned(),
-        state: "IN_PROGRESS".into(),
+        state: ReleaseState::InProgress,
         shifted: false,
         reason: None,
         started_at_ms: now_ms(),
@@ -106,7 +106,7 @@ impl Runner {
         self.svc.event(&format!("release {}: {step}", self.id));
     }
 
-    fn end(&self, state: &str, reason: Option<&str>) {
+    fn end(&self, state: ReleaseState, reason: Option<&str>) {
         if let Err(e) = self.svc.store().end_release(&self.id, state, reason) {
             tracing::error!("cannot record the release's end: {e}");
         }
@@ -135,7 +135,7 @@ impl Runner {
                     }
                 }
                 self.step("blue task set stopped");
-                self.end("SUCCESSFUL", None);
+                self.end(ReleaseState::Successful, None);
             }
             Err(Failure(why)) => {
                 self.svc.abandon(&green);
@@ -145,7 +145,7 @@ impl Runner {
                     reason.push_str(&tail);
                 }
                 self.step("rolled back: production traffic on blue, green task set stopping");
-                self.end("ROLLED_BACK", Some(&reason));
+                self.end(ReleaseState::RolledBack, Some(&reason));
                 let wait = Duration::from(self.svc.settings.deregistration_delay)
                     + Duration::from(self.svc.settings.stop_timeout)
                     + Duration::from_secs(5);
@@ -281,6 +281,37 @@ impl Runner {
     }
 }
 
+/// What a restarted region does with a release its dead predecessor left in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Recovery {
+    /// The release's end.
+    state: ReleaseState,
+    /// The service now runs the release's image (otherwise it stays on the one before).
+    takes_new_image: bool,
+    step: &'static str,
+    reason: &'static str,
+}
+
+/// Production traffic had fully moved to green: the release completes. Otherwise it rolls
+/// back, so that the region comes back on one image either way.
+fn recovery(shifted: bool) -> Recovery {
+    if shifted {
+        Recovery {
+            state: ReleaseState::Successful,
+            takes_new_image: true,
+            step: "region restarted after the traffic shift: release completed",
+            reason: "completed after the region process restarted",
+        }
+    } else {
+        Recovery {
+            state: ReleaseState::RolledBack,
+            takes_new_image: false,
+            step: "region restarted before the traffic shift: rolled back",
+            reason: "the region process restarted before production traffic moved to green",
+        }
+    }
+}
+
 /// After a restart: finish or roll back releases the dead process left in progress. Called
 /// before the services start, so they come up on the right image.
 pub fn recover(store: &Store) {
@@ -291,39 +322,16 @@ pub fn recover(store: &Store) {
             return;
         }
     };
-    for r in releases.iter().filter(|r| r.state == "IN_PROGRESS") {
-        let result = if r.shifted {
-            store
-                .set_image(&r.service, &r.to_image)
-                .and_then(|()| {
-                    store.release_step(
-                        &r.id,
-                        "region restarted after the traffic shift: release completed",
-                    )
-                })
-                .and_then(|()| {
-                    store.end_release(
-                        &r.id,
-                        "SUCCESSFUL",
-                        Some("completed after the region process restarted"),
-                    )
-                })
+    for r in releases.iter().filter(|r| !r.state.is_final()) {
+        let plan = recovery(r.shifted);
+        let image = if plan.takes_new_image {
+            store.set_image(&r.service, &r.to_image)
         } else {
-            store
-                .release_step(
-                    &r.id,
-                    "region restarted before the traffic shift: rolled back",
-                )
-                .and_then(|()| {
-                    store.end_release(
-                        &r.id,
-                        "ROLLED_BACK",
-                        Some(
-                            "the region process restarted before production traffic moved to green",
-                        ),
-                    )
-                })
+            Ok(())
         };
+        let result = image
+            .and_then(|()| store.release_step(&r.id, plan.step))
+            .and_then(|()| store.end_release(&r.id, plan.state, Some(plan.reason)));
         if let Err(e) = result {
             tracing::error!("cannot recover release {}: {e}", r.id);
         }
@@ -341,7 +349,7 @@ mod tests {
             from_image: "blue".into(),
             to_image: "green".into(),
             strategy: "blue-green".into(),
-            state: "IN_PROGRESS".into(),
+            state: ReleaseState::InProgress,
             shifted,
             reason: None,
             started_at_ms: now_ms(),
@@ -351,7 +359,7 @@ mod tests {
     }
 
     /// `check(shifted, expect_state, expect_image)`: what a restart makes of a release.
-    fn check(shifted: bool, state: &str, image: &str) {
+    fn check(shifted: bool, state: ReleaseState, image: &str) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).unwrap();
         store.image_or_init("web", "blue").unwrap();
@@ -370,8 +378,38 @@ mod tests {
 
     #[test]
     fn a_restart_completes_shifted_releases_and_rolls_back_the_others() {
-        check(true, "SUCCESSFUL", "green");
-        check(false, "ROLLED_BACK", "blue");
+        check(true, ReleaseState::Successful, "green");
+        check(false, ReleaseState::RolledBack, "blue");
+    }
+
+    #[test]
+    fn recovery_completes_only_shifted_releases() {
+        for (shifted, state, takes_new_image) in [
+            (true, ReleaseState::Successful, true),
+            (false, ReleaseState::RolledBack, false),
+        ] {
+            let r = recovery(shifted);
+            assert_eq!((r.state, r.takes_new_image), (state, takes_new_image));
+            assert!(r.state.is_final(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn a_restart_leaves_ended_releases_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        store.image_or_init("web", "blue").unwrap();
+        store.insert_release(&release("r1", true)).unwrap();
+        store
+            .end_release("r1", ReleaseState::RolledBack, Some("5xx"))
+            .unwrap();
+        recover(&store);
+        let r = store.release("r1").unwrap().unwrap();
+        assert_eq!(
+            (r.state, r.reason.as_deref(), r.steps.len()),
+            (ReleaseState::RolledBack, Some("5xx"), 0)
+        );
+        assert_eq!(store.image_or_init("web", "x").unwrap(), "blue");
     }
 
     #[test]

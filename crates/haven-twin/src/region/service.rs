@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use haven_process::{Group, Output, ProcessIdentity, Sampler, Signal, SpawnSpec};
 use haven_proxy::{ForwardAction, Listener, TargetEvent, TargetGroup, TargetState};
 use haven_spec::settings::TwinService;
-use haven_state::{ScalingActivity, Store, TaskRecord, TaskStatus, now_ms};
+use haven_state::{ExitStatus, ScalingActivity, StopReason, Store, TaskRecord, TaskStatus, now_ms};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::autoscale::{Datapoint, Policy, Scaler};
@@ -63,7 +63,7 @@ struct Task {
     stop: Option<oneshot::Sender<()>>,
     started: Instant,
     healthy_once: bool,
-    stopping: Option<String>,
+    stopping: Option<StopReason>,
     sampler: Option<Sampler>,
     cpu: Option<f64>,
     memory: Option<f64>,
@@ -306,10 +306,7 @@ impl ServiceTwin {
                     && targets.get(id) == Some(&TargetState::Unhealthy)
                     && now.duration_since(t.started) >= grace
                 {
-                    to_stop.push((
-                        id.clone(),
-                        "Task failed ELB health checks in (target-group)".to_owned(),
-                    ));
+                    to_stop.push((id.clone(), StopReason::ElbHealthChecks));
                 }
             }
             let usable: Vec<String> = self
@@ -357,10 +354,7 @@ impl ServiceTwin {
                         if let Some(n) = per_az.get_mut(t.record.az.as_str()) {
                             *n -= 1;
                         }
-                        to_stop.push((
-                            id.clone(),
-                            "Scaling activity initiated by (deployment ecs-svc)".to_owned(),
-                        ));
+                        to_stop.push((id.clone(), StopReason::ScalingActivity));
                     }
                 } else if active.len() < desired {
                     let b = &set.breaker;
@@ -392,7 +386,7 @@ impl ServiceTwin {
                 let set = t.set.clone();
                 // Counted here, where it is decided: a release watching the set must see it even
                 // though the task is already on its way out.
-                if reason.starts_with("Task failed ELB health checks") {
+                if *reason == StopReason::ElbHealthChecks {
                     if let Some(s) = inner.sets.iter_mut().find(|s| s.id == set) {
                         s.health_failures += 1;
                     }
@@ -446,7 +440,7 @@ impl ServiceTwin {
         let secrets = match self.resolve_secrets() {
             Ok(s) => s,
             Err(reason) => {
-                self.fail_start(set, &id, &format!("ResourceInitializationError: {reason}"));
+                self.fail_start(set, &id, StopReason::ResourceInitialization(reason));
                 return;
             }
         };
@@ -458,7 +452,7 @@ impl ServiceTwin {
         {
             Ok(spec) => spec,
             Err(reason) => {
-                self.fail_start(set, &id, &format!("CannotPullContainerError: {reason}"));
+                self.fail_start(set, &id, StopReason::CannotPullContainer(reason));
                 return;
             }
         };
@@ -470,7 +464,7 @@ impl ServiceTwin {
             Ok(c) => c,
             Err(e) => {
                 self.env.task_logs.task_stopped(&id);
-                self.fail_start(set, &id, &format!("CannotStartContainerError: {e}"));
+                self.fail_start(set, &id, StopReason::CannotStartContainer(e.to_string()));
                 return;
             }
         };
@@ -626,15 +620,15 @@ impl ServiceTwin {
     }
 
     /// A task that could not start counts as a failed launch.
-    fn fail_start(&self, set: &str, id: &str, reason: &str) {
-        if let Err(e) = self.store().stop_task(id, reason) {
+    fn fail_start(&self, set: &str, id: &str, reason: StopReason) {
+        if let Err(e) = self.store().stop_task(id, &reason) {
             tracing::warn!("cannot record task {id}'s stop: {e}");
         }
         self.event(&format!("task {id} failed to start: {reason}"));
-        self.count_failure(set, id, reason);
+        self.count_failure(set, id, &reason);
     }
 
-    fn count_failure(&self, set: &str, id: &str, reason: &str) {
+    fn count_failure(&self, set: &str, id: &str, reason: &StopReason) {
         let threshold = breaker_threshold(self.desired());
         let tripped = {
             let mut inner = lock(&self.inner);
@@ -685,15 +679,9 @@ impl ServiceTwin {
         for g in &self.groups {
             g.deregister(&exit.id);
         }
-        let code = match (exit.code, exit.signal) {
-            (Some(c), _) => format!("exit code: {c}"),
-            (None, Some(s)) => format!("killed by signal {s}"),
-            _ => "exit status unknown".to_owned(),
-        };
-        let reason = match &task.stopping {
-            Some(r) => r.clone(),
-            None => format!("Essential container in task exited ({code})"),
-        };
+        let reason = task.stopping.clone().unwrap_or_else(|| {
+            StopReason::EssentialContainerExited(ExitStatus::new(exit.code, exit.signal))
+        });
         if let Err(e) = self.store().stop_task(&exit.id, &reason) {
             tracing::warn!("cannot record task {}'s stop: {e}", exit.id);
         }
@@ -717,7 +705,7 @@ impl ServiceTwin {
     }
 
     /// Deregisters a task (it drains for the deregistration delay), then stops its process.
-    fn stop_task(self: &Arc<Self>, id: &str, reason: &str) {
+    fn stop_task(self: &Arc<Self>, id: &str, reason: &StopReason) {
         let group = {
             let inner = lock(&self.inner);
             let set = inner
@@ -735,7 +723,7 @@ impl ServiceTwin {
         self.stop_task_in(id, reason, &group);
     }
 
-    fn stop_task_in(self: &Arc<Self>, id: &str, reason: &str, group: &Arc<TargetGroup>) {
+    fn stop_task_in(self: &Arc<Self>, id: &str, reason: &StopReason, group: &Arc<TargetGroup>) {
         if let Err(e) = self.store().set_task_status(id, TaskStatus::Deprovisioning) {
             tracing::warn!("cannot record task {id}'s status: {e}");
         }
@@ -770,7 +758,7 @@ impl ServiceTwin {
     }
 
     /// Forgets a task set and drains and stops its tasks.
-    fn retire_set(self: &Arc<Self>, set: &str, group: &Arc<TargetGroup>, reason: &str) {
+    fn retire_set(self: &Arc<Self>, set: &str, group: &Arc<TargetGroup>, reason: &StopReason) {
         let ids: Vec<String> = {
             let mut inner = lock(&self.inner);
             inner.sets.retain(|s| s.id != set);
@@ -779,7 +767,7 @@ impl ServiceTwin {
                 .iter_mut()
                 .filter(|(_, t)| t.set == set && t.stopping.is_none())
                 .map(|(id, t)| {
-                    t.stopping = Some(reason.to_owned());
+                    t.stopping = Some(reason.clone());
                     id.clone()
                 })
                 .collect()
@@ -926,7 +914,7 @@ impl ServiceTwin {
             tracing::error!("cannot record the service's image: {e}");
         }
         self.listener.set_forward(ForwardAction::single(primary));
-        self.retire_set(&old_id, &old_group, "Task set replaced by a release");
+        self.retire_set(&old_id, &old_group, &StopReason::TaskSetReplaced);
         Some(old_id)
     }
 
@@ -938,7 +926,7 @@ impl ServiceTwin {
         self.test_listener
             .set_forward(ForwardAction::single(self.alternate(&primary)));
         if let Some(group) = self.set_group(green) {
-            self.retire_set(green, &group, "Task set rolled back");
+            self.retire_set(green, &group, &StopReason::TaskSetRolledBack);
         }
     }
 
@@ -947,9 +935,10 @@ impl ServiceTwin {
         let stopped = self.store().stopped_tasks(&self.settings.name, 20).ok()?;
         let t = stopped.iter().find(|t| {
             t.image == set_image
-                && t.stopped_reason
-                    .as_deref()
-                    .is_some_and(|r| r.starts_with("Essential container"))
+                && matches!(
+                    t.stopped_reason,
+                    Some(StopReason::EssentialContainerExited(_))
+                )
         })?;
         let tail =
             haven_process::tail_lines(self.env.logs.join(format!("{}.stderr.log", t.id)), 10)
@@ -970,13 +959,13 @@ impl ServiceTwin {
                 .iter_mut()
                 .filter(|(_, t)| t.stopping.is_none())
                 .map(|(id, t)| {
-                    t.stopping = Some("Service shutting down".into());
+                    t.stopping = Some(StopReason::ServiceShuttingDown);
                     id.clone()
                 })
                 .collect()
         };
         for id in &ids {
-            self.stop_task(id, "Service shutting down");
+            self.stop_task(id, &StopReason::ServiceShuttingDown);
         }
         let deadline = Instant::now()
             + Duration::from(self.settings.deregistration_delay)
