@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -123,9 +123,9 @@ impl StateFiles {
             .take(64)
             .collect();
         let dir = std::env::temp_dir().join(format!(
-            "haven-build-{safe}-{}-{:08x}",
+            "haven-build-{safe}-{}-{}",
             std::process::id(),
-            random_u64() as u32
+            haven_fs::random::id_hex(4)
         ));
         fs::create_dir(&dir)?;
         Ok(StateFiles {
@@ -221,7 +221,7 @@ pub(crate) fn sh_quote(s: &OsStr) -> String {
 
 /// `project:8-4-4-4-12` — a CodeBuild build ID with a random (version 4) UUID.
 pub fn new_build_id(project: &str) -> String {
-    let mut b = random_bytes();
+    let mut b = haven_fs::random::id_bytes::<16>();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -233,32 +233,6 @@ pub fn new_build_id(project: &str) -> String {
         &h[16..20],
         &h[20..32]
     )
-}
-
-fn random_bytes() -> [u8; 16] {
-    let mut b = [0u8; 16];
-    let from_os = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
-    if from_os.is_err() {
-        // No /dev/urandom (unusual sandboxes): std's per-process random hash keys suffice for
-        // uniqueness, which is all a build ID needs.
-        b[..8].copy_from_slice(&random_u64().to_le_bytes());
-        b[8..].copy_from_slice(&random_u64().to_le_bytes());
-    }
-    b
-}
-
-/// A random number from std's hash keys (seeded from the OS once per thread) and the clock.
-pub(crate) fn random_u64() -> u64 {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos(),
-    );
-    h.finish()
 }
 
 /// Whether `path` is a directory the build can start in.

@@ -59,7 +59,9 @@ impl Log {
         // Read+write: never blocks on open, and keeps a reader present for every writer.
         let read = OpenOptions::new().read(true).write(true).open(fifo)?;
         let write = OpenOptions::new().write(true).open(fifo)?;
-        let marker = format!("\0haven-{:016x}:", crate::env::random_u64()).into_bytes();
+        // From the OS or not at all: a guessable marker would let output forge records.
+        let random = haven_fs::random::token_hex(8).map_err(io::Error::other)?;
+        let marker = format!("\0haven-{random}:").into_bytes();
         let (done_tx, done_rx) = oneshot::channel();
         let reader_marker = marker.clone();
         std::thread::Builder::new()

@@ -9,7 +9,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use haven_time::{Precision, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::Error;
 
@@ -29,19 +28,11 @@ impl MessageId {
     /// A fresh id for a message published at `now`.
     pub fn generate(now: SystemTime) -> Self {
         // Distinguishes ids made in the same millisecond by this process, and keeps them in
-        // order; the hash below makes ids of different processes differ.
+        // order; the random bits make ids of different processes differ.
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let millis = u64::try_from(since.as_millis()).unwrap_or(u64::MAX) & 0xffff_ffff_ffff;
-        // No random-number crate in the workspace: a hash of time, process and counter is
-        // unpredictable enough for ids that only need to be unique.
-        let mut h = Sha256::new();
-        h.update(since.as_nanos().to_le_bytes());
-        h.update(std::process::id().to_le_bytes());
-        h.update(n.to_le_bytes());
-        h.update(format!("{:?}", std::thread::current().id()).as_bytes());
-        let r = h.finalize();
+        let millis = haven_time::unix_millis(now) & 0xffff_ffff_ffff;
+        let r = haven_fs::random::id_bytes::<8>();
         let mut b = [0u8; 16];
         b[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
         b[6] = 0x70 | ((n >> 8) & 0x0f) as u8;

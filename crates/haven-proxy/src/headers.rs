@@ -2,9 +2,6 @@
 //! `X-Amzn-Trace-Id` request id, and the request head as written to a target.
 
 use std::cell::Cell;
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::Method;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -171,7 +168,7 @@ pub(crate) fn trace_id() -> [u8; 40] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut buf = *b"Root=1-00000000-000000000000000000000000";
     // Seconds since the epoch fit 32 bits until 2106; the ALB prints them as 8 hex digits.
-    let secs = epoch_secs() & 0xffff_ffff;
+    let secs = haven_time::now_secs() & 0xffff_ffff;
     for i in 0..8 {
         buf[7 + i] = HEX[((secs >> (28 - 4 * i)) & 0xf) as usize];
     }
@@ -185,14 +182,9 @@ pub(crate) fn trace_id() -> [u8; 40] {
     buf
 }
 
-fn epoch_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 thread_local! {
-    static RNG: Cell<u64> = Cell::new(RandomState::new().hash_one(std::thread::current().id()) | 1);
+    // Seeded once per thread from the OS (haven-fs's one source of randomness).
+    static RNG: Cell<u64> = Cell::new(haven_fs::random::seed() | 1);
 }
 
 /// wyrand: fast, non-cryptographic; request ids only need to be unlikely to collide.
