@@ -472,94 +472,128 @@ pub fn format_alb_line(e: &AccessLogEntry<'_>) -> String {
 /// [`format_alb_line`] appended to `out`, as bytes and without a temporary string per field:
 /// the log writer formats tens of thousands of lines a second into one buffer.
 pub fn write_alb_line(out: &mut Vec<u8>, e: &AccessLogEntry<'_>) {
-    fn secs(out: &mut Vec<u8>, d: Option<Duration>) {
+    let protocol: &[u8] = match e.protocol {
+        LogProtocol::Http => b"http",
+        LogProtocol::H2 => b"h2",
+    };
+    Fields(out)
+        .raw(protocol)
+        .time(e.time)
+        .raw(e.elb.as_bytes())
+        .addr(Some(e.client))
+        .addr(e.target)
+        .secs(e.request_processing_time)
+        .secs(e.target_processing_time)
+        .secs(e.response_processing_time)
+        .num(u64::from(e.elb_status_code))
+        .code(e.target_status_code)
+        .num(e.received_bytes)
+        .num(e.sent_bytes)
+        .quoted_with(|out| {
+            push_escaped(out, e.method);
+            out.extend_from_slice(b" http://");
+            // The Host header without its port; an IPv6 literal keeps its brackets.
+            let host = e.domain_name.map_or("-", |h| match h.rsplit_once(':') {
+                Some((name, port)) if !port.contains(']') => name,
+                _ => h,
+            });
+            push_escaped(out, host);
+            out.push(b':');
+            push_u64(out, u64::from(e.port));
+            push_escaped(out, e.path);
+            out.push(b' ');
+            out.extend_from_slice(e.http_version.as_bytes());
+        })
+        .quoted(e.user_agent)
+        // ssl_cipher, ssl_protocol
+        .raw(b"-")
+        .raw(b"-")
+        .raw(e.target_group.unwrap_or("-").as_bytes())
+        .quoted(e.trace_id)
+        .quoted(e.domain_name)
+        // chosen_cert_arn, matched_rule_priority
+        .quoted(None)
+        .raw(b"-1")
+        .time(e.request_creation_time)
+        .quoted(Some(e.actions_executed))
+        // redirect_url
+        .quoted(None)
+        .quoted(e.error_reason)
+        .quoted_with(|out| dash_or(out, e.target, push_addr))
+        .quoted_with(|out| dash_or(out, e.target_status_code, |o, c| push_u64(o, c.into())))
+        .quoted(e.classification)
+        .quoted(e.classification_reason)
+        // conn_trace_id: the last field, no space after it
+        .0
+        .push(b'-');
+}
+
+/// A line's fields: each method appends one field and the space that ends it.
+struct Fields<'a>(&'a mut Vec<u8>);
+
+impl Fields<'_> {
+    fn raw(&mut self, v: &[u8]) -> &mut Self {
+        self.0.extend_from_slice(v);
+        self.end()
+    }
+
+    fn num(&mut self, n: u64) -> &mut Self {
+        push_u64(self.0, n);
+        self.end()
+    }
+
+    fn time(&mut self, t: SystemTime) -> &mut Self {
+        push_iso8601(self.0, t);
+        self.end()
+    }
+
+    fn addr(&mut self, a: Option<SocketAddr>) -> &mut Self {
+        dash_or(self.0, a, push_addr);
+        self.end()
+    }
+
+    fn code(&mut self, c: Option<u16>) -> &mut Self {
+        dash_or(self.0, c, |o, c| push_u64(o, c.into()));
+        self.end()
+    }
+
+    /// Seconds with microseconds, or `-1` for a time that does not apply.
+    fn secs(&mut self, d: Option<Duration>) -> &mut Self {
         match d {
             Some(d) => {
-                push_u64(out, d.as_secs());
-                out.push(b'.');
-                push_padded(out, u64::from(d.subsec_micros()), 6);
-                out.push(b' ');
+                push_u64(self.0, d.as_secs());
+                self.0.push(b'.');
+                push_padded(self.0, u64::from(d.subsec_micros()), 6);
             }
-            None => out.extend_from_slice(b"-1 "),
+            None => self.0.extend_from_slice(b"-1"),
         }
+        self.end()
     }
-    fn quoted(out: &mut Vec<u8>, v: Option<&str>) {
-        out.push(b'"');
-        match v {
-            Some(v) => push_escaped(out, v),
-            None => out.push(b'-'),
-        }
-        out.extend_from_slice(b"\" ");
+
+    /// `"value"` escaped, or `"-"`.
+    fn quoted(&mut self, v: Option<&str>) -> &mut Self {
+        self.quoted_with(|out| dash_or(out, v, push_escaped))
     }
-    fn addr_or_dash(out: &mut Vec<u8>, a: Option<SocketAddr>) {
-        match a {
-            Some(a) => push_addr(out, a),
-            None => out.push(b'-'),
-        }
+
+    fn quoted_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        self.0.push(b'"');
+        write(self.0);
+        self.0.push(b'"');
+        self.end()
     }
-    fn code_or_dash(out: &mut Vec<u8>, c: Option<u16>) {
-        match c {
-            Some(c) => push_u64(out, u64::from(c)),
-            None => out.push(b'-'),
-        }
+
+    fn end(&mut self) -> &mut Self {
+        self.0.push(b' ');
+        self
     }
-    out.extend_from_slice(match e.protocol {
-        LogProtocol::Http => b"http ",
-        LogProtocol::H2 => b"h2 ",
-    });
-    push_iso8601(out, e.time);
-    out.push(b' ');
-    out.extend_from_slice(e.elb.as_bytes());
-    out.push(b' ');
-    push_addr(out, e.client);
-    out.push(b' ');
-    addr_or_dash(out, e.target);
-    out.push(b' ');
-    secs(out, e.request_processing_time);
-    secs(out, e.target_processing_time);
-    secs(out, e.response_processing_time);
-    push_u64(out, u64::from(e.elb_status_code));
-    out.push(b' ');
-    code_or_dash(out, e.target_status_code);
-    out.push(b' ');
-    push_u64(out, e.received_bytes);
-    out.push(b' ');
-    push_u64(out, e.sent_bytes);
-    out.extend_from_slice(b" \"");
-    push_escaped(out, e.method);
-    out.extend_from_slice(b" http://");
-    // The Host header without its port; an IPv6 literal keeps its brackets.
-    let host = e.domain_name.map_or("-", |h| match h.rsplit_once(':') {
-        Some((name, port)) if !port.contains(']') => name,
-        _ => h,
-    });
-    push_escaped(out, host);
-    out.push(b':');
-    push_u64(out, u64::from(e.port));
-    push_escaped(out, e.path);
-    out.push(b' ');
-    out.extend_from_slice(e.http_version.as_bytes());
-    out.extend_from_slice(b"\" ");
-    quoted(out, e.user_agent);
-    out.extend_from_slice(b"- - ");
-    out.extend_from_slice(e.target_group.unwrap_or("-").as_bytes());
-    out.push(b' ');
-    quoted(out, e.trace_id);
-    quoted(out, e.domain_name);
-    out.extend_from_slice(b"\"-\" -1 ");
-    push_iso8601(out, e.request_creation_time);
-    out.extend_from_slice(b" \"");
-    out.extend_from_slice(e.actions_executed.as_bytes());
-    out.extend_from_slice(b"\" \"-\" ");
-    quoted(out, e.error_reason);
-    out.push(b'"');
-    addr_or_dash(out, e.target);
-    out.extend_from_slice(b"\" \"");
-    code_or_dash(out, e.target_status_code);
-    out.extend_from_slice(b"\" ");
-    quoted(out, e.classification);
-    quoted(out, e.classification_reason);
-    out.push(b'-');
+}
+
+/// `v` as `write` writes it, or `-` when there is none.
+fn dash_or<T>(out: &mut Vec<u8>, v: Option<T>, write: impl FnOnce(&mut Vec<u8>, T)) {
+    match v {
+        Some(v) => write(out, v),
+        None => out.push(b'-'),
+    }
 }
 
 /// `n` in decimal, without the formatting machinery (the writer formats every field of every

@@ -192,26 +192,25 @@ fn build(
     })
 }
 
-/// A field name; the names responses mostly carry are matched directly, which is cheaper
-/// than the general parser (it lowercases into a scratch buffer first).
+/// The names responses mostly carry, matched directly: cheaper than the general parser,
+/// which lowercases into a scratch buffer first.
+#[rustfmt::skip]
+static KNOWN_NAMES: [HeaderName; 12] = {
+    use header::*;
+    [DATE, ETAG, VARY, SERVER, EXPIRES, LOCATION, SET_COOKIE, CONTENT_TYPE, CACHE_CONTROL,
+        LAST_MODIFIED, CONTENT_LENGTH, CONTENT_ENCODING]
+};
+
+/// A field name.
 fn field_name(n: &[u8]) -> Result<HeaderName, Malformed> {
-    let is = |known: &[u8]| n.eq_ignore_ascii_case(known);
-    let known = match n.len() {
-        4 if is(b"date") => header::DATE,
-        4 if is(b"etag") => header::ETAG,
-        4 if is(b"vary") => header::VARY,
-        6 if is(b"server") => header::SERVER,
-        7 if is(b"expires") => header::EXPIRES,
-        8 if is(b"location") => header::LOCATION,
-        10 if is(b"set-cookie") => header::SET_COOKIE,
-        12 if is(b"content-type") => header::CONTENT_TYPE,
-        13 if is(b"cache-control") => header::CACHE_CONTROL,
-        13 if is(b"last-modified") => header::LAST_MODIFIED,
-        14 if is(b"content-length") => header::CONTENT_LENGTH,
-        16 if is(b"content-encoding") => header::CONTENT_ENCODING,
-        _ => return HeaderName::from_bytes(n).map_err(|_| Malformed),
-    };
-    Ok(known)
+    // Lengths first: most names differ in length, and that test is one comparison.
+    match KNOWN_NAMES.iter().find(|known| {
+        let known = known.as_str().as_bytes();
+        known.len() == n.len() && n.eq_ignore_ascii_case(known)
+    }) {
+        Some(name) => Ok(name.clone()),
+        None => HeaderName::from_bytes(n).map_err(|_| Malformed),
+    }
 }
 
 /// A Content-Length value: digits only, no sign, no overflow.
