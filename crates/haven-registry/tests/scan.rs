@@ -283,7 +283,7 @@ fn the_database_loads_and_a_malformed_advisory_is_named() {
     assert!(matches!(err, Error::Advisory { .. }), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("RUSTSEC-2099-0001.md"), "{msg}");
-    assert!(msg.contains("`AV:Q`"), "{msg}");
+    assert!(msg.contains("AV (Attack Vector) metric: `Q`"), "{msg}");
 
     // Filed under the wrong crate.
     std::fs::write(&file, text).unwrap();
