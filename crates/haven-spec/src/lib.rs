@@ -13,6 +13,7 @@ pub mod model;
 mod resolve;
 pub mod schema;
 pub mod settings;
+mod shape;
 mod source_map;
 mod suggest;
 

@@ -1,5 +1,6 @@
-//! Loading a spec: TOML syntax, then the schema (collecting every unknown key and wrong type),
-//! then the model's checks. All problems are reported together.
+//! Loading a spec: TOML syntax, then the schema (every unknown key and wrong type, found by one
+//! walk of the document against the schema's shape), then the model's checks. All problems are
+//! reported together.
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,7 @@ use toml_edit::{Document, DocumentMut};
 
 use crate::diag::{Diagnostics, Reporter, Severity};
 use crate::model::Spec;
+use crate::shape::{self, Mismatch, Shape};
 use crate::source_map::{self, SourceMap};
 use crate::suggest::did_you_mean;
 use crate::{resolve, schema};
@@ -83,7 +85,7 @@ pub fn load_str(text: &str, file: &Path, root: &Path) -> Result<Loaded, LoadErro
     };
     let map = SourceMap::build(doc.as_table());
     let mut r = Reporter::new(file, text, &map);
-    let parsed = deserialize_collecting(doc, &map, &mut r);
+    let parsed = deserialize_checked(doc, &map, &mut r);
     let spec = parsed.map(|d| resolve::resolve(d, &mut r, file, root));
     let mut diags = Diagnostics(r.out);
     diags.sort();
@@ -96,94 +98,98 @@ pub fn load_str(text: &str, file: &Path, root: &Path) -> Result<Loaded, LoadErro
     }
 }
 
-/// Deserializes the schema; on each error, records it, removes the offending key and tries
-/// again, so that one run reports every unknown key and wrong type. `None` when an error could
-/// not be pinned to a removable key.
-fn deserialize_collecting(
+/// Checks the document against the schema's shape, reporting every unknown key and wrong type,
+/// then deserializes what is left once. `None` when even that fails, which the check is there
+/// to prevent.
+fn deserialize_checked(
     doc: Document<&str>,
     map: &SourceMap,
     r: &mut Reporter<'_>,
 ) -> Option<schema::Document> {
     // Spans survive the conversion: toml_edit keeps them on each item.
     let mut table = doc.into_table();
-    // Each round removes one key, so this bounds the work by the document's size.
-    for _ in 0..10_000 {
-        let err = match toml_edit::de::from_document(DocumentMut::from(table.clone())) {
-            Ok(parsed) => return Some(parsed),
-            Err(e) => e,
-        };
-        let path = err.span().and_then(|s| map.path_at(&s)).map(str::to_owned);
-        let Some(path) = path else {
+    let mismatches = shape::check(&table, Shape::document());
+    for m in &mismatches {
+        report_mismatch(r, map, m);
+    }
+    // Without the keys at fault the rest deserializes. Later keys go first, so that removing
+    // an array's element leaves the indices of its earlier ones as reported.
+    for m in mismatches.iter().rev() {
+        // Every path the walk reports is in the table; one that were not would leave its
+        // problem to the deserializer below, which reports it.
+        source_map::remove(&mut table, m.path());
+    }
+    match toml_edit::de::from_document(DocumentMut::from(table)) {
+        Ok(parsed) => Some(parsed),
+        Err(err) => {
+            // A backstop: the shape is traced from the same types, so this means the walk and
+            // serde disagree. Reported as serde words it, at the key its span points at.
+            let path = err.span().and_then(|s| map.path_at(&s)).unwrap_or("");
             r.push(
                 Severity::Error,
                 "schema",
-                "",
+                path,
                 err.span().map(|s| s.start),
-                err.message().to_owned(),
+                err.message().trim().to_owned(),
                 None,
             );
-            return None;
-        };
-        report_schema_error(r, map, &path, err.message());
-        if !source_map::remove(&mut table, &path) {
-            return None;
+            None
         }
     }
-    None
 }
 
-fn report_schema_error(r: &mut Reporter<'_>, map: &SourceMap, path: &str, message: &str) {
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        let candidates = backticked(expected);
-        let parent = source_map::parent(path).unwrap_or("");
-        let hint = match did_you_mean(key, candidates.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None if candidates.is_empty() => "remove it".to_owned(),
-            None => format!(
-                "{} accepts {}",
-                if parent.is_empty() {
-                    "the top level"
-                } else {
-                    parent
-                },
-                candidates
-                    .iter()
-                    .map(|c| format!("`{c}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        let place = if parent.is_empty() {
-            String::new()
-        } else {
-            format!(" in `{parent}`")
-        };
-        r.push(
-            Severity::Error,
-            "unknown-key",
+fn report_mismatch(r: &mut Reporter<'_>, map: &SourceMap, m: &Mismatch) {
+    match m {
+        Mismatch::Unknown {
             path,
-            map.key_offset(path),
-            format!("unknown key `{key}`{place}"),
-            Some(hint),
-        );
-    } else {
-        r.push(
+            key,
+            parent,
+            accepted,
+        } => {
+            let hint = match did_you_mean(key, accepted.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None if accepted.is_empty() => "remove it".to_owned(),
+                None => format!(
+                    "{} accepts {}",
+                    if parent.is_empty() {
+                        "the top level"
+                    } else {
+                        parent
+                    },
+                    accepted
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let place = if parent.is_empty() {
+                String::new()
+            } else {
+                format!(" in `{parent}`")
+            };
+            r.push(
+                Severity::Error,
+                "unknown-key",
+                path,
+                map.key_offset(path),
+                format!("unknown key `{key}`{place}"),
+                Some(hint),
+            );
+        }
+        Mismatch::WrongType {
+            path,
+            found,
+            expected,
+        } => r.push(
             Severity::Error,
             "wrong-type",
             path,
             map.value_offset(path),
-            message
-                .trim()
-                .replace("invalid type: ", "wrong type: found "),
+            format!("wrong type: found {found}, expected {expected}"),
             Some("see `haven show` for every key with its default".into()),
-        );
+        ),
     }
-}
-
-/// The words between backticks, in order: serde lists expected fields that way.
-fn backticked(text: &str) -> Vec<&str> {
-    text.split('`').skip(1).step_by(2).collect()
 }
 
 #[cfg(test)]

@@ -107,9 +107,35 @@ fn wrong_types_are_all_reported_with_semantic_errors() {
     check(
         "[routing]\nttl = \"sixty\"\nfailure_threshold = 99\n",
         &[
-            "routing.ttl [wrong-type] wrong type: found string \"sixty\", expected i64",
+            "routing.ttl [wrong-type] wrong type: found string \"sixty\", expected an integer",
             "routing.failure_threshold [out-of-range] a failure threshold must be from 1 to 10, not 99",
         ],
+    );
+    // Unknown keys and wrong types together, each where it stands, with the rules that still
+    // apply to the rest.
+    check(
+        "[service.scaling]\ncpu_target = \"70%\"\nmemory_targte = 70\n[[regions]]\nname = \"us-east-1\"\nazs = [2]\npublic_subnets = [\"10.0.1.0/24\", 2]\nrole = \"primry\"\n[local]\naccess_logs = \"yes\"\n",
+        &[
+            "11:14 service.scaling.cpu_target [wrong-type] wrong type: found string \"70%\", expected an integer",
+            "12:1 service.scaling.memory_targte [unknown-key] unknown key `memory_targte` in `service.scaling` | did you mean `memory_target`?",
+            "15:7 regions[0].azs [wrong-type] wrong type: found an array, expected an integer",
+            "16:18 regions[0].public_subnets [subnet-count] 1 subnets for 2 availability zones",
+            "16:34 regions[0].public_subnets[1] [wrong-type] wrong type: found integer 2, expected a string",
+            "17:8 regions[0].role [unknown-value] `primry` is not a valid value",
+            "19:15 local.access_logs [wrong-type] wrong type: found string \"yes\", expected `true` or `false`",
+        ],
+    );
+}
+
+#[test]
+fn thousands_of_problems_are_all_reported() {
+    let extra: String = (0..3000).map(|i| format!("key{i} = {i}\n")).collect();
+    let got = diagnostics(&format!("{BASE}[service.health_check]\n{extra}"));
+    assert_eq!(got.len(), 3000, "{:#?}", &got[..3]);
+    assert!(
+        got[2999].contains("service.health_check.key2999 [unknown-key] unknown key `key2999`"),
+        "{}",
+        got[2999]
     );
 }
 
