@@ -1,12 +1,12 @@
-//! The ALB twin's access log on disk: entries from the proxy's bounded sink, written in the
-//! ALB's access-log format to an hourly stream of the load balancer's group, in batches and
-//! off the request path (the proxy drops and counts entries when the sink is full).
+//! The ALB twin's access log on disk: entries from the load balancer's bounded sink, written
+//! as ALB access-log lines to an hourly stream of its group, in batches and off the request
+//! path (the sink drops and counts entries when it is full). The sink is the load balancer's
+//! ([`AccessLogSource`]): this crate knows no proxy, the twin wires the two.
 
 use haven_fs::WithPath;
 use std::io::Write as _;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use haven_proxy::{AccessLog, Batch};
 use tokio::sync::watch;
 
 use crate::group::Group;
@@ -23,10 +23,49 @@ const DRAIN_EVERY: Duration = Duration::from_millis(25);
 /// How often dropped entries are reported.
 const DROP_REPORT: Duration = Duration::from_secs(10);
 
+/// Where the writer takes access-log entries from: a load balancer's sink, which holds them
+/// unformatted until a drain.
+pub trait AccessLogSource: Send + 'static {
+    /// Hands every entry held to `lines` ([`Lines::push`]), in the order their responses
+    /// completed, and forgets them.
+    fn drain(&mut self, lines: &mut Lines<'_>);
+
+    /// Entries dropped so far because the sink was full.
+    fn dropped(&self) -> u64;
+}
+
+/// The writer's side of one drain.
+pub struct Lines<'a> {
+    writer: &'a mut Writer,
+    /// The hour (ms / 3,600,000) of the lines in the buffer.
+    hour: Option<u64>,
+}
+
+impl Lines<'_> {
+    /// One event: its time in milliseconds since the epoch, and its ALB line, which `line`
+    /// appends without a newline (escaped, so that it cannot break the stream's lines).
+    /// Lines go to their hour's stream, one write per stream and drain.
+    pub fn push(&mut self, ms: u64, line: impl FnOnce(&mut Vec<u8>)) {
+        let hour = ms / 3_600_000;
+        if self.hour.is_some_and(|h| h != hour) {
+            self.writer.flush(self.hour);
+        }
+        self.hour = Some(hour);
+        self.writer.push_stamp(ms);
+        self.writer.buf.push(b' ');
+        line(&mut self.writer.buf);
+        self.writer.buf.push(b'\n');
+    }
+}
+
 /// Writes the entries `sink` collects to `group` (an hourly stream each,
 /// [`names::alb_stream`]) until `stop` turns true, then writes what is still held and returns.
 /// Entries the sink dropped are reported as a warning.
-pub async fn write_access_log(group: Group, sink: AccessLog, mut stop: watch::Receiver<bool>) {
+pub async fn write_access_log(
+    group: Group,
+    mut sink: impl AccessLogSource,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut writer = Writer::new(group);
     let mut drain = tokio::time::interval(DRAIN_EVERY);
     drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -35,9 +74,9 @@ pub async fn write_access_log(group: Group, sink: AccessLog, mut stop: watch::Re
     let mut reported = 0u64;
     loop {
         tokio::select! {
-            _ = drain.tick() => writer.drain(&sink),
+            _ = drain.tick() => writer.drain(&mut sink),
             _ = stop.wait_for(|s| *s) => {
-                writer.drain(&sink);
+                writer.drain(&mut sink);
                 break;
             }
             _ = report.tick() => {
@@ -55,11 +94,10 @@ pub async fn write_access_log(group: Group, sink: AccessLog, mut stop: watch::Re
     }
 }
 
-/// The writer's state between drains: reused buffers and the open file of the current hour's
-/// stream.
+/// The writer's state between drains: its reused buffer and the open file of the current
+/// hour's stream.
 struct Writer {
     group: Group,
-    batch: Batch,
     buf: Vec<u8>,
     /// The hour (ms / 3,600,000) and file entries are being written to.
     file: Option<(u64, std::fs::File)>,
@@ -73,7 +111,6 @@ impl Writer {
     fn new(group: Group) -> Self {
         Self {
             group,
-            batch: Batch::default(),
             buf: Vec::with_capacity(1 << 20),
             file: None,
             second: None,
@@ -81,38 +118,16 @@ impl Writer {
         }
     }
 
-    /// Writes everything the sink holds.
-    fn drain(&mut self, sink: &AccessLog) {
-        sink.drain(&mut self.batch);
-        self.write_batch();
-    }
-
-    /// Formats the batch's entries as ALB lines, in time order (a stream reads best, and
-    /// `--since` seeks, in time order), one write per hourly stream; empties the batch.
-    fn write_batch(&mut self) {
-        if self.batch.is_empty() {
-            return;
-        }
-        let mut batch = std::mem::take(&mut self.batch);
-        let mut hour = None;
-        for entry in batch.sorted() {
-            let ms = entry
-                .time
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-            if hour.is_some_and(|h| h != ms / 3_600_000) {
-                self.flush(hour);
-            }
-            hour = Some(ms / 3_600_000);
-            self.push_stamp(ms);
-            // The line escapes control characters: it cannot break the stream's lines.
-            self.buf.push(b' ');
-            haven_proxy::write_alb_line(&mut self.buf, &entry);
-            self.buf.push(b'\n');
-        }
+    /// Writes everything the sink holds, in the order it hands entries over (a stream reads
+    /// best, and `--since` seeks, in time order), one write per hourly stream.
+    fn drain(&mut self, sink: &mut impl AccessLogSource) {
+        let mut lines = Lines {
+            writer: self,
+            hour: None,
+        };
+        sink.drain(&mut lines);
+        let hour = lines.hour;
         self.flush(hour);
-        batch.clear();
-        self.batch = batch;
     }
 
     /// The event's `<RFC 3339 ms>` stamp, the date and time of its second formatted once.

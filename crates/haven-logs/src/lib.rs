@@ -45,7 +45,7 @@ mod write;
 pub use agent::{
     Agent, AgentConfig, RETENTION_INTERVAL, SHIP_INTERVAL, TaskLogs, raw_path as task_output_path,
 };
-pub use alb::{ACCESS_LOG_CAPACITY, write_access_log};
+pub use alb::{ACCESS_LOG_CAPACITY, AccessLogSource, Lines, write_access_log};
 pub use error::{Error, Result};
 pub use group::{Group, GroupInfo, Layout, StreamFile, StreamInfo, discover};
 pub use read::{Event, Events, Query};

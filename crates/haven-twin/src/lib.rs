@@ -7,6 +7,7 @@
 //!                        └─ region process ×N ── tasks (own process groups, die with it)
 //! ```
 
+pub mod access_log;
 pub mod api;
 pub mod control;
 pub mod dashboard;

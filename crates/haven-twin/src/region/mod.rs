@@ -218,7 +218,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         );
         access_writers.push(tokio::spawn(haven_logs::write_access_log(
             group,
-            sink.clone(),
+            crate::access_log::AlbLogSource::new(sink.clone()),
             stop_rx.clone(),
         )));
         access_logs.push(sink.clone());
