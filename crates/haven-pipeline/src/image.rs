@@ -64,42 +64,6 @@ pub fn replicate(
     Ok(digest)
 }
 
-/// The spec's severity threshold in the registry's terms.
-pub fn severity(s: haven_spec::model::Severity) -> haven_registry::Severity {
-    use haven_spec::model::Severity as S;
-    match s {
-        S::None => haven_registry::Severity::None,
-        S::Low => haven_registry::Severity::Low,
-        S::Medium => haven_registry::Severity::Medium,
-        S::High => haven_registry::Severity::High,
-        S::Critical => haven_registry::Severity::Critical,
-    }
-}
-
-/// The spec's lifecycle policy in the registry's terms.
-pub fn lifecycle_rules(spec: &Spec) -> Vec<haven_registry::LifecycleRule> {
-    use haven_spec::model::{CountType as C, TagStatus as T};
-    spec.registry
-        .lifecycle
-        .iter()
-        .map(|r| haven_registry::LifecycleRule {
-            priority: r.priority,
-            description: r.description.clone(),
-            tag_status: match r.tag_status {
-                T::Tagged => haven_registry::TagStatus::Tagged,
-                T::Untagged => haven_registry::TagStatus::Untagged,
-                T::Any => haven_registry::TagStatus::Any,
-            },
-            tag_prefixes: r.tag_prefixes.clone(),
-            count_type: match r.count_type {
-                C::ImageCountMoreThan => haven_registry::CountType::ImageCountMoreThan,
-                C::SinceImagePushed => haven_registry::CountType::SinceImagePushed,
-            },
-            count: r.count,
-        })
-        .collect()
-}
-
 /// What a scan of an image built from `source_dir` checks: its Cargo.lock against the spec's
 /// advisory database.
 pub fn scan_options(spec: &Spec, source_dir: &Path) -> Result<haven_registry::ScanOptions, Error> {

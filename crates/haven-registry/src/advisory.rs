@@ -16,7 +16,7 @@ use serde::Serialize;
 use toml_edit::{DocumentMut, Item, Value};
 
 use crate::error::{Error, Result};
-use crate::severity::Severity;
+use haven_ecr::Severity;
 
 /// One advisory.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -14,7 +14,8 @@
 use std::collections::BTreeSet;
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
+use haven_ecr::{CountType, LifecycleRule, TagStatus};
+use serde::Serialize;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -24,52 +25,6 @@ use crate::tags::{Collected, tags_of};
 use crate::time::{millis, rfc3339_ms};
 
 const DAY_MS: u64 = 86_400_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TagStatus {
-    Tagged,
-    Untagged,
-    Any,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CountType {
-    /// Keep the `count` most recently pushed selected images.
-    ImageCountMoreThan,
-    /// Expire selected images pushed more than `count` days ago.
-    SinceImagePushed,
-}
-
-/// One rule of a lifecycle policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LifecycleRule {
-    pub priority: u32,
-    pub description: String,
-    pub tag_status: TagStatus,
-    /// For `tagged` rules only.
-    pub tag_prefixes: Vec<String>,
-    pub count_type: CountType,
-    pub count: u32,
-}
-
-impl LifecycleRule {
-    /// Whether the rule selects an image with these tags.
-    pub fn selects(&self, tags: &[String]) -> bool {
-        match self.tag_status {
-            TagStatus::Any => true,
-            TagStatus::Untagged => tags.is_empty(),
-            TagStatus::Tagged => {
-                !tags.is_empty()
-                    && self
-                        .tag_prefixes
-                        .iter()
-                        .all(|p| tags.iter().any(|t| t.starts_with(p.as_str())))
-            }
-        }
-    }
-}
 
 /// An image a rule expired (or would have, for one kept because it is in use).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

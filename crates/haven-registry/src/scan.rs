@@ -22,8 +22,8 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::layout::Registry;
 use crate::oci::Descriptor;
-use crate::severity::Severity;
 use crate::time::now_rfc3339;
+use haven_ecr::Severity;
 
 /// Files larger than this are scanned up to this size only (and the report says so): a
 /// secret is as likely at the start of a file as anywhere, and memory stays bounded.
@@ -325,10 +325,10 @@ fn walk_layer(reader: &mut impl Read, blob: &Path, digest: &Digest, walk: &mut W
                 path.clone()
             };
             walk.findings.push(Finding {
-                severity: hit.rule.severity,
+                severity: hit.rule.severity(),
                 kind: FindingKind::Secret,
-                id: hit.rule.id.to_owned(),
-                title: hit.rule.title.to_owned(),
+                id: hit.rule.id().to_owned(),
+                title: hit.rule.title().to_owned(),
                 location,
                 layer: Some(digest.clone()),
                 package: None,
@@ -423,62 +423,58 @@ fn parse_lockfile(text: &str) -> Result<Vec<Locked>, String> {
 }
 
 /// A kind of secret.
-#[derive(Debug)]
-pub(crate) struct SecretRule {
-    pub(crate) id: &'static str,
-    pub(crate) title: &'static str,
-    pub(crate) severity: Severity,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecretRule {
+    PrivateKey,
+    EncryptedPrivateKey,
+    AwsAccessKeyId,
+    AwsSecretAccessKey,
+    GithubToken,
+    SlackToken,
+    SlackWebhook,
+    StripeKey,
+    GoogleApiKey,
 }
 
-const PRIVATE_KEY: SecretRule = SecretRule {
-    id: "private-key",
-    title: "private key (PEM or OpenSSH)",
-    severity: Severity::Critical,
-};
-const ENCRYPTED_PRIVATE_KEY: SecretRule = SecretRule {
-    id: "encrypted-private-key",
-    title: "passphrase-protected private key",
-    severity: Severity::High,
-};
-const AWS_ACCESS_KEY_ID: SecretRule = SecretRule {
-    id: "aws-access-key-id",
-    title: "AWS access key id",
-    severity: Severity::High,
-};
-const AWS_SECRET_ACCESS_KEY: SecretRule = SecretRule {
-    id: "aws-secret-access-key",
-    title: "AWS secret access key",
-    severity: Severity::Critical,
-};
-const GITHUB_TOKEN: SecretRule = SecretRule {
-    id: "github-token",
-    title: "GitHub token",
-    severity: Severity::High,
-};
-const SLACK_TOKEN: SecretRule = SecretRule {
-    id: "slack-token",
-    title: "Slack token",
-    severity: Severity::High,
-};
-const SLACK_WEBHOOK: SecretRule = SecretRule {
-    id: "slack-webhook",
-    title: "Slack incoming webhook URL",
-    severity: Severity::Medium,
-};
-const STRIPE_KEY: SecretRule = SecretRule {
-    id: "stripe-live-key",
-    title: "Stripe live secret key",
-    severity: Severity::High,
-};
-const GOOGLE_API_KEY: SecretRule = SecretRule {
-    id: "google-api-key",
-    title: "Google API key",
-    severity: Severity::Medium,
-};
+impl SecretRule {
+    /// Its id in reports, its title and its severity.
+    fn describe(self) -> (&'static str, &'static str, Severity) {
+        use Severity::{Critical, High, Medium};
+        match self {
+            Self::PrivateKey => ("private-key", "private key (PEM or OpenSSH)", Critical),
+            Self::EncryptedPrivateKey => (
+                "encrypted-private-key",
+                "passphrase-protected private key",
+                High,
+            ),
+            Self::AwsAccessKeyId => ("aws-access-key-id", "AWS access key id", High),
+            Self::AwsSecretAccessKey => {
+                ("aws-secret-access-key", "AWS secret access key", Critical)
+            }
+            Self::GithubToken => ("github-token", "GitHub token", High),
+            Self::SlackToken => ("slack-token", "Slack token", High),
+            Self::SlackWebhook => ("slack-webhook", "Slack incoming webhook URL", Medium),
+            Self::StripeKey => ("stripe-live-key", "Stripe live secret key", High),
+            Self::GoogleApiKey => ("google-api-key", "Google API key", Medium),
+        }
+    }
+
+    pub(crate) fn id(self) -> &'static str {
+        self.describe().0
+    }
+
+    pub(crate) fn title(self) -> &'static str {
+        self.describe().1
+    }
+
+    pub(crate) fn severity(self) -> Severity {
+        self.describe().2
+    }
+}
 
 /// A secret found at `offset`.
 pub(crate) struct Hit {
-    pub(crate) rule: &'static SecretRule,
+    pub(crate) rule: SecretRule,
     pub(crate) offset: usize,
 }
 
@@ -500,7 +496,7 @@ pub(crate) fn find_secrets(b: &[u8]) -> Vec<Hit> {
         };
         match found {
             Some((rule, len)) => {
-                if !hits.iter().any(|h| h.rule.id == rule.id) {
+                if !hits.iter().any(|h| h.rule == rule) {
                     hits.push(Hit { rule, offset: i });
                 }
                 i += len.max(1);
@@ -528,7 +524,7 @@ fn run(b: &[u8], at: usize, f: impl Fn(u8) -> bool) -> usize {
 
 /// `-----BEGIN <label> PRIVATE KEY-----`, a base64 body of at least 64 characters, and the
 /// END line: a string constant in a binary has no body.
-fn pem_private_key(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
+fn pem_private_key(b: &[u8], i: usize) -> Option<(SecretRule, usize)> {
     const BEGIN: &[u8] = b"-----BEGIN ";
     if !b[i..].starts_with(BEGIN) {
         return None;
@@ -563,16 +559,16 @@ fn pem_private_key(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
     }
     let encrypted = label.starts_with(b"ENCRYPTED") || body.windows(9).any(|w| w == b"ENCRYPTED");
     let rule = if encrypted {
-        &ENCRYPTED_PRIVATE_KEY
+        SecretRule::EncryptedPrivateKey
     } else {
-        &PRIVATE_KEY
+        SecretRule::PrivateKey
     };
     Some((rule, body_start - i + end))
 }
 
 /// `AKIA` (long-term) or `ASIA` (temporary) and 16 of `[A-Z0-9]`, a word of its own. AWS's
 /// documentation keys (ending in `EXAMPLE`) are not secrets.
-fn aws_key_id(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
+fn aws_key_id(b: &[u8], i: usize) -> Option<(SecretRule, usize)> {
     let prefix = b.get(i..i + 4)?;
     if !(prefix == b"AKIA" || prefix == b"ASIA") || !starts_word(b, i) {
         return None;
@@ -581,12 +577,12 @@ fn aws_key_id(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
     if n != 16 || b.get(i + 20).is_some_and(|c| alnum(*c)) || b[i + 13..i + 20] == *b"EXAMPLE" {
         return None;
     }
-    Some((&AWS_ACCESS_KEY_ID, 20))
+    Some((SecretRule::AwsAccessKeyId, 20))
 }
 
 /// `aws_secret_access_key = <40 of [A-Za-z0-9/+]>` and its spellings (`SecretAccessKey` in
 /// JSON, `AWS_SECRET_ACCESS_KEY=` in env files): the name makes the 40 characters a key.
-fn aws_secret_key(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
+fn aws_secret_key(b: &[u8], i: usize) -> Option<(SecretRule, usize)> {
     const NAMES: [&[u8]; 3] = [
         b"secret_access_key",
         b"secret-access-key",
@@ -614,18 +610,18 @@ fn aws_secret_key(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
     if value.windows(7).any(|w| w == b"EXAMPLE") {
         return None;
     }
-    Some((&AWS_SECRET_ACCESS_KEY, j + n - i))
+    Some((SecretRule::AwsSecretAccessKey, j + n - i))
 }
 
 /// `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` and 36 alphanumerics; `github_pat_` and 82.
-fn github_token(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
+fn github_token(b: &[u8], i: usize) -> Option<(SecretRule, usize)> {
     if !starts_word(b, i) {
         return None;
     }
     let rest = &b[i..];
     if rest.starts_with(b"github_pat_") {
         let n = run(b, i + 11, |c| alnum(c) || c == b'_');
-        return (n == 82).then_some((&GITHUB_TOKEN, 11 + n));
+        return (n == 82).then_some((SecretRule::GithubToken, 11 + n));
     }
     let classic = rest.len() >= 4
         && rest.starts_with(b"gh")
@@ -635,12 +631,12 @@ fn github_token(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
         return None;
     }
     let n = run(b, i + 4, alnum);
-    (n == 36 && b.get(i + 40) != Some(&b'_')).then_some((&GITHUB_TOKEN, 40))
+    (n == 36 && b.get(i + 40) != Some(&b'_')).then_some((SecretRule::GithubToken, 40))
 }
 
 /// `xoxb-`, `xoxp-`, `xoxa-`, `xoxr-`, `xoxs-`, then a numeric id of 8+ digits, `-`, and 8+
 /// more token characters.
-fn slack_token(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
+fn slack_token(b: &[u8], i: usize) -> Option<(SecretRule, usize)> {
     let rest = &b[i..];
     if !(rest.len() > 5
         && rest.starts_with(b"xox")
@@ -655,11 +651,11 @@ fn slack_token(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
         return None;
     }
     let tail = run(b, i + 6 + digits, |c| alnum(c) || c == b'-');
-    (tail >= 8).then_some((&SLACK_TOKEN, 6 + digits + tail))
+    (tail >= 8).then_some((SecretRule::SlackToken, 6 + digits + tail))
 }
 
 /// `https://hooks.slack.com/services/T.../B.../<secret>`.
-fn slack_webhook(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
+fn slack_webhook(b: &[u8], i: usize) -> Option<(SecretRule, usize)> {
     const PREFIX: &[u8] = b"hooks.slack.com/services/T";
     if !b[i..].starts_with(PREFIX) {
         return None;
@@ -678,26 +674,26 @@ fn slack_webhook(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
         return None;
     }
     let secret = run(b, j + 1, alnum);
-    (secret >= 20).then_some((&SLACK_WEBHOOK, j + 1 + secret - i))
+    (secret >= 20).then_some((SecretRule::SlackWebhook, j + 1 + secret - i))
 }
 
 /// `sk_live_` or `rk_live_` and 24+ alphanumerics.
-fn stripe_key(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
+fn stripe_key(b: &[u8], i: usize) -> Option<(SecretRule, usize)> {
     let rest = &b[i..];
     if !(rest.starts_with(b"sk_live_") || rest.starts_with(b"rk_live_")) || !starts_word(b, i) {
         return None;
     }
     let n = run(b, i + 8, alnum);
-    (n >= 24).then_some((&STRIPE_KEY, 8 + n))
+    (n >= 24).then_some((SecretRule::StripeKey, 8 + n))
 }
 
 /// `AIza` and 35 of `[A-Za-z0-9_-]`, a word of its own.
-fn google_api_key(b: &[u8], i: usize) -> Option<(&'static SecretRule, usize)> {
+fn google_api_key(b: &[u8], i: usize) -> Option<(SecretRule, usize)> {
     if !b[i..].starts_with(b"AIza") || !starts_word(b, i) {
         return None;
     }
     let n = run(b, i + 4, |c| alnum(c) || c == b'_' || c == b'-');
-    (n == 35).then_some((&GOOGLE_API_KEY, 39))
+    (n == 35).then_some((SecretRule::GoogleApiKey, 39))
 }
 
 #[cfg(test)]
@@ -730,7 +726,7 @@ mod tests {
     fn check(text: &str, expect: &[&str]) {
         let ids: Vec<&str> = find_secrets(text.as_bytes())
             .iter()
-            .map(|h| h.rule.id)
+            .map(|h| h.rule.id())
             .collect();
         assert_eq!(ids, expect, "{text:?}");
     }

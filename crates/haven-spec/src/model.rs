@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+// One definition of ECR's vocabulary for the spec, the templates and the ECR twin.
+pub use haven_ecr::{CountType, LifecycleRule, Severity, TagStatus};
+
 use crate::cidr::Cidr;
 use crate::duration::Dur;
 
@@ -207,16 +210,6 @@ pub enum Encryption {
     Aes256,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    None,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct Registry {
     pub scan_on_push: bool,
@@ -230,32 +223,6 @@ pub struct Registry {
     /// relative to the spec's directory; [`Spec::path`] resolves them.
     pub advisory_db: Option<PathBuf>,
     pub lifecycle: Vec<LifecycleRule>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TagStatus {
-    Tagged,
-    Untagged,
-    Any,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CountType {
-    ImageCountMoreThan,
-    /// Counted in days, as ECR does.
-    SinceImagePushed,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LifecycleRule {
-    pub priority: u32,
-    pub description: String,
-    pub tag_status: TagStatus,
-    pub tag_prefixes: Vec<String>,
-    pub count_type: CountType,
-    pub count: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]

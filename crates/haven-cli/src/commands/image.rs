@@ -118,7 +118,7 @@ pub fn build(
                 .scan(&digest, opts)
                 .with_context(|| format!("cannot scan {tag} on push"))?;
             printer.status("Scanned", &format!("{tag}: {}", report.summary()));
-            let threshold = haven_pipeline::image::severity(o.spec.registry.scan_fail_severity);
+            let threshold = o.spec.registry.scan_fail_severity;
             if report.fails_at(threshold) {
                 printer.warn(&format!(
                     "{tag} has findings at or above {threshold} (registry.scan_fail_severity): \
@@ -322,7 +322,7 @@ pub fn scan(printer: &Printer, spec: &Path, reference: &str) -> anyhow::Result<E
         .registry
         .scan(reference, &opts)
         .with_context(|| format!("cannot scan `{reference}`"))?;
-    let threshold = haven_pipeline::image::severity(o.spec.registry.scan_fail_severity);
+    let threshold = o.spec.registry.scan_fail_severity;
     let failed = report.fails_at(threshold);
     let lockfiles = report.lockfiles.len();
     printer.status(
@@ -512,7 +512,7 @@ pub fn apply_lifecycle(
     let in_use = haven_pipeline::image::in_use(spec, paths, registry)?;
     registry
         .apply_lifecycle(
-            &haven_pipeline::image::lifecycle_rules(spec),
+            &spec.registry.lifecycle,
             &in_use,
             SystemTime::now(),
             dry_run,
@@ -651,12 +651,12 @@ mod tests {
     }
 
     #[test]
-    fn the_spec_policies_convert_to_the_registry_types() {
+    fn the_spec_policies_are_the_registry_types() {
         let (_tmp, spec) = project();
         let spec = haven_spec::load(&spec).unwrap().spec;
-        let rules = haven_pipeline::image::lifecycle_rules(&spec);
         assert_eq!(
-            rules
+            spec.registry
+                .lifecycle
                 .iter()
                 .map(|r| (r.priority, r.tag_status, r.count_type, r.count))
                 .collect::<Vec<_>>(),
@@ -676,16 +676,8 @@ mod tests {
             ]
         );
         assert_eq!(
-            haven_pipeline::image::severity(spec.registry.scan_fail_severity),
+            spec.registry.scan_fail_severity,
             haven_registry::Severity::High
-        );
-        assert!(
-            haven_pipeline::image::severity(haven_spec::model::Severity::None)
-                < haven_pipeline::image::severity(haven_spec::model::Severity::Low)
-        );
-        assert!(
-            haven_pipeline::image::severity(haven_spec::model::Severity::High)
-                < haven_pipeline::image::severity(haven_spec::model::Severity::Critical)
         );
     }
 

@@ -186,7 +186,7 @@ pub(crate) async fn build(
                         f.severity, f.id, f.location, f.title
                     ));
                 }
-                let threshold = image::severity(spec.registry.scan_fail_severity);
+                let threshold = spec.registry.scan_fail_severity;
                 if report.fails_at(threshold) {
                     return Err(format!(
                         "the scan of {tag} found {} at or above the threshold ({threshold}):\n{}",
@@ -201,7 +201,7 @@ pub(crate) async fn build(
                 let used = image::in_use(&spec, &paths, &primary).map_err(|e| e.to_string())?;
                 let outcome = primary
                     .apply_lifecycle(
-                        &image::lifecycle_rules(&spec),
+                        &spec.registry.lifecycle,
                         &used,
                         std::time::SystemTime::now(),
                         false,
