@@ -18,57 +18,94 @@ fn encode_path(key: &str) -> String {
     out
 }
 
-fn encode_query(value: &str) -> String {
-    encode_path(value).replace('/', "%2F")
-}
+/// An element's name and the text of some of its children.
+type Record = (String, Vec<Option<String>>);
 
-fn xml_unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        let Some(end) = rest.find(';') else { break };
-        let entity = &rest[1..end];
-        let ch = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
-                .ok()
-                .and_then(char::from_u32),
-            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
-            _ => None,
-        };
-        match ch {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[end + 1..];
+/// For each element named one of `entries` (at any depth), its name and the text of its direct
+/// children named in `fields` (in `fields`' order; `None` when absent). Entities and character
+/// references are resolved, CDATA is taken as it is.
+fn records(xml: &[u8], entries: &[&str], fields: &[&str]) -> Result<Vec<Record>, String> {
+    use quick_xml::events::Event;
+
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut out = Vec::new();
+    // Open elements' depth; the record being read (its depth, name, fields), and the field.
+    let mut depth = 0usize;
+    let mut current: Option<(usize, String, Vec<Option<String>>)> = None;
+    let mut field: Option<usize> = None;
+    let mut text = String::new();
+    let bad = |e: &dyn std::fmt::Display| format!("malformed XML: {e}");
+    loop {
+        let event = reader.read_event().map_err(|e| bad(&e))?;
+        let empty = matches!(event, Event::Empty(_));
+        match event {
+            Event::Start(e) | Event::Empty(e) => {
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                depth += 1;
+                match &mut current {
+                    None if entries.contains(&name.as_str()) => {
+                        current = Some((depth, name, vec![None; fields.len()]));
+                    }
+                    Some((d, _, values)) if depth == *d + 1 => {
+                        field = fields.iter().position(|f| *f == name);
+                        text.clear();
+                        if empty {
+                            if let Some(i) = field.take() {
+                                values[i] = Some(String::new());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                if empty {
+                    depth -= 1;
+                    if let Some((d, ..)) = &current {
+                        if *d > depth {
+                            out.extend(current.take().map(|(_, n, v)| (n, v)));
+                        }
+                    }
+                }
             }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
+            Event::End(_) => {
+                if let Some((d, _, values)) = &mut current {
+                    if depth == *d + 1 {
+                        if let Some(i) = field.take() {
+                            values[i] = Some(std::mem::take(&mut text));
+                        }
+                    } else if depth == *d {
+                        out.extend(current.take().map(|(_, n, v)| (n, v)));
+                    }
+                }
+                depth = depth.saturating_sub(1);
             }
+            Event::Text(t) if field.is_some() => {
+                text.push_str(&t.xml10_content().map_err(|e| bad(&e))?);
+            }
+            Event::CData(t) if field.is_some() => {
+                text.push_str(&t.decode().map_err(|e| bad(&e))?);
+            }
+            Event::GeneralRef(r) if field.is_some() => {
+                if let Some(c) = r.resolve_char_ref().map_err(|e| bad(&e))? {
+                    text.push(c);
+                } else {
+                    let name = r.decode().map_err(|e| bad(&e))?;
+                    let value = quick_xml::escape::resolve_predefined_entity(&name)
+                        .ok_or_else(|| format!("malformed XML: unknown entity `&{name};`"))?;
+                    text.push_str(value);
+                }
+            }
+            Event::Eof => return Ok(out),
+            _ => {}
         }
     }
-    out.push_str(rest);
-    out
 }
 
-/// The text of each `<tag>...</tag>` in `xml`, in order (S3's answers are flat enough for this).
-fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    let mut out = Vec::new();
-    let mut rest = xml;
-    while let Some(i) = rest.find(&open) {
-        let after = &rest[i + open.len()..];
-        let Some(j) = after.find(&close) else { break };
-        out.push(&after[..j]);
-        rest = &after[j + close.len()..];
-    }
-    out
+/// The text of the first `<entry><field>` in `xml`.
+fn first(xml: &[u8], entry: &str, field: &str) -> Option<String> {
+    records(xml, &[entry], &[field])
+        .ok()?
+        .into_iter()
+        .find_map(|(_, mut values)| values.pop().flatten())
 }
 
 /// The path of a bucket (and key): path-style on an emulator, virtual-hosted on AWS.
@@ -126,29 +163,33 @@ async fn s3(aws: &Aws, region: &str, call: S3Call<'_>) -> Result<RawResponse, Er
     if (200..300).contains(&response.status) {
         return Ok(response);
     }
-    let text = response.text();
-    let code = elements(&text, "Code").first().map(|c| (*c).to_owned());
-    let message = elements(&text, "Message")
-        .first()
-        .map_or_else(|| format!("HTTP {}", response.status), |m| xml_unescape(m));
+    let code = first(&response.body, "Error", "Code");
+    let message = first(&response.body, "Error", "Message")
+        .unwrap_or_else(|| format!("HTTP {}", response.status));
     Err(failed(code, message))
 }
 
 /// Deletes every object version and delete marker in the bucket (a versioned bucket keeps
-/// them all). A bucket that no longer exists is already empty.
+/// them all), a page of up to 1000 at a time with one DeleteObjects call. A bucket that no
+/// longer exists is already empty.
 pub async fn empty_bucket(aws: &Aws, region: &str, bucket: &str) -> Result<usize, Error> {
     let mut deleted = 0;
     let mut rounds = 0;
+    let failed = |action: &'static str, code: Option<String>, message: String| Error::Call {
+        stack: None,
+        region: region.to_owned(),
+        action,
+        code,
+        message: format!("bucket {bucket}: {message}"),
+    };
     loop {
         rounds += 1;
         if rounds > 10_000 {
-            return Err(Error::Call {
-                stack: None,
-                region: region.to_owned(),
-                action: "ListObjectVersions",
-                code: None,
-                message: format!("bucket {bucket} still lists objects after {deleted} deletions"),
-            });
+            return Err(failed(
+                "ListObjectVersions",
+                None,
+                format!("still lists objects after {deleted} deletions"),
+            ));
         }
         let call = S3Call {
             bucket,
@@ -164,45 +205,83 @@ pub async fn empty_bucket(aws: &Aws, region: &str, bucket: &str) -> Result<usize
             Err(Error::Call { code: Some(c), .. }) if c == "NoSuchBucket" => return Ok(deleted),
             Err(e) => return Err(e),
         };
-        let text = listing.text();
-        let mut objects = Vec::new();
-        for tag in ["Version", "DeleteMarker"] {
-            for entry in elements(&text, tag) {
-                let key = elements(entry, "Key").first().map(|k| xml_unescape(k));
-                let version = elements(entry, "VersionId")
-                    .first()
-                    .map(|v| xml_unescape(v));
-                if let Some(key) = key {
-                    objects.push((key, version));
-                }
-            }
-        }
+        let entries = records(
+            &listing.body,
+            &["Version", "DeleteMarker"],
+            &["Key", "VersionId"],
+        )
+        .map_err(|e| failed("ListObjectVersions", None, e))?;
+        let objects: Vec<(String, Option<String>)> = entries
+            .into_iter()
+            .filter_map(|(_, mut v)| {
+                let version = v.pop().flatten();
+                Some((v.pop().flatten()?, version))
+            })
+            .collect();
         if objects.is_empty() {
             return Ok(deleted);
         }
-        for (key, version) in &objects {
-            // Always name the version, `null` included: a DELETE without one would only add a
-            // delete marker to a versioned bucket.
-            let query = match version.as_deref() {
-                Some(v) => format!("versionId={}", encode_query(v)),
-                None => String::new(),
-            };
-            let call = S3Call {
-                bucket,
-                method: "DELETE",
-                key,
-                query,
-                headers: Vec::new(),
-                body: Vec::new(),
-                action: "DeleteObject",
-            };
-            match s3(aws, region, call).await {
-                Ok(_) => deleted += 1,
-                Err(Error::Call { code: Some(c), .. }) if c == "NoSuchKey" => {}
-                Err(e) => return Err(e),
+        let body = delete_request(&objects);
+        let call = S3Call {
+            bucket,
+            method: "POST",
+            key: "",
+            query: "delete=".into(),
+            // S3 refuses a DeleteObjects request without a checksum of its body: SHA-256 (the
+            // signer's hash algorithm) rather than Content-MD5, which would need an MD5 crate.
+            headers: vec![
+                ("content-type", "application/xml".into()),
+                ("x-amz-sdk-checksum-algorithm", "SHA256".into()),
+                ("x-amz-checksum-sha256", sha256_base64(&body)),
+            ],
+            body,
+            action: "DeleteObjects",
+        };
+        let answer = s3(aws, region, call).await?;
+        // Quiet mode: the answer lists only the objects that could not be deleted.
+        let errors = records(&answer.body, &["Error"], &["Key", "Code", "Message"])
+            .map_err(|e| failed("DeleteObjects", None, e))?;
+        let mut refused = 0;
+        for (_, v) in &errors {
+            let code = v[1].clone();
+            if code.as_deref() == Some("NoSuchKey") {
+                refused += 1;
+                continue;
             }
+            let key = v[0].clone().unwrap_or_default();
+            let message = v[2].clone().unwrap_or_else(|| "refused".into());
+            return Err(failed("DeleteObjects", code, format!("{key}: {message}")));
         }
+        deleted += objects.len() - refused;
     }
+}
+
+/// The body of a quiet DeleteObjects request for `objects` (key, version), at most 1000.
+fn delete_request(objects: &[(String, Option<String>)]) -> Vec<u8> {
+    use quick_xml::escape::escape;
+    let mut xml = String::from(
+        "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>",
+    );
+    for (key, version) in objects {
+        xml.push_str("<Object><Key>");
+        xml.push_str(&escape(key.as_str()));
+        xml.push_str("</Key>");
+        // Always name the version, `null` included: without one a versioned bucket would only
+        // get a delete marker.
+        if let Some(v) = version {
+            xml.push_str("<VersionId>");
+            xml.push_str(&escape(v.as_str()));
+            xml.push_str("</VersionId>");
+        }
+        xml.push_str("</Object>");
+    }
+    xml.push_str("</Delete>");
+    xml.into_bytes()
+}
+
+fn sha256_base64(body: &[u8]) -> String {
+    use sha2::Digest;
+    aws_smithy_types::base64::encode(sha2::Sha256::digest(body))
 }
 
 /// Uploads a template body and returns the URL CloudFormation reads it from.
@@ -254,10 +333,13 @@ pub async fn account_id(aws: &Aws, region: &str) -> Result<String, Error> {
         })
         .await
         .map_err(failed)?;
-    let text = response.text();
-    match elements(&text, "Account").first() {
-        Some(a) if (200..300).contains(&response.status) => Ok((*a).to_owned()),
-        _ => Err(failed(format!("HTTP {}: {text}", response.status))),
+    match first(&response.body, "GetCallerIdentityResult", "Account") {
+        Some(a) if (200..300).contains(&response.status) => Ok(a),
+        _ => Err(failed(format!(
+            "HTTP {}: {}",
+            response.status,
+            response.text()
+        ))),
     }
 }
 
@@ -267,19 +349,78 @@ mod tests {
 
     #[test]
     fn parses_listings() {
-        let xml = "<ListVersionsResult><Version><Key>a&amp;b.json</Key><VersionId>v1</VersionId>\
-                   </Version><DeleteMarker><Key>c</Key><VersionId>null</VersionId></DeleteMarker>\
-                   </ListVersionsResult>";
-        let v = elements(xml, "Version");
-        assert_eq!(v.len(), 1);
-        assert_eq!(xml_unescape(elements(v[0], "Key")[0]), "a&b.json");
-        assert_eq!(elements(xml, "DeleteMarker").len(), 1);
-        assert_eq!(xml_unescape("&#65;&#x42;&bogus;"), "AB&bogus;");
+        let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+            <ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+            <Name>b</Name><Version><Key>a&amp;b &#65;&#x42;.json</Key><VersionId>v1</VersionId>
+            <Owner><ID>x</ID></Owner></Version><DeleteMarker><Key><![CDATA[c<d]]></Key>
+            <VersionId>null</VersionId></DeleteMarker><Version><Key>e</Key></Version>
+            </ListVersionsResult>"#;
+        let got = records(xml, &["Version", "DeleteMarker"], &["Key", "VersionId"]);
+        let want = vec![
+            ("Version", Some("a&b AB.json"), Some("v1")),
+            ("DeleteMarker", Some("c<d"), Some("null")),
+            ("Version", Some("e"), None),
+        ];
+        let want: Vec<Record> = want
+            .into_iter()
+            .map(|(n, k, v)| (n.into(), vec![k.map(Into::into), v.map(Into::into)]))
+            .collect();
+        assert_eq!(got, Ok(want));
+        // An unknown entity or broken nesting is an error, not a silently wrong key.
+        assert!(records(b"<V><Key>&bogus;</Key></V>", &["V"], &["Key"]).is_err());
+        assert!(records(b"<V><Key>a</V></Key>", &["V"], &["Key"]).is_err());
+    }
+
+    #[test]
+    fn reads_errors_and_account() {
+        let err = b"<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not \
+                    exist &lt;b&gt;</Message><BucketName>b</BucketName></Error>";
+        assert_eq!(first(err, "Error", "Code").as_deref(), Some("NoSuchBucket"));
+        assert_eq!(
+            first(err, "Error", "Message").as_deref(),
+            Some("The specified bucket does not exist <b>")
+        );
+        let sts = b"<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn</Arn>\
+                    <Account>123456789012</Account></GetCallerIdentityResult>\
+                    </GetCallerIdentityResponse>";
+        assert_eq!(
+            first(sts, "GetCallerIdentityResult", "Account").as_deref(),
+            Some("123456789012")
+        );
+        assert_eq!(first(b"<html>502</html>", "Error", "Code"), None);
+    }
+
+    #[test]
+    fn delete_requests_escape_and_name_versions() {
+        let body = delete_request(&[
+            ("a&b<c>.txt".into(), Some("v\"1".into())),
+            ("plain".into(), None),
+        ]);
+        let text = String::from_utf8(body.clone()).unwrap_or_default();
+        assert!(text.starts_with(
+            "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
+        ));
+        // What S3 reads back is what was listed.
+        let objects = records(&body, &["Object"], &["Key", "VersionId"]);
+        assert_eq!(
+            objects,
+            Ok(vec![
+                (
+                    "Object".into(),
+                    vec![Some("a&b<c>.txt".into()), Some("v\"1".into())]
+                ),
+                ("Object".into(), vec![Some("plain".into()), None]),
+            ])
+        );
+        // The checksum S3 checks: base64 of the body's SHA-256.
+        assert_eq!(
+            sha256_base64(b""),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
     }
 
     #[test]
     fn encodes_keys() {
         assert_eq!(encode_path("haven/a b+c.json"), "haven/a%20b%2Bc.json");
-        assert_eq!(encode_query("x/y"), "x%2Fy");
     }
 }
