@@ -10,6 +10,7 @@ mod diag;
 mod duration;
 mod load;
 pub mod model;
+mod render;
 mod resolve;
 pub mod schema;
 pub mod settings;

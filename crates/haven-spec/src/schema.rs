@@ -2,13 +2,14 @@
 //!
 //! These are the only types that derive `Deserialize`. Enums, durations and CIDRs are plain
 //! strings and numbers are `i64` here, so that validation (in `model`) can report every problem
-//! at once with its key path and a hint, instead of serde stopping at the first.
+//! at once with its key path and a hint, instead of serde stopping at the first. `Serialize`
+//! writes a resolved spec back as a document (`haven show`).
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Document {
     pub project: Option<Project>,
@@ -25,14 +26,14 @@ pub struct Document {
     pub local: Option<Local>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
     pub name: Option<String>,
     pub tags: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Region {
     pub name: Option<String>,
@@ -44,7 +45,7 @@ pub struct Region {
     pub nat: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     pub name: Option<String>,
@@ -66,7 +67,7 @@ pub struct Service {
     pub deployment: Option<Deployment>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheck {
     pub path: Option<String>,
@@ -78,7 +79,7 @@ pub struct HealthCheck {
     pub grace_period: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoadBalancer {
     pub algorithm: Option<String>,
@@ -87,7 +88,7 @@ pub struct LoadBalancer {
     pub certificate_arn: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scaling {
     pub cpu_target: Option<i64>,
@@ -96,7 +97,7 @@ pub struct Scaling {
     pub scale_in_cooldown: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Deployment {
     pub strategy: Option<String>,
@@ -110,14 +111,14 @@ pub struct Deployment {
     pub max_5xx_percent: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Environments {
     pub staging: Option<Environment>,
     pub production: Option<Environment>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     pub enabled: Option<bool>,
@@ -129,7 +130,7 @@ pub struct Environment {
     pub environment: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Registry {
     pub scan_on_push: Option<bool>,
@@ -141,7 +142,7 @@ pub struct Registry {
     pub lifecycle: Option<Vec<LifecycleRule>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LifecycleRule {
     pub priority: Option<i64>,
@@ -152,7 +153,7 @@ pub struct LifecycleRule {
     pub count: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     pub repository: Option<String>,
@@ -161,7 +162,7 @@ pub struct Source {
     pub replicate: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Build {
     pub buildspec: Option<String>,
@@ -171,7 +172,7 @@ pub struct Build {
     pub image: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
     pub execution_mode: Option<String>,
@@ -179,7 +180,7 @@ pub struct Pipeline {
     pub approval: Option<Approval>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
     pub enabled: Option<bool>,
@@ -187,7 +188,7 @@ pub struct Approval {
     pub notify: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Monitoring {
     pub log_retention_days: Option<i64>,
@@ -196,7 +197,7 @@ pub struct Monitoring {
     pub alarms: Option<Alarms>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Alarms {
     pub cpu: Option<Alarm>,
@@ -206,7 +207,7 @@ pub struct Alarms {
     pub pipeline_failure: Option<Alarm>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Alarm {
     pub enabled: Option<bool>,
@@ -217,14 +218,14 @@ pub struct Alarm {
     pub missing_data: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Notifications {
     pub from: Option<String>,
     pub topics: Option<BTreeMap<String, Topic>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Topic {
     pub email: Option<Vec<String>>,
@@ -232,7 +233,7 @@ pub struct Topic {
     pub webhook_secret: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Routing {
     pub mode: Option<String>,
@@ -243,7 +244,7 @@ pub struct Routing {
     pub hosted_zone_id: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Local {
     pub state_dir: Option<String>,
