@@ -526,14 +526,12 @@ fn parse_metrics_query(query: &str) -> Result<MetricsRequest, String> {
     let mut stats = Vec::new();
     let mut period = Duration::from_secs(60);
     let mut since = Duration::from_secs(3600);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = percent_decode(k).ok_or_else(|| format!("`{pair}` is not URL-encoded text"))?;
-        let v = percent_decode(v).ok_or_else(|| format!("`{pair}` is not URL-encoded text"))?;
-        match k.as_str() {
-            "region" => region = Some(v),
-            "namespace" => namespace = Some(v),
-            "metric" => metric = Some(v),
+    // As browsers encode forms (`+` for space, `%XX`); a malformed escape stays as written.
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "region" => region = Some(v.into_owned()),
+            "namespace" => namespace = Some(v.into_owned()),
+            "metric" => metric = Some(v.into_owned()),
             "dim" => {
                 let (name, value) = v
                     .split_once('=')
@@ -581,28 +579,6 @@ fn duration(name: &str, text: &str) -> Result<Duration, String> {
         return Err(format!("{name} must be longer than 0 seconds"));
     }
     Ok(d)
-}
-
-/// `%XX` escapes and `+` for space, as browsers encode query strings; `None` when the result
-/// is not UTF-8 or an escape is malformed.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 /// GetMetricStatistics on a region's `metrics.db`, answered as `haven metrics get --json` is.
@@ -724,11 +700,13 @@ mod tests {
             ("region=r&namespace=n&metric=m&period=0", "period must be"),
             ("region=r&namespace=n&metric=m&since=soon", "since `soon`"),
             ("region=r&namespace=n&metric=m&colour=red", "`colour`"),
-            ("region=%zz", "not URL-encoded"),
         ] {
             let err = parse_metrics_query(query).unwrap_err();
             assert!(err.contains(fault), "{query}: {err}");
         }
+        // A malformed escape is kept as written, as browsers and the URL standard keep it.
+        let odd = parse_metrics_query("region=%zz+1&namespace=n&metric=m%2Fs").unwrap();
+        assert_eq!((odd.region.as_str(), odd.metric.as_str()), ("%zz 1", "m/s"));
     }
 
     #[test]
