@@ -139,15 +139,26 @@ fn artifact_bucket(b: &mut Builder, cx: Cx<'_>, region: &Region, key: &Expr) {
 
 /// A CodeBuild project's particulars; the rest is common to haven's projects.
 struct ProjectDef {
-    name: String,
+    /// `build`: names the project, its role and its log group (`BuildRole`, ...).
+    kind: &'static str,
+    /// What the role is for, as its description says.
+    purpose: &'static str,
+    /// What the role may do beyond writing the project's logs.
+    statements: Vec<Statement>,
     description: String,
-    role: &'static str,
     buildspec: String,
     environment: BuildEnvironment,
     timeout_minutes: u64,
-    log_group: String,
     /// Source and artifacts come from CodePipeline, or the buildspec fetches its own.
     in_pipeline: bool,
+}
+
+/// What the pipeline is made of: the secondary regions' artifact keys, by region, and the
+/// projects its Build stage runs.
+struct PipelineParts {
+    keys: BTreeMap<String, Expr>,
+    build_project: String,
+    release_project: String,
 }
 
 struct Primary<'a> {
@@ -160,10 +171,12 @@ struct Primary<'a> {
 impl Primary<'_> {
     fn build(&self, b: &mut Builder, user: &UserBuildspec) {
         self.branch_protection(b);
-        let secondary_keys = self.secondary_keys(b);
-        let build_project = self.build_project(b, user);
-        let release_project = self.release_project(b);
-        self.pipeline(b, &secondary_keys, &build_project, &release_project);
+        let parts = PipelineParts {
+            keys: self.secondary_keys(b),
+            build_project: self.build_project(b, user),
+            release_project: self.release_project(b),
+        };
+        self.pipeline(b, &parts);
         self.triggers(b);
     }
 
@@ -313,16 +326,31 @@ impl Primary<'_> {
         })
     }
 
-    fn codebuild(&self, p: ProjectDef) -> CodeBuildProject {
+    /// A project with its log group and its role, added as `<Kind>LogGroup`, `<Kind>Role` and
+    /// `<Kind>Project`; returns the project's name.
+    fn add_project(&self, b: &mut Builder, p: ProjectDef) -> String {
+        let id = {
+            let mut c = p.kind.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        };
+        let name = self.names().codebuild(p.kind);
+        let log_group = self.log_group(b, &format!("{id}LogGroup"), p.kind);
+        let mut statements = vec![iam::write_logs(&log_group)];
+        statements.extend(p.statements);
+        let role_id = format!("{id}Role");
+        let role = self.role(p.kind, p.purpose, "codebuild.amazonaws.com", statements);
+        b.add(&role_id, role);
         let (source, artifacts) = if p.in_pipeline {
             ("CODEPIPELINE", "CODEPIPELINE")
         } else {
             ("NO_SOURCE", "NO_ARTIFACTS")
         };
-        CodeBuildProject {
-            name: p.name,
+        let project = CodeBuildProject {
+            name: name.clone(),
             description: p.description,
-            service_role: Expr::get_att(p.role, "Arn"),
+            service_role: Expr::get_att(&role_id, "Arn"),
             encryption_key: self.key.clone(),
             timeout_in_minutes: p.timeout_minutes,
             source: BuildSource {
@@ -334,11 +362,13 @@ impl Primary<'_> {
             logs_config: LogsConfig {
                 cloud_watch_logs: CloudWatchLogs {
                     status: "ENABLED",
-                    group_name: p.log_group,
+                    group_name: log_group,
                 },
             },
             ..CodeBuildProject::default()
-        }
+        };
+        b.add(&format!("{id}Project"), project);
+        name
     }
 
     fn tools_environment(&self) -> BuildEnvironment {
@@ -355,11 +385,8 @@ impl Primary<'_> {
     /// The user's build: tests, image build, push. Docker needs privileged mode.
     fn build_project(&self, b: &mut Builder, user: &UserBuildspec) -> String {
         let n = self.names();
-        let name = n.codebuild("build");
-        let log_group = self.log_group(b, "BuildLogGroup", "build");
         let repo = n.repository();
-        let mut statements = vec![iam::write_logs(&log_group)];
-        statements.extend(self.artifacts_access());
+        let mut statements = self.artifacts_access();
         statements.push(
             Statement::allow(&["ecr:GetAuthorizationToken"], vec![Expr::str("*")]).sid("EcrLogin"),
         );
@@ -378,23 +405,19 @@ impl Primary<'_> {
             )
             .sid("PushImage"),
         );
-        let role = self.role(
-            "build",
-            "CodeBuild runs the user's buildspec: tests, image build, push",
-            "codebuild.amazonaws.com",
-            statements,
-        );
-        b.add("BuildRole", role);
         let build = &self.cx.spec.build;
         let arm = is_arm_image(&build.image);
-        let project = self.codebuild(ProjectDef {
-            name: name.clone(),
-            description: format!(
+        self.add_project(
+            b,
+            ProjectDef {
+                kind: "build",
+                purpose: "CodeBuild runs the user's buildspec: tests, image build, push",
+                statements,
+                description: format!(
                 "{}: runs {} (unit tests, image build, push to ECR)",
                 n.project(),
                 user.path.display()
             ),
-            role: "BuildRole",
             buildspec: user.generated(),
             environment: BuildEnvironment {
                 r#type: if arm { "ARM_CONTAINER" } else { "LINUX_CONTAINER" },
@@ -418,20 +441,15 @@ impl Primary<'_> {
                 ],
             },
             timeout_minutes: build.timeout.as_secs().div_ceil(60),
-            log_group,
             in_pipeline: true,
-        });
-        b.add("BuildProject", project);
-        name
+        },
+        )
     }
 
     /// Haven's release checks between Build and the deploys (see `buildspec::release`).
     fn release_project(&self, b: &mut Builder) -> String {
         let n = self.names();
-        let name = n.codebuild("release");
-        let log_group = self.log_group(b, "ReleaseLogGroup", "release");
-        let mut statements = vec![iam::write_logs(&log_group)];
-        statements.extend(self.artifacts_access());
+        let mut statements = self.artifacts_access();
         statements.push(
             Statement::allow(
                 &["ecr:DescribeImageScanFindings", "ecr:DescribeImages"],
@@ -443,37 +461,30 @@ impl Primary<'_> {
             )
             .sid("InspectImages"),
         );
-        let role = self.role(
-            "release",
-            "CodeBuild checks the image's scan findings and replicas",
-            "codebuild.amazonaws.com",
-            statements,
-        );
-        b.add("ReleaseRole", role);
-        let project = self.codebuild(ProjectDef {
-            name: name.clone(),
-            description: format!(
+        self.add_project(
+            b,
+            ProjectDef {
+                kind: "release",
+                purpose: "CodeBuild checks the image's scan findings and replicas",
+                statements,
+                description: format!(
                 "{}: fails on scan findings, waits for replicas, writes each region's image definitions",
                 n.project()
             ),
-            role: "ReleaseRole",
             buildspec: buildspec::release(self.cx.spec),
             environment: self.tools_environment(),
             timeout_minutes: 30,
-            log_group,
             in_pipeline: true,
-        });
-        b.add("ReleaseProject", project);
-        name
+        },
+        )
     }
 
-    fn pipeline(
-        &self,
-        b: &mut Builder,
-        keys: &BTreeMap<String, Expr>,
-        build_project: &str,
-        release_project: &str,
-    ) {
+    fn pipeline(&self, b: &mut Builder, parts: &PipelineParts) {
+        let PipelineParts {
+            keys,
+            build_project,
+            release_project,
+        } = parts;
         let n = self.names();
         let spec = self.cx.spec;
         let primary = &self.region.name;
@@ -545,7 +556,7 @@ impl Primary<'_> {
                         name: "Build".into(),
                         action_type_id: kind("Build", "CodeBuild"),
                         run_order: 1,
-                        configuration: config(&[("ProjectName", build_project.into())]),
+                        configuration: config(&[("ProjectName", build_project.as_str().into())]),
                         input_artifacts: artifact("Source"),
                         output_artifacts: artifact("Build"),
                         ..Action::default()
@@ -554,7 +565,7 @@ impl Primary<'_> {
                         name: "Release".into(),
                         action_type_id: kind("Build", "CodeBuild"),
                         run_order: 2,
-                        configuration: config(&[("ProjectName", release_project.into())]),
+                        configuration: config(&[("ProjectName", release_project.as_str().into())]),
                         input_artifacts: artifact("Build"),
                         output_artifacts: artifact("Release"),
                         ..Action::default()
@@ -632,7 +643,7 @@ impl Primary<'_> {
             (None, stores)
         };
 
-        self.pipeline_role(b, keys, build_project, release_project);
+        self.pipeline_role(b, parts);
         b.add(
             "Pipeline",
             Resource::new(Pipeline {
@@ -655,13 +666,12 @@ impl Primary<'_> {
         );
     }
 
-    fn pipeline_role(
-        &self,
-        b: &mut Builder,
-        keys: &BTreeMap<String, Expr>,
-        build_project: &str,
-        release_project: &str,
-    ) {
+    fn pipeline_role(&self, b: &mut Builder, parts: &PipelineParts) {
+        let PipelineParts {
+            keys,
+            build_project,
+            release_project,
+        } = parts;
         let n = self.names();
         let spec = self.cx.spec;
         let mut buckets = Vec::new();
@@ -832,10 +842,7 @@ impl Primary<'_> {
 
     fn mirror(&self, b: &mut Builder) {
         let n = self.names();
-        let name = n.codebuild("mirror");
-        let log_group = self.log_group(b, "MirrorLogGroup", "mirror");
         let mut statements = vec![
-            iam::write_logs(&log_group),
             iam::use_key(vec![self.key.clone()]),
             Statement::allow(
                 &["codecommit:GitPull"],
@@ -854,27 +861,22 @@ impl Primary<'_> {
             )
             .sid("PushReplicas"),
         );
-        let role = self.role(
-            "mirror",
-            "CodeBuild mirrors the repository to the secondary regions",
-            "codebuild.amazonaws.com",
-            statements,
+        let name = self.add_project(
+            b,
+            ProjectDef {
+                kind: "mirror",
+                purpose: "CodeBuild mirrors the repository to the secondary regions",
+                statements,
+                description: format!(
+                    "{}: mirrors the repository to the secondary regions",
+                    n.project()
+                ),
+                buildspec: buildspec::mirror(self.cx.spec),
+                environment: self.tools_environment(),
+                timeout_minutes: 15,
+                in_pipeline: false,
+            },
         );
-        b.add("MirrorRole", role);
-        let project = self.codebuild(ProjectDef {
-            name: name.clone(),
-            description: format!(
-                "{}: mirrors the repository to the secondary regions",
-                n.project()
-            ),
-            role: "MirrorRole",
-            buildspec: buildspec::mirror(self.cx.spec),
-            environment: self.tools_environment(),
-            timeout_minutes: 15,
-            log_group,
-            in_pipeline: false,
-        });
-        b.add("MirrorProject", project);
         b.add(
             "MirrorRule",
             Resource::new(EventRule {
