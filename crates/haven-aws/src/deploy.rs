@@ -113,16 +113,11 @@ async fn apply(
             return Err(why.into_error(&stack.name));
         }
     };
+    // The stack's id when it exists, for reading its outputs back.
+    let known_id = state.as_ref().map(|s| s.id.clone());
     let unchanged_params = entry.parameters.as_ref() == Some(&params);
     if entry.action == StackAction::NoChanges && unchanged_params {
-        return finish(
-            &cf,
-            stack,
-            state.map(|s| s.id),
-            Outcome::Unchanged,
-            progress,
-        )
-        .await;
+        return finish(&cf, stack, known_id, Outcome::Unchanged, progress).await;
     }
 
     if matches!(start, Start::Recreate) {
@@ -189,14 +184,7 @@ async fn apply(
                 match update_stack(aws, &cf, bundle, stack, &params, progress).await? {
                     Some(id) => id,
                     None => {
-                        return finish(
-                            &cf,
-                            stack,
-                            state.map(|s| s.id),
-                            Outcome::Unchanged,
-                            progress,
-                        )
-                        .await;
+                        return finish(&cf, stack, known_id, Outcome::Unchanged, progress).await;
                     }
                 }
             }
