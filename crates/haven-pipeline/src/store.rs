@@ -280,6 +280,13 @@ fn num(n: i64) -> u64 {
 mod tests {
     use super::*;
 
+    /// Sets the run's stages, in order: (stage index, status, message).
+    fn steps(store: &Store, run: u64, steps: &[(usize, StageStatus, &str)]) {
+        for (idx, status, message) in steps {
+            store.set_stage(run, *idx, *status, message).unwrap();
+        }
+    }
+
     #[test]
     fn runs_survive_reopening_with_their_stages_and_details() {
         let tmp = tempfile::tempdir().unwrap();
@@ -289,15 +296,15 @@ mod tests {
             let id = store
                 .create_run("abc", "main", &["Source", "Build", "Approval"])
                 .unwrap();
-            store
-                .set_stage(id, 0, StageStatus::InProgress, "started")
-                .unwrap();
-            store
-                .set_stage(id, 0, StageStatus::Succeeded, "commit abc")
-                .unwrap();
-            store
-                .set_stage(id, 2, StageStatus::InProgress, "started")
-                .unwrap();
+            steps(
+                &store,
+                id,
+                &[
+                    (0, StageStatus::InProgress, "started"),
+                    (0, StageStatus::Succeeded, "commit abc"),
+                    (2, StageStatus::InProgress, "started"),
+                ],
+            );
             store
                 .set_detail(id, 2, "notified", serde_json::json!(true))
                 .unwrap();
@@ -333,19 +340,19 @@ mod tests {
         assert_eq!(store.runs(10, true).unwrap().len(), 1);
 
         // A retried stage starts over: pending, details cleared, attempts kept counting.
-        store
-            .set_stage(id, 2, StageStatus::Failed, "rejected")
-            .unwrap();
+        steps(&store, id, &[(2, StageStatus::Failed, "rejected")]);
         store
             .set_run(id, RunStatus::Failed, "Approval failed: rejected")
             .unwrap();
         assert!(store.runs(10, true).unwrap().is_empty());
-        store
-            .set_stage(id, 2, StageStatus::Pending, "retried")
-            .unwrap();
-        store
-            .set_stage(id, 2, StageStatus::InProgress, "started")
-            .unwrap();
+        steps(
+            &store,
+            id,
+            &[
+                (2, StageStatus::Pending, "retried"),
+                (2, StageStatus::InProgress, "started"),
+            ],
+        );
         let run = store.run(id).unwrap().unwrap();
         assert_eq!(run.stages[2].attempts, 2);
         assert_eq!(run.stages[2].detail, serde_json::json!({}));
