@@ -1,10 +1,18 @@
 //! The command line: every command and flag, with help text.
+//!
+//! One dialect, as cargo and uv speak theirs: a command's or flag's short help is an imperative
+//! fragment ("Show ...") and the details go to its long help; positional arguments say what they
+//! are; a listing is `ls` (with `list` as a visible alias); a choice is a `ValueEnum`; a duration
+//! is a duration string (`30s`, `10m`, `1h`); a flag sits on the subcommands that use it.
+//! `tests/help.rs` snapshots every command's help and checks these rules.
+//!
+//! This file depends on nothing else of the binary, so that `tests/help.rs` can walk the same
+//! command tree.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-
-use crate::printer::ColorChoice;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use haven_spec::Dur;
 
 /// haven: one small spec, a highly available two-region web architecture, on AWS or on this
 /// machine.
@@ -22,25 +30,48 @@ pub struct Cli {
     pub command: Command,
 }
 
+// In help, a command's own flags come first (the spec's flag is flattened after them), then the
+// `aws` group's, the spec, and the global flags last.
 #[derive(Debug, Args)]
+#[command(next_display_order = 800)]
 pub struct Global {
-    /// Print data as JSON on stdout.
+    /// Print data as JSON on stdout
     #[arg(long, global = true)]
     pub json: bool,
-    /// When to colour output; NO_COLOR is honoured by `auto`.
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    /// Choose when to colour output
+    ///
+    /// Each stream is decided on its own: `auto` colours stdout only when stdout is a terminal,
+    /// and stderr only when stderr is; a non-empty NO_COLOR turns `auto` off.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = ColorChoice::Auto
+    )]
     pub color: ColorChoice,
-    /// Print no progress, only data and errors.
+    /// Print no progress, only data and errors
     #[arg(long, short, global = true)]
     pub quiet: bool,
 }
 
+/// `--color`: `auto` colours a stream when it is a terminal and NO_COLOR is unset or empty,
+/// `always` colours both streams (even into a pipe or a file), `never` neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Debug, Args, Clone)]
+#[command(next_display_order = 700)]
 pub struct SpecArg {
-    /// The spec file.
+    /// Read the spec from FILE
     #[arg(
         long,
         short = 's',
+        value_name = "FILE",
         default_value = "haven.toml",
         env = "HAVEN_SPEC",
         global = true
@@ -48,47 +79,58 @@ pub struct SpecArg {
     pub spec: PathBuf,
 }
 
+/// A duration flag's value: `500ms`, `30s`, `10m`, `2h`, `7d`, as the spec writes durations.
+fn duration(text: &str) -> Result<Dur, String> {
+    Dur::parse(text)
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Scaffold a working project: a commented haven.toml and the example service.
+    /// Create a project: a commented haven.toml and the example service
     Init {
-        /// Where to create the project.
-        #[arg(default_value = ".")]
+        /// The directory to create the project in
+        #[arg(default_value = ".", value_name = "DIR")]
         dir: PathBuf,
-        /// Overwrite an existing haven.toml (other files are overwritten only with this too).
+        /// Overwrite an existing haven.toml and the example's files
         #[arg(long)]
         force: bool,
     },
-    /// Check a spec and report every problem at once (exit 0 valid, 1 invalid, 2 usage).
+    /// Check a spec and report every problem at once
+    ///
+    /// The exit status is 0 for a valid spec, 1 for an invalid one and 2 for a usage error.
     Validate(SpecArg),
-    /// Print the fully resolved spec, with every default filled in.
+    /// Print the resolved spec, with every default filled in
     Show(SpecArg),
-    /// Run the spec's buildspec with the CodeBuild twin; the result becomes the current build.
+    /// Run the spec's buildspec with the CodeBuild twin
+    ///
+    /// The result becomes the current build, which `haven image build` and `haven up` package.
     Build(SpecArg),
-    /// The ECR twin: package builds as images, list, inspect, tag and remove them.
+    /// Manage the ECR twin's images: package, list, inspect, tag, scan and remove them
     Image {
         #[command(flatten)]
         spec: SpecArg,
         #[command(subcommand)]
         command: ImageCommand,
     },
-    /// Write CloudFormation for the whole architecture: per-region stacks, a global stack, a
-    /// manifest, the generated buildspec and task definition.
+    /// Write CloudFormation for the whole architecture
+    ///
+    /// Per-region stacks, a global stack, a manifest, the generated buildspec and task
+    /// definition.
     Synth {
+        /// Write the templates to DIR
+        #[arg(long, short, value_name = "DIR", default_value = "cloudformation")]
+        out: PathBuf,
         #[command(flatten)]
         spec: SpecArg,
-        /// Where to write the templates.
-        #[arg(long, short, default_value = "cloudformation")]
-        out: PathBuf,
     },
-    /// The monthly AWS cost of the spec, per region and line item.
+    /// Estimate the spec's monthly AWS cost, per region and line item
     Cost {
         #[command(flatten)]
-        spec: SpecArg,
-        #[command(flatten)]
         args: CostFlags,
+        #[command(flatten)]
+        spec: SpecArg,
     },
-    /// Deploy to AWS through change sets; status, destroy, secrets.
+    /// Deploy to AWS through change sets; show, destroy and store secrets
     Aws {
         #[command(flatten)]
         spec: SpecArg,
@@ -97,18 +139,21 @@ pub enum Command {
         #[command(subcommand)]
         command: AwsCommand,
     },
-    /// The local SSM Parameter Store: secrets for the twin's tasks, builds and webhooks.
+    /// Manage the local SSM Parameter Store: secrets for the twin's tasks, builds and webhooks
     Secret {
         #[command(flatten)]
         spec: SpecArg,
         #[command(subcommand)]
         command: SecretCommand,
     },
-    /// Run the whole architecture on this machine: both regions, ALBs, tasks, edge router.
+    /// Run the whole architecture on this machine
+    ///
+    /// Both regions with their ALBs and tasks, and the edge router; a build first if there is
+    /// none.
     Up(SpecArg),
-    /// Stop a running twin: stop routing, drain, stop tasks.
+    /// Stop the running twin: stop routing, drain, stop tasks
     Down(SpecArg),
-    /// Show the running twin: edge, regions, services, tasks.
+    /// Show the running twin: edge, regions, services, tasks
     Status(SpecArg),
     /// Apply the spec file's changes to the running twin
     ///
@@ -116,192 +161,336 @@ pub enum Command {
     /// next `haven up`; a spec that does not validate changes nothing. SIGHUP to `haven up`
     /// does the same.
     Reload(SpecArg),
-    /// Release an image to the running twin (blue/green by default), region by region.
+    /// Release an image to the running twin, region by region
+    ///
+    /// With the spec's strategy (blue/green by default), the primary first, then each
+    /// secondary; a release that fails rolls back on its own and stops there. `haven release
+    /// ls` lists the releases.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        disable_help_subcommand = true
+    )]
     Release {
         #[command(flatten)]
-        spec: SpecArg,
-        /// The image: a tag or digest in the registry (or a build id).
-        image: String,
-        /// Only this region (default: the primary, then each secondary).
-        #[arg(long)]
-        region: Option<String>,
-        /// Override the spec's strategy.
-        #[arg(long, value_parser = ["blue-green", "canary", "linear", "rolling"])]
-        strategy: Option<String>,
-        /// The environment to release to.
-        #[arg(long, default_value = "production", value_parser = ["production", "staging"])]
-        environment: String,
-    },
-    /// Return to the image before the last successful release.
-    Rollback {
+        args: ReleaseFlags,
         #[command(flatten)]
         spec: SpecArg,
+        #[command(subcommand)]
+        command: Option<ReleaseCommand>,
+    },
+    /// Roll back to the image before the last successful release
+    Rollback {
+        /// Roll back this region only [default: every region]
         #[arg(long)]
         region: Option<String>,
-        #[arg(long, default_value = "production", value_parser = ["production", "staging"])]
-        environment: String,
+        /// Roll back this environment's service
+        #[arg(long, value_enum, default_value_t = Environment::Production)]
+        environment: Environment,
+        #[command(flatten)]
+        spec: SpecArg,
     },
-    /// The release history with each step's time.
+    /// List the releases with each step's time (`haven release ls`)
+    #[command(hide = true)]
     Releases(SpecArg),
-    /// The CloudWatch twin's metrics.
+    /// Read the CloudWatch twin's metrics
     Metrics {
         #[command(flatten)]
         spec: SpecArg,
         #[command(subcommand)]
         command: MetricsCommand,
     },
-    /// The spec's alarms on the running twin, with their states; `history NAME` for one.
+    /// Show the spec's alarms on the running twin and their history
+    Alarm {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(subcommand)]
+        command: AlarmCommand,
+    },
+    /// List the alarms (`haven alarm ls`), or `history NAME`
+    #[command(hide = true)]
     Alarms {
         #[command(flatten)]
         spec: SpecArg,
         #[command(subcommand)]
-        command: Option<AlarmsCommand>,
+        command: Option<AlarmCommand>,
     },
-    /// The CloudWatch Logs twin: the log groups, or a group's events merged by time.
+    /// Show a log group's events merged by time, or list the groups
     ///
     /// Groups, named as `haven synth` names them on AWS: `/haven/<project>/ecs/<service>`
     /// (tasks' stdout and stderr, a stream `<environment>/<container>/<task-id>` per task) and,
     /// in the primary, `/haven/<project>/codebuild/build`; twin only:
     /// `/haven/<project>/alb/<service>` (the ALB twin's access log; S3 on AWS) and
     /// `/haven/<project>/codepipeline` (in the primary). Read from the state directory, so it
-    /// works whether or not the twin is running.
+    /// works whether or not the twin is running. Without GROUP, as `haven logs ls`.
+    #[command(args_conflicts_with_subcommands = true, disable_help_subcommand = true)]
     Logs {
         #[command(flatten)]
+        args: LogsFlags,
+        #[command(flatten)]
         spec: SpecArg,
-        /// The group, e.g. `/haven/hello/ecs/hello-production`; without it, every group is
-        /// listed.
-        group: Option<String>,
-        /// Keep printing new events until Ctrl-C.
-        #[arg(long, short)]
-        follow: bool,
-        /// Only events of the last D, e.g. `10m`, `1h`, `2d`.
-        #[arg(long, value_name = "D")]
-        since: Option<String>,
-        /// Only events whose message contains PATTERN (case-sensitive).
-        #[arg(long, value_name = "PATTERN")]
-        grep: Option<String>,
-        /// The region (default: the primary; without GROUP, every region).
-        #[arg(long)]
-        region: Option<String>,
+        #[command(subcommand)]
+        command: Option<LogsCommand>,
     },
-    /// The CodePipeline twin: runs from pushes, their stages and logs, approvals, retries.
+    /// Follow the CodePipeline twin: runs from pushes, their stages and logs, approvals, retries
     Pipeline {
         #[command(flatten)]
         spec: SpecArg,
         #[command(subcommand)]
         command: PipelineCommand,
     },
-    /// The CodeCommit twin: where to push.
+    /// Show where to push: the CodeCommit twin
     Source {
         #[command(flatten)]
         spec: SpecArg,
         #[command(subcommand)]
         command: SourceCommand,
     },
-    /// Disaster drills on the running twin.
+    /// Run disaster drills on the running twin
     Chaos {
         #[command(flatten)]
         spec: SpecArg,
         #[command(subcommand)]
         command: ChaosCommand,
     },
-    /// The twin's own processes (started by `haven up`).
+    /// Run one of the twin's own processes (started by `haven up`)
     #[command(hide = true)]
     Internal {
         #[command(subcommand)]
         command: InternalCommand,
     },
-    /// Print shell completions for SHELL.
+    /// Print shell completions
     Completions {
+        /// The shell to complete for
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
 }
 
+/// `haven release IMAGE`'s flags.
+#[derive(Debug, Args)]
+pub struct ReleaseFlags {
+    /// The image: a tag or digest in the registry (or a build id)
+    #[arg(required = true)]
+    pub image: Option<String>,
+    /// Release to this region only [default: the primary, then each secondary]
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Use this strategy instead of the spec's
+    #[arg(long, value_enum)]
+    pub strategy: Option<Strategy>,
+    /// Release to this environment's service
+    #[arg(long, value_enum, default_value_t = Environment::Production)]
+    pub environment: Environment,
+}
+
 #[derive(Debug, Subcommand)]
-pub enum ChaosCommand {
-    /// SIGKILL one task (by id or prefix, or the first in an AZ); the service replaces it.
-    KillTask {
-        /// The region (default: the primary).
+pub enum ReleaseCommand {
+    /// List the releases with each step's time
+    #[command(visible_alias = "list")]
+    Ls,
+}
+
+/// `--strategy`: the spec's `deployment.strategy`, spelled as the spec spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Strategy {
+    /// Shift all traffic to a green task set at once, then bake
+    BlueGreen,
+    /// Shift `canary_percent` of the traffic first, bake, then the rest
+    Canary,
+    /// Shift the traffic in steps of `linear_step_percent`, baking after each
+    Linear,
+    /// Replace the tasks in place, behind the same target group
+    Rolling,
+}
+
+impl From<Strategy> for haven_spec::model::Strategy {
+    fn from(s: Strategy) -> Self {
+        match s {
+            Strategy::BlueGreen => Self::BlueGreen,
+            Strategy::Canary => Self::Canary,
+            Strategy::Linear => Self::Linear,
+            Strategy::Rolling => Self::Rolling,
+        }
+    }
+}
+
+/// `--environment`: which of the spec's environments (and so which service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    /// The production service, in every region
+    Production,
+    /// The staging service, in the primary region
+    Staging,
+}
+
+impl Environment {
+    /// The environment's name, as the spec and the twin's services carry it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Production => "production",
+            Self::Staging => "staging",
+        }
+    }
+}
+
+/// `haven logs GROUP`'s flags.
+#[derive(Debug, Args)]
+pub struct LogsFlags {
+    /// The group, e.g. `/haven/hello/ecs/hello-production`
+    pub group: Option<String>,
+    /// Keep printing new events until Ctrl-C
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Show only events of the last DURATION, e.g. `10m`, `1h`, `2d`
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub since: Option<Dur>,
+    /// Show only events whose message contains PATTERN (case-sensitive)
+    #[arg(long, value_name = "PATTERN")]
+    pub grep: Option<String>,
+    /// Read this region's group [default: the primary]
+    #[arg(long)]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// List the log groups with their streams and sizes
+    #[command(visible_alias = "list")]
+    Ls {
+        /// List this region's groups only [default: every region]
         #[arg(long)]
         region: Option<String>,
-        /// Pick a task in this AZ.
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChaosCommand {
+    /// SIGKILL one task; the service replaces it
+    ///
+    /// The task is named by its id or a prefix of it, or is the first in `--az`, or the first
+    /// task of the region.
+    KillTask {
+        /// Pick the task in this region [default: the primary]
+        #[arg(long)]
+        region: Option<String>,
+        /// Pick a task in this AZ
         #[arg(long)]
         az: Option<String>,
-        /// The task id or a prefix of it.
+        /// The task id or a prefix of it
         task: Option<String>,
     },
-    /// Lose an AZ: kill its tasks and keep it down until `haven chaos heal`.
-    KillAz { region: String, az: String },
-    /// SIGKILL a region's whole process group; it stays down until `haven chaos heal`.
-    KillRegion { region: String },
-    /// Bring back killed regions and AZs (all, or one region's).
-    Heal { region: Option<String> },
+    /// Lose an AZ: kill its tasks and keep it down until `haven chaos heal`
+    KillAz {
+        /// The AZ's region
+        region: String,
+        /// The AZ, e.g. `us-east-1a`
+        az: String,
+    },
+    /// SIGKILL a region's whole process group; it stays down until `haven chaos heal`
+    KillRegion {
+        /// The region to kill
+        region: String,
+    },
+    /// Bring back killed regions and AZs
+    Heal {
+        /// The region to heal [default: every region]
+        region: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SecretCommand {
-    /// Store NAME (a parameter, or a `service.secrets` variable) from stdin, not echoed; each
-    /// set is a new version.
-    Set { name: String },
-    /// Name, version and last change of every parameter (never a value), and the spec's unset
-    /// ones.
+    /// Store a parameter's value, read from stdin; each set is a new version
+    ///
+    /// On a terminal the value is asked for and not echoed; from a pipe, stdin is read to its
+    /// end (one trailing newline removed).
+    Set {
+        /// The parameter, or a `service.secrets` variable standing for its parameter
+        name: String,
+    },
+    /// List the parameters: name, version and last change, never a value
+    ///
+    /// The parameters the spec uses that are not set follow as warnings.
+    #[command(visible_alias = "list")]
     Ls,
-    /// Delete NAME.
-    Rm { name: String },
+    /// Delete a parameter
+    Rm {
+        /// The parameter, or a `service.secrets` variable standing for its parameter
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum InternalCommand {
-    /// A region process.
+    /// Run a region process
     Region {
+        /// The region to run
         region: String,
-        #[arg(long)]
+        /// Read the spec from FILE
+        #[arg(long, value_name = "FILE")]
         spec: PathBuf,
     },
-    /// The edge router process.
+    /// Run the edge router process
     Edge {
-        #[arg(long)]
+        /// Read the spec from FILE
+        #[arg(long, value_name = "FILE")]
         spec: PathBuf,
     },
-    /// The pipeline process (CodePipeline and CodeCommit replication).
+    /// Run the pipeline process (CodePipeline and CodeCommit replication)
     Pipeline {
-        #[arg(long)]
+        /// Read the spec from FILE
+        #[arg(long, value_name = "FILE")]
         spec: PathBuf,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum PipelineCommand {
-    /// Runs, newest first, with each stage's status.
+    /// List the runs, newest first, with each stage's status
+    #[command(visible_alias = "list")]
     Ls,
-    /// One run: its commit, image and every stage with its time and message.
-    Show { run: u64 },
-    /// A run's stage logs (the Build stage's includes the build's log).
-    Logs {
+    /// Show one run: its commit, image and every stage with its time and message
+    Show {
+        /// The run's number
         run: u64,
-        /// Only this stage.
+    },
+    /// Print a run's stage logs
+    ///
+    /// The Build stage's log includes the build's own.
+    Logs {
+        /// The run's number
+        run: u64,
+        /// Print this stage's log only
         #[arg(long)]
         stage: Option<String>,
-        /// Keep printing as the run goes on, until it ends.
+        /// Keep printing as the run goes on, until it ends
         #[arg(short, long)]
         follow: bool,
     },
-    /// Let a run waiting at its Approval stage through to Production (needs the control token).
+    /// Let a run waiting at its Approval stage through to Production
+    ///
+    /// Needs the control token, which only the state directory's owner can read.
     Approve {
+        /// The run's number
         run: u64,
+        /// Record this comment with the decision
         #[arg(long)]
         comment: Option<String>,
     },
-    /// Stop a run waiting at its Approval stage; the run fails.
+    /// Stop a run waiting at its Approval stage; the run fails
     Reject {
+        /// The run's number
         run: u64,
+        /// Record this comment with the decision
         #[arg(long)]
         comment: Option<String>,
     },
-    /// Run a failed stage of a failed run again; the run carries on from there.
+    /// Run a failed stage of a failed run again; the run carries on from there
     Retry {
+        /// The run's number
         run: u64,
+        /// Run this stage again
         #[arg(long)]
         stage: String,
     },
@@ -309,36 +498,58 @@ pub enum PipelineCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SourceCommand {
-    /// The primary repository's URL: `git clone` it, push to the spec's branch to start a run.
+    /// Print the primary repository's URL
+    ///
+    /// `git clone` it; a push to the spec's branch starts a pipeline run.
     Url,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
-    /// Package the current build as an image in the primary region's registry.
+    /// Package the current build as an image in the primary region's registry
     Build {
-        /// The tag (default: the build id's first 12 characters).
+        /// Tag the image TAG [default: the build id's first 12 characters]
         #[arg(long)]
         tag: Option<String>,
-        /// An environment variable baked into the image, over the spec's.
+        /// Bake an environment variable into the image, over the spec's (repeatable)
         #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
         env: Vec<(String, String)>,
     },
-    /// List images.
+    /// List the images
+    #[command(visible_alias = "list")]
     Ls,
-    /// Show an image's manifest, config and layers.
-    Inspect { reference: String },
-    /// Tag an image (refused for an existing tag when tags are immutable).
-    Tag { reference: String, tag: String },
-    /// Remove a tag, or an image by digest.
-    Rm { reference: String },
-    /// Scan an image for secrets and vulnerable dependencies (`registry.advisory_db`); exit 1
-    /// when a finding is at or above `registry.scan_fail_severity`.
-    Scan { reference: String },
-    /// Apply the spec's lifecycle rules to the primary's registry; images in use by the twin
-    /// are never expired.
+    /// Show an image's manifest, config and layers
+    Inspect {
+        /// The image: a tag or digest
+        reference: String,
+    },
+    /// Tag an image
+    ///
+    /// Refused for an existing tag when the registry's tags are immutable.
+    Tag {
+        /// The image: a tag or digest
+        reference: String,
+        /// The new tag
+        tag: String,
+    },
+    /// Remove a tag, or an image by digest
+    Rm {
+        /// The tag, or the image's digest
+        reference: String,
+    },
+    /// Scan an image for secrets and vulnerable dependencies
+    ///
+    /// Advisories come from `registry.advisory_db`; the exit status is 1 when a finding is at
+    /// or above `registry.scan_fail_severity`.
+    Scan {
+        /// The image: a tag or digest
+        reference: String,
+    },
+    /// Apply the spec's lifecycle rules to the primary's registry
+    ///
+    /// Images in use by the twin are never expired.
     Lifecycle {
-        /// Show what would expire, and change nothing.
+        /// Show what would expire, and change nothing
         #[arg(long)]
         dry_run: bool,
     },
@@ -351,118 +562,193 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("`{s}` is not K=V"))
 }
 
+/// `--nat`: how many NAT gateways a region has, as the spec's `nat` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Nat {
+    /// One NAT gateway in the first AZ
+    Single,
+    /// One NAT gateway per AZ
+    PerAz,
+}
+
+impl From<Nat> for haven_spec::model::NatMode {
+    fn from(n: Nat) -> Self {
+        match n {
+            Nat::Single => Self::Single,
+            Nat::PerAz => Self::PerAz,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct CostFlags {
-    /// Price every task on ARM64 (Graviton).
+    /// Price every task on ARM64 (Graviton)
     #[arg(long)]
     pub arm64: bool,
-    /// Price staging's tasks on Fargate Spot.
+    /// Price staging's tasks on Fargate Spot
     #[arg(long)]
     pub spot_staging: bool,
-    /// NAT gateways for every region, instead of each region's `nat`.
-    #[arg(long, value_parser = ["single", "per-az"])]
-    pub nat: Option<String>,
-    /// GB a month through each region's NAT gateways.
-    #[arg(long)]
+    /// Price NAT gateways this way in every region, instead of each region's `nat`
+    #[arg(long, value_enum)]
+    pub nat: Option<Nat>,
+    /// Assume GB a month through each region's NAT gateways
+    #[arg(long, value_name = "GB")]
     pub nat_gb: Option<f64>,
-    /// GB of logs ingested a month per region.
-    #[arg(long)]
+    /// Assume GB of logs ingested a month per region
+    #[arg(long, value_name = "GB")]
     pub log_gb: Option<f64>,
-    /// Average LCUs of a production ALB.
+    /// Assume this many LCUs on average for a production ALB
     #[arg(long)]
     pub lcu: Option<f64>,
-    /// Pipeline runs (pushes) a month.
-    #[arg(long)]
+    /// Assume N pipeline runs (pushes) a month
+    #[arg(long, value_name = "N")]
     pub builds_per_month: Option<u32>,
-    /// Minutes a build takes.
-    #[arg(long)]
-    pub build_minutes: Option<f64>,
-    /// Size of one image in GB.
-    #[arg(long)]
+    /// Assume a build takes DURATION, e.g. `8m`
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub build_time: Option<Dur>,
+    /// Assume one image is GB in size
+    #[arg(long, value_name = "GB")]
     pub image_gb: Option<f64>,
-    /// Images kept in each registry.
-    #[arg(long)]
+    /// Assume N images kept in each registry
+    #[arg(long, value_name = "N")]
     pub images: Option<u32>,
-    /// Fargate Spot discount in percent.
-    #[arg(long)]
+    /// Assume Fargate Spot is PERCENT cheaper than on-demand
+    #[arg(long, value_name = "PERCENT")]
     pub spot_discount: Option<f64>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum MetricsCommand {
-    /// Statistics of one metric, as GetMetricStatistics gives them.
+    /// Show one metric's statistics, as GetMetricStatistics gives them
+    ///
+    /// Read from the region's metrics store, so it works whether or not the twin is running.
     Get {
-        /// e.g. `AWS/ECS`, `AWS/ApplicationELB`.
+        /// The namespace, e.g. `AWS/ECS`, `AWS/ApplicationELB`
         namespace: String,
-        /// e.g. `CPUUtilization`, `RequestCount`.
+        /// The metric, e.g. `CPUUtilization`, `RequestCount`
         metric: String,
-        /// A dimension, e.g. `ServiceName=hello-production`.
+        /// Select by a dimension, e.g. `ServiceName=hello-production` (repeatable)
         #[arg(long = "dim", value_name = "K=V", value_parser = parse_env)]
         dims: Vec<(String, String)>,
-        /// Average, Sum, Minimum, Maximum, SampleCount or pNN (repeatable).
-        #[arg(long = "stat")]
+        /// Compute Average, Sum, Minimum, Maximum, SampleCount or pNN (repeatable) [default:
+        /// Average]
+        #[arg(long = "stat", value_name = "STAT")]
         stats: Vec<String>,
-        #[arg(long, default_value = "60s")]
-        period: String,
-        #[arg(long, default_value = "15m")]
-        since: String,
-        /// The region (default: the primary).
+        /// Aggregate over periods of DURATION
+        #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "60s")]
+        period: Dur,
+        /// Read the last DURATION
+        #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "15m")]
+        since: Dur,
+        /// Read this region's metrics [default: the primary]
         #[arg(long)]
         region: Option<String>,
     },
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AlarmsCommand {
-    /// An alarm's state changes, newest first.
+pub enum AlarmCommand {
+    /// List the spec's alarms on the running twin, with their states
+    #[command(visible_alias = "list")]
+    Ls,
+    /// Show an alarm's state changes, newest first
     History {
+        /// The alarm's name
         name: String,
+        /// Read this region's alarm [default: the first region that has it]
         #[arg(long)]
         region: Option<String>,
     },
 }
 
-/// The flags of every `haven aws` command.
+/// The flags every `haven aws` command takes; the others sit on the commands that use them.
 #[derive(Debug, Args)]
+#[command(next_display_order = 600)]
 pub struct AwsFlags {
-    /// Only this region's stacks (repeatable; default: every region).
+    /// Act on this region's stacks only (repeatable) [default: every region]
     #[arg(long = "region", global = true, value_name = "REGION")]
     pub regions: Vec<String>,
-    /// Send every request here instead of AWS (an emulator such as moto); AWS_ENDPOINT_URL works
-    /// too.
+    /// Send every request to URL instead of AWS, e.g. an emulator such as moto
+    ///
+    /// AWS_ENDPOINT_URL works too.
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Do not ask for confirmation (required when stdin is not a terminal).
-    #[arg(long, global = true)]
-    pub yes: bool,
-    /// destroy: empty the buckets haven created first, and delete the secrets.
-    #[arg(long, global = true)]
-    pub force: bool,
-    /// How deploy applies the changes it showed.
-    #[arg(long, global = true, value_enum, default_value = "change-set")]
-    pub method: crate::commands::aws::DeployMethod,
-    /// Deploy the templates `haven synth` wrote to DIR instead of synthesizing the spec.
+    /// Use the templates `haven synth` wrote to DIR instead of synthesizing the spec
     #[arg(long, global = true, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// A deploy-time stack parameter (repeatable): ImageTag=TAG, CertificateArn=ARN.
-    #[arg(long = "parameter", global = true, value_name = "NAME=VALUE")]
+}
+
+/// `--yes`, for the commands that ask.
+#[derive(Debug, Args)]
+pub struct YesFlag {
+    /// Go ahead without asking (required when stdin is not a terminal)
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// `--timeout`, for the commands that wait for stacks.
+#[derive(Debug, Args)]
+pub struct TimeoutFlag {
+    /// Wait at most DURATION for one stack or change set [default: 1h]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub timeout: Option<Dur>,
+}
+
+/// `--parameter`, for the commands that make change sets.
+#[derive(Debug, Args)]
+pub struct ParameterFlag {
+    /// Set a deploy-time stack parameter: ImageTag=TAG, CertificateArn=ARN (repeatable)
+    #[arg(long = "parameter", value_name = "NAME=VALUE")]
     pub parameters: Vec<String>,
-    /// Minutes to wait for one stack.
-    #[arg(long, global = true, value_name = "MINUTES")]
-    pub timeout: Option<u64>,
+}
+
+/// `--method`: how `haven aws deploy` applies changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum DeployMethod {
+    /// Execute the change set that was shown (AWS's reviewed path)
+    #[default]
+    ChangeSet,
+    /// Call CreateStack/UpdateStack with the same template and parameters (for emulators
+    /// such as moto, which drop the outputs of change-set stacks)
+    Direct,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AwsCommand {
-    /// Show what deploy would change, stack by stack (change sets, deleted afterwards).
-    Diff,
-    /// Show the changes, ask, then create or update every stack in order.
-    Deploy,
-    /// Each stack's state and outputs, the endpoints and the secrets.
+    /// Show what deploy would change, stack by stack
+    ///
+    /// Through change sets, which are deleted afterwards.
+    Diff {
+        #[command(flatten)]
+        parameters: ParameterFlag,
+        #[command(flatten)]
+        timeout: TimeoutFlag,
+    },
+    /// Show the changes, ask, then create or update every stack in order
+    Deploy {
+        #[command(flatten)]
+        yes: YesFlag,
+        /// Apply the changes this way
+        #[arg(long, value_enum, default_value_t = DeployMethod::ChangeSet)]
+        method: DeployMethod,
+        #[command(flatten)]
+        parameters: ParameterFlag,
+        #[command(flatten)]
+        timeout: TimeoutFlag,
+    },
+    /// Show each stack's state and outputs
     Status,
-    /// Delete every stack, last deployed first.
-    Destroy,
-    /// Secret values, stored as SSM SecureString parameters.
+    /// Delete every stack, last deployed first
+    Destroy {
+        #[command(flatten)]
+        yes: YesFlag,
+        /// Empty the buckets haven created first, and delete the secrets
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        timeout: TimeoutFlag,
+    },
+    /// Manage secret values, stored as SSM SecureString parameters
     Secret {
         #[command(subcommand)]
         command: AwsSecretCommand,
@@ -471,6 +757,12 @@ pub enum AwsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AwsSecretCommand {
-    /// Store the value of NAME (a `service.secrets` variable or parameter), read from stdin.
-    Set { name: String },
+    /// Store a secret's value, read from stdin, in every region
+    ///
+    /// On a terminal the value is asked for and not echoed; from a pipe, stdin is read to its
+    /// end (one trailing newline removed).
+    Set {
+        /// A `service.secrets` variable, or its parameter
+        name: String,
+    },
 }

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{
-    AlarmsCommand, AwsCommand, AwsSecretCommand, Cli, Command, ImageCommand, MetricsCommand,
-    SecretCommand, SourceCommand,
+    AlarmCommand, AwsCommand, AwsSecretCommand, Cli, Command, ImageCommand, LogsCommand,
+    MetricsCommand, ReleaseCommand, ReleaseFlags, SecretCommand, SourceCommand,
 };
 use crate::printer::Printer;
 
@@ -51,12 +51,12 @@ fn main() -> ExitCode {
             commands::cost::CostArgs {
                 arm64: args.arm64,
                 spot_staging: args.spot_staging,
-                nat: args.nat,
+                nat: args.nat.map(Into::into),
                 nat_gb: args.nat_gb,
                 log_gb: args.log_gb,
                 lcu: args.lcu,
                 builds_per_month: args.builds_per_month,
-                build_minutes: args.build_minutes,
+                build_minutes: args.build_time.map(|d| d.0.as_secs_f64() / 60.0),
                 image_gb: args.image_gb,
                 images: args.images,
                 spot_discount: args.spot_discount,
@@ -67,22 +67,46 @@ fn main() -> ExitCode {
             flags,
             command,
         } => {
-            let opts = commands::aws::AwsOpts {
+            // The flags of every `haven aws` command, then each command's own.
+            let mut opts = commands::aws::AwsOpts {
                 regions: flags.regions,
                 endpoint_url: flags.endpoint_url,
-                yes: flags.yes,
-                force: flags.force,
-                method: flags.method,
                 out: flags.out,
-                parameters: flags.parameters,
-                timeout_minutes: flags.timeout,
+                ..commands::aws::AwsOpts::default()
             };
             let spec = &spec.spec;
             match command {
-                AwsCommand::Diff => commands::aws::diff(&printer, spec, &opts),
-                AwsCommand::Deploy => commands::aws::deploy(&printer, spec, &opts),
+                AwsCommand::Diff {
+                    parameters,
+                    timeout,
+                } => {
+                    opts.parameters = parameters.parameters;
+                    opts.timeout = timeout.timeout.map(Into::into);
+                    commands::aws::diff(&printer, spec, &opts)
+                }
+                AwsCommand::Deploy {
+                    yes,
+                    method,
+                    parameters,
+                    timeout,
+                } => {
+                    opts.yes = yes.yes;
+                    opts.method = method;
+                    opts.parameters = parameters.parameters;
+                    opts.timeout = timeout.timeout.map(Into::into);
+                    commands::aws::deploy(&printer, spec, &opts)
+                }
                 AwsCommand::Status => commands::aws::status(&printer, spec, &opts),
-                AwsCommand::Destroy => commands::aws::destroy(&printer, spec, &opts),
+                AwsCommand::Destroy {
+                    yes,
+                    force,
+                    timeout,
+                } => {
+                    opts.yes = yes.yes;
+                    opts.force = force;
+                    opts.timeout = timeout.timeout.map(Into::into);
+                    commands::aws::destroy(&printer, spec, &opts)
+                }
                 AwsCommand::Secret {
                     command: AwsSecretCommand::Set { name },
                 } => commands::aws::secret_set(&printer, spec, &name, &opts),
@@ -99,26 +123,39 @@ fn main() -> ExitCode {
         Command::Reload(s) => commands::twin::reload(&printer, &s.spec),
         Command::Release {
             spec,
-            image,
-            region,
-            strategy,
-            environment,
-        } => commands::release::release(
-            &printer,
-            &spec.spec,
-            commands::release::ReleaseArgs {
-                image,
-                region,
-                strategy,
-                environment,
-            },
-        ),
+            command: Some(ReleaseCommand::Ls),
+            ..
+        }
+        | Command::Releases(spec) => commands::release::list(&printer, &spec.spec),
+        Command::Release {
+            spec,
+            args:
+                ReleaseFlags {
+                    image,
+                    region,
+                    strategy,
+                    environment,
+                },
+            command: None,
+        } => match image {
+            Some(image) => commands::release::release(
+                &printer,
+                &spec.spec,
+                commands::release::ReleaseArgs {
+                    image,
+                    region,
+                    strategy: strategy.map(Into::into),
+                    environment: environment.name().to_owned(),
+                },
+            ),
+            // clap requires IMAGE when there is no subcommand.
+            None => Err(anyhow::anyhow!("`haven release` needs an IMAGE")),
+        },
         Command::Rollback {
             spec,
             region,
             environment,
-        } => commands::release::rollback(&printer, &spec.spec, region, &environment),
-        Command::Releases(s) => commands::release::list(&printer, &s.spec),
+        } => commands::release::rollback(&printer, &spec.spec, region, environment.name()),
         Command::Metrics {
             spec,
             command:
@@ -144,30 +181,50 @@ fn main() -> ExitCode {
                 region,
             },
         ),
-        Command::Alarms {
+        Command::Alarm {
             spec,
-            command: None,
+            command: AlarmCommand::Ls,
+        }
+        | Command::Alarms {
+            spec,
+            command: None | Some(AlarmCommand::Ls),
         } => commands::monitor::alarms(&printer, &spec.spec),
-        Command::Alarms {
+        Command::Alarm {
             spec,
-            command: Some(AlarmsCommand::History { name, region }),
+            command: AlarmCommand::History { name, region },
+        }
+        | Command::Alarms {
+            spec,
+            command: Some(AlarmCommand::History { name, region }),
         } => commands::monitor::history(&printer, &spec.spec, &name, region.as_deref()),
         Command::Logs {
             spec,
-            group,
-            follow,
-            since,
-            grep,
-            region,
+            command: Some(LogsCommand::Ls { region }),
+            ..
         } => commands::logs::run(
             &printer,
             &spec.spec,
             commands::logs::LogsArgs {
-                group,
-                follow,
-                since,
-                grep,
+                group: None,
+                follow: false,
+                since: None,
+                grep: None,
                 region,
+            },
+        ),
+        Command::Logs {
+            spec,
+            args,
+            command: None,
+        } => commands::logs::run(
+            &printer,
+            &spec.spec,
+            commands::logs::LogsArgs {
+                group: args.group,
+                follow: args.follow,
+                since: args.since,
+                grep: args.grep,
+                region: args.region,
             },
         ),
         Command::Pipeline { spec, command } => {

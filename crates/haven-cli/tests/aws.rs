@@ -75,14 +75,9 @@ fn diff_deploy_status_redeploy_destroy() {
     let moto = Moto::start();
     let project = project(|t| t);
     let dir = project.dir.path();
-    let common = [
-        "--out",
-        "out",
-        "--method",
-        "direct",
-        "--parameter",
-        "ImageTag=v1",
-    ];
+    // `--out` is every aws command's; the deploy flags are deploy's own.
+    let common = ["--out", "out"];
+    let deploy = ["--method", "direct", "--parameter", "ImageTag=v1"];
     let run = |sub: &[&str], stdin: Option<&str>| {
         let mut args = vec!["aws"];
         args.extend_from_slice(sub);
@@ -102,13 +97,13 @@ fn diff_deploy_status_redeploy_destroy() {
     assert!(stdout.contains("AWS::EC2::VPC"), "{stdout}");
 
     // deploy without --yes, stdin not a terminal: refused, nothing deployed.
-    let out = run(&["deploy"], None);
+    let out = run(&[&["deploy"][..], &deploy].concat(), None);
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
     assert!(stderr.contains("--yes"), "{stderr}");
 
     // deploy: progress on stderr (plain lines, not a terminal), outputs and URLs on stdout.
-    let out = run(&["deploy", "--yes"], None);
+    let out = run(&[&["deploy", "--yes"][..], &deploy].concat(), None);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("hello-us-east-1-network"), "{stderr}");
@@ -140,7 +135,7 @@ fn diff_deploy_status_redeploy_destroy() {
     assert!(stacks[0]["outputs"]["VpcId"].is_string());
 
     // The same again: no changes, stack by stack, no prompt needed.
-    let out = run(&["deploy"], None);
+    let out = run(&[&["deploy"][..], &deploy].concat(), None);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stdout.matches(": no changes").count(), 2 * 11, "{stdout}");

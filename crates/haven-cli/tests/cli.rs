@@ -145,6 +145,42 @@ fn help_and_completions() {
     }
 }
 
+/// Colour is decided per stream: with stderr on a terminal and stdout into a file, the
+/// terminal gets colour and the file none.
+#[test]
+fn piped_stdout_gets_no_colour_while_stderr_on_a_terminal_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_haven");
+    assert!(!exe.contains('\''), "{exe}");
+    // `script` (util-linux) runs the command on a pseudo-terminal and copies what the terminal
+    // shows to its stdout; inside, haven's stdout goes to a file.
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("'{exe}' init app > stdout.txt"),
+            "/dev/null",
+        ])
+        .current_dir(tmp.path())
+        .env_remove("NO_COLOR")
+        .env_remove("HAVEN_SPEC")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let terminal = text(&out.stdout);
+    assert!(terminal.contains("Created"), "{terminal:?}");
+    assert!(
+        terminal.contains('\x1b'),
+        "stderr on a terminal is coloured: {terminal:?}"
+    );
+    let piped = std::fs::read_to_string(tmp.path().join("stdout.txt")).unwrap();
+    assert!(!piped.is_empty());
+    assert!(
+        !piped.contains('\x1b'),
+        "stdout into a file is not: {piped:?}"
+    );
+}
+
 #[test]
 fn spec_is_accepted_before_or_after_a_subcommand() {
     let tmp = tempfile::tempdir().unwrap();

@@ -15,20 +15,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use haven_aws::{Aws, Bundle, ClientOptions, Event, Method, Options, Plan, StackAction};
 
+use crate::cli::DeployMethod;
 use crate::printer::{Printer, Style};
 
-/// `--method`: how `deploy` applies changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum DeployMethod {
-    /// Execute the change set that was shown (AWS's reviewed path).
-    #[default]
-    ChangeSet,
-    /// CreateStack/UpdateStack with the same template and parameters (emulators such as moto,
-    /// which drop the outputs of change-set stacks).
-    Direct,
-}
-
-/// The flags every `haven aws` command takes.
+/// The flags of the `haven aws` commands (each command sets those it takes).
 #[derive(Debug, Clone, Default)]
 pub struct AwsOpts {
     /// `--region R` (repeatable): only these regions' stacks; none means every region.
@@ -45,8 +35,8 @@ pub struct AwsOpts {
     pub out: Option<PathBuf>,
     /// `--parameter NAME=VALUE` (repeatable): deploy-time parameters (`ImageTag`, ...).
     pub parameters: Vec<String>,
-    /// `--timeout MINUTES`: how long to wait for one stack (default 60).
-    pub timeout_minutes: Option<u64>,
+    /// `--timeout DURATION`: how long to wait for one stack (default: an hour).
+    pub timeout: Option<Duration>,
 }
 
 impl AwsOpts {
@@ -68,9 +58,7 @@ impl AwsOpts {
                 DeployMethod::Direct => Method::Direct,
             },
             parameters,
-            stack_timeout: self
-                .timeout_minutes
-                .map_or(d.stack_timeout, |m| Duration::from_secs(m * 60)),
+            stack_timeout: self.timeout.unwrap_or(d.stack_timeout),
             ..d
         })
     }
@@ -143,7 +131,7 @@ impl<'p> Live<'p> {
     /// Prints a line that stays, above the spinner if there is one.
     fn line(&self, verb: &str, style: Style, message: &str) {
         let verb = format!("{verb:>12}");
-        let text = format!("{} {message}", self.printer.paint(style, &verb));
+        let text = format!("{} {message}", self.printer.paint_err(style, &verb));
         match self.bar().as_ref() {
             Some(bar) => bar.println(text),
             None => self.printer.err_text(&text),
@@ -529,16 +517,7 @@ pub fn secret_set(
 ) -> anyhow::Result<ExitCode> {
     let s = session(printer, spec, opts)?;
     let secret = haven_aws::secrets::find(&s.bundle, name)?;
-    if std::io::stdin().is_terminal() {
-        eprint!(
-            "Value for {} ({}), not echoed: ",
-            secret.env, secret.parameter
-        );
-        std::io::stderr()
-            .flush()
-            .context("cannot write to stderr")?;
-    }
-    let value = haven_aws::secrets::read_value().context("cannot read the value from stdin")?;
+    let value = printer.read_secret(&format!("{} ({})", secret.env, secret.parameter))?;
     let stored = s
         .runtime
         .block_on(haven_aws::secrets::set(

@@ -16,7 +16,7 @@ pub struct CostArgs {
     /// `--spot-staging`: price staging's tasks on Fargate Spot.
     pub spot_staging: bool,
     /// `--nat single|per-az`: NAT gateways for every region, instead of each region's `nat`.
-    pub nat: Option<String>,
+    pub nat: Option<haven_spec::model::NatMode>,
     /// `--nat-gb`: GB a month through each region's NAT gateways.
     pub nat_gb: Option<f64>,
     /// `--log-gb`: GB of logs ingested a month per region.
@@ -25,7 +25,7 @@ pub struct CostArgs {
     pub lcu: Option<f64>,
     /// `--builds-per-month`: pipeline runs (pushes) a month.
     pub builds_per_month: Option<u32>,
-    /// `--build-minutes`: CodeBuild minutes per run.
+    /// `--build-time`: CodeBuild minutes per run.
     pub build_minutes: Option<f64>,
     /// `--image-gb`: GB of ECR storage per image.
     pub image_gb: Option<f64>,
@@ -50,11 +50,10 @@ impl CostArgs {
             ..d
         };
         assumptions.validate()?;
-        let nat = self.nat.as_deref().map(haven_cost::parse_nat).transpose()?;
         Ok(Options {
             arm64: self.arm64,
             spot_staging: self.spot_staging,
-            nat,
+            nat: self.nat,
             assumptions,
         })
     }
@@ -148,7 +147,7 @@ fn render(e: &Estimate) -> String {
         &format!(
             "Assumptions (per month): {} GB through NAT per region (--nat-gb), {} GB of logs per \
              region (--log-gb), {} LCU per production ALB (--lcu), {} LCU for staging's, {} \
-             pipeline runs (--builds-per-month) of {} build minutes (--build-minutes) and {} \
+             pipeline runs (--builds-per-month) of {} build minutes (--build-time) and {} \
              minutes per deploy, {} images (--images) of {} GB (--image-gb), Spot at {}% off \
              (--spot-discount), {} SNS e-mails.",
             num(a.nat_gb),
@@ -368,18 +367,13 @@ mod tests {
     #[test]
     fn flags_reach_the_estimate() {
         let e = default_estimate(&CostArgs {
-            nat: Some("per-az".into()),
+            nat: Some(haven_spec::model::NatMode::PerAz),
             nat_gb: Some(100.0),
             arm64: true,
             ..CostArgs::default()
         });
         assert_eq!(e.options.nat, Some(haven_spec::model::NatMode::PerAz));
         assert_eq!(e.assumptions.nat_gb, 100.0);
-        let bad = CostArgs {
-            nat: Some("none".into()),
-            ..CostArgs::default()
-        };
-        assert!(bad.options().is_err());
         let bad = CostArgs {
             log_gb: Some(f64::NAN),
             ..CostArgs::default()

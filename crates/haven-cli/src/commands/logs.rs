@@ -18,7 +18,7 @@ const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
 pub struct LogsArgs {
     pub group: Option<String>,
     pub follow: bool,
-    pub since: Option<String>,
+    pub since: Option<haven_spec::Dur>,
     pub grep: Option<String>,
     pub region: Option<String>,
 }
@@ -47,9 +47,8 @@ pub fn run(printer: &Printer, spec_path: &Path, args: LogsArgs) -> anyhow::Resul
         .clone()
         .unwrap_or_else(|| spec.primary().name.clone());
     let group = find_group(&spec, &paths, &region, group)?;
-    let since_ms = match &args.since {
-        Some(text) => {
-            let d = haven_spec::Dur::parse(text).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let since_ms = match args.since {
+        Some(d) => {
             let ms = u64::try_from(Duration::from(d).as_millis()).unwrap_or(u64::MAX);
             Some(time::now_ms().saturating_sub(ms))
         }
@@ -79,7 +78,6 @@ pub fn run(printer: &Printer, spec_path: &Path, args: LogsArgs) -> anyhow::Resul
     if shown == 0 {
         let since = args
             .since
-            .as_deref()
             .map(|s| format!(" in the last {s}"))
             .unwrap_or_default();
         let grep = args

@@ -20,8 +20,8 @@ pub struct MetricsArgs {
     pub metric: String,
     pub dims: Vec<(String, String)>,
     pub stats: Vec<String>,
-    pub period: String,
-    pub since: String,
+    pub period: haven_spec::Dur,
+    pub since: haven_spec::Dur,
     pub region: Option<String>,
 }
 
@@ -44,9 +44,7 @@ pub fn get(printer: &Printer, spec: &Path, args: MetricsArgs) -> anyhow::Result<
     }
     let store = MetricStore::open_read_only(&db, Retention::default())
         .with_context(|| format!("cannot open {}", db.display()))?;
-    let period =
-        haven_spec::Dur::parse(&args.period).map_err(|e| anyhow::anyhow!("--period: {e}"))?;
-    let since = haven_spec::Dur::parse(&args.since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let (period, since) = (args.period, args.since);
     let stats: Vec<Stat> = if args.stats.is_empty() {
         vec![Stat::Average]
     } else {

@@ -16,7 +16,7 @@ use crate::printer::{Printer, Style};
 pub struct ReleaseArgs {
     pub image: String,
     pub region: Option<String>,
-    pub strategy: Option<String>,
+    pub strategy: Option<haven_spec::model::Strategy>,
     pub environment: String,
 }
 
@@ -99,14 +99,19 @@ impl Ctx {
         region: &str,
         service: &str,
         image: &str,
-        strategy: Option<&str>,
+        strategy: Option<haven_spec::model::Strategy>,
     ) -> anyhow::Result<(bool, Value)> {
         // The region runs what its own registry holds: replicate the image there first.
         let image =
             &haven_pipeline::image::replicate(&self.spec, &self.paths, image, region)?.to_string();
+        // The control API takes the spec's spelling of a strategy, which is its serde form.
+        let strategy = strategy
+            .map(serde_json::to_value)
+            .transpose()?
+            .and_then(|v| v.as_str().map(str::to_owned));
         let body = serde_json::to_value(api::StartRelease {
             image: image.to_owned(),
-            strategy: strategy.map(str::to_owned),
+            strategy,
         })?;
         let started = self.call(
             Method::POST,
@@ -148,7 +153,7 @@ pub fn release(printer: &Printer, spec: &Path, args: ReleaseArgs) -> anyhow::Res
     let mut results = Vec::new();
     for region in ctx.regions(args.region.as_deref())? {
         let service = ctx.service_name(&region, &args.environment)?;
-        let (ok, r) = ctx.release(&region, &service, &args.image, args.strategy.as_deref())?;
+        let (ok, r) = ctx.release(&region, &service, &args.image, args.strategy)?;
         results.push(r.clone());
         if !ok {
             let reason = r["reason"].as_str().unwrap_or("no reason recorded");
@@ -193,7 +198,12 @@ pub fn rollback(
         let Some(previous) = previous else {
             bail!("{service} in {region} has no successful release to roll back");
         };
-        let (ok, r) = ctx.release(&region, &service, &previous, Some("blue-green"))?;
+        let (ok, r) = ctx.release(
+            &region,
+            &service,
+            &previous,
+            Some(haven_spec::model::Strategy::BlueGreen),
+        )?;
         if !ok {
             bail!(
                 "the rollback in {region} failed: {}",

@@ -1,7 +1,6 @@
 //! `haven secret set|ls|rm`: the local SSM Parameter Store twin in the state directory, which
 //! the twin's tasks, builds and webhooks read. Values are read from stdin and never printed.
 
-use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -72,13 +71,7 @@ pub fn set(printer: &Printer, spec_path: &Path, name: &str) -> anyhow::Result<Ex
     let parameter = parameter_for(&spec, name);
     // Checked before the value is asked for, so nobody types a secret for nothing.
     haven_secrets::check_name(&parameter)?;
-    if std::io::stdin().is_terminal() {
-        eprint!("Value for {parameter} (not echoed): ");
-        std::io::stderr()
-            .flush()
-            .context("cannot write to stderr")?;
-    }
-    let value = haven_aws::secrets::read_value().context("cannot read the value from stdin")?;
+    let value = printer.read_secret(&parameter)?;
     let version = store
         .set(&parameter, &value)
         .with_context(|| format!("cannot store {parameter}"))?;

@@ -67,7 +67,9 @@ pub fn validate(printer: &Printer, path: &Path) -> anyhow::Result<ExitCode> {
         if valid {
             printer.status("Valid", &format!("{}", path.display()));
         } else {
-            printer.err_text(&printer.paint(Style::Bad, &format!("{} is invalid", path.display())));
+            printer.err_text(
+                &printer.paint_err(Style::Bad, &format!("{} is invalid", path.display())),
+            );
         }
     }
     Ok(if valid {
