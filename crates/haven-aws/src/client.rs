@@ -366,7 +366,7 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for Signer {
             .identity(&self.identity)
             .region(&self.region)
             .name(self.service)
-            .time(std::time::SystemTime::now())
+            .time(haven_time::now())
             .settings(settings)
             .build()?
             .into();

@@ -88,7 +88,7 @@ impl Log {
     pub fn container(&mut self, message: &str) -> io::Result<()> {
         let line = format!(
             "[Container] {} {message}",
-            container_time(SystemTime::now())
+            container_time(haven_time::now())
         );
         self.record(KIND_LINE, line.as_bytes())
     }

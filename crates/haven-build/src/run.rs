@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::process::ExitStatus;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use haven_process::{Group, Output, OwnedChild, Signal, SpawnSpec};
 use serde::{Serialize, Serializer};
@@ -284,7 +284,7 @@ where
             "variable {k}: names starting with CODEBUILD_ are reserved for CodeBuild"
         )));
     }
-    let started = SystemTime::now();
+    let started = haven_time::now();
     let clock = Instant::now();
     let now = tokio::time::Instant::now();
     // A timeout too large to represent means no limit in practice.
@@ -489,7 +489,7 @@ impl Build<'_> {
         let mut artifacts = Vec::new();
         let mut artifact_name = None;
         if upload {
-            let started = SystemTime::now();
+            let started = haven_time::now();
             let clock = Instant::now();
             let mut lines = Vec::new();
             let copied = match &spec.artifacts {
@@ -634,10 +634,7 @@ impl Build<'_> {
         let req = self.req;
         // Host values that are not UTF-8 cannot be passed on; such a variable is left out.
         let mut env = env::host_environment(|k| std::env::var(k).ok());
-        let start_ms = started
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
+        let start_ms = haven_time::unix_millis(started);
         let log_stream = req
             .build_id
             .split_once(':')
@@ -683,7 +680,7 @@ impl Build<'_> {
         name: PhaseName,
         mut stop: Pin<&mut F>,
     ) -> Result<PhaseResult, BuildError> {
-        let started = SystemTime::now();
+        let started = haven_time::now();
         let clock = Instant::now();
         self.line(&format!("Entering phase {name}"))?;
         let mut failure: Option<(Option<i32>, String)> = None;

@@ -333,7 +333,7 @@ impl State {
                 next_ship = now + self.config.ship_interval;
             }
             if now >= next_retention {
-                self.retention(SystemTime::now());
+                self.retention(haven_time::now());
                 next_retention = now + self.config.retention_interval;
             }
         }

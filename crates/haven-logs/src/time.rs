@@ -1,7 +1,7 @@
 //! Event times: milliseconds since the Unix epoch (as CloudWatch Logs keeps them), written as
 //! RFC 3339 in UTC in stream files, and the `[Container]` times of CodeBuild's plain-text logs.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use haven_time::{Precision, Utc};
 
@@ -13,11 +13,11 @@ pub fn to_ms(t: SystemTime) -> u64 {
 }
 
 pub fn from_ms(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
+    haven_time::from_unix_millis(ms)
 }
 
 pub fn now_ms() -> u64 {
-    to_ms(SystemTime::now())
+    haven_time::now_millis()
 }
 
 /// `2024-01-31T12:34:56.789Z`: always 24 bytes, so stream files parse at a fixed width.

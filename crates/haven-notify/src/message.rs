@@ -396,7 +396,7 @@ impl Message {
         body: String,
         mut attributes: BTreeMap<String, String>,
     ) -> Self {
-        let now = SystemTime::now();
+        let now = haven_time::now();
         attributes.insert("haven.kind".to_owned(), kind.as_str().to_owned());
         let mut m = Self {
             id: MessageId::generate(now),

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -444,7 +444,7 @@ impl Inner {
             body,
             message_id: format!("{}@{domain}", message.id),
             // The time it is handed to the relay: a retried e-mail is dated by its attempt.
-            date: SystemTime::now(),
+            date: haven_time::now(),
             headers: vec![
                 ("X-Haven-Message-Id".to_owned(), message.id.to_string()),
                 ("X-Haven-Topic-Arn".to_owned(), message.topic_arn.clone()),
@@ -461,7 +461,7 @@ impl Inner {
         outcome: Result<(), Failure>,
         attempts: u32,
     ) {
-        let now = SystemTime::now();
+        let now = haven_time::now();
         match outcome {
             Ok(()) => {
                 tracing::info!(

@@ -9,7 +9,6 @@ use haven_fs::WithPath;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
-use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -245,5 +244,5 @@ impl Outbox {
 }
 
 pub(crate) fn now_rfc3339() -> String {
-    rfc3339_millis(SystemTime::now())
+    rfc3339_millis(haven_time::now())
 }

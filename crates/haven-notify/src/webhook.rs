@@ -3,7 +3,7 @@
 //! anyone else's.
 
 use std::pin::pin;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
@@ -248,9 +248,7 @@ async fn exchange(url: &str, t: &Target, req: Request<Full<Bytes>>) -> Result<()
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    haven_time::now_secs()
 }
 
 #[cfg(test)]

@@ -359,7 +359,7 @@ fn next_push_time(index: &Index) -> u64 {
         .filter_map(|d| d.annotations.get(ANNOTATION_PUSHED_AT))
         .filter_map(|t| parse_rfc3339(t))
         .max();
-    let now = millis(std::time::SystemTime::now());
+    let now = millis(haven_time::now());
     latest.map_or(now, |l| now.max(l + 1))
 }
 

@@ -12,7 +12,7 @@ pub(crate) fn millis(t: SystemTime) -> u64 {
 
 /// Now as RFC 3339 UTC to the second, e.g. `2026-05-01T12:00:00Z`.
 pub(crate) fn now_rfc3339() -> String {
-    rfc3339(millis(SystemTime::now()) / 1000)
+    rfc3339(haven_time::now_secs())
 }
 
 /// Seconds since the epoch as RFC 3339 UTC.
