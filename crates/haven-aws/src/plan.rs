@@ -173,17 +173,23 @@ pub(crate) async fn outputs_of<'c>(
 
 /// The template's parameters that have a default.
 fn defaults(body: &str) -> Vec<String> {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|t| {
-            t.get("Parameters")?.as_object().map(|p| {
-                p.iter()
-                    .filter(|(_, v)| v.get("Default").is_some())
-                    .map(|(k, _)| k.clone())
-                    .collect()
-            })
-        })
-        .unwrap_or_default()
+    template_section(body, "Parameters")
+        .into_iter()
+        .filter(|(_, v)| v.get("Default").is_some())
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// A top-level section of a template (`Parameters`, `Resources`); empty when the body is not
+/// JSON or has none.
+fn template_section(body: &str, name: &str) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut t)) => match t.remove(name) {
+            Some(serde_json::Value::Object(section)) => section,
+            _ => serde_json::Map::new(),
+        },
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// Fills the stack's parameters now. `current` is the stack as it is (its previous values
@@ -249,26 +255,20 @@ pub(crate) async fn resolve(
 
 /// The template's resources, as a create change set would list them.
 fn template_additions(body: &str) -> Vec<ResourceChange> {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|t| {
-            t.get("Resources")?.as_object().map(|r| {
-                r.iter()
-                    .map(|(id, v)| ResourceChange {
-                        action: "Add".into(),
-                        logical_id: id.clone(),
-                        resource_type: v
-                            .get("Type")
-                            .and_then(|t| t.as_str())
-                            .unwrap_or_default()
-                            .to_owned(),
-                        physical_id: None,
-                        replacement: None,
-                    })
-                    .collect()
-            })
+    template_section(body, "Resources")
+        .into_iter()
+        .map(|(id, v)| ResourceChange {
+            action: "Add".into(),
+            logical_id: id,
+            resource_type: v
+                .get("Type")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            physical_id: None,
+            replacement: None,
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// What to do with a stack in this status before changing it.
