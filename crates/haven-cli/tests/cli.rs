@@ -39,7 +39,8 @@ fn init_scaffolds_a_valid_project() {
 
     let out = haven(&app, &["show", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    insta::assert_snapshot!("show_json", text(&out.stdout));
+    let json = text(&out.stdout);
+    insta::assert_snapshot!("show_json", json);
 
     let out = haven(&app, &["show"]);
     assert!(out.status.success());
@@ -48,6 +49,14 @@ fn init_scaffolds_a_valid_project() {
         shown.contains("[service.health_check]\npath = \"/health\""),
         "{shown}"
     );
+
+    // `haven show > haven.toml` writes a spec that validates and resolves to the same model.
+    std::fs::write(app.join("haven.toml"), &shown).unwrap();
+    let out = haven(&app, &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{shown}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "       Valid haven.toml\n");
+    assert_eq!(text(&haven(&app, &["show", "--json"]).stdout), json);
+    assert_eq!(text(&haven(&app, &["show"]).stdout), shown);
 }
 
 #[test]

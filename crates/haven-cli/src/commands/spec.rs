@@ -84,94 +84,14 @@ pub fn show(printer: &Printer, path: &Path) -> anyhow::Result<ExitCode> {
     if printer.json {
         printer.out_json(&loaded.spec)?;
     } else {
-        // TOML is what the user writes, so the resolved spec reads best in it too.
-        let value = serde_json::to_value(&loaded.spec)?;
-        printer.out(&to_toml(&value));
+        // TOML is what the user writes, so the resolved spec reads best as a spec too: one
+        // that validates and resolves to the same model.
+        let text = loaded
+            .spec
+            .to_toml()
+            .context("cannot write the resolved spec as TOML")?;
+        // `out` ends the text with its own newline.
+        printer.out(text.trim_end());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Renders resolved JSON as TOML: scalars first, then tables, then arrays of tables.
-fn to_toml(value: &serde_json::Value) -> String {
-    let mut out = String::new();
-    write_table(&mut out, "", value);
-    out.trim_start().to_owned()
-}
-
-fn write_table(out: &mut String, prefix: &str, value: &serde_json::Value) {
-    use serde_json::Value;
-    let Value::Object(map) = value else { return };
-    let is_table = |v: &Value| v.is_object();
-    let is_table_array =
-        |v: &Value| matches!(v, Value::Array(a) if !a.is_empty() && a.iter().all(Value::is_object));
-    if !prefix.is_empty() {
-        out.push_str(&format!("\n[{prefix}]\n"));
-    }
-    for (k, v) in map {
-        if v.is_null() || is_table(v) || is_table_array(v) {
-            continue;
-        }
-        out.push_str(&format!("{} = {}\n", key(k), inline(v)));
-    }
-    for (k, v) in map {
-        if is_table(v) {
-            write_table(out, &join(prefix, k), v);
-        }
-    }
-    for (k, v) in map {
-        if let Value::Array(items) = v {
-            if is_table_array(v) {
-                for item in items {
-                    let name = join(prefix, k);
-                    out.push_str(&format!("\n[[{name}]]\n"));
-                    let mut inner = String::new();
-                    write_table(&mut inner, "", item);
-                    // Nested tables of an array element keep the element's prefix.
-                    out.push_str(inner.trim_start());
-                }
-            }
-        }
-    }
-}
-
-fn join(prefix: &str, k: &str) -> String {
-    if prefix.is_empty() {
-        key(k)
-    } else {
-        format!("{prefix}.{}", key(k))
-    }
-}
-
-fn key(k: &str) -> String {
-    if !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        k.to_owned()
-    } else {
-        format!("{k:?}")
-    }
-}
-
-fn inline(v: &serde_json::Value) -> String {
-    use serde_json::Value;
-    match v {
-        Value::Object(map) => {
-            let parts: Vec<String> = map
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| format!("{} = {}", key(k), inline(v)))
-                .collect();
-            if parts.is_empty() {
-                "{}".to_owned()
-            } else {
-                format!("{{ {} }}", parts.join(", "))
-            }
-        }
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(inline).collect::<Vec<_>>().join(", ")
-        ),
-        other => other.to_string(),
-    }
 }
