@@ -107,12 +107,12 @@ impl Printer {
         eprintln!("{text}");
     }
 
-    /// The value of the secret `name`, read from stdin: asked for on stderr and not echoed
-    /// when stdin is a terminal, else everything up to EOF (one trailing newline removed).
-    /// `haven secret set` and `haven aws secret set` both read through here.
-    pub fn read_secret(&self, name: &str) -> anyhow::Result<String> {
+    /// The value of the SSM parameter `parameter`, read from stdin: asked for on stderr and
+    /// not echoed when stdin is a terminal, else everything up to EOF (one trailing newline
+    /// removed). `haven secret set` and `haven aws secret set` both read through here.
+    pub fn read_secret(&self, parameter: &str) -> anyhow::Result<String> {
         if std::io::stdin().is_terminal() {
-            eprint!("Value for {name} (not echoed): ");
+            eprint!("Value for {parameter} (not echoed): ");
             std::io::stderr()
                 .flush()
                 .context("cannot write to stderr")?;

@@ -517,7 +517,7 @@ pub fn secret_set(
 ) -> anyhow::Result<ExitCode> {
     let s = session(printer, spec, opts)?;
     let secret = haven_aws::secrets::find(&s.bundle, name)?;
-    let value = printer.read_secret(&format!("{} ({})", secret.env, secret.parameter))?;
+    let value = printer.read_secret(&secret.parameter)?;
     let stored = s
         .runtime
         .block_on(haven_aws::secrets::set(
