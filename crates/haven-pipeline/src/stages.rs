@@ -335,7 +335,7 @@ async fn approval(ctx: &Arc<Ctx>, r: &Run, idx: usize, log: &StageLog) -> StageR
                 region: ctx.spec.primary().name.clone(),
                 summary,
                 commit: Some(r.commit.clone()),
-                requested_at: SystemTime::now(),
+                requested_at: haven_time::now(),
                 expires_at: Some(SystemTime::UNIX_EPOCH + Duration::from_millis(expires)),
             };
             let topic = &ctx.spec.pipeline.approval.notify;
@@ -401,7 +401,7 @@ pub(crate) fn put_metrics(
         .region_dir(&ctx.spec.primary().name)
         .join("metrics.db");
     let written = haven_metrics::MetricStore::open(&db).and_then(|mut store| {
-        let now = SystemTime::now();
+        let now = haven_time::now();
         let dims: Vec<[(&str, &str); 1]> = samples.iter().map(|s| [(s.2, s.3)]).collect();
         let batch: Vec<haven_metrics::Sample<'_>> = samples
             .iter()
@@ -426,7 +426,7 @@ async fn notify_failure(ctx: &Ctx, r: &Run, stage: &str, reason: &str, log: &Sta
         reason: reason.to_owned(),
         commit: Some(r.commit.clone()),
         log_tail: haven_process::tail_lines(&log.path, 10).unwrap_or_default(),
-        at: SystemTime::now(),
+        at: haven_time::now(),
     };
     let topic = &ctx.spec.monitoring.notify;
     let message = haven_notify::Message::pipeline_failure(&ctx.spec.project.name, topic, &failure);

@@ -202,8 +202,7 @@ impl Addr {
 }
 
 fn micros_since_epoch(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    haven_time::unix_micros(t)
 }
 
 fn pack_duration(d: Option<Duration>) -> u32 {

@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
@@ -68,7 +67,7 @@ impl Drop for Streaming {
 impl Drop for Tail {
     fn drop(&mut self) {
         if let (Some(done), Some(sink)) = (&self.log, &self.streaming.0.access_log) {
-            done.push(sink, SystemTime::now(), self.sent);
+            done.push(sink, haven_time::now(), self.sent);
         }
     }
 }

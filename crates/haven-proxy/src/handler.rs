@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use http::uri::{Authority, PathAndQuery};
 use http::{Method, Request, Response};
@@ -156,7 +156,7 @@ fn elb_reply(
             sent: error_page::len(status) as u64,
             error_reason,
         });
-        done.push(sink, SystemTime::now(), 0);
+        done.push(sink, haven_time::now(), 0);
     }
     // HTTP/2 has no Connection header; there a 400 only ends the stream.
     let close = status == 400 && ctx.protocol == Protocol::Http1;

@@ -68,7 +68,7 @@ impl LogInfo {
                 Protocol::Http1 => LogProtocol::Http,
                 Protocol::Http2 => LogProtocol::H2,
             },
-            arrived: SystemTime::now(),
+            arrived: haven_time::now(),
             method: head.method.clone(),
             path: path.cloned(),
             port,

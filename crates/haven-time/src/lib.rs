@@ -9,27 +9,33 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const SECS_PER_DAY: i64 = 86_400;
 const MS_PER_DAY: u64 = 86_400_000;
 
-/// The wall clock: the one place haven reads it (`Instant` measures durations).
+/// The wall clock: the one place haven reads it (`Instant` measures durations). Inlined, as
+/// the proxy reads it for every request.
+#[inline]
 pub fn now() -> SystemTime {
     SystemTime::now()
 }
 
 /// Time since the epoch; times before it count as zero.
+#[inline]
 pub fn since_epoch(t: SystemTime) -> Duration {
     t.duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
 /// Whole seconds since the epoch; times before it count as 0.
+#[inline]
 pub fn unix_secs(t: SystemTime) -> u64 {
     since_epoch(t).as_secs()
 }
 
 /// Milliseconds since the epoch; times before it count as 0.
+#[inline]
 pub fn unix_millis(t: SystemTime) -> u64 {
     u64::try_from(since_epoch(t).as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Microseconds since the epoch; times before it count as 0.
+#[inline]
 pub fn unix_micros(t: SystemTime) -> u64 {
     u64::try_from(since_epoch(t).as_micros()).unwrap_or(u64::MAX)
 }
@@ -45,16 +51,19 @@ pub fn from_unix_secs(secs: u64) -> SystemTime {
 }
 
 /// Now, in whole seconds since the epoch.
+#[inline]
 pub fn now_secs() -> u64 {
     unix_secs(now())
 }
 
 /// Now, in milliseconds since the epoch.
+#[inline]
 pub fn now_millis() -> u64 {
     unix_millis(now())
 }
 
 /// Now, in microseconds since the epoch.
+#[inline]
 pub fn now_micros() -> u64 {
     unix_micros(now())
 }

@@ -2,8 +2,6 @@
 //! its packed entries over in batches and formats them as ALB lines; the writer stamps them and
 //! puts them in their hourly streams. Neither crate knows the other.
 
-use std::time::UNIX_EPOCH;
-
 use haven_proxy::{AccessLog, Batch};
 
 /// A listener's access-log sink as the log writer reads it.
@@ -26,10 +24,7 @@ impl haven_logs::AccessLogSource for AlbLogSource {
     fn drain(&mut self, lines: &mut haven_logs::Lines<'_>) {
         self.sink.drain(&mut self.batch);
         for entry in self.batch.sorted() {
-            let ms = entry
-                .time
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let ms = haven_time::unix_millis(entry.time);
             lines.push(ms, |buf| haven_proxy::write_alb_line(buf, &entry));
         }
         self.batch.clear();

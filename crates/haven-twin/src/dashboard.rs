@@ -12,7 +12,7 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use haven_metrics::catalog as cw;
@@ -628,7 +628,7 @@ async fn api_metrics<H>(shared: &Shared<H>, query: &str) -> Response<Full<Bytes>
                 Arc::new(Mutex::new(s))
             }
         };
-        let now = SystemTime::now();
+        let now = haven_time::now();
         let mut q = Query::new(&req.namespace, &req.metric, now)
             .stats(&req.stats)
             .period(req.period)
@@ -746,7 +746,7 @@ mod tests {
         std::fs::create_dir_all(paths.region_dir("r1")).unwrap();
         let mut store = MetricStore::open(&paths.region_dir("r1").join("metrics.db")).unwrap();
         let dims = [("ClusterName", "p"), ("ServiceName", "p-production")];
-        let now = SystemTime::now();
+        let now = haven_time::now();
         for (ago, v) in [(20u64, 10.0), (12, 30.0), (3, 50.0)] {
             let at = now - Duration::from_secs(ago);
             store

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use haven_registry::{Expired, LifecycleOutcome, Registry, ScanReport};
@@ -514,7 +513,7 @@ pub fn apply_lifecycle(
         .apply_lifecycle(
             &spec.registry.lifecycle,
             &in_use,
-            SystemTime::now(),
+            haven_time::now(),
             dry_run,
         )
         .context("cannot apply the lifecycle rules (registry.lifecycle)")

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use haven_metrics::{MetricStore, Query, Retention, Stat};
@@ -57,7 +57,7 @@ pub fn get(printer: &Printer, spec: &Path, args: MetricsArgs) -> anyhow::Result<
             })
             .collect::<anyhow::Result<_>>()?
     };
-    let now = SystemTime::now();
+    let now = haven_time::now();
     let mut query = Query::new(&args.namespace, &args.metric, now)
         .stats(&stats)
         .period(Duration::from(period))

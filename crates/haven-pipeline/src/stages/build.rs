@@ -203,7 +203,7 @@ pub(crate) async fn build(
                     .apply_lifecycle(
                         &spec.registry.lifecycle,
                         &used,
-                        std::time::SystemTime::now(),
+                        haven_time::now(),
                         false,
                     )
                     .map_err(|e| format!("lifecycle rules: {e}"))?;

@@ -302,7 +302,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
                     return Reply::not_found("only GET /metrics is served here");
                 }
                 let store = lock(&monitor.store);
-                match store.prometheus_text(std::time::SystemTime::now()) {
+                match store.prometheus_text(haven_time::now()) {
                     Ok(text) => Reply::text(text),
                     Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
                 }
@@ -713,7 +713,7 @@ async fn start_monitor(
         .collect();
     let alarms = alarms(spec, twin_region);
     store
-        .sync_alarms(&alarms, std::time::SystemTime::now())
+        .sync_alarms(&alarms, haven_time::now())
         .map_err(|e| Error::Other(format!("cannot put the spec's alarms: {e}")))?;
     let config = notify_config(spec, paths);
     let outbox = paths.region_dir(region).join("outbox");

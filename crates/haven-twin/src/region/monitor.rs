@@ -180,7 +180,7 @@ impl Monitor {
                 _ = tick.tick() => {}
                 _ = shutdown.wait_for(|s| *s) => return,
             }
-            let now = SystemTime::now();
+            let now = haven_time::now();
             self.record(now, &mut last);
             let transitions = {
                 let mut store = lock(&self.store);
