@@ -563,8 +563,8 @@ fn dashboard_off_is_not_served() {
 
 /// A fake supervisor's answers: one region with an impaired AZ, a scaling activity, a release
 /// rolled back, a region that is down, and two pipeline runs, one waiting for approval.
-fn fake_supervisor(call: &haven_twin::control::Call) -> haven_twin::control::Reply {
-    use haven_twin::control::Reply;
+fn fake_supervisor(call: &haven_control::control::Call) -> haven_control::control::Reply {
+    use haven_control::control::Reply;
     use serde_json::json;
     let stage = |name: &str, status: &str, message: &str| {
         json!({"name": name, "status": status, "started_at_ms": 1_764_000_000_000u64,
@@ -660,9 +660,9 @@ fn pipeline_runs_releases_and_impaired_azs_render_from_the_api() {
                     azs: vec!["eu-central-1a".to_owned(), "eu-central-1b".to_owned()],
                 },
             ],
-            paths: haven_twin::Paths::new(dir.path().join(".haven")),
+            paths: haven_control::paths::Paths::new(dir.path().join(".haven")),
             token: "t".repeat(64).into(),
-            handler: |call: haven_twin::control::Call| {
+            handler: |call: haven_control::control::Call| {
                 let reply = fake_supervisor(&call);
                 async move { reply }
             },

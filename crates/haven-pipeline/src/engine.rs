@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use haven_control::control::{self, Endpoint};
+use haven_control::paths::Paths;
 use haven_process::ProcessIdentity;
 use haven_source::Repo;
 use haven_spec::Spec;
 use haven_spec::model::ExecutionMode;
-use haven_twin::Paths;
-use haven_twin::control::{self, Endpoint};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -48,7 +48,7 @@ pub async fn run(args: PipelineArgs) -> Result<(), Error> {
     let loaded = haven_spec::load(&args.spec).map_err(|e| Error::Other(e.to_string()))?;
     let spec = loaded.spec;
     let paths = Paths::new(spec.path(&spec.local.state_dir));
-    let token = haven_twin::paths::token(&paths)?;
+    let token = haven_control::paths::token(&paths)?;
     let store = Store::open(&paths.pipeline_db())?;
 
     let repo = crate::repo_name(&spec).to_owned();
@@ -98,7 +98,7 @@ pub async fn run(args: PipelineArgs) -> Result<(), Error> {
     let bind = ctx.spec.local.bind;
     let listener = tokio::net::TcpListener::bind((bind, 0))
         .await
-        .map_err(|source| haven_twin::Error::Bind {
+        .map_err(|source| haven_control::Error::Bind {
             addr: std::net::SocketAddr::new(bind, 0),
             source,
         })?;
@@ -162,7 +162,7 @@ async fn open_notifier(
     paths: &Paths,
     shutdown: watch::Receiver<bool>,
 ) -> Option<haven_notify::Notifier> {
-    let config = haven_twin::region::notify_config(spec, paths);
+    let config = haven_control::notify::config(spec, paths);
     let outbox = paths.pipeline_dir().join("outbox");
     match haven_notify::Notifier::open(&outbox, config, shutdown).await {
         Ok(n) => Some(n),

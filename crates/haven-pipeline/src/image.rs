@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use haven_control::paths::Paths;
 use haven_registry::{Digest, ImageRef, ImageSpec, Registry, TagPolicy};
 use haven_spec::Spec;
-use haven_twin::Paths;
 
 use crate::Error;
 

@@ -33,7 +33,7 @@ pub enum Error {
     #[error(transparent)]
     Registry(#[from] haven_registry::Error),
     #[error(transparent)]
-    Twin(#[from] haven_twin::Error),
+    Control(#[from] haven_control::Error),
     #[error("{0}")]
     Other(String),
 }
@@ -58,6 +58,12 @@ pub fn repo_name(spec: &haven_spec::Spec) -> &str {
 }
 
 /// The primary region's repository: the remote users clone and push to.
-pub fn source_url(spec: &haven_spec::Spec, paths: &haven_twin::Paths) -> PathBuf {
+pub fn source_url(spec: &haven_spec::Spec, paths: &haven_control::paths::Paths) -> PathBuf {
     paths.source_repo(&spec.primary().name, repo_name(spec))
+}
+
+/// The CodeBuild project the Build stage (and `haven build`) stands for, named as `haven synth`
+/// names it (`<project>-build`, see haven-cfn's `Names::codebuild`).
+pub fn build_project(spec: &haven_spec::Spec) -> String {
+    format!("{}-build", spec.project.name)
 }

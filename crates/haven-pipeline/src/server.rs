@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use haven_twin::control::{Call, Reply};
+use haven_control::api::{BranchStatus, SourceStatus};
+use haven_control::control::{Call, Reply};
+use haven_spec::model::Role;
 use http::{Method, StatusCode};
 use serde_json::json;
-
-use haven_twin::api::{BranchStatus, SourceStatus};
 
 use crate::api::{Decision, Retry, RunStatus, StageStatus};
 use crate::engine::Ctx;
@@ -165,7 +165,11 @@ fn source_status(ctx: &Ctx) -> Result<Vec<SourceStatus>, crate::Error> {
         let heads = primary.compare((!is_primary).then_some(repo), &branches)?;
         out.push(SourceStatus {
             region: region.to_owned(),
-            role: if is_primary { "primary" } else { "secondary" }.to_owned(),
+            role: if is_primary {
+                Role::Primary
+            } else {
+                Role::Secondary
+            },
             url: repo.url(),
             branches: heads
                 .into_iter()

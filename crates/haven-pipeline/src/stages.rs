@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use haven_twin::control::{self, Endpoint};
+use haven_control::api::{RegionStatus, ReleaseStarted, StartRelease};
+use haven_control::control::{self, Endpoint};
+use haven_state::{Release, ReleaseState};
 use http::Method;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::api::{Run, RunStatus, StageStatus};
@@ -192,12 +195,14 @@ async fn release(
             // Nothing to release when the service runs the image already (a stage resumed
             // after its release ended, or a retry): asked of the region, not read from an
             // error message.
-            let status = call_region(ctx, region, Method::GET, "/status", None).await?;
-            let running = status["services"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|s| s["name"] == service && s["image"] == image);
+            let status: RegionStatus = typed(
+                "/status",
+                call_region(ctx, region, Method::GET, "/status", None).await?,
+            )?;
+            let running = status
+                .services
+                .iter()
+                .any(|s| s.name == service && s.image == image);
             if running {
                 log.line(&format!("{service} in {region} already runs the image"));
                 return Ok(());
@@ -208,14 +213,16 @@ async fn release(
                 .await
                 .map_err(|e| format!("replication panicked: {e}"))?
                 .map_err(|e| format!("cannot put the image in {region}'s registry: {e}"))?;
-            let body = json!({ "image": image, "strategy": Value::Null });
+            // No strategy: the service's own, from the spec.
+            let body = serde_json::to_value(StartRelease {
+                image: image.to_owned(),
+                strategy: None,
+            })
+            .map_err(|e| e.to_string())?;
             let path = format!("/services/{service}/releases");
             match call_region(ctx, region, Method::POST, &path, Some(body)).await {
                 Ok(v) => {
-                    let id = v["release"]
-                        .as_str()
-                        .ok_or_else(|| format!("{region} did not say which release it started"))?
-                        .to_owned();
+                    let ReleaseStarted { release: id } = typed(&path, v)?;
                     ctx.store
                         .set_detail(r.id, idx, &key, json!(id))
                         .map_err(|e| e.to_string())?;
@@ -227,27 +234,32 @@ async fn release(
         }
     };
     let mut shown = 0;
+    let path = format!("/releases/{id}");
     loop {
-        let v = call_region(ctx, region, Method::GET, &format!("/releases/{id}"), None).await?;
-        let steps = v["steps"].as_array().cloned().unwrap_or_default();
-        for s in steps.iter().skip(shown) {
-            log.line(&format!(
-                "{region}: {}",
-                s["step"].as_str().unwrap_or_default()
-            ));
+        let r: Release = typed(
+            &path,
+            call_region(ctx, region, Method::GET, &path, None).await?,
+        )?;
+        for s in r.steps.iter().skip(shown) {
+            log.line(&format!("{region}: {}", s.step));
         }
-        shown = steps.len();
-        match v["state"].as_str() {
-            Some("SUCCESSFUL") => return Ok(()),
-            Some("ROLLED_BACK") => {
+        shown = r.steps.len();
+        match r.state {
+            ReleaseState::Successful => return Ok(()),
+            ReleaseState::RolledBack => {
                 return Err(format!(
                     "the release to {service} in {region} was rolled back: {}",
-                    v["reason"].as_str().unwrap_or("no reason recorded")
+                    r.reason.as_deref().unwrap_or("no reason recorded")
                 ));
             }
-            _ => tokio::time::sleep(POLL).await,
+            ReleaseState::InProgress => tokio::time::sleep(POLL).await,
         }
     }
+}
+
+/// A region's answer to `path`, read as the type the control API sends there.
+fn typed<T: DeserializeOwned>(path: &str, value: Value) -> Result<T, String> {
+    control::parse(path, value).map_err(|e| e.to_string())
 }
 
 /// Calls a region's control API, waiting (up to [`REGION_WAIT`]) while it is unreachable: a
@@ -278,7 +290,7 @@ async fn call_region(
         };
         match attempt {
             Ok(v) => return Ok(v),
-            Err(haven_twin::Error::Api { message, .. }) => return Err(message),
+            Err(haven_control::Error::Api { message, .. }) => return Err(message),
             Err(e) => {
                 if !warned {
                     tracing::warn!("region {region} unreachable, waiting: {e}");

@@ -26,9 +26,11 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::control::{Call, Reply};
+use haven_control::control::{Call, Reply};
+use haven_control::paths::Paths;
+
 use crate::region::monitor::Names;
-use crate::{Error, Paths, lock};
+use crate::{Error, lock};
 
 const INDEX_HTML: &str = include_str!("dashboard/index.html");
 const APP_JS: &str = include_str!("dashboard/app.js");
@@ -448,7 +450,7 @@ where
             format!("no route POST {path}: use /api/pipeline/runs/<id>/approve or /reject"),
         );
     };
-    if !crate::control::bearer_matches(headers, &shared.dash.token) {
+    if !haven_control::control::bearer_matches(headers, &shared.dash.token) {
         return json_error(
             StatusCode::UNAUTHORIZED,
             format!(

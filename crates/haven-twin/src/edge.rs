@@ -7,16 +7,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use haven_control::api::{EdgeStatus, EdgeTarget};
+use haven_control::control::{self, Call, Endpoint, Reply};
+use haven_control::paths::Paths;
+use haven_control::ports::Ports;
 use haven_process::ProcessIdentity;
-use haven_proxy::{ForwardAction, Listener, ProxyConfig, Routing, TargetGroup, TargetGroupConfig};
+use haven_proxy::{
+    ForwardAction, Listener, ProxyConfig, Routing, TargetGroup, TargetGroupConfig, TargetState,
+};
 use haven_spec::model::{Role, RoutingMode};
 use http::Method;
 use tokio::sync::watch;
 
-use crate::api::{EdgeStatus, EdgeTarget};
-use crate::control::{self, Call, Endpoint, Reply};
-use crate::ports::Ports;
-use crate::{Error, Paths};
+use crate::Error;
 
 pub struct EdgeArgs {
     pub spec: PathBuf,
@@ -36,7 +39,7 @@ pub async fn run(args: EdgeArgs) -> Result<(), Error> {
     let paths = Paths::new(&twin.state_dir);
     let ports = Ports::read(&paths)?
         .ok_or_else(|| Error::Other("no ports.json: start the twin with `haven up`".into()))?;
-    let token: Arc<str> = crate::paths::token(&paths)?.into();
+    let token: Arc<str> = haven_control::paths::token(&paths)?.into();
 
     let interval: Duration = twin.edge.health_check_interval.into();
     let mut cfg = TargetGroupConfig::new("edge");
@@ -172,7 +175,7 @@ fn status(edge: &Edge) -> EdgeStatus {
     EdgeStatus {
         url: edge.url.clone(),
         pid: Some(std::process::id()),
-        mode: crate::wire_name(edge.mode),
+        mode: edge.mode,
         serving_regions: serving,
         regions: edge
             .regions
@@ -182,7 +185,7 @@ fn status(edge: &Edge) -> EdgeStatus {
                 EdgeTarget {
                     region: name.clone(),
                     alb_url: format!("http://{addr}"),
-                    health: t.map_or("unused", |t| t.state.as_str()).to_owned(),
+                    health: t.map_or(TargetState::Unused, |t| t.state),
                     priority: t.map_or(0, |t| t.priority),
                 }
             })

@@ -3,19 +3,12 @@
 //! against its templates by `tests/log_names.rs`). The region's log agent applies retention to
 //! them and `haven logs` reads them, running twin or not.
 
+use haven_control::paths::Paths;
 use haven_logs::names::{self, EcsService};
 use haven_logs::{Group, Layout};
 use haven_spec::Spec;
 use haven_spec::model::Role;
 use haven_spec::settings::TwinService;
-
-use crate::Paths;
-
-/// The CodeBuild project `haven build` stands for, named as `haven synth` names it
-/// (`<project>-build`, see haven-cfn's `Names::codebuild`).
-pub fn build_project(spec: &Spec) -> String {
-    format!("{}-build", spec.project.name)
-}
 
 /// The CodeBuild project's purpose in its log group's name: `haven synth` logs the build
 /// project to `build_log_group("build")`.

@@ -11,18 +11,20 @@ use std::time::{Duration, Instant};
 use haven_process::{Group, Output, ProcessIdentity, Signal, SpawnSpec};
 use haven_spec::settings::Twin;
 use http::{Method, StatusCode};
-use serde::Deserialize;
 use tokio::sync::{mpsc, watch};
 
 use haven_fs::WithPath;
 
-use crate::api::{
-    AccessLogs, ChaosResult, EdgeStatus, RegionStatus, RegionTarget, ReloadResult, Status,
+use haven_control::api::{
+    AccessLogs, ChaosResult, EdgeStatus, RegionState, RegionStatus, RegionTarget, ReloadResult,
+    Status,
 };
-use crate::control::{self, Call, Endpoint, Reply};
+use haven_control::control::{self, Call, Endpoint, Reply};
+use haven_control::paths::Paths;
+use haven_control::ports::Ports;
+
+use crate::Error;
 use crate::lock;
-use crate::ports::Ports;
-use crate::{Error, Paths};
 
 /// What the supervisor tells the person at the terminal.
 pub trait Reporter: Send + Sync {
@@ -94,7 +96,7 @@ pub async fn run(opts: UpOptions, reporter: Arc<dyn Reporter>) -> Result<(), Err
     }
     // A previous supervisor that was killed may have left processes: end them first.
     cleanup(&paths, &twin).await;
-    let token = crate::paths::token(&paths)?;
+    let token = haven_control::paths::token(&paths)?;
     let dashboard_port = loaded
         .spec
         .monitoring
@@ -473,11 +475,11 @@ impl Sup {
             let proc = procs
                 .iter()
                 .find(|(n, k, _, _)| n == &r.name && *k == Kind::Region);
-            let down = |state: &str| RegionStatus {
+            let down = |state: RegionState| RegionStatus {
                 metrics_url: String::new(),
                 name: r.name.clone(),
-                role: crate::wire_name(r.role),
-                state: state.to_owned(),
+                role: r.role,
+                state,
                 pid: proc.and_then(|p| p.2.map(|i| i.pid)),
                 alb_url: r
                     .services
@@ -491,9 +493,9 @@ impl Sup {
                 services: Vec::new(),
             };
             let st = match proc {
-                Some((_, _, None, true)) => down("stopped"),
-                Some((_, _, None, false)) => down("crashed"),
-                None => down("stopped"),
+                Some((_, _, None, true)) => down(RegionState::Stopped),
+                Some((_, _, None, false)) => down(RegionState::Crashed),
+                None => down(RegionState::Stopped),
                 Some((name, _, Some(_), _)) => match self
                     .call(
                         &self.paths.region_endpoint(name),
@@ -503,8 +505,10 @@ impl Sup {
                     )
                     .await
                 {
-                    Ok(v) => serde_json::from_value(v).unwrap_or_else(|_| down("starting")),
-                    Err(_) => down("starting"),
+                    Ok(v) => {
+                        serde_json::from_value(v).unwrap_or_else(|_| down(RegionState::Starting))
+                    }
+                    Err(_) => down(RegionState::Starting),
                 },
             };
             regions.push(st);
@@ -521,7 +525,7 @@ impl Sup {
         let edge = edge.unwrap_or_else(|| EdgeStatus {
             url: format!("http://{}", self.ports.edge_addr()),
             pid: None,
-            mode: crate::wire_name(self.twin.edge.mode),
+            mode: self.twin.edge.mode,
             serving_regions: Vec::new(),
             regions: Vec::new(),
         });
@@ -559,7 +563,7 @@ impl Sup {
         method: Method,
         path: &str,
         body: Option<serde_json::Value>,
-    ) -> Result<serde_json::Value, Error> {
+    ) -> Result<serde_json::Value, haven_control::Error> {
         let ep = Endpoint::read(endpoint)?;
         control::call(
             ep.addr,
@@ -757,7 +761,7 @@ impl Sup {
         let body = serde_json::from_slice(&call.body).ok();
         match self.call(endpoint, call.method.clone(), path, body).await {
             Ok(v) => Reply::ok(v),
-            Err(Error::Api { status, message }) => Reply::error(
+            Err(haven_control::Error::Api { status, message }) => Reply::error(
                 StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
                 message,
             ),
@@ -859,54 +863,5 @@ pub async fn cleanup(paths: &Paths, twin: &Twin) {
     }
     for r in &twin.regions {
         cleanup_region(paths, &r.name).await;
-    }
-}
-
-/// How the CLI reaches a running supervisor.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Client {
-    pub addr: std::net::SocketAddr,
-    pub token: String,
-    pub pid: u32,
-}
-
-impl Client {
-    /// Finds the supervisor of the twin whose state directory is `paths`.
-    pub fn connect(paths: &Paths) -> Result<Self, Error> {
-        let ep = Endpoint::read(&paths.supervisor()).map_err(|_| {
-            Error::Other(format!(
-                "haven is not running here (no {}); start it with `haven up`",
-                paths.supervisor().display()
-            ))
-        })?;
-        if !ep.is_alive() {
-            return Err(Error::Other(format!(
-                "haven is not running here (pid {} has exited); start it with `haven up`",
-                ep.pid
-            )));
-        }
-        let token = std::fs::read_to_string(paths.token()).with_path(paths.token())?;
-        Ok(Self {
-            addr: ep.addr,
-            token: token.trim().to_owned(),
-            pid: ep.pid,
-        })
-    }
-
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<serde_json::Value>,
-    ) -> Result<serde_json::Value, Error> {
-        control::call(
-            self.addr,
-            &self.token,
-            method,
-            path,
-            body,
-            Duration::from_secs(30),
-        )
-        .await
     }
 }

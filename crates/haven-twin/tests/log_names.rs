@@ -9,10 +9,10 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use haven_control::paths::Paths;
 use haven_logs::{Layout, names};
 use haven_spec::Spec;
 use haven_spec::model::Role;
-use haven_twin::Paths;
 
 use common::example;
 use serde_json::Value;
@@ -79,7 +79,7 @@ fn check(spec: &Spec) {
         // The build project the twin's builds stand for, and where it logs.
         if region.role == Role::Primary {
             let delivery = template(&synthesis, &format!("{}/delivery.json", region.name));
-            let build_project = haven_twin::logs::build_project(spec);
+            let build_project = haven_pipeline::build_project(spec);
             let (_, build) = resources(&delivery, "AWS::CodeBuild::Project")
                 .into_iter()
                 .find(|(_, p)| p["Name"] == build_project.as_str())

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use haven_control::paths::Paths;
 use haven_spec::Spec;
-use haven_twin::Paths;
 
 use crate::printer::Printer;
 
@@ -119,7 +119,7 @@ fn build(printer: &Printer, spec: &Spec, paths: &Paths) -> anyhow::Result<String
             .unwrap_or_default();
         bail!("the build ended {status} in phase {failed}; the end of its log:\n{tail}");
     }
-    haven_twin::paths::write_atomic(&paths.current_build(), format!("{dir_name}\n").as_bytes())?;
+    haven_control::paths::write_atomic(&paths.current_build(), format!("{dir_name}\n").as_bytes())?;
     printer.status(
         "Built",
         &format!(

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use haven_control::paths::Paths;
 use haven_registry::{Expired, LifecycleOutcome, Registry, ScanReport};
 use haven_spec::Spec;
-use haven_twin::Paths;
 use serde::Serialize;
 
 use crate::printer::Printer;
@@ -558,7 +558,7 @@ pub fn ensure_initial(printer: &Printer, spec: &Spec, paths: &Paths) -> anyhow::
             haven_pipeline::image::replicate(spec, paths, &digest, &r.name)?;
         }
     }
-    haven_twin::paths::write_atomic(&paths.initial_image(), format!("{digest}\n").as_bytes())?;
+    haven_control::paths::write_atomic(&paths.initial_image(), format!("{digest}\n").as_bytes())?;
     Ok(digest)
 }
 

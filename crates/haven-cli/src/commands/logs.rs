@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use haven_control::paths::Paths;
 use haven_logs::{Events, Group, Query, time};
 use haven_spec::Spec;
-use haven_twin::Paths;
 
 use crate::printer::{Printer, table};
 

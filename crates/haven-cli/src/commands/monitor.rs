@@ -6,10 +6,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use haven_control::api::{RegionState, Status};
+use haven_control::client::Client;
+use haven_control::paths::Paths;
 use haven_metrics::{MetricStore, Query, Retention, Stat};
-use haven_twin::Paths;
-use haven_twin::api::Status;
-use haven_twin::supervisor::Client;
 use http::Method;
 use serde_json::Value;
 
@@ -127,8 +127,7 @@ fn connect(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let status: Status =
-        serde_json::from_value(rt.block_on(client.call(Method::GET, "/status", None))?)?;
+    let status = rt.block_on(client.get("/status"))?;
     Ok((client, rt, status))
 }
 
@@ -136,7 +135,11 @@ fn connect(
 pub fn alarms(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let (client, rt, status) = connect(printer, spec)?;
     let mut all = Vec::new();
-    for r in status.regions.iter().filter(|r| r.state == "running") {
+    for r in status
+        .regions
+        .iter()
+        .filter(|r| r.state == RegionState::Running)
+    {
         let list =
             rt.block_on(client.call(Method::GET, &format!("/regions/{}/alarms", r.name), None))?;
         for a in list.as_array().cloned().unwrap_or_default() {
@@ -185,7 +188,7 @@ pub fn history(
     let regions: Vec<&str> = status
         .regions
         .iter()
-        .filter(|r| r.state == "running" && region.is_none_or(|x| x == r.name))
+        .filter(|r| r.state == RegionState::Running && region.is_none_or(|x| x == r.name))
         .map(|r| r.name.as_str())
         .collect();
     for r in regions {
@@ -209,7 +212,7 @@ pub fn history(
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            Err(haven_twin::Error::Api { status: 404, .. }) => continue,
+            Err(haven_control::Error::Api { status: 404, .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use haven_control::client::Client;
+use haven_control::paths::Paths;
 use haven_pipeline::api::{Run, RunStatus, StageStatus};
-use haven_twin::Paths;
-use haven_twin::supervisor::Client;
 use http::Method;
 use serde_json::{Value, json};
 

@@ -5,19 +5,30 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use haven_twin::api::Status;
-use haven_twin::supervisor::Client;
-use haven_twin::{Paths, api};
+use haven_control::api::{ReleaseStarted, StartRelease, Status};
+use haven_control::client::Client;
+use haven_control::paths::Paths;
+use haven_spec::model::{Role, Strategy};
+use haven_state::{Release, ReleaseState};
 use http::Method;
-use serde_json::Value;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::printer::{Printer, Style};
 
 pub struct ReleaseArgs {
     pub image: String,
     pub region: Option<String>,
-    pub strategy: Option<haven_spec::model::Strategy>,
+    pub strategy: Option<Strategy>,
     pub environment: String,
+}
+
+/// A region's release as `haven releases --json` prints it: the region's record, and the region.
+#[derive(Serialize)]
+struct RegionRelease {
+    #[serde(flatten)]
+    release: Release,
+    region: String,
 }
 
 struct Ctx {
@@ -39,9 +50,7 @@ impl Ctx {
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
-        let status: Status =
-            serde_json::from_value(rt.block_on(client.call(Method::GET, "/status", None))?)
-                .context("the supervisor's status is not in the expected shape")?;
+        let status = rt.block_on(client.get("/status"))?;
         Ok(Self {
             printer: *printer,
             spec,
@@ -52,8 +61,8 @@ impl Ctx {
         })
     }
 
-    fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        Ok(self.rt.block_on(self.client.call(method, path, body))?)
+    fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        Ok(self.rt.block_on(self.client.get(path))?)
     }
 
     /// Regions in release order: the primary, then the secondaries; or just the one asked for.
@@ -62,7 +71,7 @@ impl Ctx {
             .status
             .regions
             .iter()
-            .map(|r| (r.role != "primary", r.name.clone()))
+            .map(|r| (r.role != Role::Primary, r.name.clone()))
             .collect();
         names.sort();
         let names: Vec<String> = names.into_iter().map(|(_, n)| n).collect();
@@ -93,59 +102,48 @@ impl Ctx {
             .with_context(|| format!("region {region} has no {environment} service"))
     }
 
-    /// Starts a release and follows it, printing each step; true when it succeeded.
+    /// Starts a release and follows it, printing each step, until it ends.
     fn release(
         &self,
         region: &str,
         service: &str,
         image: &str,
-        strategy: Option<haven_spec::model::Strategy>,
-    ) -> anyhow::Result<(bool, Value)> {
+        strategy: Option<Strategy>,
+    ) -> anyhow::Result<Release> {
         // The region runs what its own registry holds: replicate the image there first.
         let image =
             &haven_pipeline::image::replicate(&self.spec, &self.paths, image, region)?.to_string();
-        // The control API takes the spec's spelling of a strategy, which is its serde form.
-        let strategy = strategy
-            .map(serde_json::to_value)
-            .transpose()?
-            .and_then(|v| v.as_str().map(str::to_owned));
-        let body = serde_json::to_value(api::StartRelease {
+        let request = StartRelease {
             image: image.to_owned(),
             strategy,
-        })?;
-        let started = self.call(
+        };
+        let started: ReleaseStarted = self.rt.block_on(self.client.send(
             Method::POST,
             &format!("/regions/{region}/services/{service}/releases"),
-            Some(body),
-        )?;
-        let id = started["release"]
-            .as_str()
-            .context("the region did not say which release it started")?
-            .to_owned();
+            &request,
+        ))?;
+        let id = started.release;
         self.printer.status(
             "Releasing",
             &format!("{image} to {service} in {region} ({id})"),
         );
         let mut shown = 0;
         loop {
-            let r = self.call(
-                Method::GET,
-                &format!("/regions/{region}/releases/{id}"),
-                None,
-            )?;
-            let steps = r["steps"].as_array().cloned().unwrap_or_default();
-            for s in steps.iter().skip(shown) {
-                self.printer
-                    .status("", s["step"].as_str().unwrap_or_default());
+            let r: Release = self.get(&format!("/regions/{region}/releases/{id}"))?;
+            for s in r.steps.iter().skip(shown) {
+                self.printer.status("", &s.step);
             }
-            shown = steps.len();
-            match r["state"].as_str() {
-                Some("SUCCESSFUL") => return Ok((true, r)),
-                Some("ROLLED_BACK") => return Ok((false, r)),
-                _ => std::thread::sleep(Duration::from_millis(100)),
+            shown = r.steps.len();
+            if r.state.is_final() {
+                return Ok(r);
             }
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+fn reason(r: &Release) -> &str {
+    r.reason.as_deref().unwrap_or("no reason recorded")
 }
 
 pub fn release(printer: &Printer, spec: &Path, args: ReleaseArgs) -> anyhow::Result<ExitCode> {
@@ -153,10 +151,11 @@ pub fn release(printer: &Printer, spec: &Path, args: ReleaseArgs) -> anyhow::Res
     let mut results = Vec::new();
     for region in ctx.regions(args.region.as_deref())? {
         let service = ctx.service_name(&region, &args.environment)?;
-        let (ok, r) = ctx.release(&region, &service, &args.image, args.strategy)?;
-        results.push(r.clone());
-        if !ok {
-            let reason = r["reason"].as_str().unwrap_or("no reason recorded");
+        let r = ctx.release(&region, &service, &args.image, args.strategy)?;
+        let succeeded = r.state == ReleaseState::Successful;
+        let failure = (!succeeded).then(|| reason(&r).to_owned());
+        results.push(r);
+        if let Some(reason) = failure {
             if printer.json {
                 printer.out_json(&results)?;
             }
@@ -188,27 +187,17 @@ pub fn rollback(
     let ctx = Ctx::new(printer, spec)?;
     for region in ctx.regions(region.as_deref())? {
         let service = ctx.service_name(&region, environment)?;
-        let releases = ctx.call(Method::GET, &format!("/regions/{region}/releases"), None)?;
+        let releases: Vec<Release> = ctx.get(&format!("/regions/{region}/releases"))?;
         let previous = releases
-            .as_array()
             .into_iter()
-            .flatten()
-            .find(|r| r["service"] == service.as_str() && r["state"] == "SUCCESSFUL")
-            .and_then(|r| r["from_image"].as_str().map(str::to_owned));
+            .find(|r| r.service == service && r.state == ReleaseState::Successful)
+            .map(|r| r.from_image);
         let Some(previous) = previous else {
             bail!("{service} in {region} has no successful release to roll back");
         };
-        let (ok, r) = ctx.release(
-            &region,
-            &service,
-            &previous,
-            Some(haven_spec::model::Strategy::BlueGreen),
-        )?;
-        if !ok {
-            bail!(
-                "the rollback in {region} failed: {}",
-                r["reason"].as_str().unwrap_or("no reason recorded")
-            );
+        let r = ctx.release(&region, &service, &previous, Some(Strategy::BlueGreen))?;
+        if r.state != ReleaseState::Successful {
+            bail!("the rollback in {region} failed: {}", reason(&r));
         }
         printer.status(
             "Rolled back",
@@ -230,11 +219,11 @@ pub fn list(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
         if !running {
             continue;
         }
-        let releases = ctx.call(Method::GET, &format!("/regions/{region}/releases"), None)?;
-        for mut r in releases.as_array().cloned().unwrap_or_default() {
-            r["region"] = Value::String(region.clone());
-            all.push(r);
-        }
+        let releases: Vec<Release> = ctx.get(&format!("/regions/{region}/releases"))?;
+        all.extend(releases.into_iter().map(|release| RegionRelease {
+            release,
+            region: region.clone(),
+        }));
     }
     if printer.json {
         printer.out_json(&all)?;
@@ -243,33 +232,21 @@ pub fn list(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     if all.is_empty() {
         printer.out("no releases yet");
     }
-    for r in &all {
-        let state = r["state"].as_str().unwrap_or_default();
-        let painted = match state {
-            "SUCCESSFUL" => printer.paint(Style::Good, state),
-            "ROLLED_BACK" => printer.paint(Style::Bad, state),
-            s => s.to_owned(),
+    for RegionRelease { release: r, region } in &all {
+        let painted = match r.state {
+            ReleaseState::Successful => printer.paint(Style::Good, r.state.as_str()),
+            ReleaseState::RolledBack => printer.paint(Style::Bad, r.state.as_str()),
+            ReleaseState::InProgress => r.state.to_string(),
         };
         printer.out(&format!(
-            "{} {} {} {}: {} -> {} ({})",
-            r["id"].as_str().unwrap_or_default(),
-            r["region"].as_str().unwrap_or_default(),
-            r["service"].as_str().unwrap_or_default(),
-            painted,
-            r["from_image"].as_str().unwrap_or_default(),
-            r["to_image"].as_str().unwrap_or_default(),
-            r["strategy"].as_str().unwrap_or_default(),
+            "{} {region} {} {painted}: {} -> {} ({})",
+            r.id, r.service, r.from_image, r.to_image, r.strategy,
         ));
-        let start = r["started_at_ms"].as_u64().unwrap_or(0);
-        for s in r["steps"].as_array().into_iter().flatten() {
-            let at = s["at_ms"].as_u64().unwrap_or(start).saturating_sub(start);
-            printer.out(&format!(
-                "  +{:>6.2}s  {}",
-                at as f64 / 1000.0,
-                s["step"].as_str().unwrap_or_default()
-            ));
+        for s in &r.steps {
+            let at = s.at_ms.saturating_sub(r.started_at_ms);
+            printer.out(&format!("  +{:>6.2}s  {}", at as f64 / 1000.0, s.step));
         }
-        if let Some(reason) = r["reason"].as_str() {
+        if let Some(reason) = &r.reason {
             printer.out(&format!("  reason: {reason}"));
         }
     }

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use haven_control::paths::Paths;
 use haven_secrets::SecretStore;
 use haven_spec::Spec;
-use haven_twin::Paths;
 use serde::Serialize;
 
 use crate::printer::{Printer, table};

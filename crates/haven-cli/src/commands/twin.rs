@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use haven_twin::api::{ReloadResult, Status};
-use haven_twin::supervisor::{self, Client, Reporter, UpOptions};
-use haven_twin::{Paths, api};
+use haven_control::api::{self, ReloadResult, Status};
+use haven_control::client::Client;
+use haven_control::paths::Paths;
+use haven_control::wire::Wire;
+use haven_spec::model::Role;
+use haven_twin::supervisor::{self, Reporter, UpOptions};
 use http::Method;
 
 use crate::cli::ChaosCommand;
@@ -83,7 +86,7 @@ fn endpoints_table(status: &Status) -> String {
         [
             "edge".to_owned(),
             status.edge.url.clone(),
-            format!("{} routing", status.edge.mode),
+            format!("{} routing", status.edge.mode.name()),
         ],
     ];
     for r in &status.regions {
@@ -91,7 +94,12 @@ fn endpoints_table(status: &Status) -> String {
             rows.push([
                 format!("{} {}", r.name, s.environment),
                 s.alb_url.clone(),
-                format!("{} ALB, {}/{} tasks healthy", r.role, s.healthy, s.desired),
+                format!(
+                    "{} ALB, {}/{} tasks healthy",
+                    r.role.name(),
+                    s.healthy,
+                    s.desired
+                ),
             ]);
         }
     }
@@ -208,7 +216,7 @@ pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     printer.out(&format!(
         "edge {}  {}  serving: {}",
         status.edge.url,
-        status.edge.mode,
+        status.edge.mode.name(),
         if status.edge.serving_regions.is_empty() {
             "none".to_owned()
         } else {
@@ -230,7 +238,10 @@ pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
         };
         printer.out(&format!(
             "\n{} ({}, {}) {health}  {}",
-            r.name, r.role, r.state, r.alb_url
+            r.name,
+            r.role.name(),
+            r.state,
+            r.alb_url
         ));
         if !r.impaired_azs.is_empty() {
             printer.out(&format!("  impaired AZs: {}", r.impaired_azs.join(", ")));
@@ -265,7 +276,7 @@ pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
                     t.az.clone(),
                     t.pid.map(|p| p.to_string()).unwrap_or_default(),
                     t.address.clone(),
-                    t.health.clone(),
+                    t.health.to_string(),
                 ]);
             }
             for line in crate::printer::table(&rows).lines() {
@@ -352,12 +363,11 @@ pub fn chaos(printer: &Printer, spec: &Path, cmd: ChaosCommand) -> anyhow::Resul
 }
 
 fn primary(rt: &tokio::runtime::Runtime, client: &Client) -> anyhow::Result<String> {
-    let status: Status =
-        serde_json::from_value(rt.block_on(client.call(Method::GET, "/status", None))?)?;
+    let status: Status = rt.block_on(client.get("/status"))?;
     status
         .regions
         .iter()
-        .find(|r| r.role == "primary")
+        .find(|r| r.role == Role::Primary)
         .map(|r| r.name.clone())
         .context("the twin has no primary region")
 }

@@ -91,7 +91,7 @@ pub(crate) async fn build(
     .map_err(|e| format!("the build could not run: {e}"))?;
     {
         use haven_metrics::{Unit, catalog as c};
-        let project = haven_twin::logs::build_project(&ctx.spec);
+        let project = crate::build_project(&ctx.spec);
         let ok = outcome.succeeded();
         super::put_metrics(
             ctx,

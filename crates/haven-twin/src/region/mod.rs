@@ -22,10 +22,13 @@ use tokio::sync::watch;
 
 use haven_fs::WithPath;
 
-use crate::api::{self, ChaosResult, KillAz, KillTask};
-use crate::control::{self, Call, Endpoint, Reply};
-use crate::ports::Ports;
-use crate::{Error, Paths, lock};
+use haven_control::api::{self, ChaosResult, KillAz, KillTask, RegionState, ServiceState};
+use haven_control::control::{self, Call, Endpoint, Reply};
+use haven_control::paths::Paths;
+use haven_control::ports::Ports;
+use haven_spec::model::Role;
+
+use crate::{Error, lock};
 use service::{Images, PreparedImage, Secrets, ServiceEnv, ServiceTwin};
 
 /// Images from the region's registry, unpacked once per digest; tasks share the rootfs and
@@ -63,49 +66,6 @@ impl Secrets for StoreSecrets {
     }
 }
 
-/// The SNS twin's settings from the spec: its topics with their subscriptions, webhook keys
-/// from the Parameter Store twin, and the `[local]` SMTP relay. Regions and the pipeline
-/// publish through the same topics.
-pub fn notify_config(spec: &haven_spec::Spec, paths: &Paths) -> haven_notify::NotifyConfig {
-    let mut config = haven_notify::NotifyConfig::new(&spec.notifications.from);
-    config.smtp_relay = spec.local.smtp_relay.clone();
-    for (name, t) in &spec.notifications.topics {
-        config.topics.insert(
-            name.clone(),
-            haven_notify::TopicConfig {
-                emails: t.email.clone(),
-                webhooks: t.webhooks.clone(),
-                webhook_secret: webhook_secret(paths, name, t.webhook_secret.as_deref()),
-            },
-        );
-    }
-    config
-}
-
-/// The HMAC key of topic `topic`'s webhooks: the value of its `webhook_secret` parameter, read
-/// when the region starts. A parameter that is not set or cannot be read leaves the webhooks
-/// unsigned, with a warning in the region's log: alerts still go out, and a receiver that checks
-/// `X-Haven-Signature` rejects them, which is what it should do with messages nobody signed.
-fn webhook_secret(paths: &Paths, topic: &str, parameter: Option<&str>) -> Option<String> {
-    let parameter = parameter?;
-    let value = haven_secrets::SecretStore::open(paths.secrets()).and_then(|s| s.get(parameter));
-    match value {
-        Ok(Some(v)) => Some(v),
-        Ok(None) => {
-            tracing::warn!(
-                "topic {topic}: webhook_secret parameter {parameter} is not set, so its webhooks are sent unsigned; `haven secret set {parameter}` and restart the twin to sign them"
-            );
-            None
-        }
-        Err(e) => {
-            tracing::warn!(
-                "topic {topic}: cannot read webhook_secret parameter {parameter}, so its webhooks are sent unsigned: {e}"
-            );
-            None
-        }
-    }
-}
-
 pub struct RegionArgs {
     pub spec: PathBuf,
     pub region: String,
@@ -118,7 +78,7 @@ pub fn random_hex(count: usize) -> String {
 
 struct Region {
     name: String,
-    role: String,
+    role: Role,
     services: Vec<(Arc<ServiceTwin>, SocketAddr, SocketAddr)>,
     store: Arc<Mutex<Store>>,
     monitor: Arc<monitor::Monitor>,
@@ -141,7 +101,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     let paths = Paths::new(&twin.state_dir);
     let ports = Ports::read(&paths)?
         .ok_or_else(|| Error::Other("no ports.json: start the twin with `haven up`".into()))?;
-    let token: Arc<str> = crate::paths::token(&paths)?.into();
+    let token: Arc<str> = haven_control::paths::token(&paths)?.into();
     haven_process::set_child_subreaper()?;
 
     let dir = paths.region_dir(&region.name);
@@ -318,7 +278,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     ));
     let region = Arc::new(Region {
         name: region.name.clone(),
-        role: crate::wire_name(region.role),
+        role: region.role,
         services,
         store,
         monitor,
@@ -598,17 +558,7 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
                 Ok(r) => r,
                 Err(e) => return e,
             };
-            let strategy = match req.strategy.as_deref() {
-                None => svc.settings.deployment.strategy,
-                Some(s) => match release::parse_strategy(s) {
-                    Some(s) => s,
-                    None => {
-                        return Reply::bad_request(format!(
-                            "unknown strategy `{s}`: blue-green, canary, linear or rolling"
-                        ));
-                    }
-                },
-            };
+            let strategy = req.strategy.unwrap_or(svc.settings.deployment.strategy);
             match release::start(
                 svc,
                 release::ReleaseRequest {
@@ -616,7 +566,7 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
                     strategy,
                 },
             ) {
-                Ok(id) => Reply::ok(serde_json::json!({ "release": id })),
+                Ok(release) => Reply::ok(api::ReleaseStarted { release }),
                 Err(why) => Reply::error(StatusCode::CONFLICT, why),
             }
         }
@@ -658,8 +608,8 @@ fn status(region: &Region) -> api::RegionStatus {
         .collect();
     api::RegionStatus {
         name: region.name.clone(),
-        role: region.role.clone(),
-        state: "running".into(),
+        role: region.role,
+        state: RegionState::Running,
         pid: Some(std::process::id()),
         alb_url: production
             .first()
@@ -668,7 +618,7 @@ fn status(region: &Region) -> api::RegionStatus {
         metrics_url: region.metrics_url.clone(),
         healthy: production
             .iter()
-            .all(|s| s.state == "ACTIVE" && s.healthy >= s.desired && s.desired > 0),
+            .all(|s| s.state == ServiceState::Active && s.healthy >= s.desired && s.desired > 0),
         impaired_azs: region
             .store
             .lock()
@@ -715,7 +665,7 @@ async fn start_monitor(
     store
         .sync_alarms(&alarms, haven_time::now())
         .map_err(|e| Error::Other(format!("cannot put the spec's alarms: {e}")))?;
-    let config = notify_config(spec, paths);
+    let config = haven_control::notify::config(spec, paths);
     let outbox = paths.region_dir(region).join("outbox");
     let notifier = match haven_notify::Notifier::open(&outbox, config, shutdown.clone()).await {
         Ok(n) => Some(n),

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use haven_control::wire::Wire;
 use haven_spec::model::Strategy;
 use haven_state::{Release, ReleaseState, Store, now_ms};
 
@@ -20,26 +21,6 @@ use super::service::ServiceTwin;
 pub struct ReleaseRequest {
     pub image: String,
     pub strategy: Strategy,
-}
-
-pub fn strategy_name(s: Strategy) -> &'static str {
-    match s {
-        Strategy::BlueGreen => "blue-green",
-        Strategy::Canary => "canary",
-        Strategy::Linear => "linear",
-        Strategy::Rolling => "rolling",
-    }
-}
-
-pub fn parse_strategy(s: &str) -> Option<Strategy> {
-    [
-        Strategy::BlueGreen,
-        Strategy::Canary,
-        Strategy::Linear,
-        Strategy::Rolling,
-    ]
-    .into_iter()
-    .find(|x| strategy_name(*x) == s)
 }
 
 /// Starts a release in the background; `Err` when one is already under way or the image is
@@ -61,7 +42,7 @@ pub fn start(svc: &Arc<ServiceTwin>, req: ReleaseRequest) -> Result<String, Stri
         service: svc.settings.name.clone(),
         from_image: from,
         to_image: req.image.clone(),
-        strategy: strategy_name(req.strategy).to_owned(),
+        strategy: req.strategy.name().to_owned(),
         state: ReleaseState::InProgress,
         shifted: false,
         reason: None,
@@ -119,7 +100,7 @@ impl Runner {
         self.step(&format!(
             "started green task set {green} of {} ({} strategy)",
             self.image,
-            strategy_name(self.strategy)
+            self.strategy.name()
         ));
         match self.deploy(&green, &d).await {
             Ok(()) => {
@@ -398,6 +379,7 @@ mod tests {
     fn a_restart_leaves_ended_releases_alone() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).unwrap();
+        store.desired_or_init("web", 2).unwrap();
         store.image_or_init("web", "blue").unwrap();
         store.insert_release(&release("r1", true)).unwrap();
         store
@@ -410,18 +392,5 @@ mod tests {
             (ReleaseState::RolledBack, Some("5xx"), 0)
         );
         assert_eq!(store.image_or_init("web", "x").unwrap(), "blue");
-    }
-
-    #[test]
-    fn strategies_round_trip() {
-        for s in [
-            Strategy::BlueGreen,
-            Strategy::Canary,
-            Strategy::Linear,
-            Strategy::Rolling,
-        ] {
-            assert_eq!(parse_strategy(strategy_name(s)), Some(s));
-        }
-        assert_eq!(parse_strategy("bluegreen"), None);
     }
 }

@@ -18,8 +18,9 @@ use haven_spec::settings::TwinService;
 use haven_state::{ExitStatus, ScalingActivity, StopReason, Store, TaskRecord, TaskStatus, now_ms};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+use haven_control::api::{self, ServiceState};
+
 use super::autoscale::{Datapoint, Policy, Scaler};
-use crate::api;
 use crate::lock;
 
 /// Where a service's tasks come from and where their logs go.
@@ -409,7 +410,7 @@ impl ServiceTwin {
 
     fn launch(self: &Arc<Self>, set: &str, image: &str, group: &Arc<TargetGroup>, az: &str) {
         let id = crate::region::random_hex(16);
-        let port = match crate::ports::task_port(self.env.bind) {
+        let port = match haven_control::ports::task_port(self.env.bind) {
             Ok(p) => p,
             Err(e) => {
                 self.event(&format!("cannot find a port for a task: {e}"));
@@ -1121,28 +1122,25 @@ impl ServiceTwin {
                 address: format!("{}:{}", self.env.bind, t.record.port),
                 health: targets
                     .get(&t.record.id)
-                    .map_or(
-                        if t.stopping.is_some() {
-                            "draining"
-                        } else {
-                            "unused"
-                        },
-                        |s| s.as_str(),
-                    )
-                    .to_owned(),
+                    .copied()
+                    .unwrap_or(if t.stopping.is_some() {
+                        TargetState::Draining
+                    } else {
+                        TargetState::Unused
+                    }),
                 status: if t.stopping.is_some() {
-                    "DEPROVISIONING"
+                    TaskStatus::Deprovisioning
                 } else {
-                    "RUNNING"
-                }
-                .to_owned(),
+                    TaskStatus::Running
+                },
                 image: t.record.image.clone(),
                 task_set: t.set.clone(),
                 cpu_percent: t.cpu.map(round1),
                 memory_percent: t.memory.map(round1),
             })
             .collect();
-        let serving = |t: &&api::TaskStatus| t.status == "RUNNING" && t.task_set == primary.id;
+        let serving =
+            |t: &&api::TaskStatus| t.status == TaskStatus::Running && t.task_set == primary.id;
         let (activities, events) = {
             let store = self.store();
             (
@@ -1158,11 +1156,10 @@ impl ServiceTwin {
             alb_url: String::new(),
             test_url: String::new(),
             state: if primary.breaker.failed.is_some() {
-                "FAILED"
+                ServiceState::Failed
             } else {
-                "ACTIVE"
-            }
-            .to_owned(),
+                ServiceState::Active
+            },
             failure: primary.breaker.failed.clone(),
             image: primary.image.clone(),
             desired: self.desired(),
@@ -1170,7 +1167,7 @@ impl ServiceTwin {
             healthy: tasks
                 .iter()
                 .filter(serving)
-                .filter(|t| t.health == "healthy")
+                .filter(|t| t.health == TargetState::Healthy)
                 .count() as u32,
             min: self.settings.min,
             max: self.settings.max,

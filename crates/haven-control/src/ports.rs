@@ -7,7 +7,8 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 use haven_spec::settings::Twin;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Paths};
+use crate::Error;
+use crate::paths::Paths;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Ports {
@@ -111,7 +112,10 @@ impl Ports {
     }
 
     pub fn write(&self, paths: &Paths) -> Result<(), Error> {
-        let text = serde_json::to_vec_pretty(self).map_err(|e| Error::Other(e.to_string()))?;
+        let text = serde_json::to_vec_pretty(self).map_err(|e| Error::Corrupt {
+            path: paths.ports(),
+            reason: e.to_string(),
+        })?;
         crate::paths::write_atomic(&paths.ports(), &text)
     }
 }
@@ -140,8 +144,8 @@ const FIRST: u16 = 10_000;
 fn free_port_in(ip: IpAddr, lo: u16, hi: u16) -> Result<u16, Error> {
     if hi > lo {
         let span = u32::from(hi - lo);
-        let seed = crate::region::random_hex(4);
-        let mut n = u32::from_str_radix(&seed, 16).unwrap_or(0);
+        // Only a starting point: where to begin probing, so twins started together differ.
+        let mut n = haven_fs::random::seed() as u32;
         for _ in 0..64 {
             let port = lo + u16::try_from(n % span).unwrap_or(0);
             if TcpListener::bind(SocketAddr::new(ip, port)).is_ok() {

@@ -12,6 +12,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -200,7 +201,7 @@ where
 }
 
 /// The request carries `Authorization: Bearer <token>` (the dashboard's writes check it too).
-pub(crate) fn bearer_matches(headers: &http::HeaderMap, token: &str) -> bool {
+pub fn bearer_matches(headers: &http::HeaderMap, token: &str) -> bool {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -210,6 +211,14 @@ pub(crate) fn bearer_matches(headers: &http::HeaderMap, token: &str) -> bool {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Reads a control API's answer to `path` as the type the API sends there.
+pub fn parse<T: DeserializeOwned>(path: &str, value: serde_json::Value) -> Result<T, Error> {
+    serde_json::from_value(value).map_err(|e| Error::Answer {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// Calls a control API; a non-2xx answer becomes [`Error::Api`] with the server's message.

@@ -1,6 +1,31 @@
-//! What the control APIs answer: the twin's status, as `haven status --json` prints it.
+//! What the control APIs take and answer: the twin's status (as `haven status --json` prints
+//! it), chaos drills, releases and reloads. The processes that answer and the CLI that asks
+//! share these types, states included; none reads the other's JSON by hand.
 
+use haven_proxy::TargetState;
+use haven_spec::model::{Role, RoutingMode, Strategy};
 use serde::{Deserialize, Serialize};
+
+haven_state::spelled! {
+    /// A region process as the supervisor sees it.
+    pub enum RegionState ("region state") {
+        Running = "running",
+        /// Stopped by `haven chaos kill-region` (or not started).
+        Stopped = "stopped",
+        /// Started, its control API not answering yet.
+        Starting = "starting",
+        /// Exited without being asked to; the supervisor restarts it.
+        Crashed = "crashed",
+    }
+}
+
+haven_state::spelled! {
+    /// An ECS service's state: `FAILED` when the circuit breaker stopped launching tasks.
+    pub enum ServiceState ("service state") {
+        Active = "ACTIVE",
+        Failed = "FAILED",
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Status {
@@ -23,8 +48,8 @@ pub struct Status {
 pub struct EdgeStatus {
     pub url: String,
     pub pid: Option<u32>,
-    /// `failover` or `active-active`.
-    pub mode: String,
+    #[serde(with = "crate::wire")]
+    pub mode: RoutingMode,
     /// Regions the edge sends traffic to right now.
     pub serving_regions: Vec<String>,
     pub regions: Vec<EdgeTarget>,
@@ -34,17 +59,18 @@ pub struct EdgeStatus {
 pub struct EdgeTarget {
     pub region: String,
     pub alb_url: String,
-    /// The Route 53-style health of the region's ALB: `healthy`, `unhealthy`, `initial`.
-    pub health: String,
+    /// The Route 53-style health of the region's ALB.
+    #[serde(with = "crate::wire")]
+    pub health: TargetState,
     pub priority: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegionStatus {
     pub name: String,
-    pub role: String,
-    /// `running`, `stopped` (by `haven chaos kill-region`), `starting` or `crashed`.
-    pub state: String,
+    #[serde(with = "crate::wire")]
+    pub role: Role,
+    pub state: RegionState,
     pub pid: Option<u32>,
     /// The production ALB twin's URL.
     pub alb_url: String,
@@ -64,8 +90,7 @@ pub struct ServiceStatus {
     pub alb_url: String,
     /// The test listener: it reaches a release's green task set before production does.
     pub test_url: String,
-    /// `ACTIVE`, or `FAILED` when the circuit breaker stopped launching tasks.
-    pub state: String,
+    pub state: ServiceState,
     pub failure: Option<String>,
     pub image: String,
     pub desired: u32,
@@ -105,10 +130,11 @@ pub struct TaskStatus {
     pub az: String,
     pub pid: Option<u32>,
     pub address: String,
-    /// The ALB target state: `initial`, `healthy`, `unhealthy`, `draining`.
-    pub health: String,
-    /// ECS's lastStatus: `PROVISIONING`, `RUNNING`, `DEPROVISIONING`.
-    pub status: String,
+    /// The ALB target state (`draining` once the task is being stopped).
+    #[serde(with = "crate::wire")]
+    pub health: TargetState,
+    /// ECS's lastStatus.
+    pub status: haven_state::TaskStatus,
     pub image: String,
     /// The ECS task set: the primary's, or a release's green set.
     pub task_set: String,
@@ -175,18 +201,26 @@ pub struct RegionTarget {
     pub region: Option<String>,
 }
 
-/// `POST /services/<name>/releases` on a region.
+/// `POST /services/<name>/releases` on a region; no strategy takes the spec's.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StartRelease {
     pub image: String,
-    pub strategy: Option<String>,
+    #[serde(default, with = "crate::wire::optional")]
+    pub strategy: Option<Strategy>,
+}
+
+/// Answer to [`StartRelease`]: the release's id, to follow at `GET /releases/<id>`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReleaseStarted {
+    pub release: String,
 }
 
 /// One region's repository as `haven status` shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourceStatus {
     pub region: String,
-    pub role: String,
+    #[serde(with = "crate::wire")]
+    pub role: Role,
     /// The remote to clone from and push to (the primary's is where pushes go).
     pub url: String,
     pub branches: Vec<BranchStatus>,
