@@ -59,11 +59,7 @@ async fn refused_connection_is_502() {
 async fn slow_target_is_504_and_not_retried() {
     let stop = Stop::new();
     let g = rr_group(&stop, "slow");
-    let a = Backend::start("a").await;
-    let b = Backend::start("b").await;
-    g.register("a", a.addr);
-    g.register("b", b.addr);
-    wait_healthy(&g, 2).await;
+    let [a, b] = healthy_backends(&g, ["a", "b"]).await;
     let cfg = ProxyConfig {
         target_timeout: Duration::from_millis(300),
         ..ProxyConfig::default()
@@ -81,9 +77,7 @@ async fn slow_target_is_504_and_not_retried() {
 async fn target_timeout_holds_on_worker_threads_for_http1_and_h2c() {
     let stop = Stop::new();
     let g = rr_group(&stop, "slow-workers");
-    let a = Backend::start("a").await;
-    g.register("a", a.addr);
-    wait_healthy(&g, 1).await;
+    let [_a] = healthy_backends(&g, ["a"]).await;
     let cfg = ProxyConfig {
         workers: 2,
         target_timeout: Duration::from_millis(300),
@@ -108,11 +102,7 @@ async fn target_timeout_holds_on_worker_threads_for_http1_and_h2c() {
 async fn killed_target_costs_idempotent_clients_nothing() {
     let stop = Stop::new();
     let g = rr_group(&stop, "kill");
-    let a = Backend::start("a").await;
-    let b = Backend::start("b").await;
-    g.register("a", a.addr);
-    g.register("b", b.addr);
-    wait_healthy(&g, 2).await;
+    let [_a, b] = healthy_backends(&g, ["a", "b"]).await;
     let proxy = Proxy::single(&g).await;
     let c = client();
     let done = Arc::new(AtomicU64::new(0));
@@ -150,11 +140,7 @@ async fn killed_target_costs_idempotent_clients_nothing() {
 async fn worker_threads_serve_and_retry_too() {
     let stop = Stop::new();
     let g = rr_group(&stop, "workers");
-    let a = Backend::start("a").await;
-    let b = Backend::start("b").await;
-    g.register("a", a.addr);
-    g.register("b", b.addr);
-    wait_healthy(&g, 2).await;
+    let [_a, b] = healthy_backends(&g, ["a", "b"]).await;
     let cfg = ProxyConfig {
         workers: 2,
         ..ProxyConfig::default()

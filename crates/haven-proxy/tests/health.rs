@@ -12,9 +12,7 @@ use haven_proxy::{Matcher, Reason, TargetState};
 async fn new_target_gets_no_traffic_until_it_passes_a_check() {
     let stop = Stop::new();
     let g = rr_group(&stop, "new");
-    let a = Backend::start("a").await;
-    g.register("a", a.addr);
-    wait_healthy(&g, 1).await;
+    let [_a] = healthy_backends(&g, ["a"]).await;
     let proxy = Proxy::single(&g).await;
     let c = client();
 
@@ -59,13 +57,8 @@ async fn an_initial_target_turns_healthy_after_the_healthy_threshold() {
     let b = Backend::start("b").await;
     let mut events = g.subscribe();
     g.register("b", b.addr);
-    let ev = within("healthy event", async {
-        loop {
-            let ev = events.recv().await.unwrap();
-            if ev.to == TargetState::Healthy {
-                return ev;
-            }
-        }
+    let ev = next_event("healthy event", &mut events, |ev| {
+        ev.to == TargetState::Healthy
     })
     .await;
     assert_eq!(ev.from, Some(TargetState::Initial));
@@ -83,25 +76,13 @@ async fn unhealthy_after_threshold_and_back_after_threshold() {
     cfg.health_check.unhealthy_threshold = 3;
     cfg.health_check.healthy_threshold = 2;
     let g = group(&stop, cfg);
-    let a = Backend::start("a").await;
-    let b = Backend::start("b").await;
-    g.register("a", a.addr);
-    g.register("b", b.addr);
-    wait_healthy(&g, 2).await;
+    let [_a, b] = healthy_backends(&g, ["a", "b"]).await;
     let proxy = Proxy::single(&g).await;
     let c = client();
 
     let mut events = g.subscribe();
     b.set_health(500);
-    let ev = within("unhealthy event", async {
-        loop {
-            let ev = events.recv().await.unwrap();
-            if ev.id == "b" {
-                return ev;
-            }
-        }
-    })
-    .await;
+    let ev = next_event("unhealthy event", &mut events, |ev| ev.id == "b").await;
     assert_eq!(
         (ev.from, ev.to),
         (Some(TargetState::Healthy), TargetState::Unhealthy)
@@ -118,15 +99,7 @@ async fn unhealthy_after_threshold_and_back_after_threshold() {
 
     let ok_before = b.state.health_ok.load(Ordering::SeqCst);
     b.set_health(200);
-    let ev = within("healthy event", async {
-        loop {
-            let ev = events.recv().await.unwrap();
-            if ev.id == "b" {
-                return ev;
-            }
-        }
-    })
-    .await;
+    let ev = next_event("healthy event", &mut events, |ev| ev.id == "b").await;
     assert_eq!(
         (ev.from, ev.to, ev.reason),
         (Some(TargetState::Unhealthy), TargetState::Healthy, None)

@@ -13,9 +13,7 @@ use tokio::net::TcpStream;
 async fn setup(cfg: ProxyConfig) -> (Stop, Backend, Proxy) {
     let stop = Stop::new();
     let g = rr_group(&stop, "hostile");
-    let a = Backend::start("a").await;
-    g.register("a", a.addr);
-    wait_healthy(&g, 1).await;
+    let [a] = healthy_backends(&g, ["a"]).await;
     let proxy = Proxy::start(ForwardAction::single(g), cfg).await;
     (stop, a, proxy)
 }

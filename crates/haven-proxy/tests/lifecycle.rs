@@ -13,17 +13,10 @@ use haven_proxy::{
 async fn draining_target_finishes_in_flight_work_then_leaves() {
     let stop = Stop::new();
     let g = lor_group(&stop, "drain");
-    let a = Backend::start("a").await;
-    let b = Backend::start("b").await;
-    g.register("a", a.addr);
-    g.register("b", b.addr);
-    wait_healthy(&g, 2).await;
+    let [a, b] = healthy_backends(&g, ["a", "b"]).await;
     let proxy = Proxy::single(&g).await;
     let c = client();
-    let slow = {
-        let (c, url) = (c.clone(), proxy.url("/slow"));
-        tokio::spawn(async move { get(&c, &url).await })
-    };
+    let slow = spawn_get(&c, &proxy, "/slow");
     within("the slow request", async {
         while g.targets().iter().all(|t| t.in_flight == 0) {
             tokio::task::yield_now().await;
@@ -62,15 +55,10 @@ async fn deregistration_delay_cuts_requests_still_running() {
     let mut cfg = group_config("cut");
     cfg.deregistration_delay = Duration::from_millis(200);
     let g = group(&stop, cfg);
-    let a = Backend::start("a").await;
-    g.register("a", a.addr);
-    wait_healthy(&g, 1).await;
+    let [a] = healthy_backends(&g, ["a"]).await;
     let proxy = Proxy::single(&g).await;
     let c = client();
-    let slow = {
-        let (c, url) = (c.clone(), proxy.url("/slow"));
-        tokio::spawn(async move { get(&c, &url).await })
-    };
+    let slow = spawn_get(&c, &proxy, "/slow");
     a.slow_entered(1).await;
     let drained = g.drained("a");
     g.deregister("a");
@@ -84,15 +72,10 @@ async fn deregistration_delay_cuts_requests_still_running() {
 async fn graceful_shutdown_finishes_in_flight_requests() {
     let stop = Stop::new();
     let g = rr_group(&stop, "shutdown");
-    let a = Backend::start("a").await;
-    g.register("a", a.addr);
-    wait_healthy(&g, 1).await;
+    let [a] = healthy_backends(&g, ["a"]).await;
     let mut proxy = Proxy::single(&g).await;
     let c = client();
-    let slow = {
-        let (c, url) = (c.clone(), proxy.url("/slow"));
-        tokio::spawn(async move { get(&c, &url).await })
-    };
+    let slow = spawn_get(&c, &proxy, "/slow");
     a.slow_entered(1).await;
     proxy.stop.send_replace(true);
     a.release_slow();
@@ -109,9 +92,7 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
 async fn idle_client_connections_are_closed() {
     let stop = Stop::new();
     let g = rr_group(&stop, "idle");
-    let a = Backend::start("a").await;
-    g.register("a", a.addr);
-    wait_healthy(&g, 1).await;
+    let [_a] = healthy_backends(&g, ["a"]).await;
     let cfg = ProxyConfig {
         idle_timeout: Duration::from_millis(200),
         ..ProxyConfig::default()
@@ -129,9 +110,7 @@ async fn idle_client_connections_are_closed() {
 async fn access_log_entries_are_emitted() {
     let stop = Stop::new();
     let g = rr_group(&stop, "logged");
-    let a = Backend::start("a").await;
-    g.register("a", a.addr);
-    wait_healthy(&g, 1).await;
+    let [a] = healthy_backends(&g, ["a"]).await;
     let sink = AccessLog::new(16);
     let cfg = ProxyConfig {
         access_log: Some(sink.clone()),

@@ -39,17 +39,10 @@ async fn round_robin_spreads_evenly() {
 async fn least_outstanding_prefers_the_idle_target() {
     let stop = Stop::new();
     let g = lor_group(&stop, "lor");
-    let a = Backend::start("a").await;
-    let b = Backend::start("b").await;
-    g.register("a", a.addr);
-    g.register("b", b.addr);
-    wait_healthy(&g, 2).await;
+    let [a, b] = healthy_backends(&g, ["a", "b"]).await;
     let proxy = Proxy::single(&g).await;
     let c = client();
-    let slow = {
-        let (c, url) = (c.clone(), proxy.url("/slow"));
-        tokio::spawn(async move { get(&c, &url).await })
-    };
+    let slow = spawn_get(&c, &proxy, "/slow");
     // Whichever target took the slow request is now busy.
     within("the slow request", async {
         let mut ra = a.state.slow_entered.subscribe();
@@ -214,9 +207,7 @@ async fn no_registered_targets_is_503() {
 async fn strips_hop_by_hop_and_adds_forwarded_headers() {
     let stop = Stop::new();
     let g = rr_group(&stop, "hdr");
-    let b = Backend::start("b").await;
-    g.register("b", b.addr);
-    wait_healthy(&g, 1).await;
+    let [_b] = healthy_backends(&g, ["b"]).await;
     let proxy = Proxy::single(&g).await;
     let mut s = tokio::net::TcpStream::connect(proxy.addr).await.unwrap();
     let resp = raw_exchange(
@@ -267,9 +258,7 @@ X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\nX-Keep: yes\r\n\r\n",
 async fn h2c_prior_knowledge_clients_are_served() {
     let stop = Stop::new();
     let g = rr_group(&stop, "h2");
-    let b = Backend::start("b").await;
-    g.register("b", b.addr);
-    wait_healthy(&g, 1).await;
+    let [_b] = healthy_backends(&g, ["b"]).await;
     let proxy = Proxy::single(&g).await;
     let c = h2c_client();
     let r = get(&c, &proxy.url("/echo")).await;

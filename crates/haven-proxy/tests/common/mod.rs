@@ -294,6 +294,38 @@ pub async fn wait_state(g: &TargetGroup, id: &str, state: TargetState) {
     .await;
 }
 
+/// Backends named `names`, started, registered in `g` under their names, and healthy there.
+pub async fn healthy_backends<const N: usize>(g: &TargetGroup, names: [&str; N]) -> [Backend; N] {
+    let mut backends = Vec::with_capacity(N);
+    for name in names {
+        let b = Backend::start(name).await;
+        g.register(name, b.addr);
+        backends.push(b);
+    }
+    wait_healthy(g, N).await;
+    match backends.try_into() {
+        Ok(all) => all,
+        Err(_) => unreachable!("one backend per name"),
+    }
+}
+
+/// The next event `pick` keeps from `events`.
+pub async fn next_event(
+    what: &str,
+    events: &mut tokio::sync::broadcast::Receiver<haven_proxy::TargetEvent>,
+    pick: impl Fn(&haven_proxy::TargetEvent) -> bool,
+) -> haven_proxy::TargetEvent {
+    within(what, async {
+        loop {
+            let ev = events.recv().await.unwrap();
+            if pick(&ev) {
+                return ev;
+            }
+        }
+    })
+    .await
+}
+
 pub async fn wait_healthy(g: &TargetGroup, n: usize) {
     within(
         "targets to become healthy",
@@ -386,6 +418,12 @@ pub async fn send(c: &HttpClient, method: Method, url: &str, body: &'static str)
         headers: parts.headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     }
+}
+
+/// A GET of `path` sent in the background (`/slow`: the backend holds it until released).
+pub fn spawn_get(c: &HttpClient, proxy: &Proxy, path: &str) -> JoinHandle<Reply> {
+    let (c, url) = (c.clone(), proxy.url(path));
+    tokio::spawn(async move { get(&c, &url).await })
 }
 
 pub async fn get(c: &HttpClient, url: &str) -> Reply {
