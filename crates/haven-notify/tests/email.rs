@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{SinkRules, config, fast_retry, open, settled, smtp_sink};
+use common::{SinkRules, config, fast_retry, open, publish_settled, settled, smtp_sink};
 use haven_notify::smtp::{self, Email};
 use haven_notify::{DeliveryState, Message, Protocol, SmtpError, TopicConfig};
 
@@ -179,19 +179,13 @@ async fn a_refused_recipient_fails_at_once_naming_the_command() {
         ..SinkRules::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         "alerts",
         topic(&["nobody@example.com"]),
         Some(sink.addr),
         fast_retry(4),
     );
-    let (n, _tx) = open(dir.path(), cfg).await;
-    let id = n
-        .publish(Message::new("hello", "alerts", "us-east-1", "s", "b"))
-        .await
-        .unwrap();
-    let d = &settled(&n, &id).await.deliveries[0];
+    let d = &publish_settled(cfg).await.deliveries[0];
     assert_eq!(d.state, DeliveryState::Failed);
     // 5xx is permanent: no retries.
     assert_eq!(d.attempts, 1);
@@ -212,19 +206,13 @@ async fn a_busy_relay_is_tried_again() {
         ..SinkRules::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         "alerts",
         topic(&["ops@example.com"]),
         Some(sink.addr),
         fast_retry(5),
     );
-    let (n, _tx) = open(dir.path(), cfg).await;
-    let id = n
-        .publish(Message::new("hello", "alerts", "us-east-1", "s", "b"))
-        .await
-        .unwrap();
-    let d = &settled(&n, &id).await.deliveries[0];
+    let d = &publish_settled(cfg).await.deliveries[0];
     assert_eq!(d.state, DeliveryState::Delivered, "{d:?}");
     assert_eq!(d.attempts, 3);
     assert!(
@@ -239,14 +227,8 @@ async fn a_busy_relay_is_tried_again() {
 
 #[tokio::test]
 async fn without_a_relay_email_fails_with_a_clear_message() {
-    let dir = tempfile::tempdir().unwrap();
     let cfg = config("alerts", topic(&["ops@example.com"]), None, fast_retry(3));
-    let (n, _tx) = open(dir.path(), cfg).await;
-    let id = n
-        .publish(Message::new("hello", "alerts", "us-east-1", "s", "b"))
-        .await
-        .unwrap();
-    let d = &settled(&n, &id).await.deliveries[0];
+    let d = &publish_settled(cfg).await.deliveries[0];
     assert_eq!(d.state, DeliveryState::Failed);
     assert_eq!(d.attempts, 0);
     assert_eq!(

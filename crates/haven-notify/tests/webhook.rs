@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{SECRET, config, fast_retry, open, receiver_on_free_port, settled};
+use common::{SECRET, config, fast_retry, open, publish_settled, receiver_on_free_port, settled};
 use haven_notify::{DeliveryState, Message, Protocol, TopicConfig};
 
 fn topic(urls: &[String]) -> TopicConfig {
@@ -90,17 +90,9 @@ async fn signed_posts_are_retried_until_accepted() {
 #[tokio::test]
 async fn a_receiver_that_always_fails_ends_failed_with_the_last_error() {
     let mut rx = receiver_on_free_port(usize::MAX).await;
-    let dir = tempfile::tempdir().unwrap();
-    let (n, _tx) = open(
-        dir.path(),
-        config("deploys", topic(&[rx.url()]), None, fast_retry(4)),
-    )
-    .await;
-    let id = n
-        .publish(Message::new("hello", "deploys", "us-east-1", "s", "b"))
+    let d = &publish_settled(config("deploys", topic(&[rx.url()]), None, fast_retry(4)))
         .await
-        .unwrap();
-    let d = &settled(&n, &id).await.deliveries[0];
+        .deliveries[0];
     assert_eq!(d.state, DeliveryState::Failed);
     assert_eq!(d.attempts, 4);
     assert_eq!(d.delivered_at, None);
@@ -121,22 +113,14 @@ async fn a_receiver_that_always_fails_ends_failed_with_the_last_error() {
 async fn an_unreachable_receiver_fails_with_the_connection_error() {
     let addr = common::free_addr().await;
     let url = format!("http://{addr}/hook");
-    let dir = tempfile::tempdir().unwrap();
-    let (n, _tx) = open(
-        dir.path(),
-        config(
-            "deploys",
-            topic(std::slice::from_ref(&url)),
-            None,
-            fast_retry(2),
-        ),
-    )
-    .await;
-    let id = n
-        .publish(Message::new("hello", "deploys", "us-east-1", "s", "b"))
-        .await
-        .unwrap();
-    let d = &settled(&n, &id).await.deliveries[0];
+    let d = &publish_settled(config(
+        "deploys",
+        topic(std::slice::from_ref(&url)),
+        None,
+        fast_retry(2),
+    ))
+    .await
+    .deliveries[0];
     assert_eq!(d.state, DeliveryState::Failed);
     assert_eq!(d.attempts, 2);
     let err = d.last_error.as_deref().unwrap();
@@ -148,18 +132,10 @@ async fn an_unreachable_receiver_fails_with_the_connection_error() {
 
 #[tokio::test]
 async fn https_webhooks_fail_clearly_without_attempts() {
-    let dir = tempfile::tempdir().unwrap();
     let url = "https://hooks.example.com/sns".to_owned();
-    let (n, _tx) = open(
-        dir.path(),
-        config("deploys", topic(&[url]), None, fast_retry(3)),
-    )
-    .await;
-    let id = n
-        .publish(Message::new("hello", "deploys", "us-east-1", "s", "b"))
+    let d = &publish_settled(config("deploys", topic(&[url]), None, fast_retry(3)))
         .await
-        .unwrap();
-    let d = &settled(&n, &id).await.deliveries[0];
+        .deliveries[0];
     assert_eq!(d.state, DeliveryState::Failed);
     assert_eq!(d.attempts, 0);
     assert_eq!(
@@ -174,17 +150,13 @@ async fn https_webhooks_fail_clearly_without_attempts() {
 #[tokio::test]
 async fn without_a_secret_webhooks_are_sent_unsigned() {
     let mut rx = receiver_on_free_port(0).await;
-    let dir = tempfile::tempdir().unwrap();
     let t = TopicConfig {
         webhook_secret: None,
         ..topic(&[rx.url()])
     };
-    let (n, _tx) = open(dir.path(), config("deploys", t, None, fast_retry(1))).await;
-    let id = n
-        .publish(Message::new("hello", "deploys", "us-east-1", "s", "b"))
+    let d = &publish_settled(config("deploys", t, None, fast_retry(1)))
         .await
-        .unwrap();
-    let d = &settled(&n, &id).await.deliveries[0];
+        .deliveries[0];
     // The test receiver insists on a signature.
     assert_eq!(d.state, DeliveryState::Failed);
     assert!(
@@ -202,7 +174,6 @@ async fn a_receiver_that_never_answers_times_out() {
     // Connections complete in the kernel's backlog, but nobody reads or answers.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", silent.local_addr().unwrap());
-    let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(
         "deploys",
         topic(std::slice::from_ref(&url)),
@@ -210,12 +181,7 @@ async fn a_receiver_that_never_answers_times_out() {
         fast_retry(2),
     );
     cfg.timeout = std::time::Duration::from_millis(200);
-    let (n, _tx) = open(dir.path(), cfg).await;
-    let id = n
-        .publish(Message::new("hello", "deploys", "us-east-1", "s", "b"))
-        .await
-        .unwrap();
-    let d = &settled(&n, &id).await.deliveries[0];
+    let d = &publish_settled(cfg).await.deliveries[0];
     assert_eq!(d.state, DeliveryState::Failed);
     assert_eq!(d.attempts, 2);
     assert_eq!(

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use haven_notify::{
-    Delivery, MessageId, Notifier, NotifyConfig, OutboxEntry, RetryPolicy, TopicConfig,
+    Delivery, Message, MessageId, Notifier, NotifyConfig, OutboxEntry, RetryPolicy, TopicConfig,
     verify_signature,
 };
 use http_body_util::{BodyExt, Full};
@@ -67,6 +67,19 @@ pub async fn settled(n: &Notifier, id: &MessageId) -> OutboxEntry {
         .unwrap();
     assert!(e.is_settled(), "{e:#?}");
     e
+}
+
+/// Publishes one small message to `cfg`'s only topic through a notifier in a fresh directory,
+/// and waits until its deliveries settle.
+pub async fn publish_settled(cfg: NotifyConfig) -> OutboxEntry {
+    let dir = tempfile::tempdir().unwrap();
+    let topic = cfg.topics.keys().next().expect("one topic").clone();
+    let (n, _tx) = open(dir.path(), cfg).await;
+    let id = n
+        .publish(Message::new("hello", &topic, "us-east-1", "s", "b"))
+        .await
+        .unwrap();
+    settled(&n, &id).await
 }
 
 /// Waits (with the deadline) until `ok` holds for the recorded deliveries of `id`.
