@@ -6,6 +6,7 @@
 pub mod api;
 mod engine;
 pub mod image;
+pub mod prepare;
 mod server;
 mod stages;
 mod store;

@@ -66,9 +66,7 @@ struct BuildReport<'a> {
 }
 
 /// The tag an image of build `id` gets when none is given.
-pub fn default_tag(id: &str) -> String {
-    id.chars().take(12).collect()
-}
+pub use haven_pipeline::prepare::default_tag;
 
 /// `haven image build`: the current build as an image in the primary region's registry.
 pub fn build(
@@ -533,33 +531,6 @@ fn human_size(bytes: u64) -> String {
         unit += 1;
     }
     format!("{value:.1} {}", UNITS[unit])
-}
-
-/// The image `haven up` starts services on: the current build packaged (once) in the primary's
-/// registry and replicated to every secondary's. Returns its digest.
-pub fn ensure_initial(printer: &Printer, spec: &Spec, paths: &Paths) -> anyhow::Result<String> {
-    let (id, artifacts) = current_build(paths)?;
-    let tag = default_tag(&id);
-    let primary = haven_pipeline::image::open_registry(spec, paths, &spec.primary().name)?;
-    let digest = match primary.resolve(&tag) {
-        Ok(d) => d.to_string(),
-        Err(_) => {
-            let pushed =
-                haven_pipeline::image::package(spec, &primary, &id, &artifacts, &tag, Vec::new())?;
-            printer.status(
-                "Pushed",
-                &format!("{tag} {} to {}", pushed.digest, spec.primary().name),
-            );
-            pushed.digest.to_string()
-        }
-    };
-    if spec.registry.replicate {
-        for r in spec.secondaries() {
-            haven_pipeline::image::replicate(spec, paths, &digest, &r.name)?;
-        }
-    }
-    haven_control::paths::write_atomic(&paths.initial_image(), format!("{digest}\n").as_bytes())?;
-    Ok(digest)
 }
 
 #[cfg(test)]

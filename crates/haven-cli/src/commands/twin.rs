@@ -126,8 +126,13 @@ fn endpoints_table(status: &Status) -> String {
 pub fn up(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let loaded = super::spec::load_valid(printer, spec)?;
     let paths = Paths::new(loaded.spec.path(&loaded.spec.local.state_dir));
-    super::build::ensure_build(printer, &loaded.spec, &paths)?;
-    super::image::ensure_initial(printer, &loaded.spec, &paths)?;
+    let runtime = runtime()?;
+    // A build (made when there is none) and its image in every region's registry.
+    runtime.block_on(haven_pipeline::prepare::prepare(
+        &loaded.spec,
+        &paths,
+        printer,
+    ))?;
     let exe = std::env::current_exe()
         .context("cannot find the haven binary to start the twin's processes")?;
     let opts = UpOptions {
@@ -136,7 +141,7 @@ pub fn up(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
         ready_timeout: Duration::from_secs(120),
     };
     let reporter: Arc<dyn Reporter> = Arc::new(TermReporter(*printer));
-    runtime()?.block_on(supervisor::run(opts, reporter))?;
+    runtime.block_on(supervisor::run(opts, reporter))?;
     Ok(ExitCode::SUCCESS)
 }
 
