@@ -51,6 +51,19 @@ async fn build(yaml: &str, req: &BuildRequest) -> (BuildOutcome, String) {
     (outcome, log)
 }
 
+/// Every one of `expected` is in the build's log.
+fn assert_logged(log: &str, expected: &[&str]) {
+    for line in expected {
+        assert!(log.contains(line), "no {line:?} in\n{log}");
+    }
+}
+
+/// The build ended as `status`, through these phases.
+fn assert_phases(outcome: &BuildOutcome, status: BuildStatus, phases: &[(PhaseName, PhaseStatus)]) {
+    assert_eq!(outcome.status, status);
+    assert_eq!(statuses(outcome), phases);
+}
+
 fn statuses(outcome: &BuildOutcome) -> Vec<(PhaseName, PhaseStatus)> {
     outcome.phases.iter().map(|p| (p.name, p.status)).collect()
 }
@@ -113,15 +126,14 @@ phases:
         ]
     );
     // cd, export and plain assignments carry over, across phases too.
-    assert!(
-        log.contains("pre installed plain-value by-request request-wins\n"),
-        "{log}"
+    assert_logged(
+        &log,
+        &["pre installed plain-value by-request request-wins\n"],
     );
     // env.variables are literal.
-    assert!(log.contains("greeting=hello $NOT_EXPANDED\n"), "{log}");
+    assert_logged(&log, &["greeting=hello $NOT_EXPANDED\n"]);
     // The parameter reaches the command and never the log.
-    assert!(log.contains("token is ***\n"), "{log}");
-    assert!(log.contains("*** (char by char)\n"), "{log}");
+    assert_logged(&log, &["token is ***\n", "*** (char by char)\n"]);
     assert!(!log.contains(secret), "{log}");
     let env = std::fs::read_to_string(f.src.join("env.txt")).unwrap();
     assert!(env.contains(&format!("TOKEN={secret}\n")));
@@ -155,10 +167,7 @@ phases:
     }
     // A clean environment: nothing of the test process leaks in beyond the pass-through list.
     assert!(!env.contains("CARGO_PKG_NAME="), "{env}");
-    assert!(
-        log.contains("post succeeding=1 built=built-1-01234567\n"),
-        "{log}"
-    );
+    assert_logged(&log, &["post succeeding=1 built=built-1-01234567\n"]);
     // Exported variables: values at the end of the build; unset ones are absent.
     assert_eq!(
         outcome.exported.get("BUILT").map(String::as_str),
@@ -169,10 +178,7 @@ phases:
         Some("installed")
     );
     assert!(!outcome.exported.contains_key("NEVER_SET"));
-    assert!(
-        log.contains("Exported variable NEVER_SET is not set"),
-        "{log}"
-    );
+    assert_logged(&log, &["Exported variable NEVER_SET is not set"]);
     // CodeBuild's log lines.
     for want in [
         "Phase is DOWNLOAD_SOURCE",
@@ -228,14 +234,14 @@ artifacts:
     - '**/*'
 "#;
     let (outcome, log) = build(yaml, &request(&f)).await;
-    assert_eq!(outcome.status, BuildStatus::Failed);
-    assert_eq!(
-        statuses(&outcome),
-        [
+    assert_phases(
+        &outcome,
+        BuildStatus::Failed,
+        &[
             (DownloadSource, Succeeded),
             (Install, Succeeded),
-            (PreBuild, Failed)
-        ]
+            (PreBuild, Failed),
+        ],
     );
     let pre = outcome.phase(PreBuild).unwrap();
     assert_eq!(pre.exit_code, Some(7));
@@ -244,15 +250,14 @@ artifacts:
         pre.message.as_deref(),
         Some("Error while executing command: exit 7. Reason: exit status 7")
     );
-    assert!(log.contains("finally ran succeeding=0\n"), "{log}");
-    assert!(log.contains("second-finally\n"), "{log}");
-    assert!(
-        log.contains("Command did not exit successfully exit 7 exit status 7"),
-        "{log}"
-    );
-    assert!(
-        log.contains("Phase complete: PRE_BUILD State: FAILED"),
-        "{log}"
+    assert_logged(
+        &log,
+        &[
+            "finally ran succeeding=0\n",
+            "second-finally\n",
+            "Command did not exit successfully exit 7 exit status 7",
+            "Phase complete: PRE_BUILD State: FAILED",
+        ],
     );
     for absent in ["never-runs", "build-ran", "post-ran", "UPLOAD_ARTIFACTS"] {
         assert!(!log.contains(absent), "{absent} in\n{log}");
@@ -281,21 +286,20 @@ artifacts:
     - out.txt
 "#;
     let (outcome, log) = build(yaml, &request(&f)).await;
-    assert_eq!(outcome.status, BuildStatus::Failed);
-    assert_eq!(
-        statuses(&outcome),
-        [
+    assert_phases(
+        &outcome,
+        BuildStatus::Failed,
+        &[
             (DownloadSource, Succeeded),
             (Install, Succeeded),
             (PreBuild, Succeeded),
             (Build, Failed),
             (PostBuild, Succeeded),
             (UploadArtifacts, Succeeded),
-        ]
+        ],
     );
     assert_eq!(outcome.phase(Build).unwrap().exit_code, Some(1));
-    assert!(log.contains("finally-after-failure\n"), "{log}");
-    assert!(log.contains("post succeeding=0\n"), "{log}");
+    assert_logged(&log, &["finally-after-failure\n", "post succeeding=0\n"]);
     assert!(!log.contains("never-runs"));
     assert_eq!(outcome.artifacts, [PathBuf::from("out.txt")]);
 }
@@ -322,17 +326,17 @@ phases:
       - echo post-ran
 "#;
     let (outcome, log) = build(yaml, &request(&f)).await;
-    assert_eq!(outcome.status, BuildStatus::Failed);
-    assert_eq!(
-        statuses(&outcome),
-        [
+    assert_phases(
+        &outcome,
+        BuildStatus::Failed,
+        &[
             (DownloadSource, Succeeded),
             (Install, Failed),
             (PreBuild, Succeeded),
             (Build, Failed),
-        ]
+        ],
     );
-    assert!(log.contains("pre-build-ran\n"), "{log}");
+    assert_logged(&log, &["pre-build-ran\n"]);
     assert!(!log.contains("post-ran"), "{log}");
     // A command killed by a signal has no exit code; the reason is worded as CodeBuild's.
     let b = outcome.phase(Build).unwrap();
@@ -405,10 +409,12 @@ artifacts:
         .permissions()
         .mode();
     assert_eq!(mode & 0o111, 0, "mode {mode:o}");
-    assert!(log.contains("Expanding base directory path: out"), "{log}");
-    assert!(
-        log.contains("Skipping invalid file path missing/file"),
-        "{log}"
+    assert_logged(
+        &log,
+        &[
+            "Expanding base directory path: out",
+            "Skipping invalid file path missing/file",
+        ],
     );
 
     // Paths kept, a literal directory selects its files, symlinks followed.
@@ -452,10 +458,7 @@ async fn no_matching_artifacts_fails_upload() {
         up.message.as_deref(),
         Some("no matching artifact paths found")
     );
-    assert!(
-        log.contains("Skipping invalid file path imagedefinitions.json"),
-        "{log}"
-    );
+    assert_logged(&log, &["Skipping invalid file path imagedefinitions.json"]);
     assert!(log.contains(
         "Phase context status code: CLIENT_ERROR Message: no matching artifact paths found"
     ));
@@ -521,11 +524,13 @@ reports:
     assert_eq!(divides.status, CaseStatus::Failed);
     assert_eq!(divides.message.as_deref(), Some("division by zero"));
     assert_eq!(outcome.reports[1].status, ReportStatus::Incomplete);
-    assert!(
-        log.contains("Report group none: no matching report paths found"),
-        "{log}"
+    assert_logged(
+        &log,
+        &[
+            "Report group none: no matching report paths found",
+            "Report group demo-unit-tests: 2 file(s), 6 test case(s): 3 passed, 1 failed, 1 error(s), 1 skipped",
+        ],
     );
-    assert!(log.contains("Report group demo-unit-tests: 2 file(s), 6 test case(s): 3 passed, 1 failed, 1 error(s), 1 skipped"), "{log}");
 }
 
 /// True once `pid` has exited (gone, or a zombie nobody reaped yet).
@@ -573,10 +578,7 @@ phases:
     assert!(outcome.phase(PostBuild).is_none());
     assert!(outcome.phase(UploadArtifacts).is_none());
     assert!(!log.contains("post-ran"));
-    assert!(
-        log.contains("Phase complete: BUILD State: TIMED_OUT"),
-        "{log}"
-    );
+    assert_logged(&log, &["Phase complete: BUILD State: TIMED_OUT"]);
     let bg = read_pid(&f.src.join("bg.pid"));
     assert!(dead(bg), "background sleep {bg} survived the timeout");
 }
@@ -602,7 +604,7 @@ phases:
     // A background process holding the log pipe must not make the build wait for it.
     assert!(t0.elapsed() < Duration::from_secs(30));
     // Background processes live on across commands and phases, as in CodeBuild's container…
-    assert!(log.contains("daemon-alive\n"), "{log}");
+    assert_logged(&log, &["daemon-alive\n"]);
     assert!(log.contains("after-daemons\n"));
     // …and die with the build.
     let daemon = read_pid(&f.src.join("daemon.pid"));
@@ -693,10 +695,7 @@ async fn the_hello_example_builds_with_its_real_buildspec() {
     let mode = std::fs::metadata(&bin).unwrap().permissions().mode();
     assert_eq!(mode & 0o111, 0o111, "mode {mode:o}");
     // imagedefinitions.json is written on AWS only; a missing optional file is skipped.
-    assert!(
-        log.contains("Skipping invalid file path imagedefinitions.json"),
-        "{log}"
-    );
+    assert_logged(&log, &["Skipping invalid file path imagedefinitions.json"]);
     assert!(log.contains("Running command cargo test --release --locked"));
     assert!(f.root.join("logs/build.log").exists());
 }
