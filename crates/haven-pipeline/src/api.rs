@@ -3,48 +3,27 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A pipeline execution's status, as CodePipeline names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RunStatus {
-    InProgress,
-    Succeeded,
-    Failed,
-    Superseded,
-    Stopped,
+haven_state::spelled! {
+    /// A pipeline execution's status, as CodePipeline names it.
+    pub enum RunStatus ("pipeline run status") {
+        InProgress = "InProgress",
+        Succeeded = "Succeeded",
+        Failed = "Failed",
+        Superseded = "Superseded",
+        Stopped = "Stopped",
+    }
 }
 
-/// A stage's status in one run; `Pending` until the run enters it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StageStatus {
-    Pending,
-    InProgress,
-    Succeeded,
-    Failed,
-    Stopped,
+haven_state::spelled! {
+    /// A stage's status in one run; `Pending` until the run enters it.
+    pub enum StageStatus ("stage status") {
+        Pending = "Pending",
+        InProgress = "InProgress",
+        Succeeded = "Succeeded",
+        Failed = "Failed",
+        Stopped = "Stopped",
+    }
 }
-
-macro_rules! names {
-    ($t:ty, $($v:ident),+) => {
-        impl $t {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$v => stringify!($v)),+ }
-            }
-            /// Unknown text (a newer haven's database) reads as stopped.
-            pub fn parse(s: &str) -> Self {
-                match s { $(stringify!($v) => Self::$v,)+ _ => Self::Stopped }
-            }
-        }
-        impl std::fmt::Display for $t {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-names!(
-    RunStatus, InProgress, Succeeded, Failed, Superseded, Stopped
-);
-names!(StageStatus, Pending, InProgress, Succeeded, Failed, Stopped);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {

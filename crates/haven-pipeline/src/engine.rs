@@ -354,6 +354,76 @@ mod tests {
         }
     }
 
+    fn run_at(stages: &[(&str, StageStatus)]) -> Run {
+        Run {
+            id: 1,
+            commit: "abc".into(),
+            branch: "main".into(),
+            status: RunStatus::InProgress,
+            started_at_ms: 0,
+            ended_at_ms: None,
+            message: String::new(),
+            image: None,
+            build_id: None,
+            stages: stages
+                .iter()
+                .map(|(name, status)| crate::api::Stage {
+                    name: (*name).into(),
+                    status: *status,
+                    started_at_ms: None,
+                    ended_at_ms: None,
+                    message: String::new(),
+                    attempts: 0,
+                    detail: serde_json::json!({}),
+                })
+                .collect(),
+        }
+    }
+
+    /// Where a run stands decides what the scheduler does with it: the first stage it has not
+    /// passed, in the state it is in; none once every stage succeeded.
+    #[test]
+    fn a_run_stands_at_its_first_stage_not_passed() {
+        use StageStatus::*;
+        for (stages, expect) in [
+            (vec![("Source", Succeeded), ("Build", Succeeded)], None),
+            (
+                vec![("Source", Pending), ("Build", Pending)],
+                Some((0, Pending)),
+            ),
+            (
+                vec![
+                    ("Source", Succeeded),
+                    ("Build", InProgress),
+                    ("Staging", Pending),
+                ],
+                Some((1, InProgress)),
+            ),
+            (
+                vec![
+                    ("Source", Succeeded),
+                    ("Build", Failed),
+                    ("Staging", Pending),
+                ],
+                Some((1, Failed)),
+            ),
+        ] {
+            assert_eq!(position(&run_at(&stages)), expect, "{stages:?}");
+        }
+    }
+
+    #[test]
+    fn a_run_awaits_approval_only_inside_its_approval_stage() {
+        use StageStatus::*;
+        let waiting = run_at(&[("Build", Succeeded), ("Approval", InProgress)]);
+        assert!(waiting.awaiting_approval());
+        let before = run_at(&[("Build", InProgress), ("Approval", Pending)]);
+        assert!(!before.awaiting_approval());
+        let mut failed = waiting.clone();
+        failed.status = RunStatus::Failed;
+        assert!(!failed.awaiting_approval());
+    }
+
     #[test]
     fn execution_modes() {
         use ExecutionMode::*;

@@ -86,18 +86,13 @@ impl Store {
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO runs (commit_id, branch, status, started_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                commit,
-                branch,
-                RunStatus::InProgress.as_str(),
-                sql(now_ms())
-            ],
+            params![commit, branch, RunStatus::InProgress, sql(now_ms())],
         )?;
         let id = tx.last_insert_rowid();
         for (i, name) in stages.iter().enumerate() {
             tx.execute(
                 "INSERT INTO stages (run, idx, name, status) VALUES (?1, ?2, ?3, ?4)",
-                params![id, sql(i), name, StageStatus::Pending.as_str()],
+                params![id, sql(i), name, StageStatus::Pending],
             )?;
         }
         tx.commit()?;
@@ -126,18 +121,22 @@ impl Store {
     /// Runs newest first; `active` keeps only runs in progress (oldest first then).
     pub fn runs(&self, limit: usize, active: bool) -> Result<Vec<Run>, Error> {
         let conn = self.conn();
-        let sql = if active {
-            "SELECT id, commit_id, branch, status, started_ms, ended_ms, message, image, build_id
-             FROM runs WHERE status = 'InProgress' ORDER BY id ASC LIMIT ?1"
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut runs = if active {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, commit_id, branch, status, started_ms, ended_ms, message, image,
+                        build_id FROM runs WHERE status = ?2 ORDER BY id ASC LIMIT ?1",
+            )?;
+            stmt.query_map(params![limit, RunStatus::InProgress], row_to_run)?
+                .collect::<Result<Vec<_>, _>>()?
         } else {
-            "SELECT id, commit_id, branch, status, started_ms, ended_ms, message, image, build_id
-             FROM runs ORDER BY id DESC LIMIT ?1"
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, commit_id, branch, status, started_ms, ended_ms, message, image,
+                        build_id FROM runs ORDER BY id DESC LIMIT ?1",
+            )?;
+            stmt.query_map(params![limit], row_to_run)?
+                .collect::<Result<Vec<_>, _>>()?
         };
-        let mut stmt = conn.prepare_cached(sql)?;
-        let mut runs = stmt
-            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], row_to_run)?
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(stmt);
         for run in &mut runs {
             run.stages = stages(&conn, run.id)?;
         }
@@ -148,7 +147,7 @@ impl Store {
         let ended = (status != RunStatus::InProgress).then(now_ms);
         self.conn().execute(
             "UPDATE runs SET status = ?2, message = ?3, ended_ms = ?4 WHERE id = ?1",
-            params![sql(id), status.as_str(), message, ended.map(sql)],
+            params![sql(id), status, message, ended.map(sql)],
         )?;
         Ok(())
     }
@@ -176,17 +175,17 @@ impl Store {
                 "UPDATE stages SET status = ?3, message = ?4, started_ms = ?5, ended_ms = NULL,
                         attempts = attempts + 1
                  WHERE run = ?1 AND idx = ?2",
-                params![sql(run), sql(idx), status.as_str(), message, sql(now)],
+                params![sql(run), sql(idx), status, message, sql(now)],
             )?,
             StageStatus::Pending => conn.execute(
                 "UPDATE stages SET status = ?3, message = ?4, ended_ms = NULL, detail = '{}'
                  WHERE run = ?1 AND idx = ?2",
-                params![sql(run), sql(idx), status.as_str(), message],
+                params![sql(run), sql(idx), status, message],
             )?,
             _ => conn.execute(
                 "UPDATE stages SET status = ?3, message = ?4, ended_ms = ?5
                  WHERE run = ?1 AND idx = ?2",
-                params![sql(run), sql(idx), status.as_str(), message, sql(now)],
+                params![sql(run), sql(idx), status, message, sql(now)],
             )?,
         };
         Ok(())
@@ -228,12 +227,11 @@ impl Store {
 }
 
 fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<Run> {
-    let status: String = r.get(3)?;
     Ok(Run {
         id: num(r.get(0)?),
         commit: r.get(1)?,
         branch: r.get(2)?,
-        status: RunStatus::parse(&status),
+        status: r.get(3)?,
         started_at_ms: num(r.get(4)?),
         ended_at_ms: r.get::<_, Option<i64>>(5)?.map(num),
         message: r.get(6)?,
@@ -250,11 +248,10 @@ fn stages(conn: &Connection, run: u64) -> Result<Vec<Stage>, Error> {
     )?;
     let rows = stmt
         .query_map([sql(run)], |r| {
-            let status: String = r.get(1)?;
             let detail: String = r.get(6)?;
             Ok(Stage {
                 name: r.get(0)?,
-                status: StageStatus::parse(&status),
+                status: r.get(1)?,
                 started_at_ms: r.get::<_, Option<i64>>(2)?.map(num),
                 ended_at_ms: r.get::<_, Option<i64>>(3)?.map(num),
                 message: r.get(4)?,
@@ -278,7 +275,60 @@ fn num(n: i64) -> u64 {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use haven_state::spelling::{Spelled, from_sqlite_text, through_json, through_sqlite};
+
     use super::*;
+
+    /// A status this haven never writes (a newer one's) is an error when read, not a stopped
+    /// run or stage.
+    #[test]
+    fn unknown_stored_statuses_are_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("pipeline.db");
+        let store = Store::open(&db).unwrap();
+        let id = store.create_run("abc", "main", &["Source"]).unwrap();
+        for sql in [
+            "UPDATE runs SET status = 'Paused'",
+            "UPDATE stages SET status = 'Paused'",
+        ] {
+            let raw = Connection::open(&db).unwrap();
+            raw.execute_batch(sql).unwrap();
+            let err = store.run(id).unwrap_err().to_string();
+            assert!(err.contains("Paused"), "{sql}: {err}");
+            raw.execute_batch(
+                "UPDATE runs SET status = 'InProgress'; UPDATE stages SET status = 'Pending'",
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            store.run(id).unwrap().unwrap().status,
+            RunStatus::InProgress
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn statuses_round_trip_through_json_and_sqlite(
+            run in proptest::sample::select(<RunStatus as Spelled>::ALL),
+            stage in proptest::sample::select(<StageStatus as Spelled>::ALL),
+        ) {
+            proptest::prop_assert_eq!(through_json(&run).unwrap(), run);
+            proptest::prop_assert_eq!(through_sqlite(&run).unwrap(), run);
+            proptest::prop_assert_eq!(through_json(&stage).unwrap(), stage);
+            proptest::prop_assert_eq!(through_sqlite(&stage).unwrap(), stage);
+        }
+
+        #[test]
+        fn unknown_statuses_are_errors(text in "\\PC*") {
+            proptest::prop_assume!(RunStatus::from_spelling(&text).is_err());
+            proptest::prop_assume!(StageStatus::from_spelling(&text).is_err());
+            proptest::prop_assert!(from_sqlite_text::<RunStatus>(&text).is_err());
+            proptest::prop_assert!(from_sqlite_text::<StageStatus>(&text).is_err());
+            let json = serde_json::Value::String(text.clone());
+            proptest::prop_assert!(serde_json::from_value::<RunStatus>(json.clone()).is_err());
+            proptest::prop_assert!(serde_json::from_value::<StageStatus>(json).is_err());
+        }
+    }
 
     /// Sets the run's stages, in order: (stage index, status, message).
     fn steps(store: &Store, run: u64, steps: &[(usize, StageStatus, &str)]) {

@@ -89,14 +89,24 @@ pub fn run(printer: &Printer, spec: &Path, command: PipelineCommand) -> anyhow::
     }
 }
 
-fn paint_status(printer: &Printer, status: &str) -> String {
+fn paint_run(printer: &Printer, status: RunStatus) -> String {
     let style = match status {
-        "Succeeded" => Style::Good,
-        "Failed" | "Stopped" => Style::Bad,
-        "InProgress" => Style::Warn,
-        _ => return status.to_owned(),
+        RunStatus::Succeeded => Style::Good,
+        RunStatus::Failed | RunStatus::Stopped => Style::Bad,
+        RunStatus::InProgress => Style::Warn,
+        RunStatus::Superseded => return status.to_string(),
     };
-    printer.paint(style, status)
+    printer.paint(style, status.as_str())
+}
+
+fn paint_stage(printer: &Printer, status: StageStatus) -> String {
+    let style = match status {
+        StageStatus::Succeeded => Style::Good,
+        StageStatus::Failed | StageStatus::Stopped => Style::Bad,
+        StageStatus::InProgress => Style::Warn,
+        StageStatus::Pending => return status.to_string(),
+    };
+    printer.paint(style, status.as_str())
 }
 
 fn ls(printer: &Printer, ctx: &Ctx) -> anyhow::Result<ExitCode> {
@@ -153,7 +163,7 @@ fn show(printer: &Printer, ctx: &Ctx, id: u64) -> anyhow::Result<ExitCode> {
     printer.out(&format!(
         "run {}  {}  commit {} on {}  started {}",
         run.id,
-        paint_status(printer, run.status.as_str()),
+        paint_run(printer, run.status),
         run.commit,
         run.branch,
         utc(run.started_at_ms)
@@ -173,7 +183,7 @@ fn show(printer: &Printer, ctx: &Ctx, id: u64) -> anyhow::Result<ExitCode> {
         printer.out(&format!(
             "  {:<11} {:<11} {:>8}  {}",
             s.name,
-            paint_status(printer, s.status.as_str()),
+            paint_stage(printer, s.status),
             took,
             s.message
         ));
