@@ -1,0 +1,44 @@
+//! What an earlier run left: its processes, found by their endpoint files, and each region's
+//! tasks, by the identities its state recorded.
+
+use std::time::Duration;
+
+use haven_control::control::Endpoint;
+use haven_control::paths::Paths;
+use haven_process::ProcessIdentity;
+use haven_spec::settings::Twin;
+
+/// Ends whatever a region process left: its tasks' process groups, by their recorded identity.
+pub(super) async fn cleanup_region(paths: &Paths, region: &str) {
+    let db = paths.region_db(region);
+    if !db.exists() {
+        return;
+    }
+    match haven_state::Store::open(&db) {
+        Ok(store) => crate::region::cleanup_leftovers(&store).await,
+        Err(e) => tracing::warn!("cannot open {}: {e}", db.display()),
+    }
+}
+
+/// Ends every process a previous run left: edge, regions (by their endpoint files) and tasks.
+pub async fn cleanup(paths: &Paths, twin: &Twin) {
+    let mut endpoints = vec![paths.edge_endpoint(), paths.pipeline_endpoint()];
+    endpoints.extend(twin.regions.iter().map(|r| paths.region_endpoint(&r.name)));
+    for path in endpoints {
+        if let Ok(ep) = Endpoint::read(&path) {
+            if ep.is_alive() {
+                if let Ok(id) = ProcessIdentity::of(ep.pid) {
+                    if let Err(e) = haven_process::terminate(&id, Duration::from_secs(5)).await {
+                        tracing::warn!("cannot end pid {}: {e}", ep.pid);
+                    }
+                }
+            }
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::debug!("{}: {e}", path.display());
+            }
+        }
+    }
+    for r in &twin.regions {
+        cleanup_region(paths, &r.name).await;
+    }
+}
