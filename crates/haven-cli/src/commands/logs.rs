@@ -143,7 +143,7 @@ fn find_group(spec: &Spec, paths: &Paths, region: &str, name: &str) -> anyhow::R
     )
 }
 
-/// `haven logs`: every group of every region (or of one), as DescribeLogGroups lists them.
+/// `haven logs ls`: every group of every region (or of one), as DescribeLogGroups lists them.
 fn list(
     printer: &Printer,
     spec: &Spec,

@@ -1,4 +1,4 @@
-//! `haven metrics get` and `haven alarms`: the CloudWatch twin's metrics and alarms.
+//! `haven metrics get` and `haven alarm ls|history`: the CloudWatch twin's metrics and alarms.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -131,7 +131,7 @@ fn connect(
     Ok((client, rt, status))
 }
 
-/// `haven alarms`: every alarm of every running region with its state.
+/// `haven alarm ls`: every alarm of every running region with its state.
 pub fn alarms(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let (client, rt, status) = connect(printer, spec)?;
     let mut all = Vec::new();
@@ -177,7 +177,7 @@ pub fn alarms(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `haven alarms history NAME`: the alarm's state changes, newest first.
+/// `haven alarm history NAME`: the alarm's state changes, newest first.
 pub fn history(
     printer: &Printer,
     spec: &Path,
@@ -216,5 +216,5 @@ pub fn history(
             Err(e) => return Err(e.into()),
         }
     }
-    bail!("no alarm `{name}`; `haven alarms` lists them")
+    bail!("no alarm `{name}`; `haven alarm ls` lists them")
 }

@@ -1,4 +1,4 @@
-//! `haven release`, `haven rollback` and `haven releases`: blue/green releases on the twin.
+//! `haven release`, `haven rollback` and `haven release ls`: blue/green releases on the twin.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,7 +23,7 @@ pub struct ReleaseArgs {
     pub environment: String,
 }
 
-/// A region's release as `haven releases --json` prints it: the region's record, and the region.
+/// A region's release as `haven release ls --json` prints it: the region's record, and the region.
 #[derive(Serialize)]
 struct RegionRelease {
     #[serde(flatten)]
