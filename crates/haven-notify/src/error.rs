@@ -57,12 +57,6 @@ pub enum SmtpError {
         during: String,
         after: std::time::Duration,
     },
-    #[error("SMTP relay {relay}: {during}: {source}")]
-    Io {
-        relay: String,
-        during: String,
-        source: io::Error,
-    },
     #[error("SMTP relay {relay} answered {command} with {code} {text}")]
     Reply {
         relay: String,
@@ -70,12 +64,18 @@ pub enum SmtpError {
         code: u16,
         text: String,
     },
-    #[error("SMTP relay {relay} sent a malformed reply to {command}: {line:?}")]
-    Malformed {
+    /// The session broke off without a reply code: the connection dropped, or the relay's
+    /// answer was not SMTP.
+    #[error("SMTP relay {relay}, {during}: {source}")]
+    Session {
         relay: String,
-        command: String,
-        line: String,
+        during: String,
+        source: lettre::transport::smtp::Error,
     },
+    #[error("`{0}` cannot be an e-mail header field name")]
+    BadHeader(String),
+    #[error("cannot build the e-mail: {0}")]
+    Message(String),
 }
 
 impl SmtpError {
@@ -84,10 +84,9 @@ impl SmtpError {
     pub fn is_permanent(&self) -> bool {
         match self {
             Self::NoRelay | Self::BadRelay { .. } | Self::NotLoopback { .. } => true,
-            Self::BadAddress(_) => true,
+            Self::BadAddress(_) | Self::BadHeader(_) | Self::Message(_) => true,
             Self::Reply { code, .. } => *code >= 500,
-            Self::Connect { .. } | Self::Timeout { .. } | Self::Io { .. } => false,
-            Self::Malformed { .. } => false,
+            Self::Connect { .. } | Self::Timeout { .. } | Self::Session { .. } => false,
         }
     }
 }

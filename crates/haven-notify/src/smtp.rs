@@ -1,22 +1,33 @@
-//! A minimal SMTP client (RFC 5321) for the twin's e-mail: plain TCP to a relay on this
-//! machine (a mail catcher such as MailHog, or a test's sink), no TLS and no AUTH. It sends
-//! one message per session: greeting, EHLO (HELO if the relay does not know EHLO), MAIL FROM,
-//! RCPT TO for each recipient, DATA with a dot-stuffed RFC 5322 message, QUIT.
+//! E-mail to the twin's SMTP relay (a mail catcher such as Mailpit on this machine, or a test's
+//! sink), through `lettre`: its builder writes the RFC 5322 message (header fields, RFC 2047
+//! encoded words, an 8bit body) and its SMTP connection speaks RFC 5321 (reply parsing,
+//! dot-stuffing). What stays here is the twin's policy: plain TCP to a loopback relay only
+//! (nothing is encrypted, there is no AUTH), a timeout per step, one message per session, 8BITMIME
+//! declared when the relay offers it, and errors that name the command a relay refused.
+//!
+//! lettre always opens with EHLO and has no HELO, so a relay that refuses EHLO fails the
+//! delivery with its answer to EHLO: RFC 5321 §2.2.1 requires every server to support EHLO.
 
+use std::error::Error as _;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue, MIME_VERSION_1_0};
+use lettre::message::{Body, Mailbox, header::ContentTransferEncoding};
+use lettre::transport::smtp::client::AsyncSmtpConnection;
+use lettre::transport::smtp::commands::{Data, Mail, Quit, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::{Address, Message};
 use tokio::net::TcpStream;
 
 use crate::error::SmtpError;
-use crate::message::civil;
-
-/// RFC 5321's limit for a reply line is 512 octets; relays in the wild send longer ones.
-const MAX_REPLY_LINE: u64 = 4096;
 
 /// RFC 5321's limit for a text line is 1000 octets including CRLF.
 const MAX_BODY_LINE: usize = 998;
+
+/// The last second httpdate (lettre's `Date` header) can print: it panics after year 9999.
+const LAST_DATE_SECS: u64 = 253_402_300_799;
 
 /// An e-mail to send.
 #[derive(Debug, Clone)]
@@ -34,15 +45,10 @@ pub struct Email {
 }
 
 /// Hands `mail` to the relay at `relay` (`host:port`), waiting at most `timeout` for each
-/// step. Succeeds when the relay accepted the message (250 after the data).
+/// step: the name lookup, the connection, the greeting with EHLO, each command, the message
+/// data and QUIT. Succeeds when the relay accepted the message (250 after the data).
 pub async fn send(relay: &str, mail: &Email, timeout: Duration) -> Result<(), SmtpError> {
-    check_address(&mail.from)?;
-    if mail.to.is_empty() {
-        return Err(SmtpError::BadAddress(String::new()));
-    }
-    for to in &mail.to {
-        check_address(to)?;
-    }
+    let message = build(mail)?;
     let addr = resolve(relay, timeout).await?;
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
@@ -54,55 +60,130 @@ pub async fn send(relay: &str, mail: &Email, timeout: Duration) -> Result<(), Sm
         }
         Err(_) => return Err(timed_out(relay, "the connection", timeout)),
     };
-    let helo_name = match stream.local_addr() {
-        Ok(SocketAddr::V4(a)) => format!("[{}]", a.ip()),
-        Ok(SocketAddr::V6(a)) => format!("[IPv6:{}]", a.ip()),
-        Err(_) => "localhost".to_owned(),
+    // An address literal for this end of the connection (RFC 5321 §4.1.4): the twin's
+    // machine may have no name a relay could look up.
+    let hello = match stream.local_addr() {
+        Ok(SocketAddr::V4(a)) => ClientId::Ipv4(*a.ip()),
+        Ok(SocketAddr::V6(a)) => ClientId::Ipv6(*a.ip()),
+        Err(_) => ClientId::Domain("localhost".to_owned()),
     };
-    let mut s = Session {
-        relay: relay.to_owned(),
-        io: BufReader::new(stream),
-        timeout,
-    };
-    s.expect_reply("the greeting", &[220]).await?;
-    let ehlo = s.command(&format!("EHLO {helo_name}"), "EHLO").await?;
-    let eight_bit = match ehlo.code {
-        250 => ehlo
-            .lines
-            .iter()
-            .skip(1)
-            .any(|l| l.eq_ignore_ascii_case("8BITMIME") || l.starts_with("8BITMIME ")),
-        // 5xx: the relay does not speak ESMTP; RFC 5321 says to fall back to HELO.
-        500..=599 => {
-            s.command_ok(&format!("HELO {helo_name}"), "HELO", &[250])
-                .await?;
-            false
+    let step = Step { relay, timeout };
+    let opening = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello);
+    let mut conn = match tokio::time::timeout(timeout, opening).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => {
+            // One lettre call reads the greeting and sends EHLO; RFC 5321 §4.3.2 lets only
+            // a greeting answer 554 and only EHLO answer 5xx otherwise, 421 may be either.
+            let during = match e.status().map(u16::from) {
+                Some(554) => "the greeting",
+                Some(500..=599) => "EHLO",
+                _ => "the greeting or EHLO",
+            };
+            return Err(step.failed(during, e));
         }
-        _ => return Err(s.unexpected("EHLO", &ehlo)),
+        Err(_) => return Err(timed_out(relay, "the greeting and EHLO", timeout)),
     };
-    let mail_from = if eight_bit {
-        format!("MAIL FROM:<{}> BODY=8BITMIME", mail.from)
-    } else {
-        format!("MAIL FROM:<{}>", mail.from)
-    };
-    s.command_ok(&mail_from, &format!("MAIL FROM:<{}>", mail.from), &[250])
-        .await?;
-    for to in &mail.to {
-        let cmd = format!("RCPT TO:<{to}>");
-        s.command_ok(&cmd, &cmd, &[250, 251]).await?;
+
+    let envelope = message.envelope();
+    let from = envelope
+        .from()
+        .map_or_else(String::new, ToString::to_string);
+    let mut params = Vec::new();
+    if conn.server_info().supports_feature(Extension::EightBitMime) {
+        params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
     }
-    s.command_ok("DATA", "DATA", &[354]).await?;
-    let mut data = render(mail);
-    data.extend_from_slice(b".\r\n");
-    s.write(&data, "the message data").await?;
-    s.expect_reply("the end of the message data", &[250])
+    let mail_from = Mail::new(envelope.from().cloned(), params);
+    step.run(&format!("MAIL FROM:<{from}>"), conn.command(mail_from))
+        .await?;
+    for to in envelope.to() {
+        let rcpt = Rcpt::new(to.clone(), Vec::new());
+        step.run(&format!("RCPT TO:<{to}>"), conn.command(rcpt))
+            .await?;
+    }
+    step.run("DATA", conn.command(Data)).await?;
+    step.run("the message data", conn.message(&message.formatted()))
         .await?;
     // The relay has accepted the message; a failing QUIT cannot undo that, so it is only
     // logged.
-    if let Err(e) = s.command_ok("QUIT", "QUIT", &[221]).await {
+    if let Err(e) = step.run("QUIT", conn.command(Quit)).await {
         tracing::debug!("after delivery: {e}");
     }
     Ok(())
+}
+
+/// The message as lettre writes it: `From`, `To`, `Subject` (encoded words when it is not
+/// ASCII), `Date`, `Message-ID`, `MIME-Version`, a UTF-8 plain text body sent as 8bit, and
+/// `mail`'s own header fields.
+fn build(mail: &Email) -> Result<Message, SmtpError> {
+    if mail.to.is_empty() {
+        return Err(SmtpError::BadAddress(String::new()));
+    }
+    let date_secs = mail
+        .date
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs().min(LAST_DATE_SECS));
+    let mut builder = Message::builder()
+        .from(mailbox(&mail.from)?)
+        .subject(mail.subject.as_str())
+        .date(UNIX_EPOCH + Duration::from_secs(date_secs))
+        .message_id(Some(format!("<{}>", mail.message_id)))
+        .header(MIME_VERSION_1_0)
+        .header(ContentType::TEXT_PLAIN);
+    for to in &mail.to {
+        builder = builder.to(mailbox(to)?);
+    }
+    for (name, value) in &mail.headers {
+        let name = HeaderName::new_from_ascii(name.clone())
+            .map_err(|_| SmtpError::BadHeader(name.clone()))?;
+        builder = builder.raw_header(HeaderValue::new(name, value.clone()));
+    }
+    // 8bit as RFC 2045 defines it (`body_text` keeps lines within 998 octets, CRLF only, no
+    // NUL); lettre's own check would take 8bit only for lines under 76 octets and send every
+    // longer one as quoted-printable or base64.
+    let body = Body::dangerous_pre_encoded(
+        body_text(&mail.body).into_bytes(),
+        ContentTransferEncoding::EightBit,
+    );
+    builder
+        .body(body)
+        .map_err(|e| SmtpError::Message(e.to_string()))
+}
+
+/// An address as lettre checks it (RFC 5321's syntax), ASCII only: the twin does not ask for
+/// SMTPUTF8.
+fn mailbox(address: &str) -> Result<Mailbox, SmtpError> {
+    let bad = || SmtpError::BadAddress(address.to_owned());
+    if !address.is_ascii() {
+        return Err(bad());
+    }
+    let address: Address = address.parse().map_err(|_| bad())?;
+    Ok(Mailbox::new(None, address))
+}
+
+/// The body with CRLF line ends and without a final line end (the data's end adds one);
+/// longer lines than SMTP allows are broken at a character boundary rather than refused, and
+/// NUL, which 8bit text cannot carry, becomes U+FFFD.
+fn body_text(body: &str) -> String {
+    let body = body
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\0', "\u{fffd}");
+    let body = body.strip_suffix('\n').unwrap_or(&body);
+    let mut lines = Vec::new();
+    for line in body.split('\n') {
+        let mut rest = line;
+        while rest.len() > MAX_BODY_LINE {
+            let mut at = MAX_BODY_LINE;
+            while !rest.is_char_boundary(at) {
+                at -= 1;
+            }
+            let (head, tail) = rest.split_at(at);
+            lines.push(head);
+            rest = tail;
+        }
+        lines.push(rest);
+    }
+    lines.join("\r\n")
 }
 
 /// The relay's address; only loopback addresses are used, since nothing here is encrypted.
@@ -129,21 +210,6 @@ async fn resolve(relay: &str, timeout: Duration) -> Result<SocketAddr, SmtpError
     }
 }
 
-/// Addresses go between angle brackets and into header fields: nothing that could end
-/// either.
-fn check_address(a: &str) -> Result<(), SmtpError> {
-    let ok = a.contains('@')
-        && a.is_ascii()
-        && !a
-            .chars()
-            .any(|c| c.is_ascii_control() || c.is_ascii_whitespace() || "<>,;\"".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(SmtpError::BadAddress(a.to_owned()))
-    }
-}
-
 fn timed_out(relay: &str, during: &str, timeout: Duration) -> SmtpError {
     SmtpError::Timeout {
         relay: relay.to_owned(),
@@ -152,302 +218,140 @@ fn timed_out(relay: &str, during: &str, timeout: Duration) -> SmtpError {
     }
 }
 
-struct Reply {
-    code: u16,
-    /// The text of each line, without code and separator.
-    lines: Vec<String>,
-}
-
-struct Session {
-    relay: String,
-    io: BufReader<TcpStream>,
+/// One step of a session: lettre's call, bounded by the timeout, its error naming the step.
+struct Step<'a> {
+    relay: &'a str,
     timeout: Duration,
 }
 
-impl Session {
-    async fn write(&mut self, bytes: &[u8], during: &str) -> Result<(), SmtpError> {
-        let io = self.io.get_mut();
-        let written = async {
-            io.write_all(bytes).await?;
-            io.flush().await
-        };
-        match tokio::time::timeout(self.timeout, written).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(source)) => Err(SmtpError::Io {
-                relay: self.relay.clone(),
-                during: format!("sending {during}"),
-                source,
-            }),
-            Err(_) => Err(timed_out(&self.relay, during, self.timeout)),
+impl Step<'_> {
+    async fn run<T>(
+        &self,
+        during: &str,
+        call: impl Future<Output = Result<T, lettre::transport::smtp::Error>>,
+    ) -> Result<T, SmtpError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.failed(during, e)),
+            Err(_) => Err(timed_out(self.relay, during, self.timeout)),
         }
     }
 
-    /// Sends `line` and reads the reply, whatever its code. `shown` names the command in
-    /// errors (without arguments that do not help).
-    async fn command(&mut self, line: &str, shown: &str) -> Result<Reply, SmtpError> {
-        self.write(format!("{line}\r\n").as_bytes(), shown).await?;
-        self.read_reply(shown).await
-    }
-
-    async fn command_ok(&mut self, line: &str, shown: &str, ok: &[u16]) -> Result<(), SmtpError> {
-        let reply = self.command(line, shown).await?;
-        if ok.contains(&reply.code) {
-            Ok(())
-        } else {
-            Err(self.unexpected(shown, &reply))
+    /// A reply with a code the step did not expect, or a session that broke off.
+    fn failed(&self, during: &str, e: lettre::transport::smtp::Error) -> SmtpError {
+        match e.status() {
+            Some(code) => SmtpError::Reply {
+                relay: self.relay.to_owned(),
+                command: during.to_owned(),
+                code: code.into(),
+                // lettre keeps the reply's lines, joined, as the error's source.
+                text: e.source().map(ToString::to_string).unwrap_or_default(),
+            },
+            None => SmtpError::Session {
+                relay: self.relay.to_owned(),
+                during: during.to_owned(),
+                source: e,
+            },
         }
     }
-
-    async fn expect_reply(&mut self, what: &str, ok: &[u16]) -> Result<(), SmtpError> {
-        let reply = self.read_reply(what).await?;
-        if ok.contains(&reply.code) {
-            Ok(())
-        } else {
-            Err(self.unexpected(what, &reply))
-        }
-    }
-
-    fn unexpected(&self, command: &str, reply: &Reply) -> SmtpError {
-        SmtpError::Reply {
-            relay: self.relay.clone(),
-            command: command.to_owned(),
-            code: reply.code,
-            text: reply.lines.join(" "),
-        }
-    }
-
-    /// Reads one reply, single- or multi-line (`250-...` lines up to a `250 ...` line).
-    async fn read_reply(&mut self, command: &str) -> Result<Reply, SmtpError> {
-        let mut code = None;
-        let mut lines = Vec::new();
-        loop {
-            let mut raw = Vec::new();
-            let mut limited = (&mut self.io).take(MAX_REPLY_LINE);
-            let read = limited.read_until(b'\n', &mut raw);
-            let n = match tokio::time::timeout(self.timeout, read).await {
-                Ok(Ok(n)) => n,
-                Ok(Err(source)) => {
-                    return Err(SmtpError::Io {
-                        relay: self.relay.clone(),
-                        during: format!("reading the reply to {command}"),
-                        source,
-                    });
-                }
-                Err(_) => return Err(timed_out(&self.relay, command, self.timeout)),
-            };
-            let text = String::from_utf8_lossy(&raw);
-            let malformed = || SmtpError::Malformed {
-                relay: self.relay.clone(),
-                command: command.to_owned(),
-                line: text.trim_end().to_owned(),
-            };
-            if n == 0 {
-                return Err(SmtpError::Io {
-                    relay: self.relay.clone(),
-                    during: format!("reading the reply to {command}"),
-                    source: std::io::ErrorKind::UnexpectedEof.into(),
-                });
-            }
-            if !raw.ends_with(b"\n") {
-                return Err(malformed());
-            }
-            let line = text.trim_end_matches(['\r', '\n']);
-            let Some(this) = line
-                .get(..3)
-                .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|c| c.parse::<u16>().ok())
-            else {
-                return Err(malformed());
-            };
-            if code.is_some_and(|c| c != this) {
-                return Err(malformed());
-            }
-            code = Some(this);
-            let rest = line.get(4..).unwrap_or("").to_owned();
-            match line.as_bytes().get(3) {
-                None | Some(b' ') => {
-                    lines.push(rest);
-                    return Ok(Reply { code: this, lines });
-                }
-                Some(b'-') => lines.push(rest),
-                Some(_) => return Err(malformed()),
-            }
-        }
-    }
-}
-
-/// The message as sent after DATA: header, blank line, body with CRLF line ends, lines
-/// starting with `.` doubled (RFC 5321 §4.5.2), without the final `.` line.
-pub fn render(mail: &Email) -> Vec<u8> {
-    let mut out = String::new();
-    let mut header = |name: &str, value: &str| {
-        out.push_str(name);
-        out.push_str(": ");
-        out.push_str(value);
-        out.push_str("\r\n");
-    };
-    header("From", &mail.from);
-    header("To", &mail.to.join(", "));
-    header("Subject", &encode_header(&mail.subject));
-    header("Date", &rfc5322_date(mail.date));
-    header("Message-ID", &format!("<{}>", one_line(&mail.message_id)));
-    header("MIME-Version", "1.0");
-    header("Content-Type", "text/plain; charset=utf-8");
-    header("Content-Transfer-Encoding", "8bit");
-    for (name, value) in &mail.headers {
-        header(&one_line(name), &encode_header(value));
-    }
-    out.push_str("\r\n");
-    let body = mail.body.replace("\r\n", "\n").replace('\r', "\n");
-    let body = body.strip_suffix('\n').unwrap_or(&body);
-    for line in body.split('\n') {
-        for piece in split_long(line) {
-            if piece.starts_with('.') {
-                out.push('.');
-            }
-            out.push_str(piece);
-            out.push_str("\r\n");
-        }
-    }
-    out.into_bytes()
-}
-
-/// 8bit bodies must keep lines within SMTP's limit; longer lines are broken (at a character
-/// boundary) rather than refused.
-fn split_long(line: &str) -> Vec<&str> {
-    let mut pieces = Vec::new();
-    let mut rest = line;
-    while rest.len() > MAX_BODY_LINE {
-        let mut at = MAX_BODY_LINE;
-        while !rest.is_char_boundary(at) {
-            at -= 1;
-        }
-        let (head, tail) = rest.split_at(at);
-        pieces.push(head);
-        rest = tail;
-    }
-    pieces.push(rest);
-    pieces
-}
-
-/// Header values cannot contain line breaks: a subject must not add header fields.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-/// A header value as is when it is ASCII, otherwise as RFC 2047 encoded words (UTF-8,
-/// base64), each within 75 characters and on its own folded line.
-pub fn encode_header(value: &str) -> String {
-    let value = one_line(value);
-    if value.is_ascii() {
-        return value;
-    }
-    // `=?UTF-8?B?` + `?=` leave 63 characters: 45 bytes encode to 60.
-    const CHUNK: usize = 45;
-    let mut words = Vec::new();
-    let mut start = 0;
-    let mut end = 0;
-    for (i, c) in value.char_indices() {
-        if i + c.len_utf8() - start > CHUNK {
-            words.push(&value[start..end]);
-            start = i;
-        }
-        end = i + c.len_utf8();
-    }
-    words.push(&value[start..end]);
-    words
-        .iter()
-        .map(|w| format!("=?UTF-8?B?{}?=", base64(w.as_bytes())))
-        .collect::<Vec<_>>()
-        .join("\r\n ")
-}
-
-pub(crate) fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// `Wed, 25 Nov 2026 17:00:00 +0000` (RFC 5322 §3.3).
-pub fn rfc5322_date(t: SystemTime) -> String {
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let c = civil(t);
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000",
-        DAYS[c.weekday() as usize % 7],
-        c.day,
-        MONTHS[(c.month as usize + 11) % 12],
-        c.year,
-        c.hour,
-        c.minute,
-        c.second
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::UNIX_EPOCH;
 
-    #[test]
-    fn base64_matches_rfc4648() {
-        for (raw, enc) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(raw.as_bytes()), enc);
+    fn email() -> Email {
+        Email {
+            from: "haven@example.com".into(),
+            to: vec!["a@example.com".into()],
+            subject: "s".into(),
+            body: "b".into(),
+            message_id: "m@example.com".into(),
+            date: UNIX_EPOCH + Duration::from_secs(1_795_626_000),
+            headers: vec![],
         }
     }
 
-    #[test]
-    fn non_ascii_headers_become_short_encoded_words() {
-        assert_eq!(encode_header("plain"), "plain");
-        assert_eq!(encode_header("a\r\nBcc: x"), "a  Bcc: x");
-        assert_eq!(encode_header("café"), "=?UTF-8?B?Y2Fmw6k=?=");
-        let long = "é".repeat(60);
-        let enc = encode_header(&long);
-        let words: Vec<&str> = enc.split("\r\n ").collect();
-        assert_eq!(words.len(), 3);
-        assert!(words.iter().all(|w| w.len() <= 75), "{enc}");
-    }
-
-    #[test]
-    fn dates() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_626_000);
-        assert_eq!(rfc5322_date(t), "Wed, 25 Nov 2026 17:00:00 +0000");
-        assert_eq!(rfc5322_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 +0000");
+    fn formatted(mail: &Email) -> String {
+        String::from_utf8(build(mail).unwrap().formatted()).unwrap()
     }
 
     #[test]
     fn long_lines_are_broken_within_the_limit() {
         let line = "é".repeat(600);
-        let pieces = split_long(&line);
+        let text = body_text(&format!("{line}\n"));
+        let pieces: Vec<&str> = text.split("\r\n").collect();
+        assert!(pieces.len() > 1);
         assert!(pieces.iter().all(|p| p.len() <= MAX_BODY_LINE));
         assert_eq!(pieces.concat(), line);
+        let sent = formatted(&Email {
+            body: line,
+            ..email()
+        });
+        assert!(
+            sent.contains("Content-Transfer-Encoding: 8bit\r\n"),
+            "{sent}"
+        );
+    }
+
+    #[test]
+    fn line_ends_become_crlf_and_the_last_one_goes() {
+        assert_eq!(body_text("a\nb\r\nc\rd\0\n"), "a\r\nb\r\nc\r\nd\u{fffd}");
+        assert_eq!(body_text(""), "");
+    }
+
+    #[test]
+    fn a_subject_cannot_add_header_fields() {
+        let sent = formatted(&Email {
+            subject: "a\r\nBcc: x@example.com".into(),
+            ..email()
+        });
+        let head = sent.split("\r\n\r\n").next().unwrap();
+        assert!(
+            !head.lines().any(|l| l.starts_with("Bcc")),
+            "a header field from the subject: {head}"
+        );
+    }
+
+    #[test]
+    fn dates_lettre_cannot_print_are_clamped() {
+        for (date, shown) in [
+            (
+                UNIX_EPOCH - Duration::from_secs(1),
+                "Thu, 01 Jan 1970 00:00:00 +0000",
+            ),
+            (
+                UNIX_EPOCH + Duration::from_secs(u64::MAX / 4),
+                "Fri, 31 Dec 9999 23:59:59 +0000",
+            ),
+            (email().date, "Wed, 25 Nov 2026 17:00:00 +0000"),
+        ] {
+            let sent = formatted(&Email { date, ..email() });
+            assert!(sent.contains(&format!("Date: {shown}\r\n")), "{sent}");
+        }
+    }
+
+    #[test]
+    fn bad_addresses_and_header_names_are_refused() {
+        for to in [
+            "",
+            "no-at-sign",
+            "a@example.com>\r\nRCPT TO:<b@example.com",
+            "é@example.com",
+        ] {
+            let err = build(&Email {
+                to: vec![to.into()],
+                ..email()
+            })
+            .unwrap_err();
+            assert!(matches!(err, SmtpError::BadAddress(_)), "{to}: {err}");
+            assert!(err.is_permanent());
+        }
+        let err = build(&Email {
+            headers: vec![("X-Bad: name".into(), "v".into())],
+            ..email()
+        })
+        .unwrap_err();
+        assert!(matches!(err, SmtpError::BadHeader(_)), "{err}");
     }
 }

@@ -5,6 +5,7 @@
 use std::pin::pin;
 use std::time::Duration;
 
+use base64::prelude::{BASE64_STANDARD, Engine as _};
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use http::{Request, Uri};
@@ -172,7 +173,7 @@ pub async fn post(
     if let Some(u) = &t.userinfo {
         req = req.header(
             http::header::AUTHORIZATION,
-            format!("Basic {}", crate::smtp::base64(u.as_bytes())),
+            format!("Basic {}", BASE64_STANDARD.encode(u.as_bytes())),
         );
     }
     let req = req

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
+use base64::prelude::{BASE64_STANDARD, Engine as _};
 use common::{SinkRules, config, fast_retry, open, publish_settled, settled, smtp_sink};
 use haven_notify::smtp::{self, Email};
 use haven_notify::{DeliveryState, Message, Protocol, SmtpError, TopicConfig};
@@ -51,7 +52,11 @@ async fn each_subscriber_gets_a_well_formed_mail() {
         assert_eq!(m.header("From").as_deref(), Some("haven@example.com"));
         assert_eq!(m.header("To").as_deref(), Some(to));
         let subject = m.header("Subject").unwrap();
-        assert!(subject.starts_with("=?UTF-8?B?"), "{subject}");
+        // RFC 2047: the charset and the encoding are case-insensitive.
+        assert!(
+            subject.to_ascii_uppercase().starts_with("=?UTF-8?B?"),
+            "{subject}"
+        );
         assert_eq!(decode_encoded_words(&subject), "Déploiement échoué ✗");
         let date = m.header("Date").unwrap();
         assert!(date.ends_with(" +0000") && date.len() == 31, "{date}");
@@ -144,32 +149,35 @@ async fn one_transaction_can_have_several_recipients() {
     assert_eq!(m.body(), "line one\r\nline two");
 }
 
+/// lettre always opens with EHLO and has no HELO (RFC 5321 requires servers to know EHLO), so
+/// a relay that refuses it fails the delivery at once, its answer to EHLO in the error.
 #[tokio::test]
-async fn a_relay_without_ehlo_gets_helo() {
+async fn a_relay_without_ehlo_is_refused_naming_ehlo() {
     let mut sink = smtp_sink(SinkRules {
         no_ehlo: true,
         ..SinkRules::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         "alerts",
         topic(&["ops@example.com"]),
         Some(sink.addr),
         fast_retry(3),
     );
-    let (n, _tx) = open(dir.path(), cfg).await;
-    let id = n
-        .publish(Message::new("hello", "alerts", "us-east-1", "s", "b"))
-        .await
-        .unwrap();
-    let entry = settled(&n, &id).await;
-    assert_eq!(entry.deliveries[0].state, DeliveryState::Delivered);
-    let m = sink.next().await;
-    assert_eq!(m.commands[0], "EHLO [127.0.0.1]");
-    assert_eq!(m.commands[1], "HELO [127.0.0.1]");
-    // No 8BITMIME without EHLO.
-    assert_eq!(m.mail_from, "<haven@example.com>");
+    let d = &publish_settled(cfg).await.deliveries[0];
+    assert_eq!(d.state, DeliveryState::Failed, "{d:?}");
+    assert_eq!(d.attempts, 1);
+    assert_eq!(
+        d.last_error.as_deref(),
+        Some(
+            format!(
+                "SMTP relay {} answered EHLO with 502 5.5.1 EHLO not implemented",
+                sink.addr
+            )
+            .as_str()
+        )
+    );
+    assert!(sink.mails.try_recv().is_err(), "no mail reached DATA");
 }
 
 #[tokio::test]
@@ -263,33 +271,43 @@ async fn relays_off_this_machine_are_refused() {
     assert!(matches!(err, SmtpError::BadAddress(_)), "{err}");
 }
 
-/// Decodes `=?UTF-8?B?...?=` words (folded with CRLF SP) back to text.
+#[tokio::test]
+async fn a_silent_relay_times_out_at_its_step_and_is_tried_again() {
+    // The kernel completes the connection; nobody accepts it, so no greeting ever comes.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay = silent.local_addr().unwrap().to_string();
+    let mail = Email {
+        from: "haven@example.com".into(),
+        to: vec!["a@example.com".into()],
+        subject: "s".into(),
+        body: "b".into(),
+        message_id: "m@example.com".into(),
+        date: SystemTime::now(),
+        headers: vec![],
+    };
+    let err = smtp::send(&relay, &mail, Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("SMTP relay {relay} did not answer the greeting and EHLO within 200ms")
+    );
+    assert!(!err.is_permanent());
+}
+
+/// Decodes `=?UTF-8?B?...?=` words (folded with CRLF SP; charset and encoding in either case)
+/// back to text.
 fn decode_encoded_words(s: &str) -> String {
     let mut bytes = Vec::new();
     for word in s.split_whitespace() {
         let b64 = word
-            .strip_prefix("=?UTF-8?B?")
+            .get(.."=?UTF-8?B?".len())
+            .filter(|p| p.eq_ignore_ascii_case("=?UTF-8?B?"))
+            .map(|p| &word[p.len()..])
             .and_then(|w| w.strip_suffix("?="))
             .expect("an encoded word");
         assert!(word.len() <= 75, "{word}");
-        bytes.extend(unbase64(b64));
+        bytes.extend(BASE64_STANDARD.decode(b64).unwrap());
     }
     String::from_utf8(bytes).unwrap()
-}
-
-fn unbase64(s: &str) -> Vec<u8> {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes().filter(|&c| c != b'=') {
-        let v = A.iter().position(|&a| a == c).unwrap() as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
 }
