@@ -5,26 +5,11 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
 use serde_json::Value;
-
-/// Starts `haven up` without waiting for it to be ready.
-fn start_up(twin: &mut Twin) {
-    let log = std::fs::File::create(twin.path().join("up.log")).unwrap();
-    let child = Command::new(haven_bin())
-        .arg("up")
-        .current_dir(twin.path())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    twin.up = Some(child);
-}
 
 /// `haven status --json`, or `None` while there is no supervisor to answer yet.
 fn try_status(twin: &Twin) -> Option<Value> {
@@ -39,7 +24,7 @@ fn try_status(twin: &Twin) -> Option<Value> {
 fn the_moment_status_says_serving_the_edge_answers() {
     for round in 0..3 {
         let mut twin = Twin::project(|s| s);
-        start_up(&mut twin);
+        twin.start();
         // Polled as a script would poll it right after `haven up`.
         let (s, code, body) = eventually(90, "status to say a region serves", || {
             let s = try_status(&twin)?;

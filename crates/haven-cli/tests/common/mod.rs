@@ -109,8 +109,8 @@ impl Twin {
             .unwrap()
     }
 
-    /// Starts `haven up` and waits until it reports ready.
-    pub fn up(&mut self) {
+    /// Starts `haven up` in the background, its output in `up.log`, without waiting.
+    pub fn start(&mut self) {
         let log = std::fs::File::create(self.path().join("up.log")).unwrap();
         let child = Command::new(haven_bin())
             .arg("up")
@@ -122,6 +122,11 @@ impl Twin {
             .spawn()
             .unwrap();
         self.up = Some(child);
+    }
+
+    /// Starts `haven up` and waits until it reports ready.
+    pub fn up(&mut self) {
+        self.start();
         eventually(90, "haven up to be ready", || {
             let log = std::fs::read_to_string(self.path().join("up.log")).unwrap_or_default();
             if let Some(Ok(Some(status))) = self.up.as_mut().map(Child::try_wait) {
