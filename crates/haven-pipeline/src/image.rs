@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use haven_control::paths::Paths;
+use haven_fs::IoError;
 use haven_registry::{Digest, ImageRef, ImageSpec, Registry, TagPolicy};
 use haven_spec::Spec;
 
@@ -97,7 +98,7 @@ pub fn in_use(
     match std::fs::read_to_string(paths.initial_image()) {
         Ok(text) => refs.push(text.trim().to_owned()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(&paths.initial_image(), e)),
+        Err(e) => return Err(IoError::new(paths.initial_image(), e).into()),
     }
     for region in spec.twin().regions {
         let db = paths.region_db(&region.name);

@@ -11,19 +11,15 @@ mod server;
 mod stages;
 mod store;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use engine::{PipelineArgs, run};
 pub use store::Store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("`{}`: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Fs(#[from] haven_fs::IoError),
     /// Opening the file, or its schema version (see [`haven_sqlite`]).
     #[error("the pipeline database: {0}")]
     Open(#[from] haven_sqlite::Error),
@@ -37,15 +33,6 @@ pub enum Error {
     Control(#[from] haven_control::Error),
     #[error("{0}")]
     Other(String),
-}
-
-impl Error {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
 }
 
 /// Locks a mutex, carrying on past a poisoned one: the data stays usable.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use haven_control::paths::Paths;
+use haven_fs::WithPath;
 use haven_spec::Spec;
 
 use crate::Error;
@@ -89,7 +90,7 @@ pub async fn build(spec: &Spec, paths: &Paths, progress: &dyn Progress) -> Resul
     let dir_name = build_id.rsplit(':').next().unwrap_or(&build_id).to_owned();
     let artifacts = paths.builds().join(&dir_name);
     let log = paths.builds().join(format!("{dir_name}.log"));
-    std::fs::create_dir_all(paths.builds()).map_err(|e| Error::io(&paths.builds(), e))?;
+    std::fs::create_dir_all(paths.builds()).with_path(paths.builds())?;
     // `env.parameter-store` from the local Parameter Store twin; the build masks the values.
     let parameters = haven_secrets::SecretStore::open(paths.secrets())
         .and_then(|store| {

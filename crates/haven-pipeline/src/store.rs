@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use haven_fs::WithPath;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::api::{Run, RunStatus, Stage, StageStatus};
@@ -49,7 +50,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 impl Store {
     pub fn open(path: &Path) -> Result<Self, Error> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            std::fs::create_dir_all(dir).with_path(dir)?;
         }
         let conn = haven_sqlite::open(path, MIGRATIONS)?;
         Ok(Self {
