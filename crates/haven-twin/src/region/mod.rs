@@ -5,6 +5,7 @@
 
 mod autoscale;
 pub(crate) mod monitor;
+mod placement;
 mod release;
 mod service;
 

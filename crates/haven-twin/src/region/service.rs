@@ -1,5 +1,5 @@
-//! The ECS service twin: keeps `desired` tasks running, spread evenly over the region's AZs,
-//! behind its ALB twin. It replaces tasks that exit or fail their health checks, backs off tasks
+//! The ECS service twin: keeps `desired` tasks running, spread evenly over the region's AZs
+//! (`placement.rs` decides where), behind its ALB twin. It replaces tasks that exit or fail their health checks, backs off tasks
 //! that crash at start and, after repeated failures, stops launching and says why (ECS's
 //! deployment circuit breaker). Every step is written to the state database before it acts.
 //!
@@ -21,6 +21,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use haven_control::api::{self, ServiceState};
 
 use super::autoscale::{Datapoint, Policy, Scaler};
+use super::placement::{self, Placed};
 use crate::lock;
 
 /// Where a service's tasks come from and where their logs go.
@@ -319,7 +320,7 @@ impl ServiceTwin {
                 .collect();
             for set in &inner.sets {
                 let desired = set.desired.unwrap_or_else(|| self.desired()) as usize;
-                let mut active: Vec<(&String, &Task)> = inner
+                let active: Vec<Placed<'_, Instant>> = inner
                     .tasks
                     .iter()
                     .filter(|(id, t)| {
@@ -327,36 +328,20 @@ impl ServiceTwin {
                             && t.stopping.is_none()
                             && !to_stop.iter().any(|(s, _)| s == *id)
                     })
+                    .map(|(id, t)| Placed {
+                        id,
+                        az: &t.record.az,
+                        started: t.started,
+                    })
                     .collect();
-                let mut per_az: BTreeMap<&str, usize> =
-                    usable.iter().map(|az| (az.as_str(), 0)).collect();
-                for (_, t) in &active {
-                    if let Some(n) = per_az.get_mut(t.record.az.as_str()) {
-                        *n += 1;
-                    }
-                }
                 if active.len() > desired {
-                    // Scale in from the fullest AZ, newest task first (ECS spreads on scale-in).
-                    for _ in desired..active.len() {
-                        let fullest = per_az
-                            .iter()
-                            .max_by_key(|(_, n)| **n)
-                            .map(|(az, _)| (*az).to_owned());
-                        let pick = active
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, (_, t))| {
-                                fullest.as_deref().is_none_or(|az| t.record.az == az)
-                            })
-                            .max_by_key(|(_, (_, t))| t.started)
-                            .map(|(i, _)| i);
-                        let Some(i) = pick else { break };
-                        let (id, t) = active.remove(i);
-                        if let Some(n) = per_az.get_mut(t.record.az.as_str()) {
-                            *n -= 1;
-                        }
-                        to_stop.push((id.clone(), StopReason::ScalingActivity));
-                    }
+                    // ECS spreads on scale-in too: see `placement`.
+                    let stopped = placement::scale_in(&usable, &active, desired);
+                    to_stop.extend(
+                        stopped
+                            .into_iter()
+                            .map(|id| (id.to_owned(), StopReason::ScalingActivity)),
+                    );
                 } else if active.len() < desired {
                     let b = &set.breaker;
                     if b.failed.is_some() || b.next_launch.is_some_and(|t| now < t) {
@@ -366,15 +351,7 @@ impl ServiceTwin {
                         unplaceable = true;
                         continue;
                     }
-                    for _ in active.len()..desired {
-                        let az = per_az
-                            .iter()
-                            .min_by_key(|(_, n)| **n)
-                            .map(|(az, _)| (*az).to_owned())
-                            .unwrap_or_default();
-                        if let Some(n) = per_az.get_mut(az.as_str()) {
-                            *n += 1;
-                        }
+                    for az in placement::launch_azs(&usable, &active, desired - active.len()) {
                         to_launch.push((set.id.clone(), set.image.clone(), set.group.clone(), az));
                     }
                 }
@@ -1192,4 +1169,18 @@ impl ServiceTwin {
 
 fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ECS's deployment circuit breaker trips after half the desired count of failed launches,
+    /// at least 3 and at most 200.
+    #[test]
+    fn the_breaker_threshold_is_ecs() {
+        for (desired, threshold) in [(0, 3), (1, 3), (2, 3), (6, 3), (7, 4), (10, 5), (1000, 200)] {
+            assert_eq!(breaker_threshold(desired), threshold, "desired {desired}");
+        }
+    }
 }
