@@ -88,6 +88,24 @@ async fn signed_posts_are_retried_until_accepted() {
 }
 
 #[tokio::test]
+async fn credentials_in_the_url_are_sent_as_basic_authorization() {
+    let mut rx = receiver_on_free_port(0).await;
+    let url = rx.url().replace("http://", "http://user:s3cret@");
+    let d = &publish_settled(config("deploys", topic(&[url]), None, fast_retry(1)))
+        .await
+        .deliveries[0];
+    assert_eq!(d.state, DeliveryState::Delivered, "{d:?}");
+    let hits = rx.drain();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        hits[0].headers.get("authorization").unwrap(),
+        "Basic dXNlcjpzM2NyZXQ="
+    );
+    // The Host header carries no credentials.
+    assert_eq!(hits[0].headers.get("host").unwrap(), &rx.addr.to_string());
+}
+
+#[tokio::test]
 async fn a_receiver_that_always_fails_ends_failed_with_the_last_error() {
     let mut rx = receiver_on_free_port(usize::MAX).await;
     let d = &publish_settled(config("deploys", topic(&[rx.url()]), None, fast_retry(4)))
