@@ -266,6 +266,20 @@ async fn execute_change_set(
     Ok((id, marker))
 }
 
+/// What CreateStack and UpdateStack are both given (their builders share no trait): the name,
+/// the template, the parameters, capabilities and tags.
+macro_rules! stack_inputs {
+    ($builder:expr, $stack:expr, $params:expr, $body:expr, $url:expr) => {
+        $builder
+            .stack_name(&$stack.name)
+            .set_template_body($body)
+            .set_template_url($url)
+            .set_parameters(Some($params.iter().map(Resolved::to_parameter).collect()))
+            .set_capabilities(Some(plan::capabilities($stack)))
+            .set_tags(Some(plan::tags($stack)))
+    };
+}
+
 async fn create_stack(
     aws: &Aws,
     cf: &Client,
@@ -280,14 +294,7 @@ async fn create_stack(
         what: "creating".into(),
     });
     let (body, url) = plan::template(aws, bundle, stack, progress).await?.parts();
-    let out = cf
-        .create_stack()
-        .stack_name(&stack.name)
-        .set_template_body(body)
-        .set_template_url(url)
-        .set_parameters(Some(params.iter().map(Resolved::to_parameter).collect()))
-        .set_capabilities(Some(plan::capabilities(stack)))
-        .set_tags(Some(plan::tags(stack)))
+    let out = stack_inputs!(cf.create_stack(), stack, params, body, url)
         .on_failure(OnFailure::Rollback)
         .send()
         .await
@@ -311,14 +318,7 @@ async fn update_stack(
         what: "updating".into(),
     });
     let (body, url) = plan::template(aws, bundle, stack, progress).await?.parts();
-    match cf
-        .update_stack()
-        .stack_name(&stack.name)
-        .set_template_body(body)
-        .set_template_url(url)
-        .set_parameters(Some(params.iter().map(Resolved::to_parameter).collect()))
-        .set_capabilities(Some(plan::capabilities(stack)))
-        .set_tags(Some(plan::tags(stack)))
+    match stack_inputs!(cf.update_stack(), stack, params, body, url)
         .send()
         .await
     {

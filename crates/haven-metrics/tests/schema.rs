@@ -2,27 +2,13 @@
 //! is adopted with its data, a newer haven's file is refused by name.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use haven_metrics::{Error, MetricStore, Query, Retention, Unit};
+use haven_sqlite::{file_version, set_file_version};
 
 fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_764_180_000 + secs)
-}
-
-fn user_version(path: &Path) -> u32 {
-    rusqlite::Connection::open(path)
-        .unwrap()
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap()
-}
-
-fn stamp(path: &Path, version: u32) {
-    rusqlite::Connection::open(path)
-        .unwrap()
-        .pragma_update(None, "user_version", version)
-        .unwrap();
 }
 
 #[test]
@@ -33,17 +19,17 @@ fn schema_versions_of_metrics_db() {
         .unwrap()
         .put("App", "Hits", &[], Unit::Count, 3.0, at(0))
         .unwrap();
-    assert_eq!(user_version(&path), 1, "a fresh file is current");
+    assert_eq!(file_version(&path).unwrap(), 1, "a fresh file is current");
 
     // A file written before versions existed: adopted, its data kept.
-    stamp(&path, 0);
+    set_file_version(&path, 0).unwrap();
     let store = MetricStore::open(&path).unwrap();
     let q = Query::new("App", "Hits", at(60)).range(at(0), at(60));
     assert_eq!(store.get_statistics(&q, at(60)).unwrap().len(), 1);
     drop(store);
-    assert_eq!(user_version(&path), 1);
+    assert_eq!(file_version(&path).unwrap(), 1);
 
-    stamp(&path, 9);
+    set_file_version(&path, 9).unwrap();
     let refused = [
         MetricStore::open(&path).err().unwrap(),
         MetricStore::open_read_only(&path, Retention::default())
@@ -58,5 +44,5 @@ fn schema_versions_of_metrics_db() {
             "{text}"
         );
     }
-    assert_eq!(user_version(&path), 9, "left untouched");
+    assert_eq!(file_version(&path).unwrap(), 9, "left untouched");
 }

@@ -169,6 +169,29 @@ pub fn version(conn: &Connection) -> rusqlite::Result<u32> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
 
+/// The schema version of the file at `path`, without migrating it.
+pub fn file_version(path: &Path) -> Result<u32> {
+    let opened = |source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(opened)?;
+    version(&conn).map_err(opened)
+}
+
+/// Stamps the file at `path` with schema version `to`, changing nothing else: how tests make a
+/// store look as an older or newer haven left it.
+pub fn set_file_version(path: &Path, to: u32) -> Result<()> {
+    let opened = |source| Error::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    Connection::open(path)
+        .and_then(|conn| conn.pragma_update(None, "user_version", to))
+        .map_err(opened)
+}
+
 fn has_tables(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')",

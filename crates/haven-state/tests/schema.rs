@@ -2,39 +2,24 @@
 //! is adopted with its data, a newer haven's file is refused by name.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-
+use haven_sqlite::{file_version, set_file_version};
 use haven_state::{Error, Store};
-
-fn user_version(path: &Path) -> u32 {
-    rusqlite::Connection::open(path)
-        .unwrap()
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap()
-}
-
-fn stamp(path: &Path, version: u32) {
-    rusqlite::Connection::open(path)
-        .unwrap()
-        .pragma_update(None, "user_version", version)
-        .unwrap();
-}
 
 #[test]
 fn schema_versions_of_state_db() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     Store::open(&path).unwrap().set_desired("web", 3).unwrap();
-    assert_eq!(user_version(&path), 1, "a fresh file is current");
+    assert_eq!(file_version(&path).unwrap(), 1, "a fresh file is current");
 
     // A file written before versions existed: adopted, its data kept.
-    stamp(&path, 0);
+    set_file_version(&path, 0).unwrap();
     let store = Store::open(&path).unwrap();
     assert_eq!(store.desired_or_init("web", 1).unwrap(), 3);
     drop(store);
-    assert_eq!(user_version(&path), 1);
+    assert_eq!(file_version(&path).unwrap(), 1);
 
-    stamp(&path, 4);
+    set_file_version(&path, 4).unwrap();
     let err = Store::open(&path).err().unwrap();
     assert!(matches!(err, Error::Open(_)), "{err:?}");
     let text = err.to_string();
@@ -42,5 +27,5 @@ fn schema_versions_of_state_db() {
         text.contains("state.db") && text.contains("version 4") && text.contains("up to 1"),
         "{text}"
     );
-    assert_eq!(user_version(&path), 4, "left untouched");
+    assert_eq!(file_version(&path).unwrap(), 4, "left untouched");
 }

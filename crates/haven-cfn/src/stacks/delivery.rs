@@ -307,6 +307,20 @@ impl Primary<'_> {
         ]
     }
 
+    /// A role for `purpose`, added as `<Purpose>Role`; returns that id.
+    fn add_role(
+        &self,
+        b: &mut Builder,
+        purpose: &str,
+        description: &str,
+        service: &str,
+        statements: Vec<Statement>,
+    ) -> String {
+        let id = format!("{}Role", capitalized(purpose));
+        b.add(&id, self.role(purpose, description, service, statements));
+        id
+    }
+
     fn role(
         &self,
         purpose: &str,
@@ -329,19 +343,12 @@ impl Primary<'_> {
     /// A project with its log group and its role, added as `<Kind>LogGroup`, `<Kind>Role` and
     /// `<Kind>Project`; returns the project's name.
     fn add_project(&self, b: &mut Builder, p: ProjectDef) -> String {
-        let id = {
-            let mut c = p.kind.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        };
+        let id = capitalized(p.kind);
         let name = self.names().codebuild(p.kind);
         let log_group = self.log_group(b, &format!("{id}LogGroup"), p.kind);
         let mut statements = vec![iam::write_logs(&log_group)];
         statements.extend(p.statements);
-        let role_id = format!("{id}Role");
-        let role = self.role(p.kind, p.purpose, "codebuild.amazonaws.com", statements);
-        b.add(&role_id, role);
+        let role_id = self.add_role(b, p.kind, p.purpose, "codebuild.amazonaws.com", statements);
         let (source, artifacts) = if p.in_pipeline {
             ("CODEPIPELINE", "CODEPIPELINE")
         } else {
@@ -480,11 +487,8 @@ impl Primary<'_> {
     }
 
     fn pipeline(&self, b: &mut Builder, parts: &PipelineParts) {
-        let PipelineParts {
-            keys,
-            build_project,
-            release_project,
-        } = parts;
+        let (build_project, release_project) =
+            (parts.build_project.as_str(), parts.release_project.as_str());
         let n = self.names();
         let spec = self.cx.spec;
         let primary = &self.region.name;
@@ -556,7 +560,7 @@ impl Primary<'_> {
                         name: "Build".into(),
                         action_type_id: kind("Build", "CodeBuild"),
                         run_order: 1,
-                        configuration: config(&[("ProjectName", build_project.as_str().into())]),
+                        configuration: config(&[("ProjectName", build_project.into())]),
                         input_artifacts: artifact("Source"),
                         output_artifacts: artifact("Build"),
                         ..Action::default()
@@ -565,7 +569,7 @@ impl Primary<'_> {
                         name: "Release".into(),
                         action_type_id: kind("Build", "CodeBuild"),
                         run_order: 2,
-                        configuration: config(&[("ProjectName", release_project.as_str().into())]),
+                        configuration: config(&[("ProjectName", release_project.into())]),
                         input_artifacts: artifact("Build"),
                         output_artifacts: artifact("Release"),
                         ..Action::default()
@@ -629,14 +633,14 @@ impl Primary<'_> {
                 r#type: "KMS",
             },
         };
-        let (artifact_store, artifact_stores) = if keys.is_empty() {
+        let (artifact_store, artifact_stores) = if parts.keys.is_empty() {
             (Some(store(primary, self.key.clone())), Vec::new())
         } else {
             let mut stores = vec![ArtifactStoreMap {
                 region: primary.clone(),
                 artifact_store: store(primary, self.key.clone()),
             }];
-            stores.extend(keys.iter().map(|(r, k)| ArtifactStoreMap {
+            stores.extend(parts.keys.iter().map(|(r, k)| ArtifactStoreMap {
                 region: r.clone(),
                 artifact_store: store(r, k.clone()),
             }));
@@ -667,11 +671,6 @@ impl Primary<'_> {
     }
 
     fn pipeline_role(&self, b: &mut Builder, parts: &PipelineParts) {
-        let PipelineParts {
-            keys,
-            build_project,
-            release_project,
-        } = parts;
         let n = self.names();
         let spec = self.cx.spec;
         let mut buckets = Vec::new();
@@ -684,7 +683,7 @@ impl Primary<'_> {
             )));
         }
         let mut all_keys = vec![self.key.clone()];
-        all_keys.extend(keys.values().cloned());
+        all_keys.extend(parts.keys.values().cloned());
         let mut services = Vec::new();
         let mut roles = Vec::new();
         let mut families = Vec::new();
@@ -733,8 +732,8 @@ impl Primary<'_> {
             Statement::allow(
                 &["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
                 vec![
-                    self.project_arn(build_project),
-                    self.project_arn(release_project),
+                    self.project_arn(&parts.build_project),
+                    self.project_arn(&parts.release_project),
                 ],
             )
             .sid("RunBuilds"),
@@ -769,13 +768,13 @@ impl Primary<'_> {
                     .sid("NotifyApprovers"),
             );
         }
-        let role = self.role(
+        self.add_role(
+            b,
             "pipeline",
             "CodePipeline reads the source, runs the builds and deploys the services",
             "codepipeline.amazonaws.com",
             statements,
         );
-        b.add("PipelineRole", role);
     }
 
     /// EventBridge starts the pipeline on a push to its branch, and the mirror job on any
@@ -799,13 +798,13 @@ impl Primary<'_> {
                 .sid("StartMirror"),
             );
         }
-        let role = self.role(
+        self.add_role(
+            b,
             "events",
             "EventBridge starts the pipeline and the mirror job",
             "events.amazonaws.com",
             events_statements,
         );
-        b.add("EventsRole", role);
         b.add(
             "SourceChangedRule",
             Resource::new(EventRule {
@@ -909,4 +908,12 @@ impl Primary<'_> {
 /// Whether a CodeBuild image is an ARM one (AWS names them `...-aarch64-...`).
 pub fn is_arm_image(image: &str) -> bool {
     image.contains("aarch64") || image.contains("arm64")
+}
+
+/// `build` → `Build`, as logical ids spell a resource's purpose.
+fn capitalized(word: &str) -> String {
+    let mut c = word.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }
