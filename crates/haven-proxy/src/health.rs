@@ -20,7 +20,7 @@ pub const HEALTH_CHECK_USER_AGENT: &str = "ELB-HealthChecker/2.0";
 /// Health-check settings of a target group.
 ///
 /// Defaults are the ALB's for `ip` targets: path `/`, every 30 s, 5 s timeout, 5 passes to
-/// become healthy, 2 failures to become unhealthy, success code `200`. Unlike AWS
+/// become healthy again, 2 failures to become unhealthy, success code `200`. Unlike AWS
 /// (interval 5–300 s, timeout 2–120 s, thresholds 2–10), any positive value is accepted so
 /// a local twin and its tests can react in milliseconds.
 #[derive(Clone, Debug)]
@@ -31,7 +31,8 @@ pub struct HealthCheck {
     pub interval: Duration,
     /// A check without a response head within this time fails with `Target.Timeout`.
     pub timeout: Duration,
-    /// Consecutive passes that make an `initial` or `unhealthy` target `healthy`.
+    /// Consecutive passes that bring an `unhealthy` target back to `healthy` (a new target
+    /// needs one).
     pub healthy_threshold: u32,
     /// Consecutive failures that make a target `unhealthy`.
     pub unhealthy_threshold: u32,

@@ -5,9 +5,8 @@
 //! twin). Behaviour follows AWS where AWS documents it:
 //!
 //! * targets start `initial`; they turn `unhealthy` after `unhealthy_threshold` consecutive
-//!   failures and `healthy` after `healthy_threshold` consecutive passes ([`TargetGroup`]).
-//!   AWS makes a new target healthy after one pass; the twin asks it for the threshold, so
-//!   that what it reports healthy has shown it as a target coming back has;
+//!   failures; a new target turns `healthy` after one pass, as AWS documents, and an
+//!   unhealthy one after `healthy_threshold` consecutive passes ([`TargetGroup`]);
 //! * a group with no healthy target fails open to its unhealthy targets;
 //! * deregistered targets drain until idle or until the deregistration delay elapses;
 //! * errors are the ALB's 502/503/504 with its small HTML pages ([`serve`]); the 503 of a

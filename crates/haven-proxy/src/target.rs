@@ -13,7 +13,7 @@ use crate::upstream::Pools;
 /// A target's health state, named as in `DescribeTargetHealth`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TargetState {
-    /// Registered; not yet `healthy_threshold` passed checks in a row. Gets no traffic.
+    /// Registered; no health check passed yet. Gets no traffic.
     Initial,
     /// Passed its health checks; gets traffic.
     Healthy,

@@ -138,7 +138,7 @@ impl TargetGroup {
     }
 
     /// Registers a target with priority 0. It starts `initial` and gets traffic once it has
-    /// passed `healthy_threshold` health checks in a row. Registering an id again with the same
+    /// passed one health check (ALB semantics). Registering an id again with the same
     /// address is a no-op; with another address, or while it drains, it replaces it.
     pub fn register(&self, id: impl Into<String>, addr: SocketAddr) {
         self.register_with_priority(id, addr, 0);
@@ -430,12 +430,10 @@ impl TargetGroup {
                 health.consecutive_ok = health.consecutive_ok.saturating_add(1);
                 health.consecutive_fail = 0;
                 match from {
-                    // AWS documents one passing check for a new target; the twin asks a new
-                    // target for the healthy threshold too, so that a target it calls
-                    // healthy has shown it as often as one that comes back.
-                    TargetState::Initial | TargetState::Unhealthy
-                        if health.consecutive_ok >= hc.healthy_threshold =>
-                    {
+                    // AWS: "After your target is registered, it must pass one health check
+                    // to be considered healthy"; the threshold applies to a target coming back.
+                    TargetState::Initial => TargetState::Healthy,
+                    TargetState::Unhealthy if health.consecutive_ok >= hc.healthy_threshold => {
                         TargetState::Healthy
                     }
                     other => other,
