@@ -55,9 +55,9 @@ fn watched_twin(edit: impl FnOnce(String) -> String) -> Watched {
 }
 
 impl Watched {
-    /// The state of alarm `name` in `region`, as `haven alarms --json` gives it.
+    /// The state of alarm `name` in `region`, as `haven alarm ls --json` gives it.
     fn alarm_state(&self, name: &str, region: &str) -> Option<String> {
-        let out = self.twin.haven(&["alarms", "--json"]);
+        let out = self.twin.haven(&["alarm", "ls", "--json"]);
         let all: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
         all.as_array()?
             .iter()
@@ -157,7 +157,7 @@ fn metrics_alarms_and_notifications() {
     w.wait_alarm(30, "hello-production-target-5xx", "us-east-1", "ALARM");
     w.wait_alarm(30, "hello-production-target-5xx", "us-east-1", "OK");
     let out = w.twin.haven(&[
-        "alarms",
+        "alarm",
         "history",
         "hello-production-target-5xx",
         "--region",
@@ -246,7 +246,7 @@ fn cpu_load_drives_the_cpu_alarm_and_the_scaler() {
     w.notified(alarm, west, "OK");
     let out = w
         .twin
-        .haven(&["alarms", "history", alarm, "--region", west]);
+        .haven(&["alarm", "history", alarm, "--region", west]);
     let history = String::from_utf8_lossy(&out.stdout);
     assert!(
         history.contains("3 out of the last 3 datapoints")

@@ -63,7 +63,7 @@ fn blue_green_release_under_load_drops_nothing_and_goes_region_by_region() {
         assert_eq!(tasks.len(), 2, "blue is gone in {r}: {tasks:?}");
         assert!(tasks.iter().all(|t| t["image"] == v2.as_str()));
     }
-    let out = twin.haven(&["releases", "--json"]);
+    let out = twin.haven(&["release", "ls", "--json"]);
     let releases: Value = serde_json::from_slice(&out.stdout).unwrap();
     let steps: Vec<&str> = releases[0]["steps"]
         .as_array()
@@ -172,7 +172,7 @@ fn a_region_killed_mid_release_comes_back_on_one_image() {
             .is_some_and(|t| t.len() == 4)
     });
     eventually(30, "the traffic shift to be recorded", || {
-        let out = twin.haven(&["releases", "--json"]);
+        let out = twin.haven(&["release", "ls", "--json"]);
         let r: Value = serde_json::from_slice(&out.stdout).ok()?;
         r[0]["steps"]
             .as_array()?
@@ -198,7 +198,7 @@ fn a_region_killed_mid_release_comes_back_on_one_image() {
         tasks.iter().all(|t| t["image"] == v2.as_str()),
         "traffic had moved, so the release completed: {tasks:?}"
     );
-    let out = twin.haven(&["releases", "--json"]);
+    let out = twin.haven(&["release", "ls", "--json"]);
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r[0]["state"], "SUCCESSFUL");
     assert!(
@@ -267,7 +267,7 @@ fn broken_releases_roll_back_with_production_untouched() {
                 .all(|t| t["image"] == v1.as_str())
         );
     }
-    let out = twin.haven(&["releases", "--json"]);
+    let out = twin.haven(&["release", "ls", "--json"]);
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let states: Vec<&str> = r
         .as_array()
