@@ -244,9 +244,7 @@ fn cpu_load_drives_the_cpu_alarm_and_the_scaler() {
     assert!(mail.contains("CPUUtilization"), "{mail}");
     w.wait_alarm(60, alarm, west, "OK");
     w.notified(alarm, west, "OK");
-    let out = w
-        .twin
-        .haven(&["alarm", "history", alarm, "--region", west]);
+    let out = w.twin.haven(&["alarm", "history", alarm, "--region", west]);
     let history = String::from_utf8_lossy(&out.stdout);
     assert!(
         history.contains("3 out of the last 3 datapoints")
