@@ -537,3 +537,33 @@ fn percentile_alarms() {
     assert_eq!(t[0].to, ALARM);
     assert_eq!(t[0].reason_data["extendedStatistic"], "p90");
 }
+
+#[test]
+fn alarm_states_read_back_as_written_and_unknown_text_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.db");
+    {
+        let mut s = MetricStore::open(&path).unwrap();
+        s.put_metric_alarm(&spec(3, 3, MissingData::Missing, 60), at(0))
+            .unwrap();
+        s.set_alarm_state("web-cpu", ALARM, "drill", at(10)).unwrap();
+        let status = s.alarm("web-cpu").unwrap().unwrap();
+        // What the region's control API answers reads back into the same type (the CLI).
+        let json = serde_json::to_string(&status).unwrap();
+        let back: haven_metrics::AlarmStatus = serde_json::from_str(&json).unwrap();
+        assert_eq!((back.state, back.updated_at), (ALARM, at(10)));
+        let history = s.alarm_history("web-cpu", 10).unwrap();
+        let json = serde_json::to_string(&history).unwrap();
+        let back: Vec<haven_metrics::HistoryItem> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, history);
+        assert_eq!(back[0].kind, HistoryKind::StateUpdate);
+    }
+    // A state this haven does not know (another version's, or damage) is an error, never
+    // taken for INSUFFICIENT_DATA.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute("UPDATE alarms SET state = 'PAUSED'", []).unwrap();
+    drop(raw);
+    let s = MetricStore::open(&path).unwrap();
+    let err = s.alarm("web-cpu").unwrap_err().to_string();
+    assert!(err.contains("unknown alarm state `PAUSED`"), "{err}");
+}

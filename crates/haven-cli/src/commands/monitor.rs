@@ -9,9 +9,7 @@ use anyhow::{Context, bail};
 use haven_control::api::{RegionState, Status};
 use haven_control::client::Client;
 use haven_control::paths::Paths;
-use haven_metrics::{MetricStore, Query, Retention, Stat};
-use http::Method;
-use serde_json::Value;
+use haven_metrics::{AlarmStatus, HistoryItem, MetricStore, Query, Retention, Stat, StateValue};
 
 use crate::printer::{Printer, table};
 
@@ -131,46 +129,63 @@ fn connect(
     Ok((client, rt, status))
 }
 
+/// One alarm of one region, as `haven alarm ls --json` prints it.
+#[derive(serde::Serialize)]
+struct AlarmRow<'a> {
+    name: &'a str,
+    region: &'a str,
+    namespace: &'a str,
+    metric: &'a str,
+    statistic: Stat,
+    threshold: f64,
+    comparison: haven_metrics::Comparison,
+    state: StateValue,
+    reason: &'a str,
+    updated_at: String,
+}
+
 /// `haven alarm ls`: every alarm of every running region with its state.
 pub fn alarms(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let (client, rt, status) = connect(printer, spec)?;
-    let mut all = Vec::new();
+    let mut lists = Vec::new();
     for r in status
         .regions
         .iter()
         .filter(|r| r.state == RegionState::Running)
     {
-        let list =
-            rt.block_on(client.call(Method::GET, &format!("/regions/{}/alarms", r.name), None))?;
-        for a in list.as_array().cloned().unwrap_or_default() {
-            let spec = &a["spec"];
-            all.push(serde_json::json!({
-                "name": spec["name"],
-                "region": r.name,
-                "namespace": spec["namespace"],
-                "metric": spec["metric"],
-                "statistic": spec["stat"],
-                "threshold": spec["threshold"],
-                "comparison": spec["comparison"],
-                "state": a["state"],
-                "reason": a["reason"],
-                "updated_at": a["updated_at"],
-            }));
-        }
+        let list: Vec<AlarmStatus> =
+            rt.block_on(client.get(&format!("/regions/{}/alarms", r.name)))?;
+        lists.push((r.name.as_str(), list));
     }
+    let all: Vec<AlarmRow<'_>> = lists
+        .iter()
+        .flat_map(|(region, list)| {
+            list.iter().map(move |a| AlarmRow {
+                name: &a.spec.name,
+                region,
+                namespace: &a.spec.namespace,
+                metric: &a.spec.metric,
+                statistic: a.spec.stat,
+                threshold: a.spec.threshold,
+                comparison: a.spec.comparison,
+                state: a.state,
+                reason: &a.reason,
+                updated_at: haven_metrics::rfc3339(a.updated_at),
+            })
+        })
+        .collect();
     if printer.json {
         printer.out_json(&all)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![["ALARM", "REGION", "STATE", "METRIC", "THRESHOLD"].map(str::to_owned)];
     for a in &all {
-        let s = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
         rows.push([
-            s(&a["name"]),
-            s(&a["region"]),
-            s(&a["state"]),
-            format!("{} {}", s(&a["namespace"]), s(&a["metric"])),
-            s(&a["threshold"]),
+            a.name.to_owned(),
+            a.region.to_owned(),
+            a.state.as_str().to_owned(),
+            format!("{} {}", a.namespace, a.metric),
+            a.threshold.to_string(),
         ]);
     }
     printer.out(&table(&rows));
@@ -192,21 +207,19 @@ pub fn history(
         .map(|r| r.name.as_str())
         .collect();
     for r in regions {
-        match rt.block_on(client.call(
-            Method::GET,
-            &format!("/regions/{r}/alarms/{name}/history"),
-            None,
-        )) {
-            Ok(h) => {
+        let items: Result<Vec<HistoryItem>, _> =
+            rt.block_on(client.get(&format!("/regions/{r}/alarms/{name}/history")));
+        match items {
+            Ok(items) => {
                 if printer.json {
-                    printer.out_json(&h)?;
+                    printer.out_json(&items)?;
                 } else {
-                    for item in h.as_array().cloned().unwrap_or_default() {
+                    for item in &items {
                         printer.out(&format!(
                             "{}  {}  {}",
-                            item["at"].as_str().unwrap_or_default(),
-                            item["summary"].as_str().unwrap_or_default(),
-                            item["reason"].as_str().unwrap_or_default()
+                            haven_metrics::rfc3339(item.at),
+                            item.summary,
+                            item.reason.as_deref().unwrap_or_default()
                         ));
                     }
                 }

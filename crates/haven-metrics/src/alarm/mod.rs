@@ -136,12 +136,11 @@ impl StateValue {
         }
     }
 
-    fn parse(s: &str) -> Self {
-        match s {
-            "OK" => Self::Ok,
-            "ALARM" => Self::Alarm,
-            _ => Self::InsufficientData,
-        }
+    /// The state a stored spelling names; an unknown one is `None`, never a guess.
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        [Self::Ok, Self::Alarm, Self::InsufficientData]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 }
 
@@ -257,13 +256,13 @@ impl AlarmSpec {
 }
 
 /// An alarm and its current state (DescribeAlarms).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlarmStatus {
     pub spec: AlarmSpec,
     pub state: StateValue,
     pub reason: String,
     pub reason_data: Option<Value>,
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(with = "rfc3339")]
     pub updated_at: SystemTime,
 }
 
@@ -283,7 +282,7 @@ pub struct Transition {
     pub reason: String,
     /// CloudWatch's StateReasonData.
     pub reason_data: Value,
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(with = "rfc3339")]
     pub at: SystemTime,
     pub actions_topic: Option<String>,
 }
@@ -299,7 +298,7 @@ impl Transition {
 }
 
 /// DescribeAlarmHistory's item types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HistoryKind {
     ConfigurationUpdate,
     StateUpdate,
@@ -312,13 +311,20 @@ impl HistoryKind {
             Self::StateUpdate => "StateUpdate",
         }
     }
+
+    /// The kind a stored spelling names; an unknown one is `None`.
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        [Self::ConfigurationUpdate, Self::StateUpdate]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
 }
 
 /// An alarm history item (DescribeAlarmHistory).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryItem {
     pub alarm: String,
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(with = "rfc3339")]
     pub at: SystemTime,
     pub kind: HistoryKind,
     /// `Alarm updated from OK to ALARM`, `Alarm "x" created`.
@@ -330,6 +336,20 @@ pub struct HistoryItem {
     pub data: Value,
 }
 
-fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(&time::rfc3339(*t))
+/// Times as CloudWatch prints them, read back by the CLI.
+mod rfc3339 {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::time::rfc3339(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        haven_time::parse_rfc3339(&text)
+            .map(haven_time::from_unix_millis)
+            .ok_or_else(|| D::Error::custom(format!("`{text}` is not an RFC 3339 UTC time")))
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::time::SystemTime;
 
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 
@@ -16,6 +17,25 @@ use crate::time;
 
 /// CloudWatch's initial state reason.
 const INITIAL_REASON: &str = "Unchecked: Initial alarm creation";
+
+/// A stored state or history kind reads back as its enum; unknown text is an error, never a
+/// default (a file from another haven or a damaged one must not pass for `INSUFFICIENT_DATA`).
+fn spelled<T>(v: ValueRef<'_>, parse: fn(&str) -> Option<T>, what: &str) -> FromSqlResult<T> {
+    let text = v.as_str()?;
+    parse(text).ok_or_else(|| FromSqlError::Other(format!("unknown {what} `{text}`").into()))
+}
+
+impl FromSql for StateValue {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        spelled(v, StateValue::parse, "alarm state")
+    }
+}
+
+impl FromSql for HistoryKind {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        spelled(v, HistoryKind::parse, "alarm history kind")
+    }
+}
 
 /// The row of an alarm as stored.
 struct Row {
@@ -198,18 +218,10 @@ impl MetricStore {
             Ok(HistoryItem {
                 alarm: r.get(0)?,
                 at: time::from_millis(r.get(1)?),
-                kind: if r.get::<_, String>(2)? == "StateUpdate" {
-                    HistoryKind::StateUpdate
-                } else {
-                    HistoryKind::ConfigurationUpdate
-                },
+                kind: r.get(2)?,
                 summary: r.get(3)?,
-                from: r
-                    .get::<_, Option<String>>(4)?
-                    .map(|s| StateValue::parse(&s)),
-                to: r
-                    .get::<_, Option<String>>(5)?
-                    .map(|s| StateValue::parse(&s)),
+                from: r.get(4)?,
+                to: r.get(5)?,
                 reason: r.get(6)?,
                 data: serde_json::from_str(&r.get::<_, String>(7)?).unwrap_or(Value::Null),
             })
@@ -231,8 +243,8 @@ impl MetricStore {
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, i64>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
+                r.get::<_, StateValue>(3)?,
+                r.get::<_, StateValue>(4)?,
                 r.get::<_, Option<String>>(5)?,
                 r.get::<_, Option<String>>(6)?,
                 r.get::<_, String>(7)?,
@@ -252,8 +264,8 @@ impl MetricStore {
                 description: spec.description.clone(),
                 condition: spec.condition(),
                 dims: spec.dims.clone(),
-                from: StateValue::parse(from.as_deref().unwrap_or_default()),
-                to: StateValue::parse(to.as_deref().unwrap_or_default()),
+                from,
+                to,
                 reason: reason.unwrap_or_default(),
                 reason_data: reason_data
                     .and_then(|d| serde_json::from_str(&d).ok())
@@ -283,7 +295,7 @@ impl MetricStore {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, StateValue>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, Option<String>>(4)?,
                 r.get::<_, i64>(5)?,
@@ -297,7 +309,7 @@ impl MetricStore {
                 .map_err(|source| Error::CorruptAlarm { name, source })?;
             out.push(Row {
                 spec,
-                state: StateValue::parse(&state),
+                state,
                 reason,
                 reason_data,
                 state_at_ms,
