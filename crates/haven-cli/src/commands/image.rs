@@ -325,7 +325,7 @@ pub fn scan(printer: &Printer, spec: &Path, reference: &str) -> anyhow::Result<E
     printer.status(
         "Scanned",
         &format!(
-            "{reference} ({}): {} file(s), {lockfiles} lock file(s) with {} haven_pipeline::image::package(s)",
+            "{reference} ({}): {} file(s), {lockfiles} lock file(s) with {} package(s)",
             report.digest.short(),
             report.files_scanned,
             report.packages
