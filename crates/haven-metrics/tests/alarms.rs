@@ -546,7 +546,8 @@ fn alarm_states_read_back_as_written_and_unknown_text_is_an_error() {
         let mut s = MetricStore::open(&path).unwrap();
         s.put_metric_alarm(&spec(3, 3, MissingData::Missing, 60), at(0))
             .unwrap();
-        s.set_alarm_state("web-cpu", ALARM, "drill", at(10)).unwrap();
+        s.set_alarm_state("web-cpu", ALARM, "drill", at(10))
+            .unwrap();
         let status = s.alarm("web-cpu").unwrap().unwrap();
         // What the region's control API answers reads back into the same type (the CLI).
         let json = serde_json::to_string(&status).unwrap();
@@ -561,7 +562,8 @@ fn alarm_states_read_back_as_written_and_unknown_text_is_an_error() {
     // A state this haven does not know (another version's, or damage) is an error, never
     // taken for INSUFFICIENT_DATA.
     let raw = rusqlite::Connection::open(&path).unwrap();
-    raw.execute("UPDATE alarms SET state = 'PAUSED'", []).unwrap();
+    raw.execute("UPDATE alarms SET state = 'PAUSED'", [])
+        .unwrap();
     drop(raw);
     let s = MetricStore::open(&path).unwrap();
     let err = s.alarm("web-cpu").unwrap_err().to_string();
