@@ -329,7 +329,9 @@ fn retention_removes_old_streams_and_access_logs_can_be_off() {
         .as_str()
         .unwrap()
         .to_owned();
-    get(&format!("{alb}/quiet-probe")).unwrap();
+    let (code, body) = get(&format!("{alb}/quiet-probe")).unwrap();
+    // The example answers an unknown path with 404 (and logs it); a 5xx would be the ALB's.
+    assert_eq!(code, 404, "{body}");
     eventually(20, "the request in the tasks' logs", || {
         logs(&twin, &[ECS, "--grep", "/quiet-probe"])
             .contains("GET /quiet-probe")

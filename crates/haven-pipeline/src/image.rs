@@ -1,12 +1,14 @@
 //! Images from builds: packaging a build's artifacts into the primary's registry (the ECR
-//! twin), and replicating an image by digest to another region's registry, verified there.
+//! twin), replicating an image by digest to another region's registry, verified there, and
+//! the registry policies the spec sets (scan options, lifecycle rules that spare images in
+//! use), for the CLI and the pipeline alike.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use haven_control::paths::Paths;
 use haven_fs::IoError;
-use haven_registry::{Digest, ImageRef, ImageSpec, Registry, TagPolicy};
+use haven_registry::{Digest, ImageRef, ImageSpec, LifecycleOutcome, Registry, TagPolicy};
 use haven_spec::Spec;
 
 use crate::Error;
@@ -132,4 +134,16 @@ pub fn in_use(
         .filter(|r| !r.is_empty())
         .filter_map(|r| registry.resolve(r).ok().or_else(|| Digest::parse(r).ok()))
         .collect())
+}
+
+/// Applies the spec's lifecycle rules (`registry.lifecycle`) to `registry` now, as ECR does
+/// on push, never expiring an image in use ([`in_use`]).
+pub fn apply_lifecycle(
+    spec: &Spec,
+    paths: &Paths,
+    registry: &Registry,
+    dry_run: bool,
+) -> Result<LifecycleOutcome, Error> {
+    let used = in_use(spec, paths, registry)?;
+    Ok(registry.apply_lifecycle(&spec.registry.lifecycle, &used, haven_time::now(), dry_run)?)
 }

@@ -497,23 +497,14 @@ fn print_expired(printer: &Printer, outcome: &LifecycleOutcome) {
     }
 }
 
-// Registry policies from the spec: the conversions and queries the CLI and the pipeline share.
-
 /// Applies the spec's lifecycle rules to `registry` now, never expiring an image in use.
-pub fn apply_lifecycle(
+fn apply_lifecycle(
     spec: &Spec,
     paths: &Paths,
     registry: &Registry,
     dry_run: bool,
 ) -> anyhow::Result<LifecycleOutcome> {
-    let in_use = haven_pipeline::image::in_use(spec, paths, registry)?;
-    registry
-        .apply_lifecycle(
-            &spec.registry.lifecycle,
-            &in_use,
-            haven_time::now(),
-            dry_run,
-        )
+    haven_pipeline::image::apply_lifecycle(spec, paths, registry, dry_run)
         .context("cannot apply the lifecycle rules (registry.lifecycle)")
 }
 

@@ -198,9 +198,7 @@ pub(crate) async fn build(
             }
             if !spec.registry.lifecycle.is_empty() {
                 // Lifecycle rules on push, as ECR evaluates them; images that tasks run stay.
-                let used = image::in_use(&spec, &paths, &primary).map_err(|e| e.to_string())?;
-                let outcome = primary
-                    .apply_lifecycle(&spec.registry.lifecycle, &used, haven_time::now(), false)
+                let outcome = image::apply_lifecycle(&spec, &paths, &primary, false)
                     .map_err(|e| format!("lifecycle rules: {e}"))?;
                 for e in &outcome.expired {
                     notes.push(format!(
