@@ -622,28 +622,32 @@ pub enum MetricsCommand {
     /// Show one metric's statistics, as GetMetricStatistics gives them
     ///
     /// Read from the region's metrics store, so it works whether or not the twin is running.
-    Get {
-        /// The namespace, e.g. `AWS/ECS`, `AWS/ApplicationELB`
-        namespace: String,
-        /// The metric, e.g. `CPUUtilization`, `RequestCount`
-        metric: String,
-        /// Select by a dimension, e.g. `ServiceName=hello-production` (repeatable)
-        #[arg(long = "dim", value_name = "K=V", value_parser = parse_env)]
-        dims: Vec<(String, String)>,
-        /// Compute Average, Sum, Minimum, Maximum, SampleCount or pNN (repeatable) [default:
-        /// Average]
-        #[arg(long = "stat", value_name = "STAT")]
-        stats: Vec<String>,
-        /// Aggregate over periods of DURATION
-        #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "60s")]
-        period: Dur,
-        /// Read the last DURATION
-        #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "15m")]
-        since: Dur,
-        /// Read this region's metrics [default: the primary]
-        #[arg(long)]
-        region: Option<String>,
-    },
+    Get(MetricsArgs),
+}
+
+/// `haven metrics get`'s arguments.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// The namespace, e.g. `AWS/ECS`, `AWS/ApplicationELB`
+    pub namespace: String,
+    /// The metric, e.g. `CPUUtilization`, `RequestCount`
+    pub metric: String,
+    /// Select by a dimension, e.g. `ServiceName=hello-production` (repeatable)
+    #[arg(long = "dim", value_name = "K=V", value_parser = parse_env)]
+    pub dims: Vec<(String, String)>,
+    /// Compute Average, Sum, Minimum, Maximum, SampleCount or pNN (repeatable) [default:
+    /// Average]
+    #[arg(long = "stat", value_name = "STAT")]
+    pub stats: Vec<String>,
+    /// Aggregate over periods of DURATION
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "60s")]
+    pub period: Dur,
+    /// Read the last DURATION
+    #[arg(long, value_name = "DURATION", value_parser = duration, default_value = "15m")]
+    pub since: Dur,
+    /// Read this region's metrics [default: the primary]
+    #[arg(long)]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

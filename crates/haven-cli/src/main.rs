@@ -158,29 +158,8 @@ fn main() -> ExitCode {
         } => commands::release::rollback(&printer, &spec.spec, region, environment.name()),
         Command::Metrics {
             spec,
-            command:
-                MetricsCommand::Get {
-                    namespace,
-                    metric,
-                    dims,
-                    stats,
-                    period,
-                    since,
-                    region,
-                },
-        } => commands::monitor::get(
-            &printer,
-            &spec.spec,
-            commands::monitor::MetricsArgs {
-                namespace,
-                metric,
-                dims,
-                stats,
-                period,
-                since,
-                region,
-            },
-        ),
+            command: MetricsCommand::Get(args),
+        } => commands::monitor::get(&printer, &spec.spec, args),
         Command::Alarm {
             spec,
             command: AlarmCommand::Ls,

@@ -43,6 +43,26 @@ pub struct TaskRecord {
     pub stopped_at_ms: Option<u64>,
 }
 
+impl TaskRecord {
+    /// A task about to start: `PROVISIONING`, no process yet, created now.
+    pub fn provisioning(id: &str, service: &str, az: &str, port: u16, image: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            service: service.to_owned(),
+            az: az.to_owned(),
+            port,
+            image: image.to_owned(),
+            status: TaskStatus::Provisioning,
+            pid: None,
+            start_time: None,
+            pgid: None,
+            stopped_reason: None,
+            created_at_ms: now_ms(),
+            stopped_at_ms: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScalingActivity {
     pub service: String,
@@ -489,20 +509,7 @@ mod tests {
     use super::*;
 
     fn task(id: &str) -> TaskRecord {
-        TaskRecord {
-            id: id.into(),
-            service: "web".into(),
-            az: "us-east-1a".into(),
-            port: 40000,
-            image: "build-1".into(),
-            status: TaskStatus::Provisioning,
-            pid: None,
-            start_time: None,
-            pgid: None,
-            stopped_reason: None,
-            created_at_ms: now_ms(),
-            stopped_at_ms: None,
-        }
+        TaskRecord::provisioning(id, "web", "us-east-1a", 40000, "build-1")
     }
 
     #[test]

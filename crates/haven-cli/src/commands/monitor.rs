@@ -11,17 +11,8 @@ use haven_control::client::Client;
 use haven_control::paths::Paths;
 use haven_metrics::{AlarmStatus, HistoryItem, MetricStore, Query, Retention, Stat, StateValue};
 
+use crate::cli::MetricsArgs;
 use crate::printer::{Printer, table};
-
-pub struct MetricsArgs {
-    pub namespace: String,
-    pub metric: String,
-    pub dims: Vec<(String, String)>,
-    pub stats: Vec<String>,
-    pub period: haven_spec::Dur,
-    pub since: haven_spec::Dur,
-    pub region: Option<String>,
-}
 
 /// `haven metrics get`: GetMetricStatistics on a region's store (read-only; works whether or
 /// not the twin is running).

@@ -394,20 +394,7 @@ impl ServiceTwin {
                 return;
             }
         };
-        let mut record = TaskRecord {
-            id: id.clone(),
-            service: self.settings.name.clone(),
-            az: az.to_owned(),
-            port,
-            image: image.to_owned(),
-            status: TaskStatus::Provisioning,
-            pid: None,
-            start_time: None,
-            pgid: None,
-            stopped_reason: None,
-            created_at_ms: now_ms(),
-            stopped_at_ms: None,
-        };
+        let mut record = TaskRecord::provisioning(&id, &self.settings.name, az, port, image);
         // Written before the process exists, so a crash right after spawn still finds it.
         if let Err(e) = self.store().insert_task(&record) {
             self.event(&format!("cannot record task {id}: {e}"));
