@@ -204,7 +204,7 @@ fn metrics_alarms_and_notifications() {
     let (mail, hook) = w.notified("hello-production-target-5xx", "us-east-1", "ALARM");
     assert!(mail.contains("To: ops@example.com"), "{mail}");
     assert!(
-        mail.contains("haven alarms history hello-production-target-5xx"),
+        mail.contains("haven alarm history hello-production-target-5xx"),
         "says what to run next: {mail}"
     );
     assert_eq!(hook["Type"], "Notification");

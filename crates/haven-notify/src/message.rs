@@ -254,7 +254,7 @@ impl Message {
         }
         t.section("What to run next");
         t.command(&format!(
-            "haven alarms history {} --region {}",
+            "haven alarm history {} --region {}",
             a.name, a.region
         ));
         if a.new_state != AlarmState::Ok {

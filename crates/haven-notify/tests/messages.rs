@@ -38,7 +38,7 @@ fn alarm_transition() {
     // What, where, next.
     assert!(t.contains("changed from OK to ALARM"));
     assert!(t.contains("us-east-1") && t.contains("hello-production"));
-    assert!(t.contains("haven alarms history hello-production-cpu --region us-east-1"));
+    assert!(t.contains("haven alarm history hello-production-cpu --region us-east-1"));
     insta::assert_snapshot!(t);
     assert_eq!(m.attributes["new_state"], "ALARM");
     assert_eq!(m.attributes["haven.kind"], "alarm-state-change");
