@@ -569,3 +569,44 @@ fn alarm_states_read_back_as_written_and_unknown_text_is_an_error() {
     let err = s.alarm("web-cpu").unwrap_err().to_string();
     assert!(err.contains("unknown alarm state `PAUSED`"), "{err}");
 }
+
+/// The text a value is stored and sent as: its JSON string.
+fn spelling<T: serde::Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `text` read back from a SQLite column as `T`.
+fn from_column<T: rusqlite::types::FromSql>(text: &str) -> rusqlite::Result<T> {
+    let db = rusqlite::Connection::open_in_memory().unwrap();
+    db.query_row("SELECT ?1", [text], |r| r.get(0))
+}
+
+proptest::proptest! {
+    #[test]
+    fn alarm_enums_round_trip_through_json_and_sqlite(
+        state in proptest::sample::select(vec![OK, ALARM, INSUFFICIENT]),
+        kind in proptest::sample::select(vec![HistoryKind::StateUpdate, HistoryKind::ConfigurationUpdate]),
+        junk in "[A-Za-z_]{0,12}",
+    ) {
+        let text = spelling(state);
+        proptest::prop_assert_eq!(text.as_str(), state.as_str());
+        proptest::prop_assert_eq!(serde_json::from_value::<StateValue>(text.clone().into()).unwrap(), state);
+        proptest::prop_assert_eq!(from_column::<StateValue>(&text).unwrap(), state);
+        let text = spelling(kind);
+        proptest::prop_assert_eq!(serde_json::from_value::<HistoryKind>(text.clone().into()).unwrap(), kind);
+        proptest::prop_assert_eq!(from_column::<HistoryKind>(&text).unwrap(), kind);
+        // Text that spells no state is an error both ways, never a default.
+        let known = ["OK", "ALARM", "INSUFFICIENT_DATA"];
+        if !known.contains(&junk.as_str()) {
+            proptest::prop_assert!(from_column::<StateValue>(&junk).is_err());
+            proptest::prop_assert!(serde_json::from_value::<StateValue>(junk.clone().into()).is_err());
+        }
+        if !["StateUpdate", "ConfigurationUpdate"].contains(&junk.as_str()) {
+            proptest::prop_assert!(from_column::<HistoryKind>(&junk).is_err());
+        }
+    }
+}
