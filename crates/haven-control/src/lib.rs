@@ -2,14 +2,13 @@
 //! supervisor, edge, regions and pipeline) and the CLI that calls it: the API's types and their
 //! state enums ([`api`]), JSON over loopback HTTP with the state directory's token
 //! ([`control`], [`client`]), the state directory's layout ([`paths`]) and the twin's fixed
-//! ports ([`ports`]), and the SNS twin's topics every process publishes to ([`notify`]).
+//! ports ([`ports`]).
 //!
 //! It runs nothing: `haven-twin` runs the twin, `haven-pipeline` the pipeline.
 
 pub mod api;
 pub mod client;
 pub mod control;
-pub mod notify;
 pub mod paths;
 pub mod ports;
 pub mod wire;

@@ -10,6 +10,7 @@
 //! ```
 
 mod error;
+mod from_spec;
 mod message;
 mod notifier;
 mod outbox;
@@ -17,6 +18,7 @@ pub mod smtp;
 pub mod webhook;
 
 pub use error::{Error, Result, SmtpError, WebhookError};
+pub use from_spec::config_from_spec;
 pub use message::{
     ACCOUNT_ID, AlarmChange, AlarmState, ApprovalRequest, Message, MessageId, MessageKind,
     PipelineFailure, rfc3339_millis, rfc3339_secs, topic_arn,

@@ -162,7 +162,7 @@ async fn open_notifier(
     paths: &Paths,
     shutdown: watch::Receiver<bool>,
 ) -> Option<haven_notify::Notifier> {
-    let config = haven_control::notify::config(spec, paths);
+    let config = haven_notify::config_from_spec(spec, &paths.secrets());
     let outbox = paths.pipeline_dir().join("outbox");
     match haven_notify::Notifier::open(&outbox, config, shutdown).await {
         Ok(n) => Some(n),

@@ -666,7 +666,7 @@ async fn start_monitor(
     store
         .sync_alarms(&alarms, haven_time::now())
         .map_err(|e| Error::Other(format!("cannot put the spec's alarms: {e}")))?;
-    let config = haven_control::notify::config(spec, paths);
+    let config = haven_notify::config_from_spec(spec, &paths.secrets());
     let outbox = paths.region_dir(region).join("outbox");
     let notifier = match haven_notify::Notifier::open(&outbox, config, shutdown.clone()).await {
         Ok(n) => Some(n),

@@ -1,21 +1,24 @@
-//! The SNS twin's settings for the twin's processes: every region and the pipeline publish
-//! through the same topics, built here from the spec and the Parameter Store twin.
+//! The SNS twin's settings from the spec: every region and the pipeline publish through the
+//! same topics, built here from the spec and the Parameter Store twin.
 
-use crate::paths::Paths;
+use std::path::Path;
+
+use crate::{NotifyConfig, TopicConfig};
 
 /// The SNS twin's settings from the spec: its topics with their subscriptions, webhook keys
 /// from the Parameter Store twin, and the `[local]` SMTP relay. Regions and the pipeline
 /// publish through the same topics.
-pub fn config(spec: &haven_spec::Spec, paths: &Paths) -> haven_notify::NotifyConfig {
-    let mut config = haven_notify::NotifyConfig::new(&spec.notifications.from);
+/// `secrets` is the Parameter Store twin's directory.
+pub fn config_from_spec(spec: &haven_spec::Spec, secrets: &Path) -> NotifyConfig {
+    let mut config = NotifyConfig::new(&spec.notifications.from);
     config.smtp_relay = spec.local.smtp_relay.clone();
     for (name, t) in &spec.notifications.topics {
         config.topics.insert(
             name.clone(),
-            haven_notify::TopicConfig {
+            TopicConfig {
                 emails: t.email.clone(),
                 webhooks: t.webhooks.clone(),
-                webhook_secret: webhook_secret(paths, name, t.webhook_secret.as_deref()),
+                webhook_secret: webhook_secret(secrets, name, t.webhook_secret.as_deref()),
             },
         );
     }
@@ -27,9 +30,9 @@ pub fn config(spec: &haven_spec::Spec, paths: &Paths) -> haven_notify::NotifyCon
 /// unsigned, with a warning in the process's log: alerts still go out, and a receiver that
 /// checks `X-Haven-Signature` rejects them, which is what it should do with messages nobody
 /// signed.
-fn webhook_secret(paths: &Paths, topic: &str, parameter: Option<&str>) -> Option<String> {
+fn webhook_secret(secrets: &Path, topic: &str, parameter: Option<&str>) -> Option<String> {
     let parameter = parameter?;
-    let value = haven_secrets::SecretStore::open(paths.secrets()).and_then(|s| s.get(parameter));
+    let value = haven_secrets::SecretStore::open(secrets).and_then(|s| s.get(parameter));
     match value {
         Ok(Some(v)) => Some(v),
         Ok(None) => {
