@@ -6,7 +6,6 @@
 mod common;
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::sinks::{Hooks, Mails, signed_with, smtp_sink, webhook_sink};
 use common::*;
@@ -102,17 +101,6 @@ impl Watched {
         assert!(!signed_with("another key", &headers, &body));
         (mail, serde_json::from_str(&body).unwrap())
     }
-}
-
-/// Runs `during` while `clients` threads GET `url` in a loop; the failed answers.
-fn under_load(url: &str, clients: usize, during: impl FnOnce()) -> Vec<String> {
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let load = scope.spawn(|| load(url, clients, &stop));
-        during();
-        stop.store(true, Ordering::Relaxed);
-        load.join().unwrap().1
-    })
 }
 
 #[test]
@@ -233,7 +221,7 @@ fn cpu_load_drives_the_cpu_alarm_and_the_scaler() {
     // Three idle periods first: the alarm starts from OK, as a running service's would.
     w.wait_alarm(30, alarm, west, "OK");
     let work = format!("{}/work?ms=300", w.twin.alb_url(west));
-    let failed = under_load(&work, 3, || {
+    let ((), _, failed) = under_load(&work, 3, || {
         w.wait_alarm(60, alarm, west, "ALARM");
         w.twin.wait_status(60, "the scaler to act", |s| {
             production(region(s, west))["desired"].as_u64() > Some(2)
@@ -289,7 +277,7 @@ fn a_broken_release_drives_the_5xx_and_unhealthy_target_alarms() {
 
     // Now it breaks: every answer is a 500 and every target fails its checks.
     std::fs::write(&broken, "").unwrap();
-    let failed = under_load(&alb, 2, || {
+    let ((), _, failed) = under_load(&alb, 2, || {
         for alarm in alarms {
             w.wait_alarm(60, alarm, east, "ALARM");
         }

@@ -6,7 +6,6 @@
 mod common;
 
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::*;
 use serde_json::Value;
@@ -81,9 +80,7 @@ fn a_crashed_primary_region_takes_no_traffic_until_it_serves() {
     let s = twin.status();
     let old_pid = region(&s, "us-east-1")["pid"].as_u64().unwrap();
     let edge = twin.edge_url();
-    let stop = AtomicBool::new(false);
-    let (ok, failed) = std::thread::scope(|scope| {
-        let load = scope.spawn(|| load(&edge, 4, &stop));
+    let ((), ok, failed) = under_load(&edge, 4, || {
         // Traffic flows before the crash.
         eventually(10, "requests through the edge", || {
             get(&edge).ok().filter(|(c, _)| *c == 200).map(|_| ())
@@ -106,8 +103,6 @@ fn a_crashed_primary_region_takes_no_traffic_until_it_serves() {
         let (code, body) = get(&edge).unwrap();
         assert_eq!(code, 200);
         assert!(body.contains("in us-east-1/"), "{body}");
-        stop.store(true, Ordering::Relaxed);
-        load.join().unwrap()
     });
     assert!(ok > 20, "the load ran ({ok} requests)");
     assert!(

@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use common::*;
 use serde_json::Value;
 
@@ -121,9 +119,7 @@ fn a_killed_task_is_replaced_and_costs_clients_nothing() {
         .map(|t| t["id"].as_str().unwrap().to_owned())
         .collect();
     let edge = twin.edge_url();
-    let stop = AtomicBool::new(false);
-    let (ok, failed) = std::thread::scope(|scope| {
-        let load = scope.spawn(|| load(&edge, 4, &stop));
+    let ((), ok, failed) = under_load(&edge, 4, || {
         let out = twin.haven(&["chaos", "kill-task", "--region", "us-east-1", &old[0]]);
         assert!(
             out.status.success(),
@@ -141,8 +137,6 @@ fn a_killed_task_is_replaced_and_costs_clients_nothing() {
                 .collect();
             svc["healthy"] == 2 && !ids.contains(&old[0].as_str())
         });
-        stop.store(true, Ordering::Relaxed);
-        load.join().unwrap()
     });
     assert!(ok > 20, "the load ran ({ok} requests)");
     assert!(
@@ -222,9 +216,7 @@ fn a_killed_region_fails_over_and_a_healed_one_reconciles_without_duplicates() {
         .map(|t| t["pid"].as_u64().unwrap() as u32)
         .collect();
     let edge = twin.edge_url();
-    let stop = AtomicBool::new(false);
-    let (ok, failed) = std::thread::scope(|scope| {
-        let load = scope.spawn(|| load(&edge, 4, &stop));
+    let ((), ok, failed) = under_load(&edge, 4, || {
         let out = twin.haven(&["chaos", "kill-region", "us-east-1"]);
         assert!(
             out.status.success(),
@@ -239,8 +231,6 @@ fn a_killed_region_fails_over_and_a_healed_one_reconciles_without_duplicates() {
         let (code, body) = get(&edge).unwrap();
         assert_eq!(code, 200);
         assert!(body.contains("in us-west-2/"), "{body}");
-        stop.store(true, Ordering::Relaxed);
-        load.join().unwrap()
     });
     assert!(ok > 10);
     assert!(
@@ -292,18 +282,13 @@ fn scales_out_under_cpu_load_and_back_in_after_the_cooldown() {
         .as_str()
         .unwrap()
         .to_owned();
-    let stop = AtomicBool::new(false);
     let work = format!("{alb}/work?ms=300");
-    let s = std::thread::scope(|scope| {
-        let load = scope.spawn(|| load(&work, 3, &stop));
-        let s = twin.wait_status(60, "a scale-out", |s| {
+    let (s, _, failed) = under_load(&work, 3, || {
+        twin.wait_status(60, "a scale-out", |s| {
             production(region(s, "us-west-2"))["desired"].as_u64() > Some(2)
-        });
-        stop.store(true, Ordering::Relaxed);
-        let (_, failed) = load.join().unwrap();
-        assert!(failed.is_empty(), "{failed:?}");
-        s
+        })
     });
+    assert!(failed.is_empty(), "{failed:?}");
     let svc = production(region(&s, "us-west-2"));
     let activity = &svc["scaling_activities"][0];
     assert_eq!(activity["from"], 2);

@@ -366,6 +366,32 @@ pub fn load(url: &str, threads: usize, stop: &std::sync::atomic::AtomicBool) -> 
     })
 }
 
+/// Runs `during` while `threads` threads GET `url` in a loop: `during`'s result, the number of
+/// 200 answers, and the failures. The load stops however `during` ends: a failed assertion in
+/// it must fail the test, not leave the load threads running and the test hanging.
+pub fn under_load<R>(
+    url: &str,
+    threads: usize,
+    during: impl FnOnce() -> R,
+) -> (R, u64, Vec<String>) {
+    struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let load = scope.spawn(|| load(url, threads, &stop));
+        let result = {
+            let _stop = StopOnDrop(&stop);
+            during()
+        };
+        let (ok, failed) = load.join().unwrap();
+        (result, ok, failed)
+    })
+}
+
 /// The example service with its version set to `version`, built once per version per test binary.
 pub fn hello_version(version: &str) -> PathBuf {
     static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
