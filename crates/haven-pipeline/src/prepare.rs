@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use haven_control::paths::Paths;
-use haven_fs::WithPath;
+use haven_fs::{IoError, WithPath};
 use haven_spec::Spec;
 
 use crate::Error;
@@ -50,7 +50,7 @@ pub async fn ensure_build(
     paths: &Paths,
     progress: &dyn Progress,
 ) -> Result<String, Error> {
-    if let Some((id, _)) = current_build(paths) {
+    if let Some((id, _)) = current_build(paths)? {
         progress.step(
             "Using",
             &format!("build {id} (`haven build` makes a new one)"),
@@ -60,12 +60,23 @@ pub async fn ensure_build(
     build(spec, paths, progress).await
 }
 
-/// The current build's id and artifacts, if its artifacts are still there.
-pub fn current_build(paths: &Paths) -> Option<(String, PathBuf)> {
-    let id = std::fs::read_to_string(paths.current_build()).ok()?;
-    let id = id.trim().to_owned();
+/// The current build's id and artifacts, if there is one and its artifacts are still there.
+pub fn current_build(paths: &Paths) -> Result<Option<(String, PathBuf)>, Error> {
+    let file = paths.current_build();
+    let id = match std::fs::read_to_string(&file) {
+        Ok(id) => id.trim().to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(IoError::new(&file, e).into()),
+    };
     let artifacts = paths.builds().join(&id);
-    (!id.is_empty() && artifacts.is_dir()).then_some((id, artifacts))
+    Ok((!id.is_empty() && artifacts.is_dir()).then_some((id, artifacts)))
+}
+
+/// The current build, or an error that says how to make one (for what packages it).
+pub fn require_build(paths: &Paths) -> Result<(String, PathBuf), Error> {
+    current_build(paths)?.ok_or_else(|| {
+        Error::Other("there is no build to package; run `haven build` first".to_owned())
+    })
 }
 
 /// The tag an image of build `id` gets when none is given.
@@ -170,9 +181,7 @@ pub fn ensure_initial(
     paths: &Paths,
     progress: &dyn Progress,
 ) -> Result<String, Error> {
-    let (id, artifacts) = current_build(paths).ok_or_else(|| {
-        Error::Other("there is no build to package; run `haven build` first".to_owned())
-    })?;
+    let (id, artifacts) = require_build(paths)?;
     let tag = default_tag(&id);
     let primary = crate::image::open_registry(spec, paths, &spec.primary().name)?;
     let digest = match primary.resolve(&tag) {
@@ -259,7 +268,7 @@ mod tests {
         assert!(err.contains("run `haven build`"), "{err}");
         std::fs::write(paths.current_build(), "2a10ed4c-325e\n").unwrap();
         assert_eq!(
-            current_build(&paths).map(|(id, _)| id).as_deref(),
+            current_build(&paths).unwrap().map(|(id, _)| id).as_deref(),
             Some("2a10ed4c-325e")
         );
 
@@ -300,7 +309,7 @@ mod tests {
         );
         // A current build whose artifacts are gone is no build.
         std::fs::remove_dir_all(paths.builds().join("2a10ed4c-325e")).unwrap();
-        assert_eq!(current_build(&paths), None);
+        assert_eq!(current_build(&paths).unwrap(), None);
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! build as an image (scanned on push, lifecycle rules applied); `ls`, `inspect`, `tag` and
 //! `rm` manage what is there; `scan` and `lifecycle` apply the spec's registry policies.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use haven_control::paths::Paths;
 use haven_registry::{Expired, LifecycleOutcome, Registry, ScanReport};
 use haven_spec::Spec;
@@ -35,23 +35,6 @@ fn open(printer: &Printer, spec_path: &Path) -> anyhow::Result<Opened> {
     })
 }
 
-/// The current build's id and artifacts, or advice to make one.
-fn current_build(paths: &Paths) -> anyhow::Result<(String, PathBuf)> {
-    let id = match std::fs::read_to_string(paths.current_build()) {
-        Ok(id) => id.trim().to_owned(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(e)
-                .with_context(|| format!("cannot read `{}`", paths.current_build().display()));
-        }
-    };
-    let artifacts = paths.builds().join(&id);
-    if id.is_empty() || !artifacts.is_dir() {
-        bail!("there is no build to package; run `haven build` first");
-    }
-    Ok((id, artifacts))
-}
-
 #[derive(Serialize)]
 struct BuildReport<'a> {
     region: &'a str,
@@ -76,7 +59,7 @@ pub fn build(
     env: Vec<(String, String)>,
 ) -> anyhow::Result<ExitCode> {
     let o = open(printer, spec)?;
-    let (id, artifacts) = current_build(&o.paths)?;
+    let (id, artifacts) = haven_pipeline::prepare::require_build(&o.paths)?;
     let tag = tag.unwrap_or_else(|| default_tag(&id));
     // Before the push: a spec whose advisory database does not load changes nothing.
     let scan_opts = if o.spec.registry.scan_on_push {
@@ -528,6 +511,7 @@ fn human_size(bytes: u64) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
 
     use super::*;
     use crate::printer::ColorChoice;
