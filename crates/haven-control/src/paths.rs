@@ -122,6 +122,22 @@ impl Paths {
     pub fn stage_log(&self, run: u64, stage: &str) -> PathBuf {
         self.pipeline_run(run).join(format!("{stage}.log"))
     }
+
+    /// Every drill run's directory (see [`Paths::drill_run`]).
+    pub fn drills(&self) -> PathBuf {
+        self.root.join("drills")
+    }
+
+    /// One drill run's reports: `report.json`, `report.html` and `summary.md`.
+    pub fn drill_run(&self, id: &str) -> PathBuf {
+        self.drills().join(id)
+    }
+
+    /// The partition marker: while it exists, the regions are cut from each other
+    /// (`haven chaos partition`) and nothing replicates between them.
+    pub fn partition(&self) -> PathBuf {
+        self.root.join("chaos").join("partition")
+    }
 }
 
 /// Writes a file atomically and durably, creating its directory: a reader sees the old contents

@@ -365,3 +365,62 @@ pub struct Local {
     /// only the twin has: on AWS the ALB writes them to the log bucket).
     pub access_logs: bool,
 }
+
+/// A disaster-recovery drill (`haven drill run`), named after AWS Fault Injection Service's
+/// scenario where one exists. `[dr.scenarios.<name>]` keys and the CLI spell them as
+/// [`Scenario::name`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// One task killed under load; the service replaces it.
+    TaskLoss,
+    /// Every task of one AZ killed and the AZ kept down until the drill heals it.
+    AzPowerInterruption,
+    /// The primary region killed; the edge fails over.
+    RegionLoss,
+    /// The regions cut from each other while traffic flows: replication stops.
+    CrossRegionConnectivity,
+    /// A release of a failing image, expected to roll back.
+    BadRelease,
+    /// Latency added between the load balancer and the tasks.
+    DependencyLatency,
+    /// Load above what the running tasks hold, expected to scale out.
+    LoadSpike,
+}
+
+impl Scenario {
+    /// Every scenario, in the order `haven drill run --all` runs them.
+    pub const ALL: [Scenario; 7] = [
+        Scenario::TaskLoss,
+        Scenario::AzPowerInterruption,
+        Scenario::RegionLoss,
+        Scenario::CrossRegionConnectivity,
+        Scenario::BadRelease,
+        Scenario::DependencyLatency,
+        Scenario::LoadSpike,
+    ];
+
+    /// The name the spec and the CLI use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::TaskLoss => "task-loss",
+            Scenario::AzPowerInterruption => "az-power-interruption",
+            Scenario::RegionLoss => "region-loss",
+            Scenario::CrossRegionConnectivity => "cross-region-connectivity",
+            Scenario::BadRelease => "bad-release",
+            Scenario::DependencyLatency => "dependency-latency",
+            Scenario::LoadSpike => "load-spike",
+        }
+    }
+
+    /// The scenario named `name`, as [`Scenario::name`] spells it.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
