@@ -252,8 +252,9 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
 
     loop {
         let in_flight = InFlight::new(target.clone());
+        let delay = group.injected_delay(&target);
         let sent_at = Instant::now();
-        match send(ctx, &target, &outgoing, body.take(), sent_at).await {
+        match send(ctx, &target, &outgoing, body.take(), sent_at, delay).await {
             Ok((head, conn)) => {
                 // A listener in front of other listeners (the edge): one that has no target
                 // did nothing with the request, so it may go to the next, as after a
@@ -342,7 +343,8 @@ async fn forward(ctx: &ConnCtx, req: Request<Incoming>) -> Response<ProxyBody> {
     }
 }
 
-/// One attempt, bounded by the target timeout and by the target's deregistration delay.
+/// One attempt, bounded by the target timeout and by the target's deregistration delay. An
+/// injected `delay` is waited inside it: latency on the network counts as the target's time.
 ///
 /// On HTTP/1 neither costs a registration per request: the request checks its deadline and
 /// its target's cut flag whenever it is polled, and its connection gets polled periodically
@@ -355,13 +357,19 @@ async fn send(
     req: &Outgoing<'_>,
     body: Option<Incoming>,
     started: Instant,
+    delay: Option<Duration>,
 ) -> Result<(ResponseHead, Conn), Failure> {
     let timeout = ctx.shared.config.target_timeout;
     let deadline = started + timeout;
     let h2 = ctx.protocol == Protocol::Http2;
     let timer = h2.then(|| tokio::time::sleep(timeout));
     let cut = h2.then(|| target.cut_notify.notified());
-    let exchange = exchange(target, req, body);
+    let exchange = async {
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        exchange(target, req, body).await
+    };
     tokio::pin!(timer, cut, exchange);
     if let Some(cut) = cut.as_mut().as_pin_mut() {
         // Register before checking the flag so a cut in between is not missed.

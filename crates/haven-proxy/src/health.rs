@@ -87,8 +87,20 @@ pub(crate) enum Outcome {
 }
 
 /// One health check: a GET on a fresh connection that is closed afterwards, as the ALB does.
-pub(crate) async fn probe(addr: SocketAddr, path: &PathAndQuery, hc: &HealthCheck) -> Outcome {
-    match tokio::time::timeout(hc.timeout, status_of(addr, path)).await {
+/// An injected `delay` is waited within the check's timeout, as latency on the network is.
+pub(crate) async fn probe(
+    addr: SocketAddr,
+    path: &PathAndQuery,
+    hc: &HealthCheck,
+    delay: Option<Duration>,
+) -> Outcome {
+    let check = async {
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        status_of(addr, path).await
+    };
+    match tokio::time::timeout(hc.timeout, check).await {
         Err(_elapsed) => Outcome::Fail(Reason::Timeout, None),
         Ok(Err(reason)) => Outcome::Fail(reason, None),
         Ok(Ok(status)) if hc.matcher.matches(status) => Outcome::Pass,

@@ -48,6 +48,7 @@ mod error_page;
 mod handler;
 mod headers;
 mod health;
+mod latency;
 mod listener;
 mod matcher;
 mod metrics;
@@ -65,6 +66,7 @@ pub use access_log::{
 pub use error::{Error, Result};
 pub use error_page::NO_TARGET_HEADER;
 pub use health::{HEALTH_CHECK_USER_AGENT, HealthCheck};
+pub use latency::InjectedLatency;
 pub use listener::{ForwardAction, Listener};
 pub use matcher::Matcher;
 pub use metrics::{BUCKET_BOUNDS_MICROS, Metrics, MetricsSnapshot};

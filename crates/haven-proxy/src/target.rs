@@ -170,6 +170,9 @@ pub(crate) struct Target {
     pub(crate) id: String,
     pub(crate) addr: SocketAddr,
     pub(crate) priority: u32,
+    /// The availability zone it runs in, when its registration named one (an injected
+    /// latency may apply to one zone's targets only).
+    pub(crate) zone: Option<Arc<str>>,
     /// Idle connections, one pool per proxy worker thread (slot 0: the caller's runtime),
     /// so a request and its target connection live on the same thread.
     pub(crate) pools: Pools,
@@ -193,6 +196,7 @@ impl Target {
         id: String,
         addr: SocketAddr,
         priority: u32,
+        zone: Option<Arc<str>>,
         connect_timeout: Duration,
         pool_idle_timeout: Duration,
     ) -> Self {
@@ -200,6 +204,7 @@ impl Target {
             id,
             addr,
             priority,
+            zone,
             pools: Pools::new(pool_idle_timeout),
             connect_timeout,
             state: AtomicU8::new(TargetState::Initial.to_u8()),

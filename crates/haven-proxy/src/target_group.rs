@@ -13,6 +13,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::error::Error;
 use crate::health::{self, HealthCheck, Outcome};
+use crate::latency::{InjectedLatency, LatencySwitch};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::target::{Reason, Target, TargetEvent, TargetSnapshot, TargetState};
 
@@ -88,6 +89,8 @@ pub struct TargetGroup {
     generation: watch::Sender<u64>,
     /// Wakes the health-check supervisor when the set of targets changed.
     registry_changed: Notify,
+    /// A drill's network latency towards the targets (off unless set).
+    latency: LatencySwitch,
     me: Weak<TargetGroup>,
 }
 
@@ -123,6 +126,7 @@ impl TargetGroup {
             events,
             generation: watch::Sender::new(0),
             registry_changed: Notify::new(),
+            latency: LatencySwitch::default(),
             me: me.clone(),
         }))
     }
@@ -146,11 +150,21 @@ impl TargetGroup {
 
     /// Registers a target with a failover priority (lower is preferred); see [`Routing::Failover`].
     pub fn register_with_priority(&self, id: impl Into<String>, addr: SocketAddr, priority: u32) {
-        let id = id.into();
+        self.add(id.into(), addr, priority, None);
+    }
+
+    /// Registers a target with priority 0 in an availability zone, as an ALB's `ip` targets
+    /// carry theirs; an [`InjectedLatency`] may reach one zone's targets only.
+    pub fn register_in_zone(&self, id: impl Into<String>, addr: SocketAddr, zone: &str) {
+        self.add(id.into(), addr, 0, Some(Arc::from(zone)));
+    }
+
+    fn add(&self, id: String, addr: SocketAddr, priority: u32, zone: Option<Arc<str>>) {
         let target = Arc::new(Target::new(
             id.clone(),
             addr,
             priority,
+            zone.clone(),
             self.config.connect_timeout,
             self.config.pool_idle_timeout,
         ));
@@ -161,6 +175,7 @@ impl TargetGroup {
                 let old = &list[i];
                 if old.addr == addr
                     && old.priority == priority
+                    && old.zone == zone
                     && old.state() != TargetState::Draining
                 {
                     return;
@@ -307,6 +322,25 @@ impl TargetGroup {
             .count()
     }
 
+    /// Injects network latency between the group and its targets (`None` removes it): each
+    /// request forwarded to an affected target and each health check of one waits the drawn
+    /// delay before it is sent, inside the time the target is timed for (`TargetResponseTime`,
+    /// the access log's target time, the target and health-check timeouts), as latency on the
+    /// network would be. In memory only: a new group starts without.
+    pub fn set_latency(&self, latency: Option<InjectedLatency>) {
+        self.latency.set(latency);
+    }
+
+    /// The latency [`TargetGroup::set_latency`] injected, if any.
+    pub fn latency(&self) -> Option<InjectedLatency> {
+        self.latency.get()
+    }
+
+    /// The injected delay for one request to `target` (one atomic load when there is none).
+    pub(crate) fn injected_delay(&self, target: &Target) -> Option<std::time::Duration> {
+        self.latency.delay_for(target)
+    }
+
     /// The group's request metrics.
     pub fn metrics(&self) -> MetricsSnapshot {
         self.metrics.snapshot()
@@ -411,8 +445,14 @@ impl TargetGroup {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            let outcome =
-                health::probe(target.addr, &self.health_path, &self.config.health_check).await;
+            let delay = self.injected_delay(&target);
+            let outcome = health::probe(
+                target.addr,
+                &self.health_path,
+                &self.config.health_check,
+                delay,
+            )
+            .await;
             self.apply(&target, outcome);
             // Piggybacks on the check's timer: idle connections past their time are closed
             // even when no request comes to reuse them.
