@@ -122,6 +122,32 @@ pub fn email_is_valid(addr: &str) -> bool {
     local_ok && domain_ok
 }
 
+/// What is wrong with an image reference, a tag or a digest, as ECR takes them: a tag follows
+/// the OCI distribution grammar `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, a digest is
+/// `sha256:` and 64 lowercase hex digits. `None` when it is one of them.
+pub fn image_reference_problem(reference: &str) -> Option<&'static str> {
+    if let Some(hex) = reference.strip_prefix("sha256:") {
+        let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        return (!ok).then_some("a digest is `sha256:` and 64 lowercase hex digits");
+    }
+    let Some(first) = reference.bytes().next() else {
+        return Some("it is empty");
+    };
+    if reference.len() > 128 {
+        return Some("a tag has at most 128 characters");
+    }
+    if !(first.is_ascii_alphanumeric() || first == b'_') {
+        return Some("a tag starts with a letter, digit or `_`");
+    }
+    if !reference
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return Some("a tag has only letters, digits, `_`, `.` and `-`");
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +172,23 @@ mod tests {
         check("/hello/db password", false);
         check("/hello//x", false);
         check("", false);
+    }
+
+    #[test]
+    fn image_references() {
+        let check = |r: &str, ok: bool| {
+            assert_eq!(image_reference_problem(r).is_none(), ok, "{r}");
+        };
+        check("v1-broken", true);
+        check("_x.1", true);
+        check(&"a".repeat(128), true);
+        check(&format!("sha256:{}", "0a".repeat(32)), true);
+        check(&"a".repeat(129), false);
+        check("", false);
+        check("-x", false);
+        check("v1/broken", false);
+        check("sha256:abc", false);
+        check(&format!("sha256:{}", "0A".repeat(32)), false);
     }
 
     #[test]

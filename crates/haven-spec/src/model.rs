@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
@@ -30,6 +31,8 @@ pub struct Spec {
     pub monitoring: Monitoring,
     pub notifications: Notifications,
     pub routing: Routing,
+    /// The disaster-recovery drills' policy (`haven drill run`).
+    pub dr: Dr,
     pub local: Local,
 }
 
@@ -366,10 +369,152 @@ pub struct Local {
     pub access_logs: bool,
 }
 
+/// The `[dr]` policy: the load disaster-recovery drills offer, how long they hold a fault, and
+/// what each must meet (RTO, RPO, failed requests). `[dr]` sets what every scenario shares;
+/// `[dr.scenarios.<name>]` overrides it for one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dr {
+    /// The longest full service may take to come back (RTO): the twin's measure and the
+    /// projected AWS figure are both held to it. The seed estimates 15-20 minutes.
+    pub rto: Dur,
+    /// The most data (commits, images) a region may lack when it must serve alone (RPO). The
+    /// seed says "near zero"; one minute of pushes.
+    pub rpo: Dur,
+    /// The load the drills offer, in requests per second.
+    pub rps: u32,
+    /// The path the load requests (with its query, if any).
+    pub path: String,
+    /// The least time a held fault (an AZ, a region, a partition, latency) stays before the heal.
+    pub hold: Dur,
+    /// The longest a drill waits for recovery; longer than `hold`.
+    pub timeout: Dur,
+    /// Every scenario, resolved: its own keys over the `[dr]` ones over the defaults.
+    pub scenarios: BTreeMap<Scenario, DrScenario>,
+}
+
+/// One scenario's policy, every value resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrScenario {
+    pub rto: Dur,
+    pub rpo: Dur,
+    /// Requests that may fail from the fault to the end of the drill.
+    pub max_failed_requests: u64,
+    /// The highest p99 latency allowed from the fault to the end of the drill; none: unchecked.
+    pub max_p99: Option<Dur>,
+    /// `load-spike` offers [`Dr::LOAD_SPIKE_FACTOR`] times `[dr].rps` unless it says otherwise.
+    pub rps: u32,
+    pub path: String,
+    pub hold: Dur,
+    pub timeout: Dur,
+    /// `bad-release` only: the release must roll back (false for every other scenario).
+    pub rollback: bool,
+    /// `load-spike` only: the service must scale out (false for every other scenario).
+    pub scale_out: bool,
+    /// `dependency-latency` only: the latency added and its jitter (zero for the others).
+    pub delay: Dur,
+    pub jitter: Dur,
+    /// `bad-release` only: the failing image (tag or digest) to release; none: the drill
+    /// derives one whose tasks cannot start.
+    pub image: Option<String>,
+}
+
+impl Dr {
+    pub const DEFAULT_RTO: Dur = Dur::secs(20 * 60);
+    pub const DEFAULT_RPO: Dur = Dur::secs(60);
+    pub const DEFAULT_RPS: u32 = 50;
+    pub const MAX_RPS: u32 = 5000;
+    pub const DEFAULT_PATH: &'static str = "/";
+    pub const DEFAULT_HOLD: Dur = Dur::secs(5);
+    pub const DEFAULT_TIMEOUT: Dur = Dur::secs(60);
+    /// `load-spike`'s load, as a multiple of `[dr].rps` (at most [`Dr::MAX_RPS`]).
+    pub const LOAD_SPIKE_FACTOR: u32 = 5;
+    pub const DEFAULT_DELAY: Dur = Dur::millis(200);
+    pub const DEFAULT_JITTER: Dur = Dur::millis(20);
+
+    /// The policy of `scenario`. Never panics: a `Dr` built by loading holds every scenario,
+    /// and one built by hand without it gets the scenario's defaults.
+    pub fn scenario(&self, scenario: Scenario) -> &DrScenario {
+        match self.scenarios.get(&scenario) {
+            Some(s) => s,
+            None => {
+                static DEFAULTS: OnceLock<[DrScenario; 7]> = OnceLock::new();
+                let defaults = DEFAULTS.get_or_init(|| {
+                    let dr = Dr::default();
+                    Scenario::ALL.map(|s| DrScenario::inherited(s, &dr))
+                });
+                let i = Scenario::ALL
+                    .iter()
+                    .position(|s| *s == scenario)
+                    .unwrap_or_default();
+                &defaults[i]
+            }
+        }
+    }
+}
+
+impl Default for Dr {
+    /// The defaults, every scenario included.
+    fn default() -> Self {
+        let mut dr = Dr {
+            rto: Dr::DEFAULT_RTO,
+            rpo: Dr::DEFAULT_RPO,
+            rps: Dr::DEFAULT_RPS,
+            path: Dr::DEFAULT_PATH.to_owned(),
+            hold: Dr::DEFAULT_HOLD,
+            timeout: Dr::DEFAULT_TIMEOUT,
+            scenarios: BTreeMap::new(),
+        };
+        dr.scenarios = Scenario::ALL
+            .into_iter()
+            .map(|s| (s, DrScenario::inherited(s, &dr)))
+            .collect();
+        dr
+    }
+}
+
+impl DrScenario {
+    /// What `scenario` takes when its own table sets nothing: `dr`'s values and the
+    /// scenario's defaults.
+    pub fn inherited(scenario: Scenario, dr: &Dr) -> Self {
+        let latency = scenario == Scenario::DependencyLatency;
+        DrScenario {
+            rto: dr.rto,
+            rpo: dr.rpo,
+            max_failed_requests: 0,
+            max_p99: None,
+            rps: match scenario {
+                Scenario::LoadSpike => dr
+                    .rps
+                    .saturating_mul(Dr::LOAD_SPIKE_FACTOR)
+                    .min(Dr::MAX_RPS),
+                _ => dr.rps,
+            },
+            path: dr.path.clone(),
+            hold: dr.hold,
+            timeout: dr.timeout,
+            rollback: scenario == Scenario::BadRelease,
+            scale_out: scenario == Scenario::LoadSpike,
+            delay: if latency {
+                Dr::DEFAULT_DELAY
+            } else {
+                Dur::millis(0)
+            },
+            jitter: if latency {
+                Dr::DEFAULT_JITTER
+            } else {
+                Dur::millis(0)
+            },
+            image: None,
+        }
+    }
+}
+
 /// A disaster-recovery drill (`haven drill run`), named after AWS Fault Injection Service's
 /// scenario where one exists. `[dr.scenarios.<name>]` keys and the CLI spell them as
 /// [`Scenario::name`] does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
     /// One task killed under load; the service replaces it.

@@ -7,7 +7,7 @@ use serde::Serialize;
 use toml_edit::{DocumentMut, Item, Table};
 
 use crate::duration::Dur;
-use crate::model::{AlarmKind, Spec};
+use crate::model::{AlarmKind, Dr, DrScenario, Scenario, Spec};
 use crate::schema;
 use crate::shape::Shape;
 
@@ -228,6 +228,7 @@ fn document(spec: &Spec) -> schema::Document {
             domain: spec.routing.domain.clone(),
             hosted_zone_id: spec.routing.hosted_zone_id.clone(),
         }),
+        dr: Some(dr(&spec.dr)),
         local: Some(schema::Local {
             state_dir: Some(path(&local.state_dir)),
             bind: Some(local.bind.to_string()),
@@ -251,6 +252,44 @@ fn document(spec: &Spec) -> schema::Document {
             edge_failure_threshold: int(local.edge_failure_threshold),
             access_logs: Some(local.access_logs),
         }),
+    }
+}
+
+/// `[dr]` and every scenario with each key it takes; keys that belong to another scenario are
+/// left out (they would not validate).
+fn dr(dr: &Dr) -> schema::Dr {
+    let scenario = |s: Scenario, d: &DrScenario| schema::DrScenario {
+        rto: dur(d.rto),
+        rpo: dur(d.rpo),
+        max_failed_requests: i64::try_from(d.max_failed_requests).ok(),
+        max_p99: d.max_p99.and_then(dur),
+        rps: int(d.rps),
+        path: Some(d.path.clone()),
+        hold: dur(d.hold),
+        timeout: dur(d.timeout),
+        rollback: (s == Scenario::BadRelease).then_some(d.rollback),
+        scale_out: (s == Scenario::LoadSpike).then_some(d.scale_out),
+        delay: (s == Scenario::DependencyLatency)
+            .then(|| dur(d.delay))
+            .flatten(),
+        jitter: (s == Scenario::DependencyLatency)
+            .then(|| dur(d.jitter))
+            .flatten(),
+        image: d.image.clone().filter(|_| s == Scenario::BadRelease),
+    };
+    schema::Dr {
+        rto: dur(dr.rto),
+        rpo: dur(dr.rpo),
+        rps: int(dr.rps),
+        path: Some(dr.path.clone()),
+        hold: dur(dr.hold),
+        timeout: dur(dr.timeout),
+        scenarios: Some(
+            Scenario::ALL
+                .into_iter()
+                .map(|s| (s.name().to_owned(), scenario(s, dr.scenario(s))))
+                .collect(),
+        ),
     }
 }
 
@@ -346,6 +385,12 @@ fn comment_derived(doc: &mut DocumentMut, spec: &Spec) {
             "\n# Stages, in order: {}.\n",
             spec.pipeline.stages.join(", ")
         ));
+    }
+    if let Some(t) = doc.get_mut("dr").and_then(Item::as_table_mut) {
+        t.decor_mut().set_prefix(
+            "\n# The drills' policy (`haven drill run`): every scenario, with [dr]'s values where it\n\
+             # sets none of its own.\n",
+        );
     }
     if let Some(t) = doc.get_mut("local").and_then(Item::as_table_mut) {
         let hc = &spec.local.health_check;

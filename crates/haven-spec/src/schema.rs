@@ -23,6 +23,7 @@ pub struct Document {
     pub monitoring: Option<Monitoring>,
     pub notifications: Option<Notifications>,
     pub routing: Option<Routing>,
+    pub dr: Option<Dr>,
     pub local: Option<Local>,
 }
 
@@ -242,6 +243,39 @@ pub struct Routing {
     pub ttl: Option<i64>,
     pub domain: Option<String>,
     pub hosted_zone_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dr {
+    pub rto: Option<String>,
+    pub rpo: Option<String>,
+    pub rps: Option<i64>,
+    pub path: Option<String>,
+    pub hold: Option<String>,
+    pub timeout: Option<String>,
+    /// Keyed by scenario name; which names exist, and which keys a scenario takes, is checked
+    /// when the model is resolved, so that the errors can name the scenario.
+    pub scenarios: Option<BTreeMap<String, DrScenario>>,
+}
+
+/// Every key any scenario takes; the scenario-only ones are checked against the scenario.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrScenario {
+    pub rto: Option<String>,
+    pub rpo: Option<String>,
+    pub max_failed_requests: Option<i64>,
+    pub max_p99: Option<String>,
+    pub rps: Option<i64>,
+    pub path: Option<String>,
+    pub hold: Option<String>,
+    pub timeout: Option<String>,
+    pub rollback: Option<bool>,
+    pub scale_out: Option<bool>,
+    pub delay: Option<String>,
+    pub jitter: Option<String>,
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

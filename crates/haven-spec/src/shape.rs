@@ -250,6 +250,7 @@ mod tests {
                 "monitoring",
                 "notifications",
                 "routing",
+                "dr",
                 "local"
             ]
         );
@@ -269,6 +270,8 @@ mod tests {
             (&["service", "command"], Shape::Array(Box::new(Shape::Str))),
             (&["service", "read_only_root_filesystem"], Shape::Bool),
             (&["monitoring", "alarms", "cpu", "threshold"], Shape::Float),
+            (&["dr", "rps"], Shape::Int),
+            (&["dr", "scenarios", "rollback"], Shape::Bool),
             (
                 &["notifications", "topics", "email"],
                 Shape::Array(Box::new(Shape::Str)),
@@ -320,7 +323,7 @@ mod tests {
             (
                 "nope = 1\n[service]\nprot = 1\ncommand = [\"a\", 2, \"b\", false]\n",
                 &[
-                    "nope: unknown in `` (12 keys)",
+                    "nope: unknown in `` (13 keys)",
                     "service.prot: unknown in `service` (17 keys)",
                     "service.command[1]: found integer 2, expected a string",
                     "service.command[3]: found boolean false, expected a string",

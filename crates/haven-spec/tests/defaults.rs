@@ -132,3 +132,91 @@ fn bundled_example_is_valid_and_matches_the_defaults() {
     assert!(loaded.warnings.0.is_empty(), "{}", loaded.warnings);
     insta::assert_json_snapshot!("example_resolved", loaded.spec);
 }
+
+#[test]
+fn drill_scenarios_take_their_own_keys_over_dr_over_the_defaults() {
+    use haven_spec::Dur;
+    use haven_spec::model::{Dr, Scenario};
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("buildspec.yml"), "version: 0.2\n").unwrap();
+    let load = |extra: &str| {
+        let text =
+            format!("[project]\nname = \"hello\"\n[service]\ncommand = [\"bin/hello\"]\n{extra}");
+        haven_spec::load_str(&text, Path::new("haven.toml"), dir.path())
+            .unwrap()
+            .spec
+            .dr
+    };
+
+    // Nothing set: the seed's estimate and AWS-independent defaults, every scenario present.
+    let dr = load("");
+    assert_eq!(dr, Dr::default());
+    assert_eq!((dr.rto, dr.rpo), (Dur::secs(20 * 60), Dur::secs(60)));
+    assert_eq!((dr.rps, dr.path.as_str()), (50, "/"));
+    assert_eq!((dr.hold, dr.timeout), (Dur::secs(5), Dur::secs(60)));
+    assert_eq!(dr.scenarios.len(), Scenario::ALL.len());
+
+    let dr = load(
+        "[dr]\nrto = \"5m\"\nrps = 2000\n[dr.scenarios.region-loss]\nrto = \"90s\"\n\
+         [dr.scenarios.bad-release]\nimage = \"v9-broken\"\n",
+    );
+    // (scenario, rto, rps, rollback, scale_out, delay, image)
+    type Row = (Scenario, u64, u32, bool, bool, u64, Option<&'static str>);
+    let rows: &[Row] = &[
+        (Scenario::TaskLoss, 300, 2000, false, false, 0, None),
+        (Scenario::RegionLoss, 90, 2000, false, false, 0, None),
+        (
+            Scenario::BadRelease,
+            300,
+            2000,
+            true,
+            false,
+            0,
+            Some("v9-broken"),
+        ),
+        (
+            Scenario::DependencyLatency,
+            300,
+            2000,
+            false,
+            false,
+            200,
+            None,
+        ),
+        // Five times [dr].rps, at most the generator's 5000.
+        (Scenario::LoadSpike, 300, 5000, false, true, 0, None),
+    ];
+    for &(s, rto, rps, rollback, scale_out, delay_ms, image) in rows {
+        let p = dr.scenario(s);
+        assert_eq!(
+            (
+                p.rto,
+                p.rps,
+                p.rollback,
+                p.scale_out,
+                p.delay,
+                p.image.as_deref()
+            ),
+            (
+                Dur::secs(rto),
+                rps,
+                rollback,
+                scale_out,
+                Dur::millis(delay_ms),
+                image
+            ),
+            "{s}"
+        );
+        assert_eq!((p.max_failed_requests, p.max_p99), (0, None), "{s}");
+    }
+
+    // A policy built by hand without its scenarios still answers for each, with the defaults.
+    let bare = Dr {
+        scenarios: Default::default(),
+        ..Dr::default()
+    };
+    for s in Scenario::ALL {
+        assert_eq!(bare.scenario(s), Dr::default().scenario(s), "{s}");
+    }
+}

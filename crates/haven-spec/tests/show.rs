@@ -174,6 +174,34 @@ ttl = 30
 domain = "api.shop.example"
 hosted_zone_id = "Z0123456789ABCDEFGHIJ"
 
+[dr]
+rto = "15m"
+rpo = "0ms"
+rps = 80
+path = "/health?deep=1"
+hold = "10s"
+timeout = "2m"
+
+[dr.scenarios.task-loss]
+rto = "30s"
+max_failed_requests = 3
+max_p99 = "750ms"
+
+[dr.scenarios.bad-release]
+rollback = false
+image = "v2-broken"
+timeout = "5m"
+
+[dr.scenarios.dependency-latency]
+delay = "1s"
+jitter = "100ms"
+hold = "30s"
+
+[dr.scenarios.load-spike]
+rps = 1000
+path = "/work?ms=5"
+scale_out = false
+
 [local]
 state_dir = "var/twin"
 bind = "0.0.0.0"
@@ -257,6 +285,12 @@ fn specs_setting_many_keys_or_none_round_trip() {
         shown.contains("tags = { \"cost center\" = \"42\", team = \"payments\" }\n"),
         "{shown}"
     );
+    // Scenarios show [dr]'s values they inherit, and only the keys they take.
+    assert!(
+        shown.contains("[dr.scenarios.region-loss]\nrto = \"15m\"\nrpo = \"0ms\"\nmax_failed_requests = 0\nrps = 80\n"),
+        "{shown}"
+    );
+    assert!(shown.contains("max_p99 = \"750ms\"\nrps = 80\n"), "{shown}");
 
     let minimal = "[project]\nname = \"x\"\n[service]\ncommand = [\"x\"]\n";
     round_trip(minimal, dir.path());

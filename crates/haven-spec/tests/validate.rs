@@ -428,3 +428,54 @@ fn rendered_report_snapshot() {
     };
     insta::assert_snapshot!(d.to_string());
 }
+
+#[test]
+fn drill_policy() {
+    check(
+        "[dr]\nrps = 0\npath = \"work\"\nhold = \"2m\"\ntimeout = \"1m\"\n",
+        &[
+            "dr.rps [out-of-range] requests per second must be from 1 to 5000, not 0 | the drills' load generator offers 1 to 5000 requests per second",
+            "dr.path [bad-path] `work` is not a path to request",
+            "dr.timeout [drill-timeout] the timeout (1m) must be longer than the hold (2m)",
+        ],
+    );
+    check(
+        "[dr.scenarios.task-los]\nrto = \"1m\"\n[dr.scenarios.zzz]\n",
+        &[
+            "dr.scenarios.task-los [unknown-scenario] `task-los` is not a drill scenario | did you mean `task-loss`? (one of `task-loss`, `az-power-interruption`, `region-loss`, `cross-region-connectivity`, `bad-release`, `dependency-latency`, `load-spike`)",
+            "dr.scenarios.zzz [unknown-scenario] `zzz` is not a drill scenario | one of `task-loss`",
+        ],
+    );
+    check(
+        "[dr.scenarios.task-loss]\nrollback = false\nimage = \"v2\"\nscale_out = true\ndelay = \"1s\"\njitter = \"1ms\"\nrolback = true\n",
+        &[
+            "dr.scenarios.task-loss.rollback [scenario-key] only `bad-release` takes `rollback` | set it under [dr.scenarios.bad-release]",
+            "dr.scenarios.task-loss.image [scenario-key] only `bad-release` takes `image`",
+            "dr.scenarios.task-loss.scale_out [scenario-key] only `load-spike` takes `scale_out`",
+            "dr.scenarios.task-loss.delay [scenario-key] only `dependency-latency` takes `delay`",
+            "dr.scenarios.task-loss.jitter [scenario-key] only `dependency-latency` takes `jitter`",
+            "dr.scenarios.task-loss.rolback [unknown-key] unknown key `rolback` in `dr.scenarios.task-loss` | did you mean `rollback`?",
+        ],
+    );
+    check(
+        "[dr.scenarios.dependency-latency]\ndelay = \"10ms\"\njitter = \"20ms\"\nmax_p99 = \"0ms\"\nmax_failed_requests = -1\n",
+        &[
+            "dr.scenarios.dependency-latency.jitter [drill-jitter] the jitter (20ms) is larger than the delay (10ms)",
+            "dr.scenarios.dependency-latency.max_p99 [out-of-range] `0ms` is outside 1ms..=1h | a drill takes 1ms to 1h",
+            "dr.scenarios.dependency-latency.max_failed_requests [out-of-range] a count of requests must be 0 or more, not -1",
+        ],
+    );
+    check(
+        "[dr.scenarios.bad-release]\nimage = \"v1/broken\"\nhold = \"90s\"\nrpo = \"soon\"\n",
+        &[
+            "dr.scenarios.bad-release.image [bad-image] `v1/broken` is not an image tag or digest: a tag has only letters, digits, `_`, `.` and `-`",
+            "dr.scenarios.bad-release.hold [drill-timeout] the timeout (1m) must be longer than the hold (90s)",
+            "dr.scenarios.bad-release.rpo [bad-duration] `soon` is not a duration",
+        ],
+    );
+    // Valid values of every kind, each where it belongs.
+    check(
+        "[dr]\nrto = \"2m\"\nrpo = \"0ms\"\n[dr.scenarios.bad-release]\nimage = \"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"\nrollback = false\n[dr.scenarios.load-spike]\npath = \"/work?ms=5\"\nmax_p99 = \"250ms\"\n",
+        &[],
+    );
+}

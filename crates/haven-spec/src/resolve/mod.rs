@@ -4,9 +4,9 @@
 //!
 //! One module per concern, each an `impl` of the same context: `values` (the checks every
 //! section shares), `network` (regions, subnets, global routing), `service`, `environments`,
-//! `delivery` (registry, source, build, pipeline), `monitoring` (alarms, notifications) and
-//! `local` (the twin's profile). Rules that join sections (a topic named by monitoring and the
-//! pipeline must exist) stay here.
+//! `delivery` (registry, source, build, pipeline), `monitoring` (alarms, notifications), `dr`
+//! (the drills' policy) and `local` (the twin's profile). Rules that join sections (a topic
+//! named by monitoring and the pipeline must exist) stay here.
 
 use std::path::Path;
 
@@ -16,6 +16,7 @@ use crate::schema;
 use crate::suggest::did_you_mean;
 
 mod delivery;
+mod dr;
 mod environments;
 mod local;
 mod monitoring;
@@ -43,6 +44,7 @@ pub(crate) fn resolve(
     let pipeline = c.pipeline(doc.pipeline.unwrap_or_default(), &environments);
     let monitoring = c.monitoring(doc.monitoring.unwrap_or_default());
     let routing = c.routing(doc.routing.unwrap_or_default());
+    let dr = c.dr(doc.dr.unwrap_or_default());
     let local = c.local(
         doc.local.unwrap_or_default(),
         &service.health_check,
@@ -82,6 +84,7 @@ pub(crate) fn resolve(
         monitoring,
         notifications,
         routing,
+        dr,
         local,
     }
 }

@@ -18,13 +18,27 @@ impl Ctx<'_, '_> {
         max: u32,
         what: &str,
     ) -> u32 {
+        let hint = format!("AWS accepts {min}..={max}");
+        self.int_hint(key, value, default, (min, max), what, &hint)
+    }
+
+    /// An integer in `min..=max`, or the default; `hint` says where the range comes from.
+    pub(super) fn int_hint(
+        &mut self,
+        key: &str,
+        value: Option<i64>,
+        default: u32,
+        (min, max): (u32, u32),
+        what: &str,
+        hint: &str,
+    ) -> u32 {
         let Some(v) = value else { return default };
         if v < i64::from(min) || v > i64::from(max) {
             self.r.error_hint(
                 "out-of-range",
                 key,
                 format!("{what} must be from {min} to {max}, not {v}"),
-                format!("AWS accepts {min}..={max}"),
+                hint,
             );
             return default;
         }
@@ -55,6 +69,19 @@ impl Ctx<'_, '_> {
         min: Dur,
         max: Dur,
     ) -> Dur {
+        let hint = format!("AWS accepts {min} to {max}");
+        self.dur_hint(key, value, default, (min, max), &hint)
+    }
+
+    /// A duration within `min..=max`; `hint` says where the range comes from.
+    pub(super) fn dur_hint(
+        &mut self,
+        key: &str,
+        value: Option<String>,
+        default: Dur,
+        (min, max): (Dur, Dur),
+        hint: &str,
+    ) -> Dur {
         let Some(text) = value else { return default };
         match Dur::parse(&text) {
             Ok(d) if d < min || d > max => {
@@ -62,7 +89,7 @@ impl Ctx<'_, '_> {
                     "out-of-range",
                     key,
                     format!("`{text}` is outside {min}..={max}"),
-                    format!("AWS accepts {min} to {max}"),
+                    hint,
                 );
                 default
             }
