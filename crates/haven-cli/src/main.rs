@@ -214,6 +214,7 @@ fn main() -> ExitCode {
             command: SourceCommand::Url,
         } => commands::pipeline::source_url(&printer, &spec.spec),
         Command::Chaos { spec, command } => commands::twin::chaos(&printer, &spec.spec, command),
+        Command::Drill { spec, command } => commands::drill::run(&printer, &spec.spec, command),
         Command::Internal { command } => commands::internal::run(command),
         Command::Completions { shell } => commands::completions(shell),
     };

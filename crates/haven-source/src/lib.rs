@@ -176,6 +176,17 @@ impl Repo {
         .is_ok()
     }
 
+    /// The commits reachable from `to` but not from `from` (every commit of `to` without a
+    /// `from`), newest first: what a repository whose head is `from` lacks.
+    pub fn commits_between(&self, from: Option<&str>, to: &str) -> Result<Vec<String>> {
+        let range = match from {
+            Some(f) => format!("{f}..{to}"),
+            None => to.to_owned(),
+        };
+        let out = git(&self.path, &["rev-list", &range, "--"], "rev-list", &[])?;
+        Ok(out.lines().map(str::to_owned).collect())
+    }
+
     /// A fresh checkout of `commit` in `dest` (removed first if it exists): what CodeBuild's
     /// source download gives a build.
     pub fn checkout(&self, commit: &str, dest: &Path) -> Result<()> {

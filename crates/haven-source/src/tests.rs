@@ -174,6 +174,12 @@ fn replication_copies_every_branch_and_reports_lag() {
     );
     let lagging = branch_heads(&f.primary, &f.secondary, &branches, false).unwrap();
     assert!(!lagging[0].in_sync);
+    // What the secondary lacks: the new commit only; everything without a base.
+    let behind = f.primary.commits_between(Some(&f.seeded), &new).unwrap();
+    assert_eq!(behind, vec![new.clone()]);
+    let all = f.primary.commits_between(None, &new).unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(f.primary.commits_between(Some(&new), &new).unwrap().is_empty());
     assert_eq!(lagging[0].commit, Some(f.seeded.clone()));
 
     let changed = f.primary.replicate_to(&f.secondary).unwrap();

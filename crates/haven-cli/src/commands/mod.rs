@@ -3,6 +3,7 @@
 pub mod aws;
 pub mod build;
 pub mod cost;
+pub mod drill;
 pub mod image;
 pub mod init;
 pub mod internal;
