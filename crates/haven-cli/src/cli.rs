@@ -392,7 +392,36 @@ pub enum ChaosCommand {
         /// The region to kill
         region: String,
     },
-    /// Bring back killed regions and AZs
+    /// Slow the network between a region's ALBs and its tasks until `haven chaos heal`
+    ///
+    /// Every request the region's ALB twins (production, staging and test listeners) forward to
+    /// a task, and every health check of one, waits the delay ± a uniform jitter, as AWS FIS's
+    /// network latency actions add it; the target response time includes it. The region keeps
+    /// it in memory: a restart of the region ends it too.
+    Net {
+        /// Delay the tasks of this region [default: the primary]
+        #[arg(long)]
+        region: Option<String>,
+        /// Delay only the tasks in this AZ
+        #[arg(long)]
+        az: Option<String>,
+        /// Add DURATION to every request to a task, e.g. `200ms`
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        delay: Dur,
+        /// Vary each delay by up to DURATION either way, uniformly
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        jitter: Option<Dur>,
+    },
+    /// Cut the regions from each other: nothing replicates until `haven chaos heal`
+    ///
+    /// Pushes to the primary's repository still start pipeline runs; the secondaries'
+    /// repositories and registries catch up once healed, and a stage that must replicate an
+    /// image waits for it. `haven down` ends the partition too.
+    Partition,
+    /// Bring back killed regions and AZs, and end latency and the partition
+    ///
+    /// Without a region every region is healed and the partition between them ends; with one,
+    /// only that region's killed process, lost AZs and latency.
     Heal {
         /// The region to heal [default: every region]
         region: Option<String>,

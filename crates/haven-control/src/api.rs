@@ -42,6 +42,10 @@ pub struct Status {
     /// Each region's repository (CodeCommit twin): heads of the protected branches and lag.
     #[serde(default)]
     pub source: Vec<SourceStatus>,
+    /// The regions are cut from each other (`haven chaos partition`): nothing replicates
+    /// between them until `haven chaos heal`.
+    #[serde(default)]
+    pub partitioned: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,6 +85,10 @@ pub struct RegionStatus {
     pub healthy: bool,
     pub impaired_azs: Vec<String>,
     pub services: Vec<ServiceStatus>,
+    /// Network latency injected between the region's ALBs and its tasks (`haven chaos net`),
+    /// until `haven chaos heal` or a restart of the region.
+    #[serde(default)]
+    pub latency: Option<Latency>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,6 +156,17 @@ pub struct KillTask {
     pub task: Option<String>,
     pub az: Option<String>,
     pub service: Option<String>,
+}
+
+/// `POST /chaos/latency` on a region: every request its ALBs forward to a task (in `az` only,
+/// when given), and every health check of one, waits `delay_ms` ± a uniform `jitter_ms`. In
+/// memory: a restart of the region ends it, as `POST /chaos/heal` does.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Latency {
+    pub delay_ms: u64,
+    pub jitter_ms: u64,
+    #[serde(default)]
+    pub az: Option<String>,
 }
 
 /// `POST /chaos/kill-az` on a region.

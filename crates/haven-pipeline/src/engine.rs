@@ -130,9 +130,9 @@ pub async fn run(args: PipelineArgs) -> Result<(), Error> {
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::Other(format!("cannot handle SIGTERM: {e}")))?;
-    let mut seen_log_len = None;
+    let mut watched = SourceWatch::default();
     loop {
-        if let Err(e) = watch_source(&ctx, &mut seen_log_len).await {
+        if let Err(e) = watch_source(&ctx, &mut watched).await {
             tracing::warn!("source: {e}");
         }
         if let Err(e) = schedule(&ctx) {
@@ -176,15 +176,37 @@ async fn open_notifier(
     }
 }
 
-/// Replicates new pushes to the secondaries and starts a run when the branch moved.
-async fn watch_source(ctx: &Arc<Ctx>, seen: &mut Option<u64>) -> Result<(), Error> {
+/// How far the source watch has got, by the primary's push log's length: pushes seen (runs
+/// started for them) and pushes replicated are apart, since a partition between the regions
+/// holds replication back while runs still start.
+#[derive(Debug, Default)]
+struct SourceWatch {
+    seen: Option<u64>,
+    replicated: Option<u64>,
+    /// Replication is held back by a partition (said once, when it starts).
+    held: bool,
+}
+
+/// Replicates new pushes to the secondaries (once the regions are connected, if a drill
+/// partitioned them) and starts a run when the branch moved.
+async fn watch_source(ctx: &Arc<Ctx>, watch: &mut SourceWatch) -> Result<(), Error> {
     let len = ctx.primary.push_log_len();
-    if *seen == Some(len) {
+    let wanted = ctx.spec.source.replicate && watch.replicated != Some(len);
+    let held = wanted && crate::image::partitioned(&ctx.paths);
+    if held != watch.held {
+        if held {
+            tracing::info!("the regions are partitioned: pushes replicate once it heals");
+        }
+        watch.held = held;
+    }
+    let replicate = wanted && !held;
+    let read_head = watch.seen != Some(len);
+    if !replicate && !read_head {
         return Ok(());
     }
     let c = ctx.clone();
     let head = tokio::task::spawn_blocking(move || -> Result<Option<String>, Error> {
-        if c.spec.source.replicate {
+        if replicate {
             for (region, repo) in &c.secondaries {
                 let changed = c.primary.replicate_to(repo)?;
                 if !changed.is_empty() {
@@ -192,11 +214,21 @@ async fn watch_source(ctx: &Arc<Ctx>, seen: &mut Option<u64>) -> Result<(), Erro
                 }
             }
         }
-        Ok(c.primary.head(&c.spec.source.branch)?)
+        if read_head {
+            Ok(c.primary.head(&c.spec.source.branch)?)
+        } else {
+            Ok(None)
+        }
     })
     .await
     .map_err(|e| Error::Other(format!("source watch panicked: {e}")))??;
-    *seen = Some(len);
+    if replicate {
+        watch.replicated = Some(len);
+    }
+    if !read_head {
+        return Ok(());
+    }
+    watch.seen = Some(len);
     let Some(head) = head else { return Ok(()) };
     if ctx.store.meta(LAST_SEEN)?.as_deref() == Some(head.as_str()) {
         return Ok(());

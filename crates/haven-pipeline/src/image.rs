@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use haven_control::control::Endpoint;
 use haven_control::paths::Paths;
 use haven_fs::IoError;
 use haven_registry::{Digest, ImageRef, ImageSpec, LifecycleOutcome, Registry, TagPolicy};
@@ -47,8 +48,18 @@ pub fn package(
     Ok(registry.build(artifacts, &image, tag)?)
 }
 
+/// Whether the regions are cut from each other (`haven chaos partition`): the marker exists
+/// and the twin that a drill partitioned is running. A marker left by a twin that was killed
+/// outright is no partition: it is a fault of a running twin, and the next `haven up` removes
+/// it, but what that `haven up` prepares before it starts must not wait on it.
+pub fn partitioned(paths: &Paths) -> bool {
+    paths.partition().exists()
+        && Endpoint::read(&paths.supervisor()).is_ok_and(|supervisor| supervisor.is_alive())
+}
+
 /// Copies `reference` from the primary's registry to `region`'s (by digest, so every tag
-/// comes along) and returns the digest. The primary itself needs no copy.
+/// comes along) and returns the digest. The primary itself needs no copy. While the regions
+/// are [`partitioned`], a copy to another region fails with [`Error::Partitioned`].
 pub fn replicate(
     spec: &Spec,
     paths: &Paths,
@@ -58,6 +69,12 @@ pub fn replicate(
     let primary = open_registry(spec, paths, &spec.primary().name)?;
     let digest = primary.resolve(reference)?;
     if region != spec.primary().name {
+        if partitioned(paths) {
+            return Err(Error::Partitioned {
+                image: reference.to_owned(),
+                region: region.to_owned(),
+            });
+        }
         let target = open_registry(spec, paths, region)?;
         primary.copy(&digest.to_string(), &target)?;
         // Every blob is hashed again on the way in; reading the image back proves the copy

@@ -31,6 +31,12 @@ pub enum Error {
     Registry(#[from] haven_registry::Error),
     #[error(transparent)]
     Control(#[from] haven_control::Error),
+    /// A drill cut the regions from each other ([`image::partitioned`]): ECR's replication
+    /// waits for the network, so the pipeline's stages wait and retry.
+    #[error(
+        "the regions are partitioned (`haven chaos heal` ends it); cannot replicate {image} to {region}"
+    )]
+    Partitioned { image: String, region: String },
     #[error("{0}")]
     Other(String),
 }

@@ -207,11 +207,8 @@ async fn release(
                 log.line(&format!("{service} in {region} already runs the image"));
                 return Ok(());
             }
-            let (spec, paths) = (ctx.spec.clone(), ctx.paths.clone());
-            let (img, reg) = (image.to_owned(), region.to_owned());
-            tokio::task::spawn_blocking(move || image::replicate(&spec, &paths, &img, &reg))
+            replicate(ctx, image, region, log)
                 .await
-                .map_err(|e| format!("replication panicked: {e}"))?
                 .map_err(|e| format!("cannot put the image in {region}'s registry: {e}"))?;
             // No strategy: the service's own, from the spec.
             let body = serde_json::to_value(StartRelease {
@@ -253,6 +250,40 @@ async fn release(
                 ));
             }
             ReleaseState::InProgress => tokio::time::sleep(POLL).await,
+        }
+    }
+}
+
+/// How often a stage looks whether the partition between the regions has healed.
+const PARTITION_POLL: Duration = Duration::from_millis(250);
+
+/// Replicates `image` (a digest) to `region`'s registry. While a drill has the regions
+/// partitioned it waits, saying so once in the stage's log, and then replicates: ECR's
+/// replication resumes after a network problem rather than failing the push.
+pub(crate) async fn replicate(
+    ctx: &Ctx,
+    image: &str,
+    region: &str,
+    log: &StageLog,
+) -> Result<haven_registry::Digest, String> {
+    let mut said = false;
+    loop {
+        let (spec, paths) = (ctx.spec.clone(), ctx.paths.clone());
+        let (img, reg) = (image.to_owned(), region.to_owned());
+        match tokio::task::spawn_blocking(move || image::replicate(&spec, &paths, &img, &reg)).await
+        {
+            Err(e) => return Err(format!("replication panicked: {e}")),
+            Ok(Err(crate::Error::Partitioned { .. })) => {}
+            Ok(result) => return result.map_err(|e| e.to_string()),
+        }
+        if !said {
+            log.line(&format!(
+                "waiting for the partition between regions to heal to replicate {image} to {region}"
+            ));
+            said = true;
+        }
+        while image::partitioned(&ctx.paths) {
+            tokio::time::sleep(PARTITION_POLL).await;
         }
     }
 }

@@ -349,6 +349,27 @@ pub fn chaos(printer: &Printer, spec: &Path, cmd: ChaosCommand) -> anyhow::Resul
                 region: Some(region),
             })?,
         ),
+        ChaosCommand::Net {
+            region,
+            az,
+            delay,
+            jitter,
+        } => {
+            let region = match region {
+                Some(r) => r,
+                None => primary(&rt, &client)?,
+            };
+            let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            (
+                format!("/regions/{region}/chaos/latency"),
+                serde_json::to_value(api::Latency {
+                    delay_ms: millis(delay.into()),
+                    jitter_ms: jitter.map_or(0, |j| millis(j.into())),
+                    az,
+                })?,
+            )
+        }
+        ChaosCommand::Partition => ("/chaos/partition".to_owned(), serde_json::json!({})),
         ChaosCommand::Heal { region } => (
             "/chaos/heal".to_owned(),
             serde_json::to_value(api::RegionTarget { region })?,

@@ -1,6 +1,6 @@
 //! The Build stage: the user's buildspec in a fresh checkout of the commit (the CodeBuild
 //! twin), then haven's image step: package the artifacts, scan, apply lifecycle rules, and
-//! replicate to the secondaries' registries.
+//! replicate to the secondaries' registries (after a partition between the regions heals).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -215,12 +215,6 @@ pub(crate) async fn build(
                     ));
                 }
             }
-            if spec.registry.replicate {
-                for region in spec.secondaries() {
-                    image::replicate(&spec, &paths, &digest, &region.name)
-                        .map_err(|e| format!("cannot replicate {tag} to {}: {e}", region.name))?;
-                }
-            }
             Ok((tag, digest, notes))
         })
         .await
@@ -235,6 +229,12 @@ pub(crate) async fn build(
     }
     let (tag, digest) = (tag.as_str(), digest.as_str());
     if ctx.spec.registry.replicate {
+        // Out of the blocking packaging step: a partition between the regions makes it wait.
+        for region in ctx.spec.secondaries() {
+            super::replicate(ctx, digest, &region.name, log)
+                .await
+                .map_err(|e| format!("cannot replicate {tag} to {}: {e}", region.name))?;
+        }
         log.line(&format!(
             "replicated {tag} to {} and verified it there",
             ctx.spec

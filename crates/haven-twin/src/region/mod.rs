@@ -23,7 +23,7 @@ use tokio::sync::watch;
 
 use haven_fs::WithPath;
 
-use haven_control::api::{self, ChaosResult, KillAz, KillTask, RegionState, ServiceState};
+use haven_control::api::{self, ChaosResult, KillAz, KillTask, Latency, RegionState, ServiceState};
 use haven_control::control::{self, Call, Endpoint, Reply};
 use haven_control::paths::Paths;
 use haven_control::ports::Ports;
@@ -87,6 +87,9 @@ struct Region {
     /// Each service's ALB access log, in `services`' order: on or off as the spec says, and
     /// switched by `haven reload`.
     access_logs: Vec<haven_proxy::AccessLog>,
+    /// The latency `haven chaos net` injected between the ALBs and the tasks, if any. Kept in
+    /// memory only, as the target groups keep it: a restarted region starts without.
+    latency: Mutex<Option<Latency>>,
 }
 
 /// Runs a region until SIGTERM, SIGINT or `POST /shutdown`, then drains and stops its tasks.
@@ -285,6 +288,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         monitor,
         metrics_url: format!("http://{metrics_local}/metrics"),
         access_logs,
+        latency: Mutex::new(None),
     });
 
     // The control API, announced once everything above is up.
@@ -494,6 +498,13 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
                 killed_tasks: killed,
             })
         }
+        (&Method::POST, "/chaos/latency") => {
+            let req: Latency = match call.json() {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            inject_latency(region, req)
+        }
         (&Method::POST, "/chaos/heal") => {
             let store = lock(&region.store);
             let healed = store.impaired_azs().unwrap_or_default();
@@ -505,10 +516,15 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
             drop(store);
             for (s, _, _) in &region.services {
                 s.set_impaired(Vec::new());
+                s.set_latency(None);
+            }
+            let mut message = format!("healed {healed:?}");
+            if let Some(l) = lock(&region.latency).take() {
+                message.push_str(&format!("; removed the latency of {}", describe(&l)));
             }
             Reply::ok(ChaosResult {
                 killed_tasks: Vec::new(),
-                message: format!("healed {healed:?}"),
+                message,
             })
         }
         (&Method::GET, "/alarms") => {
@@ -590,6 +606,55 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
     }
 }
 
+/// `POST /chaos/latency`: every target group of every service delays the requests it sends
+/// to the tasks (of one AZ, when named) and their health checks, until healed.
+fn inject_latency(region: &Region, req: Latency) -> Reply {
+    if req.delay_ms == 0 {
+        return Reply::bad_request("a latency needs a delay above 0 ms");
+    }
+    if let Some(az) = &req.az {
+        if !region
+            .services
+            .first()
+            .is_some_and(|(s, _, _)| s.env.azs.contains(az))
+        {
+            return Reply::not_found(format!("region {} has no AZ `{az}`", region.name));
+        }
+    }
+    let injected = haven_proxy::InjectedLatency {
+        delay: Duration::from_millis(req.delay_ms),
+        jitter: Duration::from_millis(req.jitter_ms),
+        zone: req.az.clone(),
+    };
+    for (s, _, _) in &region.services {
+        s.set_latency(Some(injected.clone()));
+    }
+    let message = format!(
+        "requests from the ALBs of {} to their tasks{} now take {} longer, health checks \
+         too, until `haven chaos heal` (held in memory: a restart of the region ends it)",
+        region.name,
+        req.az
+            .as_ref()
+            .map(|az| format!(" in {az}"))
+            .unwrap_or_default(),
+        describe(&req)
+    );
+    tracing::info!(region = %region.name, "{message}");
+    *lock(&region.latency) = Some(req);
+    Reply::ok(ChaosResult {
+        killed_tasks: Vec::new(),
+        message,
+    })
+}
+
+/// `200 ms ± 20 ms`, or `200 ms` without jitter.
+fn describe(l: &Latency) -> String {
+    match l.jitter_ms {
+        0 => format!("{} ms", l.delay_ms),
+        j => format!("{} ms ± {j} ms", l.delay_ms),
+    }
+}
+
 fn status(region: &Region) -> api::RegionStatus {
     let services: Vec<api::ServiceStatus> = region
         .services
@@ -626,6 +691,7 @@ fn status(region: &Region) -> api::RegionStatus {
             .map(|s| s.impaired_azs().unwrap_or_default())
             .unwrap_or_default(),
         services,
+        latency: lock(&region.latency).clone(),
     }
 }
 

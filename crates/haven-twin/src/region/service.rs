@@ -461,7 +461,11 @@ impl ServiceTwin {
                 memory: None,
             },
         );
-        group.register(id.clone(), std::net::SocketAddr::new(self.env.bind, port));
+        group.register_in_zone(
+            id.clone(),
+            std::net::SocketAddr::new(self.env.bind, port),
+            az,
+        );
         self.event(&format!(
             "service {} has started 1 tasks: (task {id}) in {az} from {image}",
             self.settings.name
@@ -1070,6 +1074,14 @@ impl ServiceTwin {
     pub fn set_impaired(&self, azs: Vec<String>) {
         lock(&self.inner).impaired = azs;
         self.wake.notify_one();
+    }
+
+    /// Injects (or with `None` removes) network latency between both target groups and their
+    /// tasks: whichever group a task set is in, and whichever listener forwards to it.
+    pub fn set_latency(&self, latency: Option<haven_proxy::InjectedLatency>) {
+        for g in &self.groups {
+            g.set_latency(latency.clone());
+        }
     }
 
     pub fn status(&self) -> api::ServiceStatus {

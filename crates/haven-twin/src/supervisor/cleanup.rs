@@ -1,5 +1,5 @@
-//! What an earlier run left: its processes, found by their endpoint files, and each region's
-//! tasks, by the identities its state recorded.
+//! What an earlier run left: its processes, found by their endpoint files, each region's
+//! tasks, by the identities its state recorded, and a drill's partition between the regions.
 
 use std::time::Duration;
 
@@ -20,7 +20,8 @@ pub(super) async fn cleanup_region(paths: &Paths, region: &str) {
     }
 }
 
-/// Ends every process a previous run left: edge, regions (by their endpoint files) and tasks.
+/// Ends every process a previous run left: edge, regions (by their endpoint files) and tasks;
+/// and the partition between the regions, so that the next `haven up` starts connected.
 pub async fn cleanup(paths: &Paths, twin: &Twin) {
     let mut endpoints = vec![paths.edge_endpoint(), paths.pipeline_endpoint()];
     endpoints.extend(twin.regions.iter().map(|r| paths.region_endpoint(&r.name)));
@@ -40,5 +41,10 @@ pub async fn cleanup(paths: &Paths, twin: &Twin) {
     }
     for r in &twin.regions {
         cleanup_region(paths, &r.name).await;
+    }
+    match super::handler::end_partition(&paths.partition()) {
+        Ok(true) => tracing::info!("the partition between the regions ended with the twin"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!("cannot end the partition between the regions: {e}"),
     }
 }

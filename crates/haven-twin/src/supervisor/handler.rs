@@ -42,6 +42,7 @@ impl Sup {
                 healthy: false,
                 impaired_azs: Vec::new(),
                 services: Vec::new(),
+                latency: None,
             };
             let st = match proc {
                 Some((_, _, None, true)) => down(RegionState::Stopped),
@@ -105,6 +106,7 @@ impl Sup {
             edge,
             regions,
             source,
+            partitioned: self.paths.partition().exists(),
         }
     }
 
@@ -171,12 +173,23 @@ impl Sup {
                     Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
                 }
             }
+            (&Method::POST, "/chaos/partition") => self.partition(),
             (&Method::POST, "/chaos/heal") => {
                 let req: RegionTarget = match call.json() {
                     Ok(r) => r,
                     Err(e) => return e,
                 };
                 let mut messages = Vec::new();
+                // The partition is between every region: only a heal of all of them ends it.
+                if req.region.is_none() {
+                    match end_partition(&self.paths.partition()) {
+                        Ok(true) => messages.push("the regions are connected again".to_owned()),
+                        Ok(false) => {}
+                        Err(e) => {
+                            return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+                        }
+                    }
+                }
                 let names: Vec<String> = lock(&self.procs)
                     .iter()
                     .filter(|(n, p)| {
@@ -256,6 +269,35 @@ impl Sup {
         }
     }
 
+    /// `POST /chaos/partition`: the marker every replication checks, written durably with the
+    /// time it started, so that it outlives a restart of any process (`haven down` ends it).
+    fn partition(&self) -> Reply {
+        let path = self.paths.partition();
+        if self.twin.regions.len() < 2 {
+            return Reply::bad_request("the twin has one region: there is nothing to partition");
+        }
+        if let Ok(since) = std::fs::read_to_string(&path) {
+            return Reply::ok(ChaosResult {
+                killed_tasks: Vec::new(),
+                message: format!(
+                    "the regions have been partitioned since {}; `haven chaos heal` ends it",
+                    since.trim()
+                ),
+            });
+        }
+        let since = haven_time::rfc3339(haven_time::now(), haven_time::Precision::Secs);
+        if let Err(e) = haven_control::paths::write_atomic(&path, format!("{since}\n").as_bytes()) {
+            return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        }
+        tracing::info!("the regions are partitioned");
+        Reply::ok(ChaosResult {
+            killed_tasks: Vec::new(),
+            message: "the regions are cut from each other: nothing replicates between them \
+                      (source, images) until `haven chaos heal`"
+                .to_owned(),
+        })
+    }
+
     /// Forwards `call` to another process's control API as `path`, its answer or error as is.
     pub(super) async fn forward(
         &self,
@@ -276,5 +318,14 @@ impl Sup {
                 format!("{what} is not reachable: {e}"),
             ),
         }
+    }
+}
+
+/// Removes the partition marker; whether there was one.
+pub(super) fn end_partition(path: &Path) -> Result<bool, haven_fs::IoError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(haven_fs::IoError::new(path, e)),
     }
 }
