@@ -253,6 +253,18 @@ pub enum Command {
         #[command(subcommand)]
         command: ChaosCommand,
     },
+    /// Run disaster-recovery drills on the running twin and read their reports
+    ///
+    /// A drill is a chaos experiment: a steady-state check under load, the fault, observation
+    /// until recovery, the heal, and a steady-state check after. Each drill measures time to
+    /// detect, RTO, failed requests, RPO, the alarms and notifications, projects the same drill
+    /// on AWS from the spec's cloud settings, and is judged against the spec's `[dr]` policy.
+    Drill {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(subcommand)]
+        command: DrillCommand,
+    },
     /// Run one of the twin's own processes (started by `haven up`)
     #[command(hide = true)]
     Internal {
@@ -426,6 +438,72 @@ pub enum ChaosCommand {
         /// The region to heal [default: every region]
         region: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DrillCommand {
+    /// Run drills against the running twin and judge them against the `[dr]` policy
+    ///
+    /// The exit status is 0 when every drill meets its policy and 1 when one misses it. The
+    /// report (JSON, a self-contained HTML page and a Markdown summary) is kept in the state
+    /// directory; `haven drill show` prints it.
+    Run {
+        /// The scenarios to run, in order
+        #[arg(value_enum, required_unless_present = "all", conflicts_with = "all")]
+        scenarios: Vec<DrillScenario>,
+        /// Run every scenario
+        #[arg(long)]
+        all: bool,
+        /// Offer RPS requests per second [default: the spec's `dr.rps`; five times it for load-spike]
+        #[arg(long, value_name = "RPS", value_parser = clap::value_parser!(u32).range(1..=5000))]
+        load: Option<u32>,
+        /// Release IMAGE in the bad-release drill [default: one whose tasks cannot start]
+        #[arg(long, value_name = "IMAGE")]
+        image: Option<String>,
+    },
+    /// List the drill runs, newest first
+    #[command(visible_alias = "list")]
+    Ls,
+    /// Show a drill run's summary and where its report is
+    Show {
+        /// The run: its id, a unique prefix of it, or `latest`
+        #[arg(default_value = "latest")]
+        run: String,
+    },
+}
+
+/// A drill's scenario, named after AWS Fault Injection Service's where one exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DrillScenario {
+    /// Kill one task under load; the service replaces it
+    TaskLoss,
+    /// Lose one AZ of the primary until the drill heals it
+    AzPowerInterruption,
+    /// Lose the primary region; the edge fails over
+    RegionLoss,
+    /// Cut the regions from each other; replication stops and catches up after
+    CrossRegionConnectivity,
+    /// Release a failing image; it must roll back
+    BadRelease,
+    /// Add latency between the load balancer and the tasks
+    DependencyLatency,
+    /// Offer more load than the tasks hold; the service must scale out
+    LoadSpike,
+}
+
+impl From<DrillScenario> for haven_spec::model::Scenario {
+    fn from(s: DrillScenario) -> Self {
+        use haven_spec::model::Scenario as S;
+        match s {
+            DrillScenario::TaskLoss => S::TaskLoss,
+            DrillScenario::AzPowerInterruption => S::AzPowerInterruption,
+            DrillScenario::RegionLoss => S::RegionLoss,
+            DrillScenario::CrossRegionConnectivity => S::CrossRegionConnectivity,
+            DrillScenario::BadRelease => S::BadRelease,
+            DrillScenario::DependencyLatency => S::DependencyLatency,
+            DrillScenario::LoadSpike => S::LoadSpike,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
