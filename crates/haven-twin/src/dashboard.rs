@@ -5,7 +5,8 @@
 //! The page and its script and styles are compiled into the binary (`dashboard/`); nothing is
 //! fetched from elsewhere. The API calls the supervisor's control handler in-process, so the
 //! page sees exactly what `haven status` sees, and reads metrics from each region's
-//! `metrics.db` read-only.
+//! `metrics.db` read-only. Drill runs are listed from the state directory's `drills/`, each
+//! run's HTML report served as `haven drill run` wrote it.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -43,6 +44,9 @@ const REOPEN_STORE: Duration = Duration::from_secs(30);
 /// Everything the page loads comes from the dashboard itself; no inline script or style.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/// A drill report is one page with its styles inline and no script: nothing else is allowed.
+const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+                          base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// A region as the dashboard lays it out: the spec's AZs, whether or not tasks run in them.
 #[derive(Debug, Clone)]
@@ -168,6 +172,8 @@ where
         "/api/alarms" if get => api_alarms(shared).await,
         "/api/releases" if get => api_releases(shared).await,
         "/api/pipeline/runs" if get => api_runs(shared).await,
+        "/api/drills" | "/drills" if get => api_drills(shared).await,
+        p if p.starts_with("/drills/") && get => drill_file(shared, p).await,
         p if p.starts_with("/api/pipeline/runs/") && method == Method::POST => {
             let headers = req.headers().clone();
             let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
@@ -182,10 +188,19 @@ where
             api_decide(shared, p, &headers, body).await
         }
         "/" | "/index.html" | "/app.js" | "/app.css" | "/api/status" | "/api/metrics"
-        | "/api/alarms" | "/api/releases" | "/api/pipeline/runs" => {
+        | "/api/alarms" | "/api/releases" | "/api/pipeline/runs" | "/api/drills" | "/drills" => {
             let mut resp = json_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 format!("{method} {path}: only GET is served here"),
+            );
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            resp
+        }
+        p if p.starts_with("/drills/") => {
+            let mut resp = json_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{method} {path}: drill reports are only read here"),
             );
             resp.headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
@@ -495,6 +510,106 @@ where
         )
         .await,
     )
+}
+
+/// Every drill run, newest first (`GET /api/drills`, also `/drills`): its id, when it ran,
+/// its scenarios with their verdicts, and where its reports are. A run whose `report.json`
+/// cannot be read is listed with the reason, so that it does not silently vanish.
+async fn api_drills<H>(shared: &Shared<H>) -> Response<Full<Bytes>> {
+    let paths = shared.dash.paths.clone();
+    match tokio::task::spawn_blocking(move || drill_runs(&paths)).await {
+        Ok(Ok(runs)) => json(StatusCode::OK, &Value::Array(runs)),
+        Ok(Err(e)) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("/api/drills: {e}"),
+        ),
+        Err(e) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("/api/drills: {e}"),
+        ),
+    }
+}
+
+fn drill_runs(paths: &Paths) -> Result<Vec<Value>, haven_drill::Error> {
+    let ids = haven_drill::store::ids(paths)?;
+    Ok(ids
+        .into_iter()
+        .map(|id| {
+            let links = json!({
+                "report_html": format!("/drills/{id}/{}", haven_drill::store::REPORT_HTML),
+                "report_json": format!("/drills/{id}/{}", haven_drill::store::REPORT_JSON),
+            });
+            let mut run = match haven_drill::store::read(paths, &id) {
+                Ok(r) => json!({
+                    "id": r.id,
+                    "project": r.project,
+                    "started_at": r.started_at,
+                    "finished_at": r.finished_at,
+                    "passed": r.passed,
+                    "drills": r.drills.iter().map(|d| json!({
+                        "scenario": d.scenario.name(),
+                        "target": d.target,
+                        "passed": d.passed,
+                        "rto_ms": d.measured.rto_ms,
+                    })).collect::<Vec<_>>(),
+                }),
+                Err(e) => json!({ "id": id, "error": e.to_string() }),
+            };
+            if let (Some(obj), Value::Object(l)) = (run.as_object_mut(), links) {
+                obj.extend(l);
+            }
+            run
+        })
+        .collect())
+}
+
+/// `GET /drills/<id>/report.html` (or `report.json`): a run's report as written. The id is
+/// checked to be a plain name and the file one of the two, so no request reaches anything
+/// else in the state directory.
+async fn drill_file<H>(shared: &Shared<H>, path: &str) -> Response<Full<Bytes>> {
+    use haven_drill::store::{REPORT_HTML, REPORT_JSON};
+    let rest = &path["/drills/".len()..];
+    let found = rest.split_once('/').and_then(|(id, file)| {
+        let content_type = match file {
+            REPORT_HTML => "text/html; charset=utf-8",
+            REPORT_JSON => "application/json",
+            _ => return None,
+        };
+        haven_drill::store::valid_id(id).then_some((id, file, content_type))
+    });
+    let Some((id, file, content_type)) = found else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no page {path}: drill reports are at /drills/<id>/{REPORT_HTML} and \
+                 /drills/<id>/{REPORT_JSON}, the id letters, digits, `-` and `_`"
+            ),
+        );
+    };
+    let file_path = shared.dash.paths.drill_run(id).join(file);
+    let body = match tokio::fs::read(&file_path).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return json_error(
+                StatusCode::NOT_FOUND,
+                format!("drill run {id} has no {file}; /api/drills lists the runs"),
+            );
+        }
+        Err(e) => {
+            return json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read {}: {e}", file_path.display()),
+            );
+        }
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    set(&mut resp, header::CONTENT_TYPE, content_type);
+    // A run's reports never change, but a run id can be reused after its directory is removed.
+    set(&mut resp, header::CACHE_CONTROL, "no-cache");
+    set(&mut resp, header::CONTENT_SECURITY_POLICY, REPORT_CSP);
+    set(&mut resp, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(&mut resp, header::REFERRER_POLICY, "no-referrer");
+    resp
 }
 
 fn valid_run_id(id: &str) -> bool {

@@ -1,6 +1,6 @@
 // haven's dashboard: polls the dashboard's /api every two seconds and draws the twin: regions,
 // AZs, services, tasks, live metric charts (inline SVG), alarms, pipeline runs with Approve and
-// Reject, releases and scaling activities. Vanilla JS, nothing loaded from elsewhere.
+// Reject, drill runs with links to their reports, releases and scaling activities. Vanilla JS, nothing loaded from elsewhere.
 'use strict';
 
 (function () {
@@ -17,6 +17,7 @@
     alarms: null,
     releases: null,
     runs: null,
+    drills: null,
     series: new Map(),
     errors: [],
     refreshes: 0,
@@ -412,6 +413,36 @@
       ] : ''))))));
   }
 
+  function renderDrills() {
+    const box = $('drills');
+    if (!state.drills) return;
+    if (!state.drills.length) {
+      box.replaceChildren(h('p', { class: 'muted', 'data-testid': 'no-drill-runs' },
+        'no drill runs yet: haven drill run SCENARIO runs one'));
+      return;
+    }
+    box.replaceChildren(h('table', { class: 'drills' },
+      h('thead', {}, h('tr', {}, ['Run', 'Started', 'Scenarios', 'Result', 'Report']
+        .map((c) => h('th', {}, c)))),
+      h('tbody', {}, state.drills.slice(0, 50).map((run) => h('tr', {
+        'data-testid': 'drill-run', 'data-run': run.id,
+        'data-passed': run.error ? null : String(run.passed),
+      },
+      h('td', { class: 'mono' }, run.id),
+      h('td', { class: 'nowrap' }, run.started_at ? dateTime(Date.parse(run.started_at)) : ''),
+      h('td', {}, run.error ? h('span', { class: 'reason' }, run.error) :
+        (run.drills || []).map((d, i) => [i ? ' ' : '', h('span', {
+          class: `word ${d.passed ? 'good' : 'bad'}`, title: d.target,
+          'data-testid': 'drill-scenario', 'data-passed': String(d.passed),
+        }, d.scenario)])),
+      h('td', {}, run.error ? word('unreadable', 'warn', 'drill-result') :
+        word(run.passed ? 'PASSED' : 'MISSED', run.passed ? 'good' : 'bad', 'drill-result')),
+      h('td', { class: 'nowrap' }, run.error ? '' : [
+        h('a', { href: run.report_html, 'data-testid': 'drill-report' }, 'report'), ' · ',
+        h('a', { href: run.report_json }, 'JSON'),
+      ]))))));
+  }
+
   function renderReleases() {
     const box = $('releases');
     if (!state.releases) return;
@@ -462,6 +493,7 @@
     }
     renderAlarms();
     renderRuns();
+    renderDrills();
     renderReleases();
     renderScaling();
     const err = $('error');
@@ -566,10 +598,10 @@
   }
 
   async function refreshOnce() {
-    const names = ['status', 'alarms', 'releases', 'runs'];
+    const names = ['status', 'alarms', 'releases', 'runs', 'drills'];
     const results = await Promise.allSettled([
       getJSON('/api/status'), getJSON('/api/alarms'), getJSON('/api/releases'),
-      getJSON('/api/pipeline/runs'),
+      getJSON('/api/pipeline/runs'), getJSON('/api/drills'),
     ]);
     state.errors = [];
     results.forEach((res, i) => {
