@@ -9,6 +9,7 @@ use haven_metrics::StateValue;
 use haven_notify::Protocol;
 use haven_spec::model::Scenario;
 
+use crate::project;
 use crate::report::{
     AlarmChange, Drill, Event, EventKind, LoadSummary, Measured, Notification, Projection, Report,
     Rpo, Sample, SteadyState, Verdict,
@@ -303,47 +304,58 @@ fn drill_header(d: &Drill) -> String {
 /// The measured figures, each beside the projection of the same name, then projections that
 /// match no measured figure; each projection with its formula and sources.
 fn figures(m: &Measured, projected: &[Projection]) -> String {
-    let mut rows: Vec<(&str, String)> = Vec::new();
+    // (row, the projection of the same figure as project.rs names it, what was measured)
+    let mut rows: Vec<(&str, Option<&str>, String)> = Vec::new();
     if let Some(ms) = m.detect_ms {
         let by = m
             .detected_by
             .as_deref()
             .map_or_else(String::new, |b| format!(" ({b})"));
-        rows.push(("time to detect", format!("{}{by}", duration(ms))));
+        let found = format!("{}{by}", duration(ms));
+        rows.push((
+            project::TIME_TO_DETECT,
+            Some(project::TIME_TO_DETECT),
+            found,
+        ));
     }
     if let Some(ms) = m.rto_ms {
-        rows.push(("RTO", duration(ms)));
+        rows.push((project::RTO, Some(project::RTO), duration(ms)));
     }
-    rows.push(("failed requests", m.failed_requests.to_string()));
-    rows.push(("p99 during the fault", latency(m.p99_during_ms)));
+    rows.push(("failed requests", None, m.failed_requests.to_string()));
+    rows.push(("p99 during the fault", None, latency(m.p99_during_ms)));
     if let Some(rpo) = &m.rpo {
         let after = rpo.after_catch_up.as_deref().map_or_else(String::new, |a| {
             format!("; after catch-up: {}", rpo_text(a))
         });
-        rows.push(("RPO", format!("{}{after}", rpo_text(rpo))));
+        // On AWS the data behind is what replication has not copied yet: its lag.
+        let found = format!("{}{after}", rpo_text(rpo));
+        rows.push(("RPO", Some(project::REPLICATION_LAG), found));
     }
     if let Some(ms) = m.catch_up_ms {
-        rows.push(("catch-up", duration(ms)));
+        rows.push((project::CATCH_UP, Some(project::CATCH_UP), duration(ms)));
     }
     if let Some(rb) = m.rolled_back {
-        rows.push(("rolled back", if rb { "yes" } else { "no" }.to_owned()));
+        rows.push((
+            "rolled back",
+            None,
+            if rb { "yes" } else { "no" }.to_owned(),
+        ));
     }
     if let Some((from, to)) = m.scaled {
-        rows.push(("scaled", format!("{from} → {to} tasks")));
+        rows.push(("scaled", None, format!("{from} → {to} tasks")));
     }
-    // Projections name their figure in words; a measured row takes the one of its name.
-    let same = |p: &Projection, figure: &str| p.figure.trim().eq_ignore_ascii_case(figure);
+    let taken = |p: &Projection| rows.iter().any(|(_, f, _)| *f == Some(p.figure.as_str()));
     let mut out: Vec<String> = rows
         .iter()
-        .map(|(figure, found)| {
-            let proj = projected.iter().find(|p| same(p, figure));
-            figure_row(figure, found, proj)
+        .map(|(row, figure, found)| {
+            let proj = figure.and_then(|f| projected.iter().find(|p| p.figure == f));
+            figure_row(row, found, proj)
         })
         .collect();
     out.extend(
         projected
             .iter()
-            .filter(|p| !rows.iter().any(|(figure, _)| same(p, figure)))
+            .filter(|p| !taken(p))
             .map(|p| figure_row(&p.figure, "—", Some(p))),
     );
     table(
@@ -358,6 +370,15 @@ fn figures(m: &Measured, projected: &[Projection]) -> String {
     )
 }
 
+/// A link to a source document; only web addresses become links, anything else stays text.
+fn source_link(url: &str, title: &str) -> String {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        format!("<a href=\"{}\">{}</a>", esc(url), esc(title))
+    } else {
+        format!("{} ({})", esc(title), esc(url))
+    }
+}
+
 fn figure_row(figure: &str, found: &str, proj: Option<&Projection>) -> String {
     let (aws, how) = proj.map_or_else(
         || ("—".to_owned(), String::new()),
@@ -365,7 +386,7 @@ fn figure_row(figure: &str, found: &str, proj: Option<&Projection>) -> String {
             let sources: Vec<String> = p
                 .sources
                 .iter()
-                .map(|s| format!("<a href=\"{}\">{}</a>", esc(&s.url), esc(&s.title)))
+                .map(|s| source_link(&s.url, &s.title))
                 .collect();
             let sources = if sources.is_empty() {
                 String::new()

@@ -4,6 +4,7 @@
 
 use crate::html::{duration, duration_secs, rpo_text};
 use crate::report::{Drill, Report};
+use crate::{policy, project};
 
 /// The summary of `report`.
 pub fn render(report: &Report) -> String {
@@ -88,14 +89,12 @@ fn drill_line(d: &Drill) -> String {
 /// `RTO 2.4 s on the twin, 1 min 30 s projected on AWS, policy ≤ 5m`, each part when the
 /// report has it; `None` when it has none of them.
 fn rto(d: &Drill) -> Option<String> {
-    // Projections and verdicts name their figure in words (report.rs has no key for them).
-    let is_rto = |name: &str| {
-        name.trim()
-            .get(..3)
-            .is_some_and(|p| p.eq_ignore_ascii_case("rto"))
-    };
-    let projected = d.projected.iter().find(|p| is_rto(&p.figure));
-    let limit = d.verdicts.iter().find(|v| is_rto(&v.check));
+    let projected = d.projected.iter().find(|p| p.figure == project::RTO);
+    // Both RTO checks hold to the same limit; the twin's is there whenever the policy has one.
+    let limit = d
+        .verdicts
+        .iter()
+        .find(|v| v.check == policy::RTO_TWIN || v.check == policy::RTO_AWS);
     if d.measured.rto_ms.is_none() && projected.is_none() && limit.is_none() {
         return None;
     }

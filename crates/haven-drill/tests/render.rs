@@ -8,7 +8,7 @@ use haven_drill::report::{
     AlarmChange, Drill, Event, EventKind, LoadSummary, Measured, Notification, Projection, Report,
     Rpo, Sample, SourceRef, SteadyState, VERSION, Verdict,
 };
-use haven_drill::{Scenario, html, markdown};
+use haven_drill::{Scenario, html, markdown, policy, project};
 use haven_metrics::StateValue;
 use haven_notify::Protocol;
 
@@ -125,21 +125,21 @@ pub fn task_loss() -> Drill {
         },
         projected: vec![
             projection(
-                "time to detect",
+                project::TIME_TO_DETECT,
                 30.0,
                 "10 s interval × 3 unhealthy checks = 30 s",
                 &[ELB_HEALTH],
             ),
             projection(
-                "RTO",
+                project::RTO,
                 90.0,
                 "30 s to detect + 60 s for a Fargate task to start = 90 s",
                 &[ELB_HEALTH],
             ),
         ],
         verdicts: vec![
-            verdict("RTO (twin)", "2.4 s", "≤ 5m", true),
-            verdict("RTO (AWS, projected)", "1 min 30 s", "≤ 5m", true),
+            verdict(policy::RTO_TWIN, "2.4 s", "≤ 5m", true),
+            verdict(policy::RTO_AWS, "1 min 30 s", "≤ 5m", true),
             verdict("failed requests", "0", "0", true),
         ],
         passed: true,
@@ -215,27 +215,33 @@ pub fn region_loss() -> Drill {
         },
         projected: vec![
             projection(
-                "time to detect",
+                project::TIME_TO_DETECT,
                 90.0,
                 "30 s request interval × 3 failures = 90 s",
                 &[R53_HEALTH],
             ),
             projection(
-                "RTO",
+                project::RTO,
                 210.0,
                 "90 s to detect + 60 s TTL + 60 s for resolvers to follow = 210 s",
                 &[R53_HEALTH, ELB_HEALTH],
             ),
             projection(
-                "data loss window",
-                15.0,
-                "ECR replication, typically under 15 s",
+                project::REPLICATION_LAG,
+                1800.0,
+                "images may be missing from the secondaries: most replicate in under 30 min",
                 &[],
+            ),
+            projection(
+                project::SEED_RTO,
+                1200.0,
+                "the seed's estimate for a region's loss",
+                &[("seed", "docs/seed.md")],
             ),
         ],
         verdicts: vec![
-            verdict("RTO (twin)", "12.1 s", "≤ 2m", true),
-            verdict("RTO (AWS, projected)", "3 min 30 s", "≤ 2m", false),
+            verdict(policy::RTO_TWIN, "12.1 s", "≤ 2m", true),
+            verdict(policy::RTO_AWS, "3 min 30 s", "≤ 2m", false),
             verdict("RPO", "8.0 s", "≤ 1m", true),
         ],
         passed: false,
