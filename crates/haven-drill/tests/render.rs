@@ -452,3 +452,32 @@ fn markdown_has_a_line_per_drill_and_spells_out_misses() {
         ["  - missed: RTO (AWS, projected): found 3 min 30 s, limit ≤ 2m"]
     );
 }
+
+#[test]
+fn a_drill_that_never_recovered_and_sampled_nothing_still_renders() {
+    let mut drill = region_loss();
+    drill.timeline.clear();
+    drill.events.clear();
+    drill.measured.rto_ms = None;
+    drill.measured.rpo = None;
+    drill.heal_ms = None;
+    let report = Report {
+        drills: vec![drill],
+        ..fixture()
+    };
+    let page = html::render(&report);
+    assert!(page.contains("no samples were recorded"));
+    assert!(
+        page.contains(
+            "<rect class=\"outage unrecovered\" x=\"234.0\" y=\"76.0\" width=\"710.0\" \
+             height=\"394.0\" data-from-ms=\"10000\" data-to-ms=\"60000\">"
+        ),
+        "the span runs from the fault to the drill's end"
+    );
+    assert_eq!(page.matches("<g class=\"marker marker-fault\"").count(), 1);
+    let summary = markdown::render(&report);
+    assert!(
+        summary.contains("RTO not measured on the twin, 3 min 30 s projected on AWS, policy ≤ 2m"),
+        "{summary}"
+    );
+}
