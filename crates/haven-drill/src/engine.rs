@@ -120,6 +120,19 @@ pub async fn run(
     })
 }
 
+/// Undoes every fault a drill may have left: killed regions and AZs, latency, the partition
+/// (`haven chaos heal` without a region). An interrupted drill calls it before it exits.
+pub async fn heal_all(client: &Client) -> Result<(), Error> {
+    let _: haven_control::api::ChaosResult = client
+        .send(
+            http::Method::POST,
+            "/chaos/heal",
+            &haven_control::api::RegionTarget { region: None },
+        )
+        .await?;
+    Ok(())
+}
+
 /// One line on a drill's outcome: its RTO and failures, or its first miss.
 pub fn headline(d: &Drill) -> String {
     let rto = d.measured.rto_ms.map_or("no RTO".to_owned(), |ms| {

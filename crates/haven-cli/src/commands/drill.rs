@@ -58,14 +58,24 @@ fn drill(
         .build()
         .context("cannot start the async runtime")?;
     let options = haven_drill::RunOptions { rps, image };
-    let report = rt.block_on(haven_drill::run(
-        spec,
-        paths,
-        &client,
-        scenarios,
-        &options,
-        &Steps(printer),
-    ))?;
+    // Ctrl-C ends the drill early, but never leaves its fault in place: a region stays down,
+    // or the regions stay cut, only while a drill watches them.
+    let steps = Steps(printer);
+    let report = rt.block_on(async {
+        tokio::select! {
+            r = haven_drill::run(spec, paths, &client, scenarios, &options, &steps) => {
+                r.map(Some)
+            }
+            _ = tokio::signal::ctrl_c() => Ok(None),
+        }
+    })?;
+    let Some(report) = report else {
+        printer.status("Interrupted", "healing every fault the drill made");
+        rt.block_on(haven_drill::heal_all(&client))
+            .context("the drill was interrupted and its faults could not be healed; run `haven chaos heal`")?;
+        printer.status("Healed", "the twin; no report was written for the interrupted run");
+        return Ok(ExitCode::from(130));
+    };
     let dir = store::save(paths, &report)?;
     if printer.json {
         printer.out_json(&report)?;
