@@ -18,8 +18,8 @@ fn drill(twin: &Twin, args: &[&str]) -> (i32, Value, String) {
     all.push("--json");
     let out = twin.haven(&all);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no report ({e}): {stderr}"));
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no report ({e}): {stderr}"));
     (out.status.code().unwrap_or(-1), report, stderr)
 }
 
@@ -52,14 +52,25 @@ fn events(d: &Value, kind: &str) -> Vec<u64> {
 /// timeline covering the drill, projected figures, verdicts.
 fn check_shape(d: &Value) {
     let name = &d["scenario"];
-    assert_eq!(d["steady_before"]["passed"], true, "{name}: {:#}", d["steady_before"]);
-    assert_eq!(d["steady_after"]["passed"], true, "{name}: {:#}", d["steady_after"]);
+    assert_eq!(
+        d["steady_before"]["passed"], true,
+        "{name}: {:#}",
+        d["steady_before"]
+    );
+    assert_eq!(
+        d["steady_after"]["passed"], true,
+        "{name}: {:#}",
+        d["steady_after"]
+    );
     let fault = ms(&d["fault_ms"]);
     assert_eq!(events(d, "fault"), vec![fault], "{name}");
     let m = &d["measured"];
     if let Some(rto) = m["rto_ms"].as_u64() {
         let detect = ms(&m["detect_ms"]);
-        assert!(detect <= rto + 100, "{name}: detected {detect} ms after recovery {rto}");
+        assert!(
+            detect <= rto + 100,
+            "{name}: detected {detect} ms after recovery {rto}"
+        );
         assert_eq!(events(d, "recovered"), vec![fault + rto], "{name}");
     }
     let samples = d["timeline"].as_array().unwrap();
@@ -70,8 +81,14 @@ fn check_shape(d: &Value) {
     );
     let sent: u64 = samples.iter().map(|s| ms(&s["requests"])).sum();
     assert_eq!(sent, ms(&d["load"]["sent"]), "{name}");
-    assert!(!d["projected"].as_array().unwrap().is_empty(), "{name}: no projection");
-    assert!(!d["verdicts"].as_array().unwrap().is_empty(), "{name}: no verdict");
+    assert!(
+        !d["projected"].as_array().unwrap().is_empty(),
+        "{name}: no projection"
+    );
+    assert!(
+        !d["verdicts"].as_array().unwrap().is_empty(),
+        "{name}: no verdict"
+    );
     assert_eq!(d["passed"], true, "{name}: {:#}", d["verdicts"]);
 }
 
@@ -116,7 +133,11 @@ fn drilled(edit: impl FnOnce(String) -> String) -> Drilled {
         )
     });
     let out = haven_with_stdin(twin.path(), &["secret", "set", "/hello/webhook-key"], "k3y");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Drilled { twin, mails, hooks }
 }
 
@@ -147,7 +168,11 @@ fn every_scenario_runs_and_its_figures_match_its_events() {
     );
     for drill in report["drills"].as_array().unwrap() {
         check_shape(drill);
-        assert_eq!(drill["measured"]["failed_requests"], 0, "{:#}", drill["scenario"]);
+        assert_eq!(
+            drill["measured"]["failed_requests"], 0,
+            "{:#}",
+            drill["scenario"]
+        );
     }
 
     // Region loss: the edge needs its failure threshold of failed checks, one interval
@@ -162,14 +187,20 @@ fn every_scenario_runs_and_its_figures_match_its_events() {
     let failovers = events(region, "failover");
     assert!(failovers.len() >= 2, "failover and failback: {failovers:?}");
     assert!(failovers[0] >= ms(&region["fault_ms"]));
-    assert!(failovers[1] >= ms(&region["heal_ms"]), "failback after the heal");
+    assert!(
+        failovers[1] >= ms(&region["heal_ms"]),
+        "failback after the heal"
+    );
     assert_eq!(region["measured"]["rpo"]["commits"], 0);
     assert_eq!(region["measured"]["rpo"]["images"], 0);
 
     // A task replaced, an AZ's tasks moved: recovered while the AZ stays down.
     for name in ["task-loss", "az-power-interruption"] {
         let m = &the(&report, name)["measured"];
-        assert!(m["rto_ms"].is_u64() && m["detected_by"].is_string(), "{name}: {m:#}");
+        assert!(
+            m["rto_ms"].is_u64() && m["detected_by"].is_string(),
+            "{name}: {m:#}"
+        );
     }
     let az = the(&report, "az-power-interruption");
     assert!(ms(&az["fault_ms"]) + ms(&az["measured"]["rto_ms"]) <= ms(&az["heal_ms"]));
@@ -181,7 +212,7 @@ fn every_scenario_runs_and_its_figures_match_its_events() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|v| v["check"].as_str().unwrap().contains("runs alone"))
+        .filter(|v| v["check"] == "runs-alone")
         .collect();
     assert_eq!(alone.len(), 3, "image, source, secrets: {alone:?}");
 
@@ -192,7 +223,10 @@ fn every_scenario_runs_and_its_figures_match_its_events() {
 
     // The added latency shows in the p99 while it holds, and is gone after.
     let slow = the(&report, "dependency-latency");
-    assert!(slow["measured"]["p99_during_ms"].as_f64().unwrap() >= 180.0, "{slow:#}");
+    assert!(
+        slow["measured"]["p99_during_ms"].as_f64().unwrap() >= 180.0,
+        "{slow:#}"
+    );
     assert!(slow["steady_after"]["p99_ms"].as_f64().unwrap() < 150.0);
 
     // The spike scaled out and raised the CPU alarm, whose notifications were delivered.
@@ -245,14 +279,11 @@ fn every_scenario_runs_and_its_figures_match_its_events() {
 fn a_policy_the_edge_cannot_meet_fails_the_drill() {
     // Three failed checks a second apart cannot fail over in one second.
     let mut d = drilled(|s| {
-        s.replace(
-            "[local]\n",
-            "[local]\nedge_failure_threshold = 3\n",
-        )
-        .replace(
-            "[dr.scenarios.load-spike]\n",
-            "[dr.scenarios.region-loss]\nrto = \"1s\"\n\n[dr.scenarios.load-spike]\n",
-        )
+        s.replace("[local]\n", "[local]\nedge_failure_threshold = 3\n")
+            .replace(
+                "[dr.scenarios.load-spike]\n",
+                "[dr.scenarios.region-loss]\nrto = \"1s\"\n\n[dr.scenarios.load-spike]\n",
+            )
     });
     d.twin.up();
     let (code, report, stderr) = drill(&d.twin, &["region-loss"]);
@@ -268,14 +299,17 @@ fn a_policy_the_edge_cannot_meet_fails_the_drill() {
         .filter(|v| v["passed"] == false)
         .collect();
     assert!(
-        missed.iter().any(|v| v["check"].as_str().unwrap().contains("RTO")),
+        missed.iter().any(|v| v["check"] == "rto-twin"),
         "{missed:?}"
     );
     // Without --json, the miss is spelled out and the exit status says it.
     let out = d.twin.haven(&["drill", "run", "region-loss"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("missed region-loss") && text.contains("RTO"), "{text}");
+    assert!(
+        text.contains("missed region-loss") && text.contains("RTO"),
+        "{text}"
+    );
     d.twin.down();
 }
 
@@ -316,7 +350,10 @@ fn a_push_during_a_partition_is_the_rpo_until_replication_catches_up() {
         .trim()
         .to_owned();
     let clone = d.twin.path().join("clone");
-    git(d.twin.path(), &["clone", "--quiet", &url, clone.to_str().unwrap()]);
+    git(
+        d.twin.path(),
+        &["clone", "--quiet", &url, clone.to_str().unwrap()],
+    );
     git(&clone, &["push", "--quiet", "origin", "main:hotfix"]);
     eventually(30, "hotfix to replicate", || {
         let s = d.twin.status();
@@ -389,10 +426,56 @@ fn drills_refuse_a_twin_that_is_not_running_and_unknown_runs() {
     let out = d.twin.haven(&["drill", "show", "nope"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`nope`") && err.contains("haven drill ls"), "{err}");
+    assert!(
+        err.contains("`nope`") && err.contains("haven drill ls"),
+        "{err}"
+    );
     let out = d.twin.haven(&["drill", "ls"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("No drill has run yet"));
     let out = d.twin.haven(&["drill", "run"]);
     assert_eq!(out.status.code(), Some(2), "a usage error");
+}
+
+#[test]
+fn an_interrupted_drill_heals_what_it_broke() {
+    let mut d = drilled(|s| {
+        s.replace(
+            "[dr.scenarios.load-spike]\n",
+            "[dr.scenarios.region-loss]\nhold = \"60s\"\ntimeout = \"90s\"\n\n[dr.scenarios.load-spike]\n",
+        )
+    });
+    d.twin.up();
+    let mut run = Command::new(common::haven_bin())
+        .args(["drill", "run", "region-loss"])
+        .current_dir(d.twin.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually(30, "the primary to be lost", || {
+        (common::region(&d.twin.status(), "us-east-1")["state"] == "stopped").then_some(())
+    });
+    // Ctrl-C, as a terminal sends it.
+    let kill = Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = eventually(30, "the drill to exit", || run.try_wait().unwrap());
+    let out = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("Interrupted") && stderr.contains("Healed"),
+        "{stderr}"
+    );
+    d.twin.wait_status(60, "the primary back and serving", |s| {
+        common::region(s, "us-east-1")["healthy"] == true
+            && s["edge"]["serving_regions"] == serde_json::json!(["us-east-1"])
+    });
+    let ls = d.twin.haven(&["drill", "ls", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&ls.stdout).trim(), "[]");
+    d.twin.down();
 }

@@ -15,7 +15,7 @@ use crate::Error;
 use crate::load::Load;
 use crate::measure;
 use crate::observe::{Observation, Observer};
-use crate::report::{Drill, Event, EventKind, Report, VERSION, Verdict};
+use crate::report::{Check, Drill, Event, EventKind, Report, VERSION, Verdict};
 use crate::scenarios;
 
 /// How often the twin's status is read: the resolution of detection and recovery times.
@@ -142,7 +142,7 @@ pub fn headline(d: &Drill) -> String {
         .verdicts
         .iter()
         .filter(|v| !v.passed)
-        .map(|v| format!("{} {} (limit {})", v.check, v.found, v.limit))
+        .map(|v| format!("{} {} (limit {})", v.name(), v.found, v.limit))
         .collect();
     let base = format!("{rto}, {} failed request(s)", d.measured.failed_requests);
     if missed.is_empty() {
@@ -391,7 +391,8 @@ async fn one(ctx: &Ctx<'_>, scenario: Scenario) -> Result<Drill, Error> {
     drill.projected = crate::project::project(ctx.spec, scenario);
     let mut verdicts = crate::policy::judge(ctx.spec, &drill);
     verdicts.extend(standalone.into_iter().map(|s| Verdict {
-        check: format!("{} runs alone: {}", s.region, s.what),
+        check: Check::RunsAlone,
+        subject: Some(format!("{} {}", s.region, s.what)),
         found: s.detail,
         limit: "present".into(),
         passed: s.ok,

@@ -11,8 +11,8 @@ use haven_spec::model::Scenario;
 
 use crate::project;
 use crate::report::{
-    AlarmChange, Drill, Event, EventKind, LoadSummary, Measured, Notification, Projection, Report,
-    Rpo, Sample, SteadyState, Verdict,
+    AlarmChange, Drill, Event, EventKind, Figure, LoadSummary, Measured, Notification, Projection,
+    Report, Rpo, Sample, SteadyState, Verdict,
 };
 
 /// The page for `report`.
@@ -305,7 +305,7 @@ fn drill_header(d: &Drill) -> String {
 /// match no measured figure; each projection with its formula and sources.
 fn figures(m: &Measured, projected: &[Projection]) -> String {
     // (row, the projection of the same figure as project.rs names it, what was measured)
-    let mut rows: Vec<(&str, Option<&str>, String)> = Vec::new();
+    let mut rows: Vec<(&str, Option<Figure>, String)> = Vec::new();
     if let Some(ms) = m.detect_ms {
         let by = m
             .detected_by
@@ -313,13 +313,13 @@ fn figures(m: &Measured, projected: &[Projection]) -> String {
             .map_or_else(String::new, |b| format!(" ({b})"));
         let found = format!("{}{by}", duration(ms));
         rows.push((
-            project::TIME_TO_DETECT,
+            project::TIME_TO_DETECT.label(),
             Some(project::TIME_TO_DETECT),
             found,
         ));
     }
     if let Some(ms) = m.rto_ms {
-        rows.push((project::RTO, Some(project::RTO), duration(ms)));
+        rows.push((project::RTO.label(), Some(project::RTO), duration(ms)));
     }
     rows.push(("failed requests", None, m.failed_requests.to_string()));
     rows.push(("p99 during the fault", None, latency(m.p99_during_ms)));
@@ -332,7 +332,11 @@ fn figures(m: &Measured, projected: &[Projection]) -> String {
         rows.push(("RPO", Some(project::REPLICATION_LAG), found));
     }
     if let Some(ms) = m.catch_up_ms {
-        rows.push((project::CATCH_UP, Some(project::CATCH_UP), duration(ms)));
+        rows.push((
+            project::CATCH_UP.label(),
+            Some(project::CATCH_UP),
+            duration(ms),
+        ));
     }
     if let Some(rb) = m.rolled_back {
         rows.push((
@@ -344,7 +348,7 @@ fn figures(m: &Measured, projected: &[Projection]) -> String {
     if let Some((from, to)) = m.scaled {
         rows.push(("scaled", None, format!("{from} → {to} tasks")));
     }
-    let taken = |p: &Projection| rows.iter().any(|(_, f, _)| *f == Some(p.figure.as_str()));
+    let taken = |p: &Projection| rows.iter().any(|(_, f, _)| *f == Some(p.figure));
     let mut out: Vec<String> = rows
         .iter()
         .map(|(row, figure, found)| {
@@ -356,7 +360,7 @@ fn figures(m: &Measured, projected: &[Projection]) -> String {
         projected
             .iter()
             .filter(|p| !taken(p))
-            .map(|p| figure_row(&p.figure, "—", Some(p))),
+            .map(|p| figure_row(p.figure.label(), "—", Some(p))),
     );
     table(
         "figures",
@@ -415,7 +419,7 @@ fn policy(verdicts: &[Verdict]) -> String {
         .map(|v| {
             format!(
                 "<th scope=\"row\">{}</th><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td>",
-                esc(&v.check),
+                esc(&v.name()),
                 esc(&v.found),
                 esc(&v.limit),
                 if v.passed {

@@ -17,7 +17,7 @@ pub mod store;
 
 use std::time::Duration;
 
-pub use engine::{Progress, RunOptions, heal_all, headline, run};
+pub use engine::{Progress, RunOptions, headline, heal_all, run};
 pub use haven_spec::model::Scenario;
 pub use report::{Drill, Report};
 

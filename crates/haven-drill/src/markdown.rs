@@ -75,7 +75,7 @@ fn drill_line(d: &Drill) -> String {
     for v in d.verdicts.iter().filter(|v| !v.passed) {
         out.push_str(&format!(
             "  - missed: {}: found {}, limit {}\n",
-            md(&v.check),
+            md(&v.name()),
             md(&v.found),
             md(&v.limit)
         ));

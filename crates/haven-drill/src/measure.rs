@@ -544,7 +544,11 @@ mod tests {
 
     #[test]
     fn the_timeline_buckets_requests_by_send_time() {
-        assert_eq!(SAMPLE.as_millis(), 250, "the records below sit in 250 ms buckets");
+        assert_eq!(
+            SAMPLE.as_millis(),
+            250,
+            "the records below sit in 250 ms buckets"
+        );
         let records = [
             rec(10, 5.0, Some(200)),
             rec(150, 7.0, Some(200)),

@@ -5,18 +5,18 @@ use haven_spec::model::{DrScenario, Scenario};
 use haven_spec::{Dur, Spec};
 
 use crate::project;
-use crate::report::{Drill, Rpo, SteadyState, Verdict};
+use crate::report::{Check, Drill, Rpo, SteadyState, Verdict};
 
-pub const STEADY_BEFORE: &str = "steady state before";
-pub const STEADY_AFTER: &str = "steady state after";
-pub const RTO_TWIN: &str = "RTO (twin)";
-pub const RTO_AWS: &str = "RTO (AWS, projected)";
-pub const RPO: &str = "RPO";
-pub const CAUGHT_UP: &str = "caught up";
-pub const FAILED_REQUESTS: &str = "failed requests";
-pub const P99: &str = "p99";
-pub const ROLLED_BACK: &str = "rolled back";
-pub const SCALED_OUT: &str = "scaled out";
+pub const STEADY_BEFORE: Check = Check::SteadyBefore;
+pub const STEADY_AFTER: Check = Check::SteadyAfter;
+pub const RTO_TWIN: Check = Check::RtoTwin;
+pub const RTO_AWS: Check = Check::RtoAws;
+pub const RPO: Check = Check::Rpo;
+pub const CAUGHT_UP: Check = Check::CaughtUp;
+pub const FAILED_REQUESTS: Check = Check::FailedRequests;
+pub const P99: Check = Check::P99;
+pub const ROLLED_BACK: Check = Check::RolledBack;
+pub const SCALED_OUT: Check = Check::ScaledOut;
 
 /// Whether a scenario breaks the service, so that a drill of it must see it recover. A
 /// partition leaves every region serving and latency slows it: neither takes it down.
@@ -127,7 +127,7 @@ fn expectations(scenario: Scenario, policy: &DrScenario, drill: &Drill) -> Vec<V
     out
 }
 
-fn steady(check: &str, s: &SteadyState) -> Verdict {
+fn steady(check: Check, s: &SteadyState) -> Verdict {
     let found = if s.passed {
         format!(
             "passed: {:.1}% errors, p99 {}",
@@ -142,9 +142,10 @@ fn steady(check: &str, s: &SteadyState) -> Verdict {
     verdict(check, found, "passed".into(), s.passed)
 }
 
-fn verdict(check: &str, found: String, limit: String, passed: bool) -> Verdict {
+fn verdict(check: Check, found: String, limit: String, passed: bool) -> Verdict {
     Verdict {
-        check: check.to_owned(),
+        check,
+        subject: None,
         found,
         limit,
         passed,
@@ -293,7 +294,7 @@ mod tests {
             .iter()
             .map(|v| {
                 let result = if v.passed { "pass" } else { "FAIL" };
-                format!("{} | {} | {} | {result}", v.check, v.found, v.limit)
+                format!("{} | {} | {} | {result}", v.name(), v.found, v.limit)
             })
             .collect()
     }

@@ -10,21 +10,21 @@
 use haven_spec::Spec;
 use haven_spec::model::{AlarmKind, Scenario, Strategy};
 
-use crate::report::{Projection, SourceRef};
+use crate::report::{Figure, Projection, SourceRef};
 
 /// The figure the policy holds to the RTO.
-pub const RTO: &str = "RTO";
-pub const TIME_TO_DETECT: &str = "time to detect";
-pub const TIME_TO_ALARM: &str = "time to alarm";
-pub const TIME_TO_ROLL_BACK: &str = "time to roll back";
-pub const TIME_TO_SCALE_OUT: &str = "time to scale out";
-pub const TIME_TO_SERVE_SCALED: &str = "time to serve on the added tasks";
-pub const SCALE_OUT_STEP: &str = "time between scale-out steps";
-pub const REPLICATION_LAG: &str = "replication lag";
-pub const CATCH_UP: &str = "time to catch up";
-pub const ADDED_LATENCY: &str = "added latency";
-pub const DRAIN: &str = "time to drain the failed version";
-pub const SEED_RTO: &str = "RTO, the seed's estimate";
+pub const RTO: Figure = Figure::Rto;
+pub const TIME_TO_DETECT: Figure = Figure::TimeToDetect;
+pub const TIME_TO_ALARM: Figure = Figure::TimeToAlarm;
+pub const TIME_TO_ROLL_BACK: Figure = Figure::TimeToRollBack;
+pub const TIME_TO_SCALE_OUT: Figure = Figure::TimeToScaleOut;
+pub const TIME_TO_SERVE_SCALED: Figure = Figure::TimeToServeScaled;
+pub const SCALE_OUT_STEP: Figure = Figure::ScaleOutStep;
+pub const REPLICATION_LAG: Figure = Figure::ReplicationLag;
+pub const CATCH_UP: Figure = Figure::CatchUp;
+pub const ADDED_LATENCY: Figure = Figure::AddedLatency;
+pub const DRAIN: Figure = Figure::Drain;
+pub const SEED_RTO: Figure = Figure::SeedRto;
 
 /// A Fargate task's start, from the request to the application listening: typical, not
 /// guaranteed (it grows with the image's size). AWS's answer on re:Post: "It is normal for new
@@ -203,9 +203,14 @@ fn plural(n: u32, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn projection(figure: &str, seconds: f64, formula: String, sources: Vec<SourceRef>) -> Projection {
+fn projection(
+    figure: Figure,
+    seconds: f64,
+    formula: String,
+    sources: Vec<SourceRef>,
+) -> Projection {
     Projection {
-        figure: figure.to_owned(),
+        figure,
         seconds,
         formula: format!("{formula} = {}", s(seconds)),
         sources,
@@ -573,7 +578,7 @@ mod tests {
             .spec
     }
 
-    fn figure(spec: &Spec, scenario: Scenario, name: &str) -> Option<f64> {
+    fn figure(spec: &Spec, scenario: Scenario, name: Figure) -> Option<f64> {
         project(spec, scenario)
             .into_iter()
             .find(|p| p.figure == name)
@@ -596,7 +601,7 @@ mod tests {
     fn the_example_projects_the_documented_figures() {
         let spec = default_spec();
         use Scenario::*;
-        let cases: &[(Scenario, &str, f64)] = &[
+        let cases: &[(Scenario, Figure, f64)] = &[
             (TaskLoss, TIME_TO_DETECT, ALB),
             (TaskLoss, TIME_TO_ALARM, ALB + UNHEALTHY_ALARM),
             (TaskLoss, RTO, START_AND_CHECK),
@@ -663,7 +668,7 @@ mod tests {
     #[test]
     fn formulas_carry_the_specs_values() {
         let spec = default_spec();
-        let formula = |scenario, name: &str| {
+        let formula = |scenario, name: Figure| {
             project(&spec, scenario)
                 .into_iter()
                 .find(|p| p.figure == name)
@@ -690,7 +695,7 @@ mod tests {
     fn changed_settings_move_the_figures() {
         use Scenario::*;
         type Edit = fn(String) -> String;
-        let cases: &[(&str, Edit, Scenario, &str, f64)] = &[
+        let cases: &[(&str, Edit, Scenario, Figure, f64)] = &[
             (
                 "Route 53 checks every 10 s, 2 failures",
                 |t| {
@@ -779,8 +784,8 @@ mod tests {
         ];
         let spec = default_spec();
         for (what, edit, scenario, name, expect) in cases {
-            let before = figure(&spec, *scenario, name);
-            let after = figure(&edited(edit), *scenario, name);
+            let before = figure(&spec, *scenario, *name);
+            let after = figure(&edited(edit), *scenario, *name);
             assert!(
                 after.is_some_and(|a| (a - expect).abs() < 1e-9),
                 "{what}: {scenario} {name} is {after:?}, expected {expect}"

@@ -134,8 +134,7 @@ pub struct Rpo {
 /// A figure the same drill would take on AWS, with how it is computed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Projection {
-    /// What the figure is, e.g. `time to detect`, `RTO`.
-    pub figure: String,
+    pub figure: Figure,
     pub seconds: f64,
     /// The formula with the spec's values in it, e.g. `30 s × 3 + 60 s TTL = 150 s`.
     pub formula: String,
@@ -152,14 +151,107 @@ pub struct SourceRef {
 /// One policy check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
-    /// What is checked, e.g. `RTO (twin)`, `RTO (AWS, projected)`, `failed requests`,
-    /// `rolled back`.
-    pub check: String,
+    pub check: Check,
+    /// What the check is about when a check is made more than once, e.g. `us-west-2 image`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     /// The figure found, as text (`2.4 s`, `0`, `yes`).
     pub found: String,
     /// The limit or expectation, as text (`≤ 20m`, `0`, `yes`).
     pub limit: String,
     pub passed: bool,
+}
+
+/// Which figure a projection is; [`Figure::label`] is how the reports name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Figure {
+    TimeToDetect,
+    TimeToAlarm,
+    /// The figure the policy holds to the RTO.
+    Rto,
+    TimeToRollBack,
+    TimeToScaleOut,
+    TimeToServeScaled,
+    ScaleOutStep,
+    ReplicationLag,
+    CatchUp,
+    AddedLatency,
+    Drain,
+    /// The seed's own estimate, beside the projection.
+    SeedRto,
+}
+
+impl Figure {
+    pub fn label(self) -> &'static str {
+        match self {
+            Figure::TimeToDetect => "time to detect",
+            Figure::TimeToAlarm => "time to alarm",
+            Figure::Rto => "RTO",
+            Figure::TimeToRollBack => "time to roll back",
+            Figure::TimeToScaleOut => "time to scale out",
+            Figure::TimeToServeScaled => "time to serve on the added tasks",
+            Figure::ScaleOutStep => "time between scale-out steps",
+            Figure::ReplicationLag => "replication lag",
+            Figure::CatchUp => "time to catch up",
+            Figure::AddedLatency => "added latency",
+            Figure::Drain => "time to drain the failed version",
+            Figure::SeedRto => "RTO, the seed's estimate",
+        }
+    }
+}
+
+impl std::fmt::Display for Figure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// What a verdict checks; [`Check::label`] is how the reports name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    SteadyBefore,
+    SteadyAfter,
+    RtoTwin,
+    RtoAws,
+    Rpo,
+    CaughtUp,
+    FailedRequests,
+    P99,
+    RolledBack,
+    ScaledOut,
+    /// A secondary holds what it needs to serve alone (its subject says what).
+    RunsAlone,
+}
+
+impl Check {
+    pub fn label(self) -> &'static str {
+        match self {
+            Check::SteadyBefore => "steady state before",
+            Check::SteadyAfter => "steady state after",
+            Check::RtoTwin => "RTO (twin)",
+            Check::RtoAws => "RTO (AWS, projected)",
+            Check::Rpo => "RPO",
+            Check::CaughtUp => "caught up",
+            Check::FailedRequests => "failed requests",
+            Check::P99 => "p99",
+            Check::RolledBack => "rolled back",
+            Check::ScaledOut => "scaled out",
+            Check::RunsAlone => "runs alone",
+        }
+    }
+}
+
+impl Verdict {
+    /// The check as the reports name it, with its subject: `RTO (twin)`,
+    /// `runs alone: us-west-2 image`.
+    pub fn name(&self) -> String {
+        match &self.subject {
+            Some(s) => format!("{}: {s}", self.check.label()),
+            None => self.check.label().to_owned(),
+        }
+    }
 }
 
 /// One point of the timeline: what the load saw and what the twin reported in one interval.

@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, dead_code)]
 
 use haven_drill::report::{
-    AlarmChange, Drill, Event, EventKind, LoadSummary, Measured, Notification, Projection, Report,
-    Rpo, Sample, SourceRef, SteadyState, VERSION, Verdict,
+    AlarmChange, Check, Drill, Event, EventKind, Figure, LoadSummary, Measured, Notification,
+    Projection, Report, Rpo, Sample, SourceRef, SteadyState, VERSION, Verdict,
 };
 use haven_drill::{Scenario, html, markdown, policy, project};
 use haven_metrics::StateValue;
@@ -25,18 +25,19 @@ fn event(t_ms: u64, kind: EventKind, text: &str) -> Event {
     }
 }
 
-fn verdict(check: &str, found: &str, limit: &str, passed: bool) -> Verdict {
+fn verdict(check: Check, found: &str, limit: &str, passed: bool) -> Verdict {
     Verdict {
-        check: check.to_owned(),
+        check,
+        subject: None,
         found: found.to_owned(),
         limit: limit.to_owned(),
         passed,
     }
 }
 
-fn projection(figure: &str, seconds: f64, formula: &str, sources: &[(&str, &str)]) -> Projection {
+fn projection(figure: Figure, seconds: f64, formula: &str, sources: &[(&str, &str)]) -> Projection {
     Projection {
-        figure: figure.to_owned(),
+        figure,
         seconds,
         formula: formula.to_owned(),
         sources: sources
@@ -140,7 +141,7 @@ pub fn task_loss() -> Drill {
         verdicts: vec![
             verdict(policy::RTO_TWIN, "2.4 s", "≤ 5m", true),
             verdict(policy::RTO_AWS, "1 min 30 s", "≤ 5m", true),
-            verdict("failed requests", "0", "0", true),
+            verdict(Check::FailedRequests, "0", "0", true),
         ],
         passed: true,
         sample_ms: 1000,
@@ -242,7 +243,7 @@ pub fn region_loss() -> Drill {
         verdicts: vec![
             verdict(policy::RTO_TWIN, "12.1 s", "≤ 2m", true),
             verdict(policy::RTO_AWS, "3 min 30 s", "≤ 2m", false),
-            verdict("RPO", "8.0 s", "≤ 1m", true),
+            verdict(Check::Rpo, "8.0 s", "≤ 1m", true),
         ],
         passed: false,
         sample_ms: 1000,

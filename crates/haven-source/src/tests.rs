@@ -179,7 +179,12 @@ fn replication_copies_every_branch_and_reports_lag() {
     assert_eq!(behind, vec![new.clone()]);
     let all = f.primary.commits_between(None, &new).unwrap();
     assert_eq!(all.len(), 2, "{all:?}");
-    assert!(f.primary.commits_between(Some(&new), &new).unwrap().is_empty());
+    assert!(
+        f.primary
+            .commits_between(Some(&new), &new)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(lagging[0].commit, Some(f.seeded.clone()));
 
     let changed = f.primary.replicate_to(&f.secondary).unwrap();

@@ -38,7 +38,8 @@ fn drill(scenario: Scenario, target: &str, passed: bool, rto_ms: u64) -> Drill {
         },
         projected: Vec::new(),
         verdicts: vec![Verdict {
-            check: "RTO (twin)".to_owned(),
+            check: haven_drill::report::Check::RtoTwin,
+            subject: None,
             found: format!("{rto_ms} ms"),
             limit: "≤ 5m".to_owned(),
             passed,

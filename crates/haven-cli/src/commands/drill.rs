@@ -71,9 +71,13 @@ fn drill(
     })?;
     let Some(report) = report else {
         printer.status("Interrupted", "healing every fault the drill made");
-        rt.block_on(haven_drill::heal_all(&client))
-            .context("the drill was interrupted and its faults could not be healed; run `haven chaos heal`")?;
-        printer.status("Healed", "the twin; no report was written for the interrupted run");
+        rt.block_on(haven_drill::heal_all(&client)).context(
+            "the drill was interrupted and its faults could not be healed; run `haven chaos heal`",
+        )?;
+        printer.status(
+            "Healed",
+            "the twin; no report was written for the interrupted run",
+        );
         return Ok(ExitCode::from(130));
     };
     let dir = store::save(paths, &report)?;
