@@ -2,6 +2,8 @@
 //! checked against the events and the spec's timings, a policy the edge cannot meet, the RPO of
 //! a push during a partition, the alert path to an SMTP sink and a webhook, and the reports.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::path::Path;

@@ -256,7 +256,7 @@ mod tests {
                 ..Measured::default()
             },
             projected: vec![Projection {
-                figure: project::RTO.into(),
+                figure: project::RTO,
                 seconds: 150.0,
                 formula: "30 s × 3 + 60 s = 150 s".into(),
                 sources: Vec::new(),
