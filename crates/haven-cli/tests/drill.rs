@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../haven-drill/tests/support/chromium.rs"]
+mod chromium;
 mod common;
 
 use std::path::Path;
@@ -273,6 +275,24 @@ fn every_scenario_runs_and_its_figures_match_its_events() {
     for file in ["report.json", "report.html", "summary.md"] {
         let len = std::fs::metadata(dir.join(file)).map_or(0, |m| m.len());
         assert!(len > 0, "{file} is empty or missing");
+    }
+    // The page renders in Chromium with no console message, each chart with its fault, its
+    // outage (or held fault) and every event where the report puts them.
+    let typed: haven_drill::Report = serde_json::from_value(report.clone()).unwrap();
+    let page = dir.join("report.html");
+    let dom = chromium::dom_of(d.twin.path(), &page);
+    chromium::check_timelines(&dom, &typed);
+    if let Some(dest) = std::env::var_os("HAVEN_DRILL_SCREENSHOT") {
+        let shot = chromium::run_chromium(
+            d.twin.path(),
+            &[
+                format!("--screenshot={}", Path::new(&dest).display()),
+                "--window-size=1200,2000".to_owned(),
+                "--hide-scrollbars".to_owned(),
+                format!("file://{}", page.display()),
+            ],
+        );
+        assert!(shot.console.is_empty(), "{:?}", shot.console);
     }
     d.twin.down();
 }

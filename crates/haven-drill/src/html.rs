@@ -810,7 +810,7 @@ fn timeline(d: &Drill) -> String {
             d.scenario.name()
         )),
         span = frame.span_ms,
-        legend = legend(&regions),
+        legend = legend(&regions, crate::policy::expects_recovery(d.scenario)),
     )
 }
 
@@ -875,7 +875,21 @@ fn x_axis(frame: &Frame, top: f64, bottom: f64) -> String {
 }
 
 /// The span from the fault to recovery (or to the drill's end when service never came back).
+/// A fault that takes no service down (a partition, latency) is drawn as held, from the fault
+/// to its heal, not as an outage.
 fn outage(d: &Drill, frame: &Frame, top: f64, bottom: f64) -> String {
+    if !crate::policy::expects_recovery(d.scenario) {
+        let to = d.heal_ms.unwrap_or(d.end_ms).max(d.fault_ms);
+        let (x0, x1) = (frame.x(d.fault_ms), frame.x(to));
+        return format!(
+            "<rect class=\"held\" x=\"{x0:.1}\" y=\"{top:.1}\" width=\"{w:.1}\" \
+             height=\"{h:.1}\" data-from-ms=\"{from}\" data-to-ms=\"{to}\"><title>{title}</title></rect>\n",
+            w = x1 - x0,
+            h = bottom - top,
+            from = d.fault_ms,
+            title = esc(&format!("fault held for {}", duration(to - d.fault_ms))),
+        );
+    }
     let recovered = recovered_ms(d);
     let to = recovered.unwrap_or(d.end_ms).max(d.fault_ms);
     let (x0, x1) = (frame.x(d.fault_ms), frame.x(to));
@@ -1036,7 +1050,7 @@ fn markers(d: &Drill, frame: &Frame, bottom: f64) -> String {
     out
 }
 
-fn legend(regions: &[String]) -> String {
+fn legend(regions: &[String], outage: bool) -> String {
     let mut out = String::from(
         "<figcaption><ul class=\"legend\">\
          <li><span class=\"swatch requests\"></span>requests/s</li>\
@@ -1051,9 +1065,13 @@ fn legend(regions: &[String]) -> String {
             esc(r)
         ));
     }
+    out.push_str(if outage {
+        "<li><span class=\"swatch outage\"></span>fault to recovery</li></ul>"
+    } else {
+        "<li><span class=\"swatch held\"></span>fault held (no outage expected)</li></ul>"
+    });
     out.push_str(
-        "<li><span class=\"swatch outage\"></span>fault to recovery</li></ul>\
-         <p class=\"muted\">Seconds since the drill's start; one step per sample. \
+        "<p class=\"muted\">Seconds since the drill's start; one step per sample. \
          Hover a marker for what happened.</p></figcaption>\n",
     );
     out
@@ -1116,6 +1134,7 @@ svg.timeline .p99 { stroke: var(--p99); }
 svg.timeline .healthy { stroke: var(--healthy); }
 svg.timeline .outage { fill: var(--bad); fill-opacity: .08; }
 svg.timeline .outage.unrecovered { fill-opacity: .14; }
+svg.timeline .held { fill: #b7791f; fill-opacity: .08; }
 .marker line { stroke: var(--muted); stroke-width: 1.2; stroke-dasharray: 3 3; }
 .marker text { font-weight: 600; }
 .marker-fault line { stroke: var(--bad); stroke-dasharray: none; stroke-width: 1.6; }
@@ -1144,6 +1163,7 @@ svg.timeline .outage.unrecovered { fill-opacity: .14; }
 .swatch.p99 { background: var(--p99); }
 .swatch.healthy { background: var(--healthy); }
 .swatch.outage { background: var(--bad-bg); border: 1px solid var(--bad); }
+.swatch.held { background: #fdf3e1; border: 1px solid #b7791f; }
 footer { margin-top: 40px; font-size: 12px; }
 @media print {
   body { max-width: none; padding: 0; font-size: 12px; }
