@@ -16,7 +16,7 @@ mod support {
 
 use std::path::Path;
 
-use support::chromium::{attr, check_timelines, dom_of, run_chromium, tags};
+use support::chromium::{check_timelines, dom_of, run_chromium};
 
 #[test]
 fn the_harness_sees_console_errors() {
