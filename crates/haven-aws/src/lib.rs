@@ -8,6 +8,7 @@
 //! [`secrets`] do the rest. Every function reports progress as [`Event`]s and returns data; the
 //! caller prints. `docs/aws.md` ("Deploying") explains the choices.
 
+pub mod api;
 pub mod bundle;
 mod cfn;
 pub mod client;

@@ -1,6 +1,7 @@
 //! The S3 (and STS) calls haven makes, through [`Aws::send_raw`]: emptying a bucket before its
 //! stack is deleted, and uploading a template too large to send inline.
 
+use crate::api::{first, records};
 use crate::client::{RawRequest, RawResponse};
 use crate::{Aws, Error};
 
@@ -16,96 +17,6 @@ fn encode_path(key: &str) -> String {
         }
     }
     out
-}
-
-/// An element's name and the text of some of its children.
-type Record = (String, Vec<Option<String>>);
-
-/// For each element named one of `entries` (at any depth), its name and the text of its direct
-/// children named in `fields` (in `fields`' order; `None` when absent). Entities and character
-/// references are resolved, CDATA is taken as it is.
-fn records(xml: &[u8], entries: &[&str], fields: &[&str]) -> Result<Vec<Record>, String> {
-    use quick_xml::events::Event;
-
-    let mut reader = quick_xml::Reader::from_reader(xml);
-    let mut out = Vec::new();
-    // Open elements' depth; the record being read (its depth, name, fields), and the field.
-    let mut depth = 0usize;
-    let mut current: Option<(usize, String, Vec<Option<String>>)> = None;
-    let mut field: Option<usize> = None;
-    let mut text = String::new();
-    let bad = |e: &dyn std::fmt::Display| format!("malformed XML: {e}");
-    loop {
-        let event = reader.read_event().map_err(|e| bad(&e))?;
-        let empty = matches!(event, Event::Empty(_));
-        match event {
-            Event::Start(e) | Event::Empty(e) => {
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                depth += 1;
-                match &mut current {
-                    None if entries.contains(&name.as_str()) => {
-                        current = Some((depth, name, vec![None; fields.len()]));
-                    }
-                    Some((d, _, values)) if depth == *d + 1 => {
-                        field = fields.iter().position(|f| *f == name);
-                        text.clear();
-                        if empty {
-                            if let Some(i) = field.take() {
-                                values[i] = Some(String::new());
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-                if empty {
-                    depth -= 1;
-                    if let Some((d, ..)) = &current {
-                        if *d > depth {
-                            out.extend(current.take().map(|(_, n, v)| (n, v)));
-                        }
-                    }
-                }
-            }
-            Event::End(_) => {
-                if let Some((d, _, values)) = &mut current {
-                    if depth == *d + 1 {
-                        if let Some(i) = field.take() {
-                            values[i] = Some(std::mem::take(&mut text));
-                        }
-                    } else if depth == *d {
-                        out.extend(current.take().map(|(_, n, v)| (n, v)));
-                    }
-                }
-                depth = depth.saturating_sub(1);
-            }
-            Event::Text(t) if field.is_some() => {
-                text.push_str(&t.xml10_content().map_err(|e| bad(&e))?);
-            }
-            Event::CData(t) if field.is_some() => {
-                text.push_str(&t.decode().map_err(|e| bad(&e))?);
-            }
-            Event::GeneralRef(r) if field.is_some() => {
-                if let Some(c) = r.resolve_char_ref().map_err(|e| bad(&e))? {
-                    text.push(c);
-                } else {
-                    let name = r.decode().map_err(|e| bad(&e))?;
-                    let value = quick_xml::escape::resolve_predefined_entity(&name)
-                        .ok_or_else(|| format!("malformed XML: unknown entity `&{name};`"))?;
-                    text.push_str(value);
-                }
-            }
-            Event::Eof => return Ok(out),
-            _ => {}
-        }
-    }
-}
-
-/// The text of the first `<entry><field>` in `xml`.
-fn first(xml: &[u8], entry: &str, field: &str) -> Option<String> {
-    records(xml, &[entry], &[field])
-        .ok()?
-        .into_iter()
-        .find_map(|(_, mut values)| values.pop().flatten())
 }
 
 /// The path of a bucket (and key): path-style on an emulator, virtual-hosted on AWS.
@@ -346,6 +257,7 @@ pub async fn account_id(aws: &Aws, region: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::Record;
 
     #[test]
     fn parses_listings() {

@@ -11,7 +11,6 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::bundle::SecretSpec;
-use crate::client::RawRequest;
 use crate::{Aws, Bundle, Error};
 
 /// Where a secret was stored.
@@ -107,48 +106,14 @@ pub async fn delete(aws: &Aws, region: &str, parameter: &str) -> Result<(), Erro
     }
 }
 
-/// One SSM call (JSON 1.1 protocol). Errors carry AWS's code and message, never the request.
+/// One SSM call (JSON 1.1 protocol).
 async fn ssm(
     aws: &Aws,
     region: &str,
     action: &'static str,
     body: &serde_json::Value,
 ) -> Result<serde_json::Value, Error> {
-    let failed = |code: Option<String>, message: String| Error::Call {
-        stack: None,
-        region: region.to_owned(),
-        action,
-        code,
-        message,
-    };
-    let response = aws
-        .send_raw(RawRequest {
-            service: "ssm",
-            region: region.to_owned(),
-            method: "POST",
-            path: "/".into(),
-            headers: vec![
-                ("content-type", "application/x-amz-json-1.1".into()),
-                ("x-amz-target", format!("AmazonSSM.{action}")),
-            ],
-            body: body.to_string().into_bytes(),
-            host_prefix: None,
-        })
-        .await
-        .map_err(|e| failed(None, e))?;
-    let answer: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
-    if (200..300).contains(&response.status) {
-        return Ok(answer);
-    }
-    // `__type` is `ParameterNotFound` or `com.amazonaws.ssm#ParameterNotFound`.
-    let code = answer["__type"]
-        .as_str()
-        .map(|t| t.rsplit('#').next().unwrap_or(t).to_owned());
-    let message = answer["message"]
-        .as_str()
-        .or(answer["Message"].as_str())
-        .map_or_else(|| format!("HTTP {}", response.status), str::to_owned);
-    Err(failed(code, message))
+    crate::api::json(aws, region, crate::api::SSM, action, body).await
 }
 
 /// Reads a secret value from stdin: one line with the echo off when stdin is a terminal, else
