@@ -246,7 +246,7 @@ pub enum Command {
         #[command(subcommand)]
         command: SourceCommand,
     },
-    /// Run disaster drills on the running twin
+    /// Break the running twin: kill tasks, AZs and regions, add latency, cut the regions apart
     Chaos {
         #[command(flatten)]
         spec: SpecArg,
