@@ -18,6 +18,7 @@ pub mod plan;
 pub mod s3;
 pub mod secrets;
 pub mod status;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::time::Duration;
