@@ -46,8 +46,26 @@ pub struct Moto {
 }
 
 impl Moto {
+    /// moto with [`MOTO_AS_AWS`] applied: the deletions its CloudFormation lacks, and a failed
+    /// deletion kept as `DELETE_FAILED`.
     pub fn start() -> Self {
-        let bin = venv_bin("moto_server");
+        // The moto_server found is a script of its venv: that venv's python has moto.
+        let server = venv_bin("moto_server");
+        let python = server.with_file_name("python3");
+        let python = if python.is_file() {
+            python
+        } else {
+            venv_bin("python3")
+        };
+        Self::launch(&python, &["-c", MOTO_AS_AWS])
+    }
+
+    /// moto as installed, with none of [`MOTO_AS_AWS`].
+    pub fn start_unpatched() -> Self {
+        Self::launch(&venv_bin("moto_server"), &[])
+    }
+
+    fn launch(bin: &Path, pre_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("moto.log");
         // Try a few free ports: another process may take the one we found before moto binds it.
@@ -58,7 +76,8 @@ impl Moto {
                 .unwrap()
                 .port();
             let out = std::fs::File::create(&log).unwrap();
-            let child = Command::new(&bin)
+            let child = Command::new(bin)
+                .args(pre_args)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().unwrap())
@@ -314,4 +333,259 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(f)
+}
+
+/// What the harness changes in moto (5.2.6, the pinned version) so that deleting a stack does
+/// what CloudFormation does on AWS; run as `python3 -c MOTO_AS_AWS -H HOST -p PORT` in place of
+/// `moto_server`. docs/aws.md ("What moto does differently") lists it. moto's CloudFormation
+/// deletes a resource only when its model implements a deletion, and these models do not, so a
+/// deleted stack silently left them behind:
+///
+/// - route tables: moto refuses to delete a VPC that still has a route table besides its main
+///   one, so every network stack's deletion failed with "DependencyViolation: The vpc ... has
+///   dependencies and cannot be deleted" (the reported failure; not an order problem: the
+///   stack's route tables were never deleted at all);
+/// - NAT gateways (and their network interfaces), internet gateways and their attachments,
+///   Elastic IPs, flow logs, VPC endpoints, target groups, ECS services, clusters and task
+///   definitions, Route 53 health checks.
+///
+/// Each gets the deletion its API has, which raises while something still uses the resource
+/// (a target group while a listener forwards to it), so moto's own loop, which retries failed
+/// deletions while it makes progress, deletes them in a working order, as CloudFormation's
+/// dependency order does. And a stack whose deletion fails is kept as `DELETE_FAILED` with a
+/// `DELETE_FAILED` event naming the resource and AWS's error, as CloudFormation keeps it, where
+/// moto answered DeleteStack with the resource's error and dropped the stack anyway.
+pub const MOTO_AS_AWS: &str = r#"
+from moto.cloudformation import models as cfn
+from moto.cloudformation import parsing
+from moto.ec2.models.elastic_ip_addresses import ElasticAddress
+from moto.ec2.models.flow_logs import FlowLogs
+from moto.ec2.models.internet_gateways import InternetGateway
+from moto.ec2.models.nat_gateways import NatGateway
+from moto.ec2.models.route_tables import RouteTable
+from moto.ec2.models.vpcs import VPCEndPoint
+from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
+from moto.ecs.models import Cluster, Service, TaskDefinition, ecs_backends
+from moto.elbv2.models import FakeTargetGroup, elbv2_backends
+from moto.route53.models import HealthCheck, route53_backends
+from moto.utilities.utils import get_partition
+
+
+def deletes(cls, delete):
+    # ResourceMap._delete_resource calls resource.delete(account_id, region) first.
+    cls.delete = lambda self, account_id, region: delete(self, account_id, region)
+
+
+def detach(attachment, account_id, region):
+    if attachment.gateway_id and attachment.gateway_id.startswith("igw-"):
+        from moto.ec2.models import ec2_backends
+        ec2_backends[account_id][region].detach_internet_gateway(
+            attachment.gateway_id, attachment.vpc_id
+        )
+
+
+def delete_nat(nat, account_id, region):
+    nat.ec2_backend.delete_nat_gateway(nat.id)
+    nat.ec2_backend.delete_network_interface(nat._eni.id)
+
+
+def delete_endpoint(endpoint, account_id, region):
+    backend = endpoint.ec2_backend
+    for table in endpoint.route_table_ids:
+        if table in backend.route_tables:
+            backend.delete_route(table, endpoint.destination_prefix_list_id)
+    endpoint.route_table_ids = []
+    backend.delete_vpc_endpoints([endpoint.id])
+
+
+deletes(RouteTable, lambda t, a, r: t.ec2_backend.delete_route_table(t.id))
+deletes(NatGateway, delete_nat)
+deletes(VPCGatewayAttachment, detach)
+deletes(InternetGateway, lambda g, a, r: g.ec2_backend.delete_internet_gateway(g.id))
+deletes(ElasticAddress, lambda e, a, r: e.ec2_backend.release_address(allocation_id=e.allocation_id))
+deletes(FlowLogs, lambda f, a, r: f.ec2_backend.delete_flow_logs([f.id]))
+deletes(VPCEndPoint, delete_endpoint)
+deletes(FakeTargetGroup, lambda g, a, r: elbv2_backends[a][r].delete_target_group(g.arn))
+deletes(Service, lambda s, a, r: ecs_backends[a][r].delete_service(s.cluster_name, s.name, True))
+deletes(Cluster, lambda c, a, r: ecs_backends[a][r].delete_cluster(c.name))
+deletes(TaskDefinition, lambda t, a, r: ecs_backends[a][r].deregister_task_definition(t.arn))
+deletes(
+    HealthCheck,
+    lambda h, a, r: route53_backends[a][get_partition(r)].delete_health_check(h.id),
+)
+
+
+# The resource whose deletion failed last: the one moto's loop gives up on.
+delete_resource = parsing.ResourceMap._delete_resource
+
+
+def remember_failure(self, resource, resource_json):
+    try:
+        delete_resource(self, resource, resource_json)
+    except Exception as e:
+        self.failed_delete = (
+            resource.logical_resource_id,
+            resource_json["Type"],
+            getattr(resource, "physical_resource_id", None) or "",
+            e,
+        )
+        raise
+
+
+parsing.ResourceMap._delete_resource = remember_failure
+
+
+class StackDeleteFailed(Exception):
+    def __init__(self, stack):
+        self.stack = stack
+
+
+def delete_stack_as_aws(self):
+    self._add_stack_event("DELETE_IN_PROGRESS", resource_status_reason="User Initiated")
+    try:
+        self.resource_map.delete()
+    except Exception as e:
+        logical, kind, physical, cause = getattr(
+            self.resource_map, "failed_delete", (self.name, "AWS::CloudFormation::Stack", "", e)
+        )
+        code = getattr(cause, "code", type(cause).__name__)
+        message = getattr(cause, "message", str(cause))
+        self.events.append(
+            cfn.Event(
+                stack_id=self.stack_id,
+                stack_name=self.name,
+                logical_resource_id=logical,
+                physical_resource_id=physical,
+                resource_type=kind,
+                resource_status="DELETE_FAILED",
+                resource_status_reason=f"{message} (Status Code: 400; Error Code: {code})",
+                resource_properties=None,
+            )
+        )
+        self._add_stack_event(
+            "DELETE_FAILED",
+            resource_status_reason=f"The following resource(s) failed to delete: [{logical}]. ",
+        )
+        self.status = "DELETE_FAILED"
+        raise StackDeleteFailed(self)
+    self._add_stack_event("DELETE_COMPLETE")
+    self.status = "DELETE_COMPLETE"
+
+
+cfn.Stack.delete = delete_stack_as_aws
+backend_delete_stack = cfn.CloudFormationBackend.delete_stack
+
+
+def keep_failed_stack(self, name_or_stack_id):
+    # moto pops the stack before deleting it; a failed deletion puts it back.
+    try:
+        backend_delete_stack(self, name_or_stack_id)
+    except StackDeleteFailed as failed:
+        self.stacks[failed.stack.stack_id] = failed.stack
+
+
+cfn.CloudFormationBackend.delete_stack = keep_failed_stack
+
+from moto.server import main
+
+main()
+"#;
+
+/// The moto version `scripts/requirements-test.txt` pins (`moto[server]==X.Y.Z`).
+pub fn pinned_moto() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/requirements-test.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("moto[server]=="))
+        .unwrap_or_else(|| panic!("{} pins no moto[server]==X.Y.Z", path.display()))
+        .trim()
+        .to_owned()
+}
+
+/// The moto version the harness runs (from the venv moto_server belongs to).
+pub fn installed_moto() -> String {
+    let python = venv_bin("moto_server").with_file_name("python3");
+    let python = if python.is_file() {
+        python
+    } else {
+        venv_bin("python3")
+    };
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('moto'))",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cannot read moto's version: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Makes `dir` a git repository with everything in it committed once; returns HEAD's id.
+pub fn git_commit_all(dir: &Path) -> String {
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args([
+                "-c",
+                "user.name=haven",
+                "-c",
+                "user.email=haven@example.com",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "first"]);
+    git(&["rev-parse", "HEAD"])
+}
+
+/// moto's CloudFormation skips CodeBuild projects, so the Build project the primary's delivery
+/// stack declares is created here with boto3, under its name and with its inline buildspec.
+pub fn create_build_project(moto: &Moto, region: &str, name: &str, buildspec: &str) {
+    moto.python(&format!(
+        "client('codebuild', {region:?}).create_project(name={name:?}, \
+         source={{'type': 'CODEPIPELINE', 'location': 'pipeline', 'buildspec': {buildspec:?}}}, \
+         artifacts={{'type': 'CODEPIPELINE', 'location': 'pipeline'}}, \
+         environment={{'type': 'LINUX_CONTAINER', 'computeType': 'BUILD_GENERAL1_SMALL', \
+         'image': 'aws/codebuild/amazonlinux-x86_64-standard:5.0', 'privilegedMode': True}}, \
+         serviceRole='arn:aws:iam::123456789012:role/{name}')"
+    ));
+}
+
+/// Puts `repository:tag` into moto's ECR in `region`: what a build's push (primary) or ECR
+/// replication (secondaries) does on AWS, neither of which moto does.
+pub fn put_image(moto: &Moto, region: &str, repository: &str, tag: &str) {
+    moto.python(&format!(
+        "m = json.dumps({{'schemaVersion': 2, \
+         'mediaType': 'application/vnd.docker.distribution.manifest.v2+json', \
+         'config': {{'mediaType': 'application/vnd.docker.container.image.v1+json', \
+         'size': 2, 'digest': 'sha256:' + '0' * 64}}, 'layers': []}})\n\
+         client('ecr', {region:?}).put_image(repositoryName={repository:?}, imageManifest=m, \
+         imageTag={tag:?})"
+    ));
+}
+
+/// The builds of a CodeBuild project in moto, oldest first, as BatchGetBuilds shows them.
+pub fn builds(moto: &Moto, region: &str, project: &str) -> Vec<serde_json::Value> {
+    let out = moto.python(&format!(
+        "c = client('codebuild', {region:?})\n\
+         ids = c.list_builds_for_project(projectName={project:?}, sortOrder='ASCENDING')['ids']\n\
+         builds = c.batch_get_builds(ids=ids)['builds'] if ids else []\n\
+         print(json.dumps(builds, default=str))"
+    ));
+    serde_json::from_str(&out).unwrap()
 }
