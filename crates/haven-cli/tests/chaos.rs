@@ -6,8 +6,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -73,20 +72,6 @@ fn latency_slows_every_request_through_the_alb_until_healed() {
     twin.down();
 }
 
-/// Runs git in `dir` with a fixed identity, asserting it succeeds; its stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    ok(&out)
-}
-
 /// The head of `main` in `region`'s repository, as `haven status` shows it.
 fn head(s: &Value, region: &str) -> Option<String> {
     s["source"]
@@ -133,18 +118,13 @@ fn a_partition_holds_replication_back_until_healed_and_ends_with_the_twin() {
     assert!(said.contains("partitioned since"), "{said}");
 
     // A push to the primary starts a run, but does not reach the secondary.
-    let url = ok(&twin.haven(&["source", "url"])).trim().to_owned();
-    let clone = twin.path().join("clone");
-    git(
-        twin.path(),
-        &["clone", "--quiet", &url, clone.to_str().unwrap()],
-    );
+    let clone = clone_source(&twin);
     let before = head(&twin.status(), "us-west-2").expect("the secondary has a main");
     std::fs::write(clone.join("PARTITIONED.md"), "pushed during a partition\n").unwrap();
-    git(&clone, &["add", "PARTITIONED.md"]);
-    git(&clone, &["commit", "--quiet", "-m", "during the partition"]);
-    git(&clone, &["push", "--quiet", "origin", "main"]);
-    let commit = git(&clone, &["rev-parse", "HEAD"]).trim().to_owned();
+    git_ok(&clone, &["add", "PARTITIONED.md"]);
+    git_ok(&clone, &["commit", "--quiet", "-m", "during the partition"]);
+    git_ok(&clone, &["push", "--quiet", "origin", "main"]);
+    let commit = git_ok(&clone, &["rev-parse", "HEAD"]).trim().to_owned();
     eventually(30, "a run for the pushed commit", || run_of(&twin, &commit));
     assert_eq!(head(&twin.status(), "us-east-1").as_deref(), Some(&*commit));
     // Held back for as long as we look.

@@ -4,13 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../haven-drill/tests/support/chromium.rs"]
+mod chromium;
 mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use common::*;
 
@@ -77,78 +78,12 @@ fn get_answer(url: &str) -> Answer {
     exchange(url, "GET", &[], "")
 }
 
-/// Debian's `chromium`, from PATH. Missing is a failure, not a skip: CI installs it.
-fn chromium() -> PathBuf {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("chromium"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`chromium` is not on PATH: this test drives the dashboard in headless Chromium; \
-                 install it with `apt-get install chromium` (scripts/test does in CI)"
-            )
-        })
-}
-
-/// Runs headless Chromium with a fresh profile and `args`; its stdout.
+/// Runs headless Chromium with a fresh profile and `args`, the page's timers on virtual time
+/// (two refreshes and more, without waiting); its stdout.
 fn run_chromium(work: &Path, args: &[String]) -> String {
-    let profile = tempfile::tempdir_in(work).unwrap();
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--run-all-compositor-stages-before-draw",
-            // Virtual time runs the page's timers (two refreshes and more) without waiting,
-            // and pauses while its requests are out.
-            "--virtual-time-budget=7000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).ok();
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).ok();
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().ok();
-            child.wait().ok();
-            panic!(
-                "chromium did not finish within 120 s: {}",
-                err.join().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let stdout = out.join().unwrap();
-    let stderr = err.join().unwrap();
-    assert!(status.success(), "chromium failed ({status}): {stderr}");
-    stdout
+    let mut all = vec!["--virtual-time-budget=7000".to_owned()];
+    all.extend_from_slice(args);
+    chromium::run_chromium(work, &all).stdout
 }
 
 /// The opening tags of the elements with `data-testid="<id>"`.

@@ -11,8 +11,8 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::sinks::{smtp_sink, webhook_sink};
-use common::{Twin, eventually, haven_with_stdin};
+use common::sinks::{Watched, watched_twin};
+use common::{Twin, eventually, git_ok};
 use serde_json::Value;
 
 /// Runs `haven drill run ARGS --json` and returns its exit code, report and stderr.
@@ -96,53 +96,26 @@ fn check_shape(d: &Value) {
     assert_eq!(d["passed"], true, "{name}: {:#}", d["verdicts"]);
 }
 
-/// A twin for drills: short holds, an SMTP sink and a signed webhook for the alerts, small
-/// tasks and a low CPU alarm so that the load spike both scales out and raises an alarm.
-struct Drilled {
-    twin: Twin,
-    mails: common::sinks::Mails,
-    hooks: common::sinks::Hooks,
-}
-
-fn drilled(edit: impl FnOnce(String) -> String) -> Drilled {
-    let (smtp, mails) = smtp_sink();
-    let (hook, hooks) = webhook_sink();
-    let twin = Twin::project(|s| {
+/// A twin for drills: its alerts land in an SMTP sink and a signed webhook, holds are short,
+/// and the tasks are small with a low CPU alarm, so that the load spike both scales out and
+/// raises an alarm.
+fn drilled(edit: impl FnOnce(String) -> String) -> Watched {
+    watched_twin(|s| {
         edit(
-            s.replace(
-                "[local]\n",
-                &format!(
-                    "[local]\nsmtp_relay = \"127.0.0.1:{smtp}\"\nalarm_period = \"2s\"\n\
-                     scale_out_cooldown = \"2s\"\n"
+            s.replace("[local]\n", "[local]\nscale_out_cooldown = \"2s\"\n")
+                .replace("hold = \"5s\" ", "hold = \"1s\" ")
+                .replace("cpu = 512 ", "cpu = 256 ")
+                .replace("max = 10\n", "max = 3\n")
+                .replace(
+                    "[monitoring.alarms.cpu]\nthreshold = 80",
+                    "[monitoring.alarms.cpu]\nthreshold = 50",
+                )
+                .replace(
+                    "[dr.scenarios.load-spike]\n",
+                    "[dr.scenarios.load-spike]\nrps = 100\npath = \"/work?ms=5\"\nhold = \"10s\"\n",
                 ),
-            )
-            .replace(
-                "email = [\"ops@example.com\"]",
-                &format!(
-                    "email = [\"ops@example.com\"]\nwebhooks = [\"http://127.0.0.1:{hook}/hook\"]\n\
-                     webhook_secret = \"/hello/webhook-key\""
-                ),
-            )
-            .replace("hold = \"5s\" ", "hold = \"1s\" ")
-            .replace("cpu = 512 ", "cpu = 256 ")
-            .replace("max = 10\n", "max = 3\n")
-            .replace(
-                "[monitoring.alarms.cpu]\nthreshold = 80",
-                "[monitoring.alarms.cpu]\nthreshold = 50",
-            )
-            .replace(
-                "[dr.scenarios.load-spike]\n",
-                "[dr.scenarios.load-spike]\nrps = 100\npath = \"/work?ms=5\"\nhold = \"10s\"\n",
-            ),
         )
-    });
-    let out = haven_with_stdin(twin.path(), &["secret", "set", "/hello/webhook-key"], "k3y");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Drilled { twin, mails, hooks }
+    })
 }
 
 #[test]
@@ -335,24 +308,6 @@ fn a_policy_the_edge_cannot_meet_fails_the_drill() {
     d.twin.down();
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn a_push_during_a_partition_is_the_rpo_until_replication_catches_up() {
     // A second protected branch: pushing to it replicates like main without starting a
@@ -368,15 +323,8 @@ fn a_push_during_a_partition_is_the_rpo_until_replication_catches_up() {
         )
     });
     d.twin.up();
-    let url = String::from_utf8_lossy(&d.twin.haven(&["source", "url"]).stdout)
-        .trim()
-        .to_owned();
-    let clone = d.twin.path().join("clone");
-    git(
-        d.twin.path(),
-        &["clone", "--quiet", &url, clone.to_str().unwrap()],
-    );
-    git(&clone, &["push", "--quiet", "origin", "main:hotfix"]);
+    let clone = common::clone_source(&d.twin);
+    git_ok(&clone, &["push", "--quiet", "origin", "main:hotfix"]);
     eventually(30, "hotfix to replicate", || {
         let s = d.twin.status();
         s["source"]
@@ -402,10 +350,10 @@ fn a_push_during_a_partition_is_the_rpo_until_replication_catches_up() {
         (d.twin.status()["partitioned"] == true).then_some(())
     });
     std::fs::write(clone.join("CHANGELOG"), "a fix\n").unwrap();
-    git(&clone, &["add", "CHANGELOG"]);
-    git(&clone, &["commit", "--quiet", "-m", "a fix during the cut"]);
-    git(&clone, &["push", "--quiet", "origin", "HEAD:hotfix"]);
-    let pushed = git(&clone, &["rev-parse", "HEAD"]).trim().to_owned();
+    git_ok(&clone, &["add", "CHANGELOG"]);
+    git_ok(&clone, &["commit", "--quiet", "-m", "a fix during the cut"]);
+    git_ok(&clone, &["push", "--quiet", "origin", "HEAD:hotfix"]);
+    let pushed = git_ok(&clone, &["rev-parse", "HEAD"]).trim().to_owned();
 
     let out = run.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -7,51 +7,8 @@ mod common;
 
 use std::io::Write;
 
-use common::sinks::{Hooks, Mails, signed_with, smtp_sink, webhook_sink};
+use common::sinks::{WEBHOOK_KEY, Watched, signed_with, watched_twin};
 use common::*;
-
-/// The key webhooks are signed with, kept in the Parameter Store twin.
-const WEBHOOK_KEY: &str = "monitoring-hmac-0c41";
-
-/// A twin whose notifications land in sinks the test reads.
-struct Watched {
-    twin: Twin,
-    mails: Mails,
-    hooks: Hooks,
-}
-
-/// The example project with an SMTP sink as its relay, a signed webhook beside the e-mail, an
-/// alarm period of 2 s, and `edit` applied.
-fn watched_twin(edit: impl FnOnce(String) -> String) -> Watched {
-    let (smtp, mails) = smtp_sink();
-    let (hook, hooks) = webhook_sink();
-    let twin = Twin::project(|s| {
-        edit(
-            s.replace(
-                "[local]\n",
-                &format!("[local]\nsmtp_relay = \"127.0.0.1:{smtp}\"\nalarm_period = \"2s\"\n"),
-            )
-            .replace(
-                "email = [\"ops@example.com\"]",
-                &format!(
-                    "email = [\"ops@example.com\"]\nwebhooks = [\"http://127.0.0.1:{hook}/hook\"]\n\
-                     webhook_secret = \"/hello/webhook-key\""
-                ),
-            ),
-        )
-    });
-    let out = haven_with_stdin(
-        twin.path(),
-        &["secret", "set", "/hello/webhook-key"],
-        WEBHOOK_KEY,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Watched { twin, mails, hooks }
-}
 
 impl Watched {
     /// The state of alarm `name` in `region`, as `haven alarm ls --json` gives it.

@@ -14,48 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use common::*;
 use serde_json::Value;
 
-/// Runs git in `dir` with a fixed identity; returns (success, stdout + stderr).
-fn git(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "dev")
-        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
-        .env("GIT_COMMITTER_NAME", "dev")
-        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-fn git_ok(dir: &Path, args: &[&str]) -> String {
-    let (ok, text) = git(dir, args);
-    assert!(ok, "git {args:?}: {text}");
-    text
-}
-
-/// Clones the twin's source repository (`haven source url`) into `clone` in the project.
-fn clone_source(twin: &Twin) -> std::path::PathBuf {
-    let out = twin.haven(&["source", "url"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let clone = twin.path().join("clone");
-    git_ok(
-        twin.path(),
-        &["clone", "--quiet", &url, clone.to_str().unwrap()],
-    );
-    clone
-}
-
 /// The JSON array a `haven ... --json` command prints.
 fn json_list(twin: &Twin, args: &[&str]) -> Vec<Value> {
     let out = twin.haven(args);

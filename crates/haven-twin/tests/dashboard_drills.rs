@@ -5,11 +5,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Read;
+#[path = "../../haven-drill/tests/support/chromium.rs"]
+mod chromium;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use haven_control::control::{Call, Reply};
 use haven_control::paths::Paths;
@@ -299,81 +299,18 @@ async fn no_drill_runs_is_an_empty_list() {
     assert_eq!((listing.status, listing.json()), (200, json!([])));
 }
 
-/// Debian's `chromium`, from PATH. Missing is a failure, not a skip: CI installs it.
-fn chromium() -> PathBuf {
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("chromium"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "`chromium` is not on PATH: this test renders the dashboard in headless \
-                 Chromium; install it with `apt-get install chromium` (scripts/test does in CI)"
-            )
-        })
-}
-
 /// The DOM Chromium builds from `url` (its timers run on virtual time) and the console lines
 /// it logged.
 fn dump_dom(work: &Path, url: &str) -> (String, Vec<String>) {
-    let profile = tempfile::tempdir_in(work).unwrap();
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--virtual-time-budget=3000",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).ok();
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).ok();
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().ok();
-            child.wait().ok();
-            panic!("chromium did not finish within 120 s");
-        }
-        // Polling the child's exit; the deadline above bounds the wait.
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let (stdout, stderr) = (out.join().unwrap(), err.join().unwrap());
-    assert!(status.success(), "chromium failed ({status}): {stderr}");
-    let console = stderr
-        .lines()
-        .filter(|l| l.contains(":CONSOLE:") || l.contains(":CONSOLE("))
-        .map(str::to_owned)
-        .collect();
-    (stdout, console)
+    let run = chromium::run_chromium(
+        work,
+        &[
+            "--virtual-time-budget=3000".to_owned(),
+            "--dump-dom".to_owned(),
+            url.to_owned(),
+        ],
+    );
+    (run.stdout, run.console)
 }
 
 /// The opening tags of the elements with `data-testid="<id>"`.

@@ -52,11 +52,7 @@ fn drill(
     image: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let client = Client::connect(paths)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = super::runtime()?;
     let options = haven_drill::RunOptions { rps, image };
     // Ctrl-C ends the drill early, but never leaves its fault in place: a region stays down,
     // or the regions stay cut, only while a drill watches them.

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+
+use super::runtime;
 use haven_control::api::{self, ReloadResult, Status};
 use haven_control::client::Client;
 use haven_control::paths::Paths;
@@ -16,14 +18,6 @@ use http::Method;
 
 use crate::cli::ChaosCommand;
 use crate::printer::{Printer, Style};
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
 
 /// The state directory of the spec at `spec`, without starting anything.
 fn paths_for(printer: &Printer, spec: &Path) -> anyhow::Result<Paths> {

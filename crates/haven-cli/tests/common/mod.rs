@@ -605,3 +605,46 @@ pub fn production(r: &serde_json::Value) -> &serde_json::Value {
         .find(|s| s["environment"] == "production")
         .unwrap()
 }
+
+/// Runs git in `dir` with a fixed identity; (success, stdout + stderr).
+pub fn git(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Runs git in `dir`, which must succeed; its output.
+pub fn git_ok(dir: &Path, args: &[&str]) -> String {
+    let (ok, text) = git(dir, args);
+    assert!(ok, "git {args:?}: {text}");
+    text
+}
+
+/// Clones the twin's source repository (`haven source url`) into `clone` in the project.
+pub fn clone_source(twin: &Twin) -> PathBuf {
+    let out = twin.haven(&["source", "url"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let clone = twin.path().join("clone");
+    git_ok(
+        twin.path(),
+        &["clone", "--quiet", &url, clone.to_str().unwrap()],
+    );
+    clone
+}

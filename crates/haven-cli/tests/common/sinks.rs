@@ -5,6 +5,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
+use super::{Twin, haven_with_stdin};
+
 /// Each message an SMTP sink received, as its DATA text.
 pub type Mails = Arc<Mutex<Vec<String>>>;
 
@@ -95,4 +97,47 @@ pub fn signed_with(key: &str, headers: &str, body: &str) -> bool {
             .map(|v| v.trim().to_owned())
     });
     signature.is_some_and(|s| haven_notify::verify_signature(key, body.as_bytes(), &s))
+}
+
+/// The key webhooks are signed with, kept in the Parameter Store twin.
+pub const WEBHOOK_KEY: &str = "monitoring-hmac-0c41";
+
+/// A twin whose notifications land in sinks the test reads.
+pub struct Watched {
+    pub twin: Twin,
+    pub mails: Mails,
+    pub hooks: Hooks,
+}
+
+/// The example project with an SMTP sink as its relay, a signed webhook beside the e-mail, an
+/// alarm period of 2 s, and `edit` applied.
+pub fn watched_twin(edit: impl FnOnce(String) -> String) -> Watched {
+    let (smtp, mails) = smtp_sink();
+    let (hook, hooks) = webhook_sink();
+    let twin = Twin::project(|s| {
+        edit(
+            s.replace(
+                "[local]\n",
+                &format!("[local]\nsmtp_relay = \"127.0.0.1:{smtp}\"\nalarm_period = \"2s\"\n"),
+            )
+            .replace(
+                "email = [\"ops@example.com\"]",
+                &format!(
+                    "email = [\"ops@example.com\"]\nwebhooks = [\"http://127.0.0.1:{hook}/hook\"]\n\
+                     webhook_secret = \"/hello/webhook-key\""
+                ),
+            ),
+        )
+    });
+    let out = haven_with_stdin(
+        twin.path(),
+        &["secret", "set", "/hello/webhook-key"],
+        WEBHOOK_KEY,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Watched { twin, mails, hooks }
 }
