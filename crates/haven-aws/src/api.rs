@@ -9,6 +9,8 @@ use crate::client::{Aws, RawRequest};
 /// A JSON 1.1 service: its signing name and the prefix of its `X-Amz-Target`.
 #[derive(Debug, Clone, Copy)]
 pub struct JsonService {
+    /// The signing name, after the endpoint's own prefix and a dot when the host differs:
+    /// ECR signs as `ecr` but answers at `api.ecr.<region>.amazonaws.com`, so `api.ecr`.
     pub signing_name: &'static str,
     pub target_prefix: &'static str,
 }
@@ -45,9 +47,13 @@ pub async fn json(
         code,
         message,
     };
+    let (host_prefix, signing_name) = match service.signing_name.split_once('.') {
+        Some((prefix, name)) => (Some(prefix.to_owned()), name),
+        None => (None, service.signing_name),
+    };
     let response = aws
         .send_raw(RawRequest {
-            service: service.signing_name,
+            service: signing_name,
             region: region.to_owned(),
             method: "POST",
             path: "/".into(),
@@ -59,7 +65,7 @@ pub async fn json(
                 ),
             ],
             body: body.to_string().into_bytes(),
-            host_prefix: None,
+            host_prefix,
         })
         .await
         .map_err(|e| failed(None, e))?;

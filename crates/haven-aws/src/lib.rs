@@ -14,6 +14,8 @@ mod cfn;
 pub mod client;
 pub mod deploy;
 pub mod destroy;
+pub mod failover;
+pub mod live;
 pub mod plan;
 pub mod s3;
 pub mod secrets;
