@@ -2,10 +2,12 @@
 //! described resource by resource. [`discard`] deletes what a plan made.
 //!
 //! Parameters come from the manifest: an earlier stack's output (read with DescribeStacks, in
-//! the producer's region), a deploy-time value from [`Options::parameters`], the template's
-//! default, or the stack's previous value. A new stack whose inputs do not exist yet (its
-//! producer is new too) cannot have a change set: its plan lists the template's resources as
-//! additions, and `deploy` makes the change set once the producer is deployed.
+//! the producer's region), a deploy-time value from [`Options::parameters`] (for every stack, or
+//! for one: [`stack_parameter`]), for an existing service stack's `ImageTag` the image its
+//! production service runs (`first_build`), the template's default, or the stack's previous
+//! value. A new stack whose inputs do not exist yet (its producer is new too) cannot have a
+//! change set: its plan lists the template's resources as additions, and `deploy` makes the
+//! change set once the producer is deployed.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,7 +18,7 @@ use serde::Serialize;
 
 use crate::bundle::{ParameterSource, StackSpec};
 use crate::cfn::{self, ChangeSetOutcome, StackState};
-use crate::{Aws, Bundle, Error, Event, Method, Options, Progress};
+use crate::{Aws, Bundle, Error, Event, Method, Options, Progress, first_build};
 
 /// Every selected stack's plan, in deploy order.
 #[derive(Debug, Serialize)]
@@ -192,6 +194,13 @@ fn template_section(body: &str, name: &str) -> serde_json::Map<String, serde_jso
     }
 }
 
+/// The key of [`Options::parameters`] that sets `parameter` for one stack only
+/// (`hello-us-west-2-service/ImageTag`); it wins over the plain name, which sets it for every
+/// stack that declares it. Parameter names are alphanumeric, so the two never collide.
+pub fn stack_parameter(stack: &str, parameter: &str) -> String {
+    format!("{stack}/{parameter}")
+}
+
 /// Fills the stack's parameters now. `current` is the stack as it is (its previous values
 /// stand in for inputs that are missing).
 pub(crate) async fn resolve(
@@ -203,7 +212,10 @@ pub(crate) async fn resolve(
     cache: &mut OutputCache,
 ) -> Result<Result<Vec<Resolved>, Unresolved>, Error> {
     let defaults = defaults(&stack.body);
-    let previous = |name: &str| current.is_some_and(|c| c.parameters.contains_key(name));
+    // A stack that will be created (again) has no previous values to keep.
+    let updatable = current.is_some_and(|c| matches!(start(stack, Some(c)), Ok(Start::Update)));
+    let previous =
+        |name: &str| updatable && current.is_some_and(|c| c.parameters.contains_key(name));
     let mut out = Vec::new();
     let mut missing_input = None;
     for p in &stack.parameters {
@@ -234,8 +246,19 @@ pub(crate) async fn resolve(
                 }
             }
             ParameterSource::DeployTime { description } => {
-                if let Some(v) = options.parameters.get(&p.name) {
+                let given = options
+                    .parameters
+                    .get(&stack_parameter(&stack.name, &p.name))
+                    .or_else(|| options.parameters.get(&p.name));
+                if let Some(v) = given {
                     out.push(Resolved::Value(p.name.clone(), v.clone()));
+                } else if let Some(tag) = match p.name == first_build::IMAGE_TAG && updatable {
+                    // An existing service keeps the image it runs, which the pipeline may have
+                    // changed since the stack was last deployed.
+                    true => first_build::live_image_tag(aws, stack).await?,
+                    false => None,
+                } {
+                    out.push(Resolved::Value(p.name.clone(), tag));
                 } else if previous(&p.name) {
                     out.push(Resolved::Previous(p.name.clone()));
                 } else if !defaults.contains(&p.name) {
@@ -538,6 +561,14 @@ async fn plan_into(
                         "from the template: `{from}` is not deployed yet, so the change set is \
                          made when it is"
                     ),
+                    Unresolved::DeployTime { parameter, .. }
+                        if parameter == first_build::IMAGE_TAG =>
+                    {
+                        format!(
+                            "from the template: no value for `{parameter}` yet: `deploy` builds \
+                             the first image from HEAD, or takes --image-tag TAG"
+                        )
+                    }
                     Unresolved::DeployTime { parameter, .. } => format!(
                         "from the template: no value for `{parameter}` (--parameter \
                          {parameter}=VALUE)"

@@ -220,6 +220,28 @@ pub async fn put_template(
     ))
 }
 
+/// Uploads an object in one PutObject (the bucket's default encryption applies): the first
+/// build's source archive.
+pub async fn put_object(
+    aws: &Aws,
+    region: &str,
+    bucket: &str,
+    key: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<(), Error> {
+    let call = S3Call {
+        bucket,
+        method: "PUT",
+        key,
+        query: String::new(),
+        headers: vec![("content-type", content_type.to_owned())],
+        body,
+        action: "PutObject",
+    };
+    s3(aws, region, call).await.map(|_| ())
+}
+
 /// The account the credentials belong to (STS GetCallerIdentity).
 pub async fn account_id(aws: &Aws, region: &str) -> Result<String, Error> {
     let failed = |message: String| Error::Call {
