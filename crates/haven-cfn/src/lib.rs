@@ -114,6 +114,11 @@ pub fn synth_with_buildspec(spec: &Spec, buildspec: &str) -> Result<Synthesis, S
     let stacks = stacks::all(spec, &user_buildspec)?;
     let mut synthesis = manifest::assemble(spec, &user_buildspec, stacks)?;
     synthesis.warnings = warnings(spec, &user_buildspec);
+    // The one step left to the user (haven synth prints warnings): without it the pipeline's
+    // Source action fails.
+    if let Some(connection) = &synthesis.manifest.source_connection {
+        synthesis.warnings.push(connection.step.clone());
+    }
     Ok(synthesis)
 }
 

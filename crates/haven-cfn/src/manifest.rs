@@ -1,7 +1,7 @@
 //! The manifest: what a deployer needs besides the templates. Stacks in deploy order, where each
 //! parameter's value comes from, each stack's outputs, which template bodies are too large to
 //! send inline, and the steps CloudFormation cannot take (secret values, the approval rule
-//! template).
+//! template, authorising the connection to a Git host).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,7 +36,63 @@ pub struct Manifest {
     pub secrets: Vec<SecretEntry>,
     /// The CodeCommit approval rule template (CloudFormation has no resource for it).
     pub approval_rule_template: Option<ApprovalRuleTemplate>,
+    /// With a hosted source (GitHub, GitLab, Bitbucket): the connection someone must authorise
+    /// once in the console before the pipeline can read the repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_connection: Option<SourceConnection>,
     pub files: Files,
+}
+
+/// The one console step a hosted source needs. AWS creates a connection `PENDING`, and only a
+/// person signed in to the Git host can grant it access (an OAuth handshake or an app
+/// installation there), so no API, template or CLI can complete it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceConnection {
+    /// The connection's name (`hello-github`).
+    pub name: String,
+    /// `GitHub`, `GitLab` or `Bitbucket`.
+    pub provider: &'static str,
+    /// `owner/name` at the host.
+    pub repository: String,
+    pub region: String,
+    /// The stack that creates it, and its output holding the connection's ARN.
+    pub stack: String,
+    pub output: &'static str,
+    /// The console's page of connections in that region.
+    pub console_url: String,
+    /// What to do there, in one sentence.
+    pub step: String,
+}
+
+impl SourceConnection {
+    fn new(spec: &Spec, names: &Names<'_>) -> Option<Self> {
+        let repository = spec.source.hosted_repository.clone()?;
+        let provider = spec.source.provider.aws_name();
+        let region = spec.primary().name.clone();
+        let name = names.connection();
+        let console_url = connections_console(&region);
+        let step = format!(
+            "CloudFormation creates the connection `{name}` to {provider} PENDING: authorise it \
+             once in the AWS console (Developer Tools > Settings > Connections, in {region}: \
+             select `{name}`, choose Update pending connection and grant {provider} access to \
+             {repository}), at {console_url}; until then the pipeline's Source action fails"
+        );
+        Some(Self {
+            name,
+            provider,
+            repository,
+            stack: names.stack(&region, StackKind::Delivery),
+            output: crate::stacks::out::SOURCE_CONNECTION_ARN,
+            region,
+            console_url,
+            step,
+        })
+    }
+}
+
+/// The console's list of connections in a region (Developer Tools > Settings > Connections).
+pub fn connections_console(region: &str) -> String {
+    format!("https://console.aws.amazon.com/codesuite/settings/connections?region={region}")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -200,8 +256,10 @@ pub fn assemble(
         })
         .collect();
 
+    // Approval rules are CodeCommit's; a hosted repository's branches are protected at its host.
+    let codecommit = !spec.source.provider.is_hosted();
     let approval_rule_template =
-        (!spec.source.protected_branches.is_empty()).then(|| ApprovalRuleTemplate {
+        (codecommit && !spec.source.protected_branches.is_empty()).then(|| ApprovalRuleTemplate {
             name: names.approval_template(),
             description: format!(
                 "Pull requests into {} need one approval",
@@ -259,6 +317,7 @@ pub fn assemble(
         stacks: entries,
         secrets,
         approval_rule_template,
+        source_connection: SourceConnection::new(spec, &names),
         files: file_names,
     };
     files.push((

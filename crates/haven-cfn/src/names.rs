@@ -107,6 +107,16 @@ impl<'a> Names<'a> {
         &self.spec.source.repository
     }
 
+    /// The connection to the Git host (`hello-github`): at most 20 + 10 characters, within
+    /// CodeConnections' 32.
+    pub fn connection(&self) -> String {
+        format!(
+            "{}-{}",
+            self.project(),
+            self.spec.source.provider.aws_name().to_ascii_lowercase()
+        )
+    }
+
     pub fn codebuild(&self, purpose: &str) -> String {
         format!("{}-{purpose}", self.project())
     }

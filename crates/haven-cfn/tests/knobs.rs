@@ -586,6 +586,41 @@ fn rows() -> Vec<Row> {
         ),
         // [source]
         row(
+            "source.provider",
+            "source.provider = \"github\"\nsource.repository = \"octo-org/web\"",
+            DEL,
+            "/Resources/SourceConnection/Properties/ProviderType",
+            Eq(json!("GitHub")),
+        ),
+        row(
+            "source.provider, repository (the source action)",
+            "source.provider = \"gitlab\"\nsource.repository = \"octo-org/web\"",
+            DEL,
+            &const_format(STAGES, "/0/Actions/0/Configuration/FullRepositoryId"),
+            Eq(json!("octo-org/web")),
+        ),
+        row(
+            "source.provider, branch (the trigger)",
+            "source.provider = \"bitbucket\"\nsource.repository = \"octo-org/web\"\nsource.branch = \"trunk\"",
+            DEL,
+            "/Resources/Pipeline/Properties/Triggers/0/GitConfiguration/Push/0/Branches/Includes/0",
+            Eq(json!("trunk")),
+        ),
+        row(
+            "source.provider (the console step)",
+            "source.provider = \"github\"\nsource.repository = \"octo-org/web\"",
+            MANIFEST,
+            "/source_connection/name",
+            Eq(json!("hello-github")),
+        ),
+        row(
+            "source.provider (no CodeCommit repository)",
+            "source.provider = \"github\"\nsource.repository = \"octo-org/web\"",
+            DEL,
+            "/Resources/SourceRepository",
+            Absent,
+        ),
+        row(
             "source.repository",
             "source.repository = \"web-src\"",
             DEL,

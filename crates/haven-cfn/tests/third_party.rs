@@ -1,7 +1,8 @@
 //! The third-party judges: cfn-lint (both regions' schemas) and checkov accept every template
-//! of the default spec and of the every-knob spec, with no error, no warning, no failed check.
-//! Each tool runs once over all templates. They are installed by `scripts/test`; a missing tool
-//! fails these tests rather than skipping them.
+//! of the default spec and of the every-knob spec (CodeCommit), and of the default spec with each
+//! hosted source provider (GitHub, GitLab, Bitbucket), with no error, no warning, no failed
+//! check. Each tool runs once over all templates. They are installed by `scripts/test`; a
+//! missing tool fails these tests rather than skipping them.
 
 mod common;
 
@@ -25,14 +26,36 @@ fn tool(name: &str) -> PathBuf {
         })
 }
 
-/// Both specs synthesized under one temp dir; returns it and every template in it.
+/// The source providers judged besides CodeCommit (the fixtures' provider).
+const HOSTED: [&str; 3] = ["github", "gitlab", "bitbucket"];
+
+/// Every spec judged, synthesized under one temp dir; returns it and every template in it.
 fn synthesize_all() -> (tempfile::TempDir, Vec<PathBuf>) {
     let dir = tempfile::tempdir().expect("a temp dir");
+    let mut syntheses: Vec<(String, haven_cfn::Synthesis)> = ["default", "every-knob"]
+        .into_iter()
+        .map(|f| (f.to_owned(), common::synth(&common::fixture(f))))
+        .collect();
+    let default = std::fs::read_to_string(common::fixture_dir("default").join("haven.toml"))
+        .expect("the default fixture");
+    for provider in HOSTED {
+        let text = format!(
+            "{default}\n[source]\nprovider = \"{provider}\"\nrepository = \"octo-org/hello\"\n"
+        );
+        let (_spec_dir, spec) = common::spec_from(&text);
+        let s = common::synth(&spec);
+        // What is judged is the hosted provider's pipeline.
+        let delivery = common::json(&s, "us-east-1/delivery.json");
+        assert_eq!(
+            delivery["Resources"]["SourceConnection"]["Type"], "AWS::CodeConnections::Connection",
+            "{provider}"
+        );
+        syntheses.push((provider.to_owned(), s));
+    }
     let mut templates = Vec::new();
-    for fixture in ["default", "every-knob"] {
-        let s = common::synth(&common::fixture(fixture));
-        let out = dir.path().join(fixture);
-        haven_cfn::write(&s, &out).expect("write the synthesis");
+    for (name, s) in &syntheses {
+        let out = dir.path().join(name);
+        haven_cfn::write(s, &out).expect("write the synthesis");
         templates.extend(s.manifest.stacks.iter().map(|st| out.join(&st.template)));
     }
     (dir, templates)

@@ -230,11 +230,47 @@ pub struct Registry {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Source {
+    /// Where the pipeline reads the source on AWS. The local twin keeps its own git
+    /// repositories whatever the provider is.
+    pub provider: SourceProvider,
+    /// A repository name without an owner: CodeCommit's repository and the twin's. For a hosted
+    /// provider, the name part of [`Source::hosted_repository`].
     pub repository: String,
+    /// `owner/name` at GitHub, GitLab or Bitbucket, as the pipeline's connection reads it;
+    /// `None` with CodeCommit.
+    pub hosted_repository: Option<String>,
     /// The branch the pipeline follows.
     pub branch: String,
     pub protected_branches: Vec<String>,
     pub replicate: bool,
+}
+
+/// `source.provider`: CodeCommit in the primary region, or a Git host the pipeline reaches
+/// through a CodeConnections connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceProvider {
+    CodeCommit,
+    GitHub,
+    GitLab,
+    Bitbucket,
+}
+
+impl SourceProvider {
+    /// A Git host outside AWS (reached through a connection), not CodeCommit.
+    pub fn is_hosted(self) -> bool {
+        self != Self::CodeCommit
+    }
+
+    /// The provider as AWS spells it (`ProviderType` of a connection, the console's name).
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            Self::CodeCommit => "CodeCommit",
+            Self::GitHub => "GitHub",
+            Self::GitLab => "GitLab",
+            Self::Bitbucket => "Bitbucket",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

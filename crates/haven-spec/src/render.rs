@@ -164,7 +164,13 @@ fn document(spec: &Spec) -> schema::Document {
             ),
         }),
         source: Some(schema::Source {
-            repository: Some(spec.source.repository.clone()),
+            provider: word(&spec.source.provider),
+            repository: Some(
+                spec.source
+                    .hosted_repository
+                    .clone()
+                    .unwrap_or_else(|| spec.source.repository.clone()),
+            ),
             branch: Some(spec.source.branch.clone()),
             protected_branches: Some(spec.source.protected_branches.clone()),
             replicate: Some(spec.source.replicate),

@@ -157,6 +157,7 @@ pub struct LifecycleRule {
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
+    pub provider: Option<String>,
     pub repository: Option<String>,
     pub branch: Option<String>,
     pub protected_branches: Option<Vec<String>>,

@@ -1,8 +1,10 @@
-//! The delivery stack. In the primary: the CodeCommit repository and the protection of its
-//! branches, the Build and Release CodeBuild projects, the CodePipeline (V2) that runs Source,
-//! Build, Staging, Approval and Production, the rule that starts it, and the mirror job that
-//! replicates the repository. In each secondary: the replica repository and the artifact bucket
-//! the pipeline's cross-region deploy actions read from.
+//! The delivery stack. In the primary: the source (the CodeCommit repository and the protection
+//! of its branches, or the CodeConnections connection to GitHub, GitLab or Bitbucket), the Build
+//! and Release CodeBuild projects, the CodePipeline (V2) that runs Source, Build, Staging,
+//! Approval and Production, what starts it on a push to its branch (an EventBridge rule for
+//! CodeCommit, the pipeline's own trigger for a connection), and the mirror job that replicates
+//! a CodeCommit repository. In each secondary: the replica repository (CodeCommit) and the
+//! artifact bucket the pipeline's cross-region deploy actions read from.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +17,8 @@ use crate::iam::{self, PolicyDocument, Statement};
 use crate::model::resources::delivery::{
     Action, ActionTypeId, ArtifactKey, ArtifactName, ArtifactStore, ArtifactStoreMap,
     BuildArtifacts, BuildEnvironment, BuildSource, BuildVariable, CloudWatchLogs, CodeBuildProject,
-    CodeCommitRepository, LogsConfig, Pipeline, Stage,
+    CodeCommitRepository, CodeConnection, GitBranchFilter, GitConfiguration, GitPushFilter,
+    LogsConfig, Pipeline, PipelineTrigger, Stage,
 };
 use crate::model::resources::iam::{Group, InlinePolicy, Policy, Role};
 use crate::model::resources::observe::{EventRule, EventTarget, LogGroup};
@@ -29,33 +32,42 @@ use crate::model::{Expr, Resource};
 use crate::names::pascal;
 use crate::stacks::{Builder, Cx, Stack, network, out, topic_id};
 
+/// The logical id of the connection to a hosted repository.
+const SOURCE_CONNECTION: &str = "SourceConnection";
+
+/// The pipeline's source action, which a trigger names.
+const SOURCE_ACTION: &str = "Source";
+
 /// The image the haven-written projects (Release, mirror) run on: AWS's curated image, which has
 /// bash, git and the AWS CLI whatever `build.image` the user picked.
 const TOOLS_IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
 
 pub fn build(cx: Cx<'_>, region: &Region, user: &UserBuildspec) -> Stack {
     let primary = region.role == SpecRole::Primary;
+    let provider = cx.spec.source.provider;
+    // Only a CodeCommit repository is haven's to create, protect and replicate: a hosted one
+    // lives at its host, outside any region.
+    let codecommit = !provider.is_hosted();
+    let replicate =
+        codecommit && cx.spec.source.replicate && cx.spec.secondaries().next().is_some();
+    let what = match (primary, codecommit) {
+        (true, true) => "repository, builds, pipeline".to_owned(),
+        (true, false) => format!("connection to {}, builds, pipeline", provider.aws_name()),
+        (false, _) if replicate => "replica repository, pipeline artifact bucket".to_owned(),
+        (false, _) => "pipeline artifact bucket".to_owned(),
+    };
     let mut b = Builder::new(
         StackKind::Delivery,
         &region.name,
         cx.stack_name(&region.name, StackKind::Delivery),
-        if primary {
-            format!(
-                "haven {}: {} delivery: repository, builds, pipeline",
-                cx.names.project(),
-                region.name
-            )
-        } else {
-            format!(
-                "haven {}: {} delivery: replica repository, pipeline artifact bucket",
-                cx.names.project(),
-                region.name
-            )
-        },
+        format!(
+            "haven {}: {} delivery: {what}",
+            cx.names.project(),
+            region.name
+        ),
     );
     let key = b.network_key(cx, &region.name);
-    let replicate = cx.spec.source.replicate && cx.spec.secondaries().next().is_some();
-    if primary || replicate {
+    if codecommit && (primary || replicate) {
         b.add(
             "SourceRepository",
             CodeCommitRepository {
@@ -170,14 +182,44 @@ struct Primary<'a> {
 
 impl Primary<'_> {
     fn build(&self, b: &mut Builder, user: &UserBuildspec) {
-        self.branch_protection(b);
+        let hosted = self.cx.spec.source.provider.is_hosted();
+        if hosted {
+            self.connection(b);
+        } else {
+            self.branch_protection(b);
+        }
         let parts = PipelineParts {
             keys: self.secondary_keys(b),
             build_project: self.build_project(b, user),
             release_project: self.release_project(b),
         };
         self.pipeline(b, &parts);
-        self.triggers(b);
+        if !hosted {
+            self.triggers(b);
+        }
+    }
+
+    /// The connection the pipeline reads a hosted repository through. CloudFormation creates it
+    /// `PENDING`: it works once someone authorises it in the console (see
+    /// `manifest::SourceConnection`), which is why its ARN is an output.
+    fn connection(&self, b: &mut Builder) {
+        let provider = self.cx.spec.source.provider;
+        b.add(
+            SOURCE_CONNECTION,
+            CodeConnection {
+                connection_name: self.names().connection(),
+                provider_type: provider.aws_name(),
+                tags: Vec::new(),
+            },
+        );
+        b.output(
+            out::SOURCE_CONNECTION_ARN,
+            &format!(
+                "The connection to {} (PENDING until authorised in the console)",
+                provider.aws_name()
+            ),
+            Expr::r#ref(SOURCE_CONNECTION),
+        );
     }
 
     fn names(&self) -> crate::names::Names<'_> {
@@ -535,23 +577,56 @@ impl Primary<'_> {
             ..Action::default()
         };
 
+        let source = match &spec.source.hosted_repository {
+            None => Action {
+                name: SOURCE_ACTION.into(),
+                action_type_id: kind("Source", "CodeCommit"),
+                run_order: 1,
+                configuration: config(&[
+                    ("RepositoryName", n.source_repository().into()),
+                    ("BranchName", spec.source.branch.clone().into()),
+                    // An EventBridge rule starts the pipeline; polling is the legacy way.
+                    ("PollForSourceChanges", "false".into()),
+                    ("OutputArtifactFormat", "CODE_ZIP".into()),
+                ]),
+                output_artifacts: artifact("Source"),
+                ..Action::default()
+            },
+            // The pipeline's trigger (below) starts it on a push; with a trigger, the action's
+            // own change detection is off.
+            Some(full_id) => Action {
+                name: SOURCE_ACTION.into(),
+                action_type_id: kind("Source", "CodeStarSourceConnection"),
+                run_order: 1,
+                configuration: config(&[
+                    ("ConnectionArn", Expr::r#ref(SOURCE_CONNECTION)),
+                    ("FullRepositoryId", full_id.clone().into()),
+                    ("BranchName", spec.source.branch.clone().into()),
+                    ("OutputArtifactFormat", "CODE_ZIP".into()),
+                ]),
+                output_artifacts: artifact("Source"),
+                ..Action::default()
+            },
+        };
+        let triggers = if spec.source.provider.is_hosted() {
+            vec![PipelineTrigger {
+                provider_type: "CodeStarSourceConnection",
+                git_configuration: GitConfiguration {
+                    source_action_name: SOURCE_ACTION.into(),
+                    push: vec![GitPushFilter {
+                        branches: GitBranchFilter {
+                            includes: vec![spec.source.branch.clone()],
+                        },
+                    }],
+                },
+            }]
+        } else {
+            Vec::new()
+        };
         let mut stages = vec![
             Stage {
                 name: "Source".into(),
-                actions: vec![Action {
-                    name: "Source".into(),
-                    action_type_id: kind("Source", "CodeCommit"),
-                    run_order: 1,
-                    configuration: config(&[
-                        ("RepositoryName", n.source_repository().into()),
-                        ("BranchName", spec.source.branch.clone().into()),
-                        // An EventBridge rule starts the pipeline; polling is the legacy way.
-                        ("PollForSourceChanges", "false".into()),
-                        ("OutputArtifactFormat", "CODE_ZIP".into()),
-                    ]),
-                    output_artifacts: artifact("Source"),
-                    ..Action::default()
-                }],
+                actions: vec![source],
             },
             Stage {
                 name: "Build".into(),
@@ -663,6 +738,7 @@ impl Primary<'_> {
                 artifact_store,
                 artifact_stores,
                 stages,
+                triggers,
                 tags: Vec::new(),
             })
             // The projects are named, not referenced, in the stages.
@@ -717,18 +793,32 @@ impl Primary<'_> {
             Statement::allow(&["s3:GetBucketLocation", "s3:GetBucketVersioning"], buckets)
                 .sid("LocateArtifactBuckets"),
             iam::use_key(all_keys),
-            Statement::allow(
-                &[
-                    "codecommit:CancelUploadArchive",
-                    "codecommit:GetBranch",
-                    "codecommit:GetCommit",
-                    "codecommit:GetRepository",
-                    "codecommit:GetUploadArchiveStatus",
-                    "codecommit:UploadArchive",
-                ],
-                vec![self.repo_arn(&self.region.name)],
-            )
-            .sid("ReadSource"),
+            if spec.source.provider.is_hosted() {
+                // Connections made since 2024 are `codeconnections` resources; IAM still
+                // accepts the older `codestar-connections` prefix for them, and AWS's managed
+                // policies grant both.
+                Statement::allow(
+                    &[
+                        "codeconnections:UseConnection",
+                        "codestar-connections:UseConnection",
+                    ],
+                    vec![Expr::r#ref(SOURCE_CONNECTION)],
+                )
+                .sid("ReadSource")
+            } else {
+                Statement::allow(
+                    &[
+                        "codecommit:CancelUploadArchive",
+                        "codecommit:GetBranch",
+                        "codecommit:GetCommit",
+                        "codecommit:GetRepository",
+                        "codecommit:GetUploadArchiveStatus",
+                        "codecommit:UploadArchive",
+                    ],
+                    vec![self.repo_arn(&self.region.name)],
+                )
+                .sid("ReadSource")
+            },
             Statement::allow(
                 &["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
                 vec![

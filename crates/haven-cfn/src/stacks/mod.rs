@@ -188,6 +188,8 @@ pub mod out {
     pub const PRIVATE_SUBNETS: &str = "PrivateSubnetIds";
     pub const TASK_SECURITY_GROUP: &str = "TaskSecurityGroupId";
     pub const REPOSITORY_URI: &str = "RepositoryUri";
+    /// The primary's delivery stack, with a hosted source: the connection to authorise.
+    pub const SOURCE_CONNECTION_ARN: &str = "SourceConnectionArn";
 
     /// A per-environment output: `ProductionBlueTargetGroupArn`.
     pub fn env(env: &Environment, what: &str) -> String {

@@ -150,21 +150,22 @@ impl Ctx<'_, '_> {
     }
 
     pub(super) fn source(&mut self, s: schema::Source, project: &str) -> Source {
-        let repository = s.repository.unwrap_or_else(|| project.to_owned());
-        let repo_ok = !repository.is_empty()
-            && repository.len() <= 100
-            && repository
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-            && !repository.ends_with(".git");
-        if !repo_ok {
-            self.r.error_hint(
-                "bad-name",
-                "source.repository",
-                format!("`{repository}` is not a valid repository name"),
-                "use letters, digits, `.`, `_` and `-` (CodeCommit's rules), without `.git`",
-            );
-        }
+        let provider = self.choice(
+            "source.provider",
+            s.provider,
+            SourceProvider::CodeCommit,
+            &[
+                ("codecommit", SourceProvider::CodeCommit),
+                ("github", SourceProvider::GitHub),
+                ("gitlab", SourceProvider::GitLab),
+                ("bitbucket", SourceProvider::Bitbucket),
+            ],
+        );
+        let (repository, hosted_repository) = if provider.is_hosted() {
+            self.hosted_repository(provider, s.repository, project)
+        } else {
+            (self.codecommit_repository(s.repository, project), None)
+        };
         let branch = s.branch.unwrap_or_else(|| "main".into());
         for (key, b) in std::iter::once(("source.branch".to_owned(), &branch)).chain(
             s.protected_branches
@@ -183,10 +184,82 @@ impl Ctx<'_, '_> {
             }
         }
         Source {
+            provider,
             repository,
+            hosted_repository,
             protected_branches: s.protected_branches.unwrap_or_else(|| vec![branch.clone()]),
             branch,
             replicate: s.replicate.unwrap_or(true),
+        }
+    }
+
+    /// CodeCommit's repository: a name (the project's by default), by CodeCommit's rules.
+    fn codecommit_repository(&mut self, repository: Option<String>, project: &str) -> String {
+        let repository = repository.unwrap_or_else(|| project.to_owned());
+        if !repository_name_ok(&repository) {
+            let hint = if repository.contains('/') {
+                "`owner/name` names a repository at a Git host: set `source.provider` to \
+                 `github`, `gitlab` or `bitbucket`; a CodeCommit name has no owner"
+            } else {
+                "use letters, digits, `.`, `_` and `-` (CodeCommit's rules), without `.git`"
+            };
+            self.r.error_hint(
+                "bad-name",
+                "source.repository",
+                format!("`{repository}` is not a valid repository name"),
+                hint,
+            );
+        }
+        repository
+    }
+
+    /// A hosted provider's `owner/name`, and its name part (the twin's repository, which has
+    /// no owner). There is no default: the project's name has no owner.
+    fn hosted_repository(
+        &mut self,
+        provider: SourceProvider,
+        repository: Option<String>,
+        project: &str,
+    ) -> (String, Option<String>) {
+        let host = provider.aws_name();
+        let Some(full) = repository else {
+            self.r.error_hint(
+                "missing-key",
+                "source.repository",
+                format!("a {host} source needs its repository as `owner/name`"),
+                format!("add `repository = \"your-org/{project}\"` to [source]"),
+            );
+            return (project.to_owned(), None);
+        };
+        let owner_ok = |o: &str| {
+            !o.is_empty()
+                && o.len() <= 100
+                && o.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        };
+        match full.split_once('/') {
+            Some((owner, name)) if owner_ok(owner) && repository_name_ok(name) => {
+                (name.to_owned(), Some(full))
+            }
+            _ => {
+                self.r.error_hint(
+                    "bad-name",
+                    "source.repository",
+                    format!("`{full}` is not a {host} repository as `owner/name`"),
+                    format!(
+                        "write the owner (user, organisation, group or workspace) and the \
+                         repository's name as {host} shows them, `your-org/{project}`: letters, \
+                         digits, `.`, `_` and `-`, one `/`, without `.git`"
+                    ),
+                );
+                let name = full.rsplit('/').next().unwrap_or_default();
+                let name = if repository_name_ok(name) {
+                    name
+                } else {
+                    project
+                };
+                (name.to_owned(), None)
+            }
         }
     }
 
@@ -289,6 +362,17 @@ impl Ctx<'_, '_> {
     }
 }
 
+/// A repository name by CodeCommit's rules, which GitHub's, GitLab's and Bitbucket's names
+/// also follow: letters, digits, `.`, `_` and `-`, at most 100, not ending in `.git`.
+fn repository_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        && !name.ends_with(".git")
+}
+
 /// The common rules of `git check-ref-format --branch`.
 fn branch_name_ok(b: &str) -> bool {
     !b.is_empty()
@@ -301,4 +385,168 @@ fn branch_name_ok(b: &str) -> bool {
         && !b
             .chars()
             .any(|c| c.is_ascii_control() || " ~^:?*[\\".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::Path;
+
+    use crate::model::SourceProvider;
+    use crate::{LoadError, load_str};
+
+    const BASE: &str = "[project]\nname = \"hello\"\n\n[service]\ncommand = [\"bin/hello\"]\n\n\
+                        [notifications.topics.alerts]\nemail = [\"ops@example.com\"]\n\n";
+
+    /// The `[source]` table's outcome: the source, or each diagnostic as `key [code] message |
+    /// hint`.
+    fn source(table: &str) -> Result<crate::model::Source, Vec<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("buildspec.yml"), "version: 0.2\n").unwrap();
+        let text = format!("{BASE}[source]\n{table}");
+        match load_str(&text, Path::new("haven.toml"), dir.path()) {
+            Ok(loaded) => Ok(loaded.spec.source),
+            Err(LoadError::Invalid(d)) => Err(d
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} [{}] {} | {}",
+                        d.key,
+                        d.code,
+                        d.message,
+                        d.hint.as_deref().unwrap_or_default()
+                    )
+                })
+                .collect()),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn each_provider_and_its_repository() {
+        let cases = [
+            ("", SourceProvider::CodeCommit, "hello", None),
+            (
+                "provider = \"codecommit\"\nrepository = \"web-src\"\n",
+                SourceProvider::CodeCommit,
+                "web-src",
+                None,
+            ),
+            (
+                "provider = \"github\"\nrepository = \"octo-org/hello\"\n",
+                SourceProvider::GitHub,
+                "hello",
+                Some("octo-org/hello"),
+            ),
+            (
+                "provider = \"gitlab\"\nrepository = \"my.group/web_app\"\n",
+                SourceProvider::GitLab,
+                "web_app",
+                Some("my.group/web_app"),
+            ),
+            (
+                "provider = \"bitbucket\"\nrepository = \"team-ws/hello-svc\"\nbranch = \"trunk\"\n",
+                SourceProvider::Bitbucket,
+                "hello-svc",
+                Some("team-ws/hello-svc"),
+            ),
+        ];
+        for (table, provider, twin_repository, hosted) in cases {
+            let s = source(table).unwrap_or_else(|d| panic!("{table}: {d:?}"));
+            assert_eq!(s.provider, provider, "{table}");
+            // The twin's repository: a name, never `owner/name` (a directory per region).
+            assert_eq!(s.repository, twin_repository, "{table}");
+            assert_eq!(s.hosted_repository.as_deref(), hosted, "{table}");
+        }
+    }
+
+    #[test]
+    fn hosted_sources_round_trip_through_show() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("buildspec.yml"), "version: 0.2\n").unwrap();
+        let load = |text: &str| match load_str(text, Path::new("haven.toml"), dir.path()) {
+            Ok(l) => l.spec,
+            Err(e) => panic!("{e}\n{text}"),
+        };
+        for provider in ["codecommit", "github", "gitlab", "bitbucket"] {
+            let repository = if provider == "codecommit" {
+                "web-src"
+            } else {
+                "octo-org/web-src"
+            };
+            let spec = load(&format!(
+                "{BASE}[source]\nprovider = \"{provider}\"\nrepository = \"{repository}\"\n"
+            ));
+            let shown = spec.to_toml().unwrap();
+            assert!(
+                shown.contains(&format!(
+                    "[source]\nprovider = \"{provider}\"\nrepository = \"{repository}\"\n"
+                )),
+                "{shown}"
+            );
+            let again = load(&shown).source;
+            assert_eq!(
+                (again.provider, again.repository, again.hosted_repository),
+                (
+                    spec.source.provider,
+                    spec.source.repository.clone(),
+                    spec.source.hosted_repository.clone()
+                ),
+                "{provider}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_providers_and_repositories_are_named() {
+        let cases: [(&str, &[&str]); 7] = [
+            (
+                "provider = \"githib\"\n",
+                &[
+                    "source.provider [unknown-value] `githib` is not a valid value | did you mean \
+                     `github`? (one of `codecommit`, `github`, `gitlab`, `bitbucket`)",
+                ],
+            ),
+            (
+                "provider = \"github\"\n",
+                &[
+                    "source.repository [missing-key] a GitHub source needs its repository as \
+                     `owner/name` | add `repository = \"your-org/hello\"` to [source]",
+                ],
+            ),
+            (
+                "provider = \"gitlab\"\nrepository = \"hello\"\n",
+                &[
+                    "source.repository [bad-name] `hello` is not a GitLab repository as `owner/name`",
+                ],
+            ),
+            (
+                "provider = \"bitbucket\"\nrepository = \"a/b/c\"\n",
+                &["source.repository [bad-name] `a/b/c` is not a Bitbucket repository"],
+            ),
+            (
+                "provider = \"github\"\nrepository = \"octo-org/hello.git\"\n",
+                &["source.repository [bad-name] `octo-org/hello.git` is not a GitHub repository"],
+            ),
+            (
+                "provider = \"github\"\nrepository = \"/hello\"\n",
+                &["source.repository [bad-name] `/hello` is not a GitHub repository"],
+            ),
+            (
+                "repository = \"octo-org/hello\"\n",
+                &[
+                    "source.repository [bad-name] `octo-org/hello` is not a valid repository name \
+                     | `owner/name` names a repository at a Git host: set `source.provider`",
+                ],
+            ),
+        ];
+        for (table, expected) in cases {
+            let got = source(table).map(|s| s.provider).unwrap_err();
+            assert_eq!(got.len(), expected.len(), "{table}: {got:?}");
+            for (g, e) in got.iter().zip(expected) {
+                assert!(g.starts_with(e), "{table}:\n  got  {g}\n  want {e}");
+            }
+        }
+    }
 }

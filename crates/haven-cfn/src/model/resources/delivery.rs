@@ -1,4 +1,4 @@
-//! Delivery: CodeCommit, CodeBuild and CodePipeline.
+//! Delivery: CodeCommit, CodeConnections, CodeBuild and CodePipeline.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +8,16 @@ cfn_struct! {
     pub struct CodeCommitRepository {
         repository_name: String,
         repository_description: String,
+        tags: Vec<Tag>,
+    }
+}
+
+cfn_struct! {
+    /// A connection to a Git host (GitHub, GitLab, Bitbucket). CloudFormation creates it
+    /// `PENDING`; someone authorises it once in the console. Its `Ref` is its ARN.
+    pub struct CodeConnection {
+        connection_name: String,
+        provider_type: &'static str,
         tags: Vec<Tag>,
     }
 }
@@ -84,7 +94,36 @@ cfn_struct! {
         artifact_store: Option<ArtifactStore>,
         artifact_stores: Vec<ArtifactStoreMap>,
         stages: Vec<Stage>,
+        /// What starts the pipeline (V2, `CodeStarSourceConnection` sources only); without it,
+        /// the source action's own change detection does.
+        triggers: Vec<PipelineTrigger>,
         tags: Vec<Tag>,
+    }
+}
+
+cfn_struct! {
+    pub struct PipelineTrigger {
+        provider_type: &'static str,
+        git_configuration: GitConfiguration,
+    }
+}
+
+cfn_struct! {
+    pub struct GitConfiguration {
+        source_action_name: String,
+        push: Vec<GitPushFilter>,
+    }
+}
+
+cfn_struct! {
+    pub struct GitPushFilter {
+        branches: GitBranchFilter,
+    }
+}
+
+cfn_struct! {
+    pub struct GitBranchFilter {
+        includes: Vec<String>,
     }
 }
 

@@ -85,6 +85,7 @@ resource_kinds! {
     Policy(iam::Policy) = "AWS::IAM::Policy",
     Group(iam::Group) = "AWS::IAM::Group",
     CodeCommitRepository(delivery::CodeCommitRepository) = "AWS::CodeCommit::Repository",
+    CodeConnection(delivery::CodeConnection) = "AWS::CodeConnections::Connection",
     CodeBuildProject(delivery::CodeBuildProject) = "AWS::CodeBuild::Project",
     Pipeline(delivery::Pipeline) = "AWS::CodePipeline::Pipeline",
     HealthCheck(dns::HealthCheck) = "AWS::Route53::HealthCheck",
