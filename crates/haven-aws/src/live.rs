@@ -340,11 +340,11 @@ struct ServiceJson {
     service_name: String,
     #[serde(default)]
     status: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     desired_count: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     running_count: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     pending_count: u32,
     #[serde(default)]
     task_definition: String,
@@ -361,14 +361,21 @@ struct DeploymentJson {
     status: String,
     rollout_state: Option<String>,
     rollout_state_reason: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     desired_count: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     running_count: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     pending_count: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     failed_tasks: u32,
+}
+
+/// A task count; a negative one (an emulator's arithmetic: moto answers `pendingCount: -1` when
+/// more tasks run than are desired) is read as none.
+fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = <i64 as serde::Deserialize>::deserialize(d)?;
+    Ok(u32::try_from(n.max(0)).unwrap_or(u32::MAX))
 }
 
 impl From<ServiceJson> for Service {
@@ -1746,6 +1753,13 @@ mod tests {
         // One deployment at its count, but the tasks are not all running: not steady.
         let short = Service { running: 1, ..s };
         assert!(!short.steady());
+        // moto's arithmetic: more running than desired leaves a negative pending count.
+        let moto: ServiceJson = serde_json::from_str(
+            r#"{"serviceName":"hello-staging","status":"ACTIVE","desiredCount":1,
+                "runningCount":2,"pendingCount":-1,"deployments":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(Service::from(moto).pending, 0);
     }
 
     #[test]

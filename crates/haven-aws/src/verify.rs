@@ -939,14 +939,20 @@ async fn check_alarms(
     if insufficient > 0 {
         detail.push_str(&format!(" ({insufficient} with insufficient data)"));
     }
+    // On AWS a deployed stack lists every resource of its template; an endpoint that skips
+    // alarms (moto does) lists none of them, which is not the spec's fault, so it warns.
     let status = if not_in_stack.is_empty() {
         FindingStatus::Ok
+    } else if declared.is_empty() {
+        detail = format!(
+            "none of the {} alarms the templates declare is in its stack, so none was checked \
+             (an endpoint that skips AWS::CloudWatch::Alarm, or stacks older than the spec)",
+            not_in_stack.len()
+        );
+        FindingStatus::Warning
     } else {
-        // On AWS a deployed stack lists every resource of its template; an endpoint that
-        // skips alarms (moto does) lists none of them, which is not the spec's fault.
         detail.push_str(&format!(
-            "; not in their stacks, so not checked: {} (an endpoint that skips \
-             AWS::CloudWatch::Alarm, or a stack older than the spec)",
+            "; not in their stacks, so not checked: {} (stacks older than the spec?)",
             not_in_stack.join(", ")
         ));
         FindingStatus::Warning

@@ -842,6 +842,13 @@ pub enum AwsCommand {
         /// Apply the changes this way
         #[arg(long, value_enum, default_value_t = DeployMethod::ChangeSet)]
         method: DeployMethod,
+        /// Run the image tagged TAG in every service
+        ///
+        /// Without it, a service that exists keeps the image it runs (its live task
+        /// definition's), and a new one gets the image of the project's git HEAD, which is
+        /// built in AWS (the Build project, on `git archive HEAD`) when the repository lacks it.
+        #[arg(long, value_name = "TAG")]
+        image_tag: Option<String>,
         #[command(flatten)]
         parameters: ParameterFlag,
         #[command(flatten)]

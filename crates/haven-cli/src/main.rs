@@ -87,11 +87,13 @@ fn main() -> ExitCode {
                 AwsCommand::Deploy {
                     yes,
                     method,
+                    image_tag,
                     parameters,
                     timeout,
                 } => {
                     opts.yes = yes.yes;
                     opts.method = method;
+                    opts.image_tag = image_tag;
                     opts.parameters = parameters.parameters;
                     opts.timeout = timeout.timeout.map(Into::into);
                     commands::aws::deploy(&printer, spec, &opts)

@@ -65,7 +65,24 @@ impl Moto {
         Self::launch(&venv_bin("moto_server"), &[])
     }
 
+    /// [`Moto::start`] with environment variables for the server (moto reads some settings
+    /// from its environment, such as `MOTO_ECS_SERVICE_RUNNING`: the running count of every
+    /// ECS service it creates).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
+        let python = venv_bin("moto_server").with_file_name("python3");
+        let python = if python.is_file() {
+            python
+        } else {
+            venv_bin("python3")
+        };
+        Self::launch_env(&python, &["-c", MOTO_AS_AWS], env)
+    }
+
     fn launch(bin: &Path, pre_args: &[&str]) -> Self {
+        Self::launch_env(bin, pre_args, &[])
+    }
+
+    fn launch_env(bin: &Path, pre_args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("moto.log");
         // Try a few free ports: another process may take the one we found before moto binds it.
@@ -78,6 +95,7 @@ impl Moto {
             let out = std::fs::File::create(&log).unwrap();
             let child = Command::new(bin)
                 .args(pre_args)
+                .envs(env.iter().copied())
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().unwrap())
@@ -588,4 +606,64 @@ pub fn builds(moto: &Moto, region: &str, project: &str) -> Vec<serde_json::Value
          print(json.dumps(builds, default=str))"
     ));
     serde_json::from_str(&out).unwrap()
+}
+
+/// Runs every production and staging service of [`ready_moto`]'s deployments at its desired
+/// count with its deployment completed: moto creates each ECS service with this many running
+/// tasks, and its rollout `COMPLETED` when that reaches the desired count.
+pub const MOTO_RUNNING: (&str, &str) = ("MOTO_ECS_SERVICE_RUNNING", "2");
+
+/// Makes a deployment of [`BASE_SPEC`] (with `service.secrets`) on moto look like a serving
+/// one, doing what moto leaves undone: the image `tag` pushed to every region's repository
+/// (the build and ECR replication), each secret stored in every region, each service's running
+/// count brought to its desired count (needs [`MOTO_RUNNING`]; UpdateService does it in moto),
+/// and two healthy targets registered in the blue target group of each environment, the one
+/// its traffic rule forwards to (ECS registers tasks on AWS).
+pub fn ready_moto(moto: &Moto, bundle: &Bundle, tag: &str) {
+    for region in &bundle.regions {
+        put_image(moto, region, &bundle.project, tag);
+        for secret in bundle.secrets.iter().filter(|s| s.regions.contains(region)) {
+            moto.python(&format!(
+                "client('ssm', {region:?}).put_parameter(Name={:?}, Value='s3cret', \
+                 Type='SecureString', Overwrite=True)",
+                secret.parameter
+            ));
+        }
+        let network = format!("{}-{region}-network", bundle.project);
+        let second = if region == &bundle.primary_region {
+            0
+        } else {
+            1
+        };
+        moto.python(&format!(
+            "cf = client('cloudformation', {region:?})\n\
+             outs = {{o['OutputKey']: o['OutputValue'] for o in \
+             cf.describe_stacks(StackName={network:?})['Stacks'][0]['Outputs']}}\n\
+             elb = client('elbv2', {region:?})\n\
+             ecs = client('ecs', {region:?})\n\
+             for env in ['Production', 'Staging']:\n\
+             \x20   arn = outs.get(env + 'BlueTargetGroupArn')\n\
+             \x20   if arn is None: continue\n\
+             \x20   elb.register_targets(TargetGroupArn=arn, Targets=[\
+             {{'Id': '10.{second}.11.5', 'Port': 8080}}, {{'Id': '10.{second}.12.5', 'Port': 8080}}])\n\
+             \x20   name = {project:?} + '-' + env.lower()\n\
+             \x20   s = ecs.describe_services(cluster={project:?}, services=[name])['services'][0]\n\
+             \x20   ecs.update_service(cluster={project:?}, service=name, desiredCount=s['desiredCount'])",
+            project = bundle.project,
+        ));
+    }
+}
+
+/// Deploys the bundle with `Method::Direct` and `ImageTag=v1`, as the deploy tests do.
+pub fn deploy_direct(moto: &Moto, bundle: &Bundle) {
+    block_on(async {
+        let aws = moto.aws().await;
+        let opts = options(Method::Direct);
+        let plan = haven_aws::plan::plan(&aws, bundle, &[], &opts, true, &|_| {})
+            .await
+            .unwrap();
+        haven_aws::deploy::execute(&aws, bundle, plan, &opts, &|_| {})
+            .await
+            .unwrap();
+    });
 }

@@ -35,6 +35,8 @@ pub struct AwsOpts {
     pub out: Option<PathBuf>,
     /// `--parameter NAME=VALUE` (repeatable): deploy-time parameters (`ImageTag`, ...).
     pub parameters: Vec<String>,
+    /// `--image-tag TAG` (deploy): the image every service runs.
+    pub image_tag: Option<String>,
     /// `--timeout DURATION`: how long to wait for one stack (default: an hour).
     pub timeout: Option<Duration>,
 }
@@ -51,6 +53,13 @@ impl AwsOpts {
             }
             parameters.insert(k.to_owned(), v.to_owned());
         }
+        if let Some(tag) = &self.image_tag {
+            let key = haven_aws::first_build::IMAGE_TAG;
+            if parameters.get(key).is_some_and(|v| v != tag) {
+                bail!("--image-tag {tag} and --parameter {key}=... disagree: give one");
+            }
+            parameters.insert(key.to_owned(), tag.clone());
+        }
         let d = Options::default();
         Ok(Options {
             method: match self.method {
@@ -66,6 +75,9 @@ impl AwsOpts {
 
 /// The spec, its bundle, and a runtime with clients.
 struct Session {
+    spec: haven_spec::Spec,
+    /// The spec's directory: the project, whose git HEAD a first deployment builds.
+    project_dir: PathBuf,
     bundle: Bundle,
     aws: Aws,
     runtime: tokio::runtime::Runtime,
@@ -101,6 +113,12 @@ fn session(printer: &Printer, spec: &Path, opts: &AwsOpts) -> anyhow::Result<Ses
         printer.status("Endpoint", url);
     }
     Ok(Session {
+        spec: loaded.spec,
+        project_dir: spec
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf(),
         bundle,
         aws,
         runtime,
@@ -315,12 +333,35 @@ pub fn diff(printer: &Printer, spec: &Path, opts: &AwsOpts) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-/// `haven aws deploy`: the diff, a confirmation, then each stack in order.
+/// `haven aws deploy`: the image new services need, the diff, a confirmation, each stack in
+/// order (on a first deployment the image is built in AWS between the stacks that need none and
+/// the services), then a wait until every service is ready, and the verification.
 pub fn deploy(printer: &Printer, spec: &Path, opts: &AwsOpts) -> anyhow::Result<ExitCode> {
     let s = session(printer, spec, opts)?;
-    let options = opts.options()?;
+    let mut options = opts.options()?;
     let live = Live::new(printer);
     let progress = |e: Event| live.event(e);
+    let first = s.runtime.block_on(haven_aws::first_build::prepare(
+        &s.aws,
+        &s.bundle,
+        &opts.regions,
+        &mut options,
+        &s.project_dir,
+        &progress,
+    ));
+    live.clear();
+    let first = first.context("cannot decide the image of the new services")?;
+    if let Some(f) = &first {
+        printer.status(
+            "Image",
+            &format!(
+                "{} (commit {}) for {}: built in AWS unless the repository has it",
+                f.tag,
+                f.commit.id,
+                f.stacks.join(", ")
+            ),
+        );
+    }
     let plan = s.runtime.block_on(haven_aws::plan::plan(
         &s.aws,
         &s.bundle,
@@ -354,32 +395,89 @@ pub fn deploy(printer: &Printer, spec: &Path, opts: &AwsOpts) -> anyhow::Result<
         printer.status("Cancelled", "nothing was deployed");
         return Ok(ExitCode::FAILURE);
     }
-    let report = s.runtime.block_on(haven_aws::deploy::execute(
-        &s.aws, &s.bundle, plan, &options, &progress,
+    let deployed = s.runtime.block_on(haven_aws::first_build::deploy(
+        &s.aws,
+        &s.bundle,
+        &s.spec,
+        plan,
+        first.as_ref(),
+        &options,
+        &progress,
     ));
     live.clear();
-    let report = report.context("the deployment failed")?;
+    let deployed = deployed.context("the deployment failed")?;
+    let ready = s.runtime.block_on(haven_aws::verify::wait_ready(
+        &s.aws,
+        &s.bundle,
+        &s.spec,
+        &opts.regions,
+        options.stack_timeout,
+        &progress,
+    ));
+    live.clear();
+    let ready = ready.context("cannot verify the deployment")?;
     if printer.json {
-        printer.out_json(&report)?;
-        return Ok(ExitCode::SUCCESS);
+        let mut out = serde_json::to_value(&deployed)?;
+        out["verify"] = serde_json::to_value(&ready)?;
+        printer.out_json(&out)?;
+    } else {
+        let report = &deployed.report;
+        for r in &report.stacks {
+            printer.out(&format!(
+                "{} ({}): {}",
+                r.stack,
+                r.region,
+                r.result.as_str()
+            ));
+            for (k, v) in &r.outputs {
+                printer.out(&format!("    {k} = {v}"));
+            }
+        }
+        if let Some(image) = &deployed.image {
+            let how = match &image.origin {
+                haven_aws::first_build::ImageOrigin::Existing => "already built".to_owned(),
+                haven_aws::first_build::ImageOrigin::Built { build } => format!("built by {build}"),
+            };
+            printer.out(&format!(
+                "image: {}:{} ({how}; commit {}) in {}",
+                image.repository,
+                image.tag,
+                image.commit,
+                image.regions.join(", ")
+            ));
+        }
+        for e in &report.endpoints {
+            match &e.region {
+                Some(region) => printer.out(&format!("{} ({region}): {}", e.name, e.url)),
+                None => printer.out(&format!("{}: {}", e.name, e.url)),
+            }
+        }
     }
-    for r in &report.stacks {
-        printer.out(&format!(
-            "{} ({}): {}",
-            r.stack,
-            r.region,
-            r.result.as_str()
+    let failed: Vec<_> = ready
+        .with(haven_aws::verify::FindingStatus::Failed)
+        .collect();
+    for f in &failed {
+        printer.warn(&format!(
+            "{} {}{}: {}",
+            f.check.as_str(),
+            f.subject,
+            f.region
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default(),
+            f.detail
         ));
-        for (k, v) in &r.outputs {
-            printer.out(&format!("    {k} = {v}"));
-        }
     }
-    for e in &report.endpoints {
-        match &e.region {
-            Some(region) => printer.out(&format!("{} ({region}): {}", e.name, e.url)),
-            None => printer.out(&format!("{}: {}", e.name, e.url)),
-        }
+    if !failed.is_empty() {
+        bail!(
+            "the deployment is not ready: {} check(s) failed (`haven aws verify` shows them all)",
+            failed.len()
+        );
     }
+    printer.status(
+        "Verified",
+        &format!("{} checks passed", ready.findings.len()),
+    );
     Ok(ExitCode::SUCCESS)
 }
 
