@@ -102,12 +102,21 @@ pub async fn stack_resources(
     }
 }
 
-/// Starts drift detection on the stack; its detection id.
+/// Starts drift detection on the stack; its detection id. Tried three times at most, not the
+/// client's eight: drift is a check on top, reported as not checked when it cannot run, and an
+/// endpoint without it (moto answers HTTP 500) should not hold verification up for a minute.
 pub async fn start_drift_detection(aws: &Aws, region: &str, stack: &str) -> Result<String, Error> {
+    use aws_sdk_cloudformation::config::retry::RetryConfig;
+
     let out = aws
         .cloudformation(region)
         .detect_stack_drift()
         .stack_name(stack)
+        .customize()
+        .config_override(
+            aws_sdk_cloudformation::config::Builder::default()
+                .retry_config(RetryConfig::standard().with_max_attempts(3)),
+        )
         .send()
         .await
         .map_err(|e| cfn::call_error(Some(stack), region, "DetectStackDrift", e))?;

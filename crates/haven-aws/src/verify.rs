@@ -408,6 +408,9 @@ async fn check_drift(
     findings: &mut Vec<Finding>,
 ) {
     let mut pending = Vec::new();
+    // An endpoint that cannot detect drift at all (no AWS error code: a 5xx, no answer) is
+    // asked once, not once per stack.
+    let mut unavailable: Option<String> = None;
     for s in cx
         .bundle
         .stacks
@@ -423,17 +426,35 @@ async fn check_drift(
         ) {
             continue;
         }
-        match live::start_drift_detection(aws, &s.region, &s.name).await {
-            Ok(id) => pending.push((s, id)),
-            // Drift detection is a check on top: when it cannot run (permissions, an emulator
-            // without it), say so rather than fail the whole verification.
-            Err(e) => findings.push(finding(
+        if let Some(why) = &unavailable {
+            findings.push(finding(
                 CheckKind::Drift,
                 Some(&s.region),
                 &s.name,
                 FindingStatus::Warning,
-                format!("not checked: {e}"),
-            )),
+                format!(
+                    "not checked: drift detection failed for {why} without an AWS error, so it \
+                     was not asked again"
+                ),
+            ));
+            continue;
+        }
+        match live::start_drift_detection(aws, &s.region, &s.name).await {
+            Ok(id) => pending.push((s, id)),
+            // Drift detection is a check on top: when it cannot run (permissions, an emulator
+            // without it), say so rather than fail the whole verification.
+            Err(e) => {
+                if matches!(&e, Error::Call { code: None, .. }) {
+                    unavailable = Some(s.name.clone());
+                }
+                findings.push(finding(
+                    CheckKind::Drift,
+                    Some(&s.region),
+                    &s.name,
+                    FindingStatus::Warning,
+                    format!("not checked: {e}"),
+                ));
+            }
         }
     }
     let start = Instant::now();

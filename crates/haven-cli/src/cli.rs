@@ -856,6 +856,41 @@ pub enum AwsCommand {
     },
     /// Show each stack's state and outputs
     Status,
+    /// Check the live account against the spec, and say what differs
+    ///
+    /// Every stack complete and not drifted (CloudFormation drift detection; what ECS and
+    /// Application Auto Scaling change on purpose, the desired count, the task definition and
+    /// the blue/green weights, is not a difference), each ECS service at its desired count with
+    /// its deployment complete, every target the traffic reaches healthy, no alarm in ALARM,
+    /// the Route 53 health checks healthy, the running image in the repository its tasks pull
+    /// from, every SSM parameter of `service.secrets` in every region, and SNS subscriptions
+    /// confirmed (pending is a warning). Exits 0 when nothing failed, 1 otherwise.
+    Verify,
+    /// Send the traffic to REGION by inverting the other regions' Route 53 health checks
+    ///
+    /// The records are not edited: the other regions' health checks are inverted, so that
+    /// Route 53 treats them as unhealthy and its failover records answer with REGION, as
+    /// Application Recovery Controller's routing controls do. First REGION's capacity is
+    /// checked: it must run as many healthy production tasks as the primary wants, unless
+    /// --force. Running it again changes nothing; `haven aws failback` undoes it.
+    Failover {
+        /// Send the traffic to this region
+        #[arg(long, value_name = "REGION")]
+        to: String,
+        #[command(flatten)]
+        yes: YesFlag,
+        /// Fail over even when REGION runs fewer healthy tasks than the primary wants
+        #[arg(long)]
+        force: bool,
+    },
+    /// Send the traffic back: un-invert every region's Route 53 health check
+    ///
+    /// Route 53 then answers as its health checks see the regions again: the primary while it
+    /// is healthy. Running it again changes nothing.
+    Failback {
+        #[command(flatten)]
+        yes: YesFlag,
+    },
     /// Delete every stack, last deployed first
     Destroy {
         #[command(flatten)]

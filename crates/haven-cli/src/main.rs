@@ -99,6 +99,16 @@ fn main() -> ExitCode {
                     commands::aws::deploy(&printer, spec, &opts)
                 }
                 AwsCommand::Status => commands::aws::status(&printer, spec, &opts),
+                AwsCommand::Verify => commands::aws::verify(&printer, spec, &opts),
+                AwsCommand::Failover { to, yes, force } => {
+                    opts.yes = yes.yes;
+                    opts.force = force;
+                    commands::aws::failover(&printer, spec, Some(&to), &opts)
+                }
+                AwsCommand::Failback { yes } => {
+                    opts.yes = yes.yes;
+                    commands::aws::failover(&printer, spec, None, &opts)
+                }
                 AwsCommand::Destroy {
                     yes,
                     force,

@@ -642,3 +642,174 @@ pub fn secret_set(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The findings as a table on stdout: region, check, subject, status, detail.
+fn print_findings(printer: &Printer, report: &haven_aws::verify::VerifyReport) {
+    let mut rows = vec![
+        ["REGION", "CHECK", "SUBJECT", "STATUS", "DETAIL"].map(str::to_owned),
+    ];
+    rows.extend(report.findings.iter().map(|f| {
+        [
+            f.region.clone().unwrap_or_else(|| "global".into()),
+            f.check.as_str().to_owned(),
+            f.subject.clone(),
+            f.status.as_str().to_owned(),
+            f.detail.clone(),
+        ]
+    }));
+    printer.out(&crate::printer::table(&rows));
+}
+
+/// `haven aws verify`: the live account against the spec; exit 1 when a check failed.
+pub fn verify(printer: &Printer, spec: &Path, opts: &AwsOpts) -> anyhow::Result<ExitCode> {
+    use haven_aws::verify::FindingStatus;
+
+    let s = session(printer, spec, opts)?;
+    let spinner = printer.spinner("checking the live account against the spec");
+    let report = s.runtime.block_on(haven_aws::verify::verify(
+        &s.aws,
+        &s.bundle,
+        &s.spec,
+        &opts.regions,
+    ));
+    drop(spinner);
+    let report = report.context("cannot verify the deployment")?;
+    if printer.json {
+        printer.out_json(&serde_json::json!({
+            "passed": report.passed(),
+            "findings": report.findings,
+        }))?;
+    } else {
+        print_findings(printer, &report);
+    }
+    let count = |status| report.with(status).count();
+    let (failed, warnings) = (count(FindingStatus::Failed), count(FindingStatus::Warning));
+    let summary = format!(
+        "{} checks: {} ok, {warnings} warnings, {failed} failed",
+        report.findings.len(),
+        count(FindingStatus::Ok)
+    );
+    if report.passed() {
+        printer.status("Verified", &summary);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        printer.error(&format!("the live account differs from the spec: {summary}"));
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// `haven aws failover --to REGION` (`to` set) and `haven aws failback` (`to` empty): the
+/// Route 53 health checks inverted or un-inverted, after a capacity check and a confirmation.
+pub fn failover(
+    printer: &Printer,
+    spec: &Path,
+    to: Option<&str>,
+    opts: &AwsOpts,
+) -> anyhow::Result<ExitCode> {
+    let command = if to.is_some() { "failover" } else { "failback" };
+    if !opts.regions.is_empty() {
+        bail!("--region does not apply to {command}: it acts on every region's health check");
+    }
+    let s = session(printer, spec, opts)?;
+    let plan = s
+        .runtime
+        .block_on(haven_aws::failover::plan(&s.aws, &s.bundle, &s.spec, to))
+        .with_context(|| format!("cannot prepare the {command}"))?;
+    if let Some(c) = &plan.capacity {
+        printer.status(
+            "Capacity",
+            &format!(
+                "{} runs {} healthy production tasks ({} running, {} healthy targets); the \
+                 primary ({}) wants {} ({}){}",
+                c.region,
+                c.healthy_tasks,
+                c.running_tasks,
+                c.healthy_targets,
+                c.primary,
+                c.primary_desired,
+                match c.primary_desired_from {
+                    haven_aws::failover::DesiredSource::Live => "its live desired count",
+                    haven_aws::failover::DesiredSource::Spec => "the spec's count",
+                },
+                c.note
+                    .as_deref()
+                    .map(|n| format!("; {n}"))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    let print_states = |report: &haven_aws::failover::FailoverReport| -> anyhow::Result<()> {
+        if printer.json {
+            return printer.out_json(report);
+        }
+        for c in &report.changed {
+            printer.out(&format!(
+                "{}: health check {} {}",
+                c.region,
+                c.id,
+                if c.invert { "inverted" } else { "un-inverted" }
+            ));
+        }
+        for h in &report.health_checks {
+            printer.out(&format!(
+                "health check {} ({}): {}",
+                h.id,
+                h.region,
+                if h.inverted {
+                    "inverted (Route 53 treats the region as unhealthy)"
+                } else {
+                    "normal"
+                }
+            ));
+        }
+        Ok(())
+    };
+    if plan.changes.is_empty() {
+        printer.status(
+            "Unchanged",
+            &match to {
+                Some(region) => format!("the traffic already goes to {region}: nothing to change"),
+                None => "no health check is inverted: nothing to change".to_owned(),
+            },
+        );
+        print_states(&haven_aws::failover::FailoverReport {
+            to: plan.to.clone(),
+            changed: Vec::new(),
+            health_checks: plan.health_checks.clone(),
+            capacity: plan.capacity.clone(),
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    plan.check_capacity(opts.force)?;
+    if let Some(c) = plan.capacity.as_ref().filter(|c| !c.enough()) {
+        printer.warn(&format!(
+            "--force: failing over to {} with {} healthy tasks, fewer than the {} the primary wants",
+            c.region, c.healthy_tasks, c.primary_desired
+        ));
+    }
+    for c in &plan.changes {
+        printer.err_text(&format!(
+            "  - {} the health check of {} ({})",
+            if c.invert { "invert" } else { "un-invert" },
+            c.region,
+            c.id
+        ));
+    }
+    let question = match to {
+        Some(region) => format!("Send the traffic to {region}?"),
+        None => "Send the traffic back to the primary?".to_owned(),
+    };
+    if !confirm(&question, opts)? {
+        printer.status("Cancelled", "no health check was changed");
+        return Ok(ExitCode::FAILURE);
+    }
+    let live = Live::new(printer);
+    let progress = |e: Event| live.event(e);
+    let report = s
+        .runtime
+        .block_on(haven_aws::failover::execute(&s.aws, &plan, &progress));
+    live.clear();
+    let report = report.with_context(|| format!("the {command} failed"))?;
+    print_states(&report)?;
+    Ok(ExitCode::SUCCESS)
+}
