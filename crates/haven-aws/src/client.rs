@@ -194,14 +194,22 @@ impl std::fmt::Display for RawFailure {
 
 impl std::error::Error for RawFailure {}
 
+/// The endpoint of `service` in `region` (with a host prefix: S3's bucket, ECR's `api`): the
+/// override when there is one, else AWS's regional endpoint, else Route 53's global one.
+fn endpoint(overridden: Option<&str>, service: &str, region: &str, prefix: Option<&str>) -> String {
+    match (overridden, prefix) {
+        (Some(url), _) => url.trim_end_matches('/').to_owned(),
+        // Route 53 is global: one endpoint, signed for us-east-1, whatever the region.
+        (None, _) if service == "route53" => "https://route53.amazonaws.com".to_owned(),
+        (None, Some(p)) => format!("https://{p}.{service}.{region}.amazonaws.com"),
+        (None, None) => format!("https://{service}.{region}.amazonaws.com"),
+    }
+}
+
 impl Aws {
     /// The endpoint of `service` in `region`: the override (path-style for S3), else AWS's.
     fn service_endpoint(&self, service: &str, region: &str, prefix: Option<&str>) -> String {
-        match (&self.endpoint_url, prefix) {
-            (Some(url), _) => url.trim_end_matches('/').to_owned(),
-            (None, Some(p)) => format!("https://{p}.{service}.{region}.amazonaws.com"),
-            (None, None) => format!("https://{service}.{region}.amazonaws.com"),
-        }
+        endpoint(self.endpoint_url.as_deref(), service, region, prefix)
     }
 
     /// Sends a signed request, retrying throttling, 5xx and transient errors with backoff.
@@ -388,5 +396,65 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for Signer {
             request.headers_mut().insert(h.name(), h.value().to_owned());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::endpoint;
+
+    #[test]
+    fn endpoints_are_regional_but_route53_and_overrides() {
+        let cases: [(Option<&str>, &str, &str, Option<&str>, &str); 6] = [
+            (
+                None,
+                "ssm",
+                "us-west-2",
+                None,
+                "https://ssm.us-west-2.amazonaws.com",
+            ),
+            (
+                None,
+                "ecr",
+                "eu-west-1",
+                Some("api"),
+                "https://api.ecr.eu-west-1.amazonaws.com",
+            ),
+            (
+                None,
+                "s3",
+                "us-east-1",
+                Some("b"),
+                "https://b.s3.us-east-1.amazonaws.com",
+            ),
+            (
+                None,
+                "route53",
+                "us-east-1",
+                None,
+                "https://route53.amazonaws.com",
+            ),
+            (
+                None,
+                "route53",
+                "us-west-2",
+                None,
+                "https://route53.amazonaws.com",
+            ),
+            (
+                Some("http://127.0.0.1:5000/"),
+                "route53",
+                "us-east-1",
+                None,
+                "http://127.0.0.1:5000",
+            ),
+        ];
+        for (overridden, service, region, prefix, want) in cases {
+            assert_eq!(
+                endpoint(overridden, service, region, prefix),
+                want,
+                "{service}"
+            );
+        }
     }
 }
