@@ -374,6 +374,116 @@ mod tests {
         assert!(files.is_empty(), "nothing is released: {files:?}");
     }
 
+    /// The example's `install` commands, as its buildspec lists them.
+    fn example_install_commands() -> Vec<String> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/hello/buildspec.yml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines = text.lines().skip_while(|l| *l != "  install:").skip(1);
+        assert_eq!(lines.next(), Some("    commands:"));
+        lines
+            .take_while(|l| l.starts_with("      "))
+            .filter_map(|l| l.trim_start().strip_prefix("- "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// What the test's curl hands out as rustup's installer: it records its arguments and puts
+    /// a cargo and rustup's env file where rustup puts them.
+    const INSTALLER: &str = r#"echo "rustup-init $*" >> "$CALLS"
+mkdir -p "$HOME/.cargo/bin"
+printf '#!/bin/sh\n' > "$HOME/.cargo/bin/cargo"
+chmod +x "$HOME/.cargo/bin/cargo"
+printf 'export PATH="%s/.cargo/bin:$PATH"\n' "$HOME" > "$HOME/.cargo/env"
+"#;
+
+    /// Runs the example's install commands in `sh` with only a few tools on PATH,
+    /// then `command -v cargo`; returns where cargo is then, and what curl and the installer
+    /// were asked (empty when they were not run).
+    fn run_install(with_cargo: bool) -> (String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let (bin, home, tmp) = (
+            dir.path().join("bin"),
+            dir.path().join("home"),
+            dir.path().join("tmp"),
+        );
+        for d in [&bin, &home, &tmp] {
+            std::fs::create_dir(d).unwrap();
+        }
+        let calls = dir.path().join("calls");
+        let script = |name: &str, body: String| {
+            let path = bin.join(name);
+            std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+            let mut mode = std::fs::metadata(&path).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o755);
+            std::fs::set_permissions(&path, mode).unwrap();
+        };
+        for tool in ["sh", "mkdir", "chmod"] {
+            let real = ["/bin", "/usr/bin"]
+                .iter()
+                .map(|d| Path::new(d).join(tool))
+                .find(|p| p.exists())
+                .unwrap();
+            std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
+        }
+        // curl records its arguments and "downloads" INSTALLER (no network here).
+        let installer = dir.path().join("rustup-init.sh");
+        std::fs::write(&installer, INSTALLER).unwrap();
+        script(
+            "curl",
+            r#"echo "curl $*" >> "$CALLS"
+while [ "$1" != -o ]; do shift; done
+while IFS= read -r line; do printf '%s\n' "$line"; done < "$INSTALLER" > "$2"
+"#
+            .to_owned(),
+        );
+        if with_cargo {
+            script("cargo", String::new());
+        }
+        let mut commands = example_install_commands();
+        assert!(!commands.is_empty());
+        commands.push("command -v cargo".into());
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(commands.join("\n"))
+            .env_clear()
+            .env("PATH", &bin)
+            .env("HOME", &home)
+            .env("TMPDIR", &tmp)
+            .env("CALLS", &calls)
+            .env("INSTALLER", &installer)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cargo = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .replace(&dir.path().display().to_string(), "DIR");
+        let calls = std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .replace(&dir.path().display().to_string(), "DIR");
+        (cargo, calls)
+    }
+
+    #[test]
+    fn the_example_installs_rust_only_where_cargo_is_missing() {
+        // CodeBuild's images: no cargo. rustup's installer, minimal profile, and its env sourced
+        // in the build's shell, so the later phases find cargo.
+        let (cargo, calls) = run_install(false);
+        assert_eq!(cargo, "DIR/home/.cargo/bin/cargo");
+        assert_eq!(
+            calls,
+            "curl --proto =https --tlsv1.2 -sSf https://sh.rustup.rs -o DIR/tmp/rustup-init.sh\n\
+             rustup-init -y --profile minimal\n"
+        );
+        // Where cargo exists (the local twin runs this buildspec too): nothing is downloaded.
+        let (cargo, calls) = run_install(true);
+        assert_eq!(cargo, "DIR/bin/cargo");
+        assert_eq!(calls, "");
+    }
+
     #[test]
     fn user_buildspec_needs_version_and_phases() {
         let p = Path::new("buildspec.yml");
