@@ -405,7 +405,9 @@ mod endpoint_tests {
 
     #[test]
     fn endpoints_are_regional_but_route53_and_overrides() {
-        let cases: [(Option<&str>, &str, &str, Option<&str>, &str); 6] = [
+        // (override, service, region, host prefix, endpoint)
+        type Case<'a> = (Option<&'a str>, &'a str, &'a str, Option<&'a str>, &'a str);
+        let cases: [Case<'_>; 6] = [
             (
                 None,
                 "ssm",

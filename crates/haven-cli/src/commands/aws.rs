@@ -645,9 +645,7 @@ pub fn secret_set(
 
 /// The findings as a table on stdout: region, check, subject, status, detail.
 fn print_findings(printer: &Printer, report: &haven_aws::verify::VerifyReport) {
-    let mut rows = vec![
-        ["REGION", "CHECK", "SUBJECT", "STATUS", "DETAIL"].map(str::to_owned),
-    ];
+    let mut rows = vec![["REGION", "CHECK", "SUBJECT", "STATUS", "DETAIL"].map(str::to_owned)];
     rows.extend(report.findings.iter().map(|f| {
         [
             f.region.clone().unwrap_or_else(|| "global".into()),
@@ -693,7 +691,9 @@ pub fn verify(printer: &Printer, spec: &Path, opts: &AwsOpts) -> anyhow::Result<
         printer.status("Verified", &summary);
         Ok(ExitCode::SUCCESS)
     } else {
-        printer.error(&format!("the live account differs from the spec: {summary}"));
+        printer.error(&format!(
+            "the live account differs from the spec: {summary}"
+        ));
         Ok(ExitCode::FAILURE)
     }
 }
