@@ -8,76 +8,36 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod aws_common;
 #[path = "../../haven-aws/tests/common/mod.rs"]
 mod moto;
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
+use aws_common::{haven, synthesized, text};
 use moto::Moto;
-
-fn haven(dir: &Path, moto: &Moto, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_haven"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        // No shared config or credentials files from the machine running the tests.
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    match stdin {
-        Some(input) => {
-            cmd.stdin(Stdio::piped());
-            let mut child = cmd.spawn().unwrap();
-            {
-                use std::io::Write;
-                let mut pipe = child.stdin.take().unwrap();
-                pipe.write_all(input.as_bytes()).unwrap();
-            }
-            child.wait_with_output().unwrap()
-        }
-        None => cmd.stdin(Stdio::null()).output().unwrap(),
-    }
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// A project with its templates written by `haven synth` to `out/`, made deployable on moto
 /// (the developers' IAM group removed: see `for_moto`).
 fn project(edit: impl FnOnce(String) -> String) -> moto::Project {
-    let project = moto::Project::new(edit);
-    let spec = project.spec();
-    let synthesis = haven_cfn::synth(&spec).unwrap();
-    let bundle = moto::for_moto(haven_aws::Bundle::from_synthesis(&spec, &synthesis).unwrap());
-    let out = project.dir.path().join("out");
-    haven_cfn::write(&synthesis, &out).unwrap();
-    for stack in &bundle.stacks {
-        std::fs::write(out.join(&stack.template), &stack.body).unwrap();
-    }
-    project
+    synthesized(edit).0
 }
 
 #[test]
 fn diff_deploy_status_redeploy_destroy() {
-    let moto = Moto::start();
-    let project = project(|t| t);
+    let moto = Moto::start_with_env(&[moto::MOTO_RUNNING]);
+    // A project as a new user has it: committed to git, nothing deployed, no image anywhere;
+    // the Build project is the one moto cannot create from the delivery template.
+    let (project, _, synthesis) = synthesized(|t| t);
     let dir = project.dir.path();
+    moto::git_commit_all(dir);
+    moto::create_build_project(
+        &moto,
+        "us-east-1",
+        "hello-build",
+        synthesis.file("buildspec.yml").unwrap(),
+    );
     // `--out` is every aws command's; the deploy flags are deploy's own.
     let common = ["--out", "out"];
-    let deploy = ["--method", "direct", "--parameter", "ImageTag=v1"];
+    let deploy = ["--method", "direct"];
     let run = |sub: &[&str], stdin: Option<&str>| {
         let mut args = vec!["aws"];
         args.extend_from_slice(sub);
@@ -103,8 +63,10 @@ fn diff_deploy_status_redeploy_destroy() {
     assert!(stderr.contains("--yes"), "{stderr}");
 
     // deploy: progress on stderr (plain lines, not a terminal), outputs and URLs on stdout.
-    let out = run(&[&["deploy", "--yes"][..], &deploy].concat(), None);
-    let (stdout, stderr) = text(&out);
+    // The deploy waits for its image and for the services to serve: the test does for moto
+    // what the build's push and ECS do on AWS when it says it waits.
+    let out = aws_common::deploy(dir, &moto, &["--yes"], None);
+    let (stdout, stderr) = (out.stdout, out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("hello-us-east-1-network"), "{stderr}");
     assert!(stderr.contains("CREATE_COMPLETE"), "{stderr}");
@@ -140,15 +102,9 @@ fn diff_deploy_status_redeploy_destroy() {
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stdout.matches(": no changes").count(), 2 * 11, "{stdout}");
 
-    // destroy --force: moto refuses each region's network stack once (see haven-aws's
-    // moto_deploy.rs), so it may take up to three runs; then nothing is deployed.
-    let mut last = String::new();
-    let done = (0..3).any(|_| {
-        let out = run(&["destroy", "--yes", "--force"], None);
-        last = text(&out).1;
-        out.status.success()
-    });
-    assert!(done, "{last}");
+    // destroy --force: one run removes every stack.
+    let out = run(&["destroy", "--yes", "--force"], None);
+    assert!(out.status.success(), "{}", text(&out).1);
     let out = run(&["status", "--json"], None);
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(

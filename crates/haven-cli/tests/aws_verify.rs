@@ -10,42 +10,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod aws_common;
 #[path = "../../haven-aws/tests/common/mod.rs"]
 mod moto;
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
+use aws_common::{haven, synthesized, text};
 use moto::Moto;
-
-fn haven(dir: &Path, moto: &Moto, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_haven"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        // No shared config or credentials files from the machine running the tests.
-        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            dir.join("no-aws-credentials"),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// A project with its templates written by `haven synth` to `out/`, made deployable on moto
 /// (see `for_moto`), deployed, and made to serve (see `ready_moto`).
@@ -57,20 +27,12 @@ fn deployed(moto: &Moto) -> moto::Project {
         )
         .trim()
         .to_owned();
-    let project = moto::Project::new(|t| {
+    let (project, bundle, _) = synthesized(|t| {
         t.replace(
             "desired = 2\n",
             "desired = 2\nsecrets = { DB_PASSWORD = \"/hello/db-password\" }\n",
         ) + &format!("\n[routing]\ndomain = \"app.example.com\"\nhosted_zone_id = \"{zone}\"\n")
     });
-    let spec = project.spec();
-    let synthesis = haven_cfn::synth(&spec).unwrap();
-    let bundle = moto::for_moto(haven_aws::Bundle::from_synthesis(&spec, &synthesis).unwrap());
-    let out = project.dir.path().join("out");
-    haven_cfn::write(&synthesis, &out).unwrap();
-    for stack in &bundle.stacks {
-        std::fs::write(out.join(&stack.template), &stack.body).unwrap();
-    }
     moto::deploy_direct(moto, &bundle);
     moto::ready_moto(moto, &bundle, "v1");
     project
@@ -129,7 +91,7 @@ fn verify_failover_failback() {
         let mut args = vec!["aws"];
         args.extend_from_slice(sub);
         args.extend_from_slice(&["--out", "out"]);
-        haven(dir, &moto, &args)
+        haven(dir, &moto, &args, None)
     };
 
     // verify: a table of findings on stdout, a summary on stderr, exit 0 (warnings allowed).
@@ -270,6 +232,7 @@ fn failover_refuses_region() {
         project.dir.path(),
         &moto,
         &["aws", "failback", "--region", "us-east-1", "--yes"],
+        None,
     );
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");

@@ -433,6 +433,27 @@ deletes(
 )
 
 
+# ECR: the template's EmptyOnDelete, which moto ignores, deletes the images with the repository.
+from moto.ecr.models import Repository, ecr_backends
+
+create_repository = Repository.create_from_cloudformation_json.__func__
+
+
+def create_remembering_empty_on_delete(cls, name, cfn_json, account_id, region, **kwargs):
+    repo = create_repository(cls, name, cfn_json, account_id, region, **kwargs)
+    repo.empty_on_delete = bool(cfn_json["Properties"].get("EmptyOnDelete"))
+    return repo
+
+
+Repository.create_from_cloudformation_json = classmethod(create_remembering_empty_on_delete)
+deletes(
+    Repository,
+    lambda repo, a, r: ecr_backends[a][r].delete_repository(
+        repo.name, force=getattr(repo, "empty_on_delete", False)
+    ),
+)
+
+
 # The resource whose deletion failed last: the one moto's loop gives up on.
 delete_resource = parsing.ResourceMap._delete_resource
 
