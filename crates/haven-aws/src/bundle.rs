@@ -23,6 +23,21 @@ pub struct Bundle {
     pub https: bool,
     /// The global endpoint's name (`routing.domain`), when the spec has one.
     pub domain: Option<String>,
+    /// The hosted source's connection (`source.provider` other than CodeCommit), which the user
+    /// must authorise once in the console before the pipeline can read the repository.
+    pub source_connection: Option<SourceConnection>,
+}
+
+/// A CodeConnections connection waiting for the console step AWS requires.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct SourceConnection {
+    pub name: String,
+    pub provider: String,
+    pub repository: String,
+    pub region: String,
+    pub console_url: String,
+    /// What to do there, in one sentence.
+    pub step: String,
 }
 
 /// One stack of the manifest, with its body.
@@ -81,6 +96,8 @@ struct ManifestFile {
     stacks: Vec<StackFile>,
     #[serde(default)]
     secrets: Vec<SecretFile>,
+    #[serde(default)]
+    source_connection: Option<SourceConnection>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +216,7 @@ impl Bundle {
             });
         }
         Ok(Self {
+            source_connection: m.source_connection,
             project: m.project,
             primary_region: m.primary_region,
             regions: m.regions,

@@ -37,3 +37,16 @@ fn output_is_deterministic() {
     let b = common::synth(&spec);
     assert_eq!(a.files, b.files);
 }
+
+/// The default fixture is the example project's: its buildspec is the example's, so that what
+/// the templates and the moto tests run is what a new project gets.
+#[test]
+fn the_default_fixture_has_the_examples_buildspec() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: std::path::PathBuf| std::fs::read_to_string(&p).unwrap();
+    assert!(
+        read(root.join("tests/fixtures/default/buildspec.yml"))
+            == read(root.join("../../examples/hello/buildspec.yml")),
+        "copy examples/hello/buildspec.yml over tests/fixtures/default/buildspec.yml"
+    );
+}

@@ -453,6 +453,14 @@ pub fn deploy(printer: &Printer, spec: &Path, opts: &AwsOpts) -> anyhow::Result<
             }
         }
     }
+    // The one step AWS leaves to a person: a hosted source's connection is created pending.
+    if let Some(c) = &s.bundle.source_connection {
+        printer.warn(&format!(
+            "the pipeline reads {} on {} through the connection `{}` ({}), which AWS creates \
+             pending: {} {}",
+            c.repository, c.provider, c.name, c.region, c.step, c.console_url
+        ));
+    }
     let failed: Vec<_> = ready
         .with(haven_aws::verify::FindingStatus::Failed)
         .collect();
