@@ -130,7 +130,7 @@ pub enum Command {
         #[command(flatten)]
         spec: SpecArg,
     },
-    /// Deploy to AWS through change sets; show, destroy and store secrets
+    /// Deploy to AWS from an empty account, verify it, fail over and back, destroy it
     Aws {
         #[command(flatten)]
         spec: SpecArg,

@@ -54,6 +54,8 @@ fn one_deploy_builds_the_first_image_and_a_rerun_changes_nothing() {
 
     let run = deploy(dir, &moto, &["--yes", "--timeout", "2m"], None);
     assert!(run.status.success(), "{}\n{}", run.stdout, run.stderr);
+    // The whole output, for a reader of the test's log (`--no-capture`).
+    eprintln!("{}{}", run.stderr, run.stdout);
     // The image is decided before anything is made, then built between the delivery stacks and
     // the services, its phases shown as they end.
     let order = [
