@@ -100,8 +100,10 @@ pub async fn query(
     for (k, v) in params {
         form.append_pair(k, v);
     }
-    let response = aws
-        .send_raw(RawRequest {
+    xml_call(
+        aws,
+        action,
+        RawRequest {
             service: signing_name,
             region: region.to_owned(),
             method: "POST",
@@ -112,20 +114,9 @@ pub async fn query(
             )],
             body: form.finish().into_bytes(),
             host_prefix: None,
-        })
-        .await
-        .map_err(|e| Error::Call {
-            stack: None,
-            region: region.to_owned(),
-            action,
-            code: None,
-            message: e,
-        })?;
-    let text = response.text().into_owned();
-    if (200..300).contains(&response.status) {
-        return Ok(text);
-    }
-    Err(xml_error(region, action, response.status, &text))
+        },
+    )
+    .await
 }
 
 /// One REST-XML call (Route 53): `method` on `path` with an optional XML body; the answer's
@@ -143,8 +134,10 @@ pub async fn rest_xml(
     if body.is_some() {
         headers.push(("content-type", "application/xml".to_owned()));
     }
-    let response = aws
-        .send_raw(RawRequest {
+    xml_call(
+        aws,
+        action,
+        RawRequest {
             service: signing_name,
             region: region.to_owned(),
             method,
@@ -152,20 +145,26 @@ pub async fn rest_xml(
             headers,
             body: body.unwrap_or_default().into_bytes(),
             host_prefix: None,
-        })
-        .await
-        .map_err(|e| Error::Call {
-            stack: None,
-            region: region.to_owned(),
-            action,
-            code: None,
-            message: e,
-        })?;
+        },
+    )
+    .await
+}
+
+/// Sends a call of an XML protocol; the answer's text, or AWS's error as [`Error::Call`].
+async fn xml_call(aws: &Aws, action: &'static str, request: RawRequest) -> Result<String, Error> {
+    let region = request.region.clone();
+    let response = aws.send_raw(request).await.map_err(|e| Error::Call {
+        stack: None,
+        region: region.clone(),
+        action,
+        code: None,
+        message: e,
+    })?;
     let text = response.text().into_owned();
     if (200..300).contains(&response.status) {
         return Ok(text);
     }
-    Err(xml_error(region, action, response.status, &text))
+    Err(xml_error(&region, action, response.status, &text))
 }
 
 /// AWS's XML error: the first `Code` and `Message` elements, wherever the protocol nests them.

@@ -14,7 +14,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_cloudformation::types::ResourceStatus;
 use serde::Serialize;
 
 use crate::{Aws, Bundle, Error, Event, Options, Progress, cfn, s3, secrets};
@@ -174,7 +173,7 @@ pub async fn destroy(
                 return Ok(());
             };
             if force {
-                for bucket in buckets(&cf, &s.region, &s.name, &state.id).await? {
+                for bucket in buckets(aws, &s.region, &state.id).await? {
                     progress(Event::Note {
                         stack: Some(s.name.clone()),
                         message: format!("emptying the bucket {bucket}"),
@@ -331,39 +330,13 @@ fn explain(err: Error, refusal: Refusal, force: bool, retries: u32, waited: Dura
 
 /// The physical names of the stack's S3 buckets that are not deleted yet (a bucket whose
 /// deletion failed is listed: it is the one to empty again).
-async fn buckets(
-    cf: &aws_sdk_cloudformation::Client,
-    region: &str,
-    stack: &str,
-    stack_id: &str,
-) -> Result<Vec<String>, Error> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = cf
-            .list_stack_resources()
-            .stack_name(stack_id)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| cfn::call_error(Some(stack), region, "ListStackResources", e))?;
-        out.extend(
-            page.stack_resource_summaries()
-                .iter()
-                .filter(|r| r.resource_type() == Some("AWS::S3::Bucket"))
-                .filter(|r| {
-                    !matches!(
-                        r.resource_status(),
-                        Some(ResourceStatus::DeleteComplete | ResourceStatus::DeleteInProgress)
-                    )
-                })
-                .filter_map(|r| r.physical_resource_id().map(str::to_owned)),
-        );
-        match page.next_token() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return Ok(out),
-        }
-    }
+async fn buckets(aws: &Aws, region: &str, stack_id: &str) -> Result<Vec<String>, Error> {
+    Ok(crate::live::stack_resources(aws, region, stack_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.resource_type == "AWS::S3::Bucket" && !r.deleted)
+        .filter_map(|r| r.physical_id)
+        .collect())
 }
 
 #[cfg(test)]

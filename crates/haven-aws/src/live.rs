@@ -67,6 +67,8 @@ pub struct StackResource {
     pub logical_id: String,
     pub resource_type: String,
     pub physical_id: Option<String>,
+    /// Deleted, or being deleted (a resource whose deletion failed is not).
+    pub deleted: bool,
 }
 
 /// Every resource of the stack (an emulator may list resources it skipped with no type).
@@ -93,6 +95,13 @@ pub async fn stack_resources(
                     logical_id: r.logical_resource_id().unwrap_or_default().to_owned(),
                     resource_type: r.resource_type().unwrap_or_default().to_owned(),
                     physical_id: r.physical_resource_id().map(str::to_owned),
+                    deleted: matches!(
+                        r.resource_status(),
+                        Some(
+                            aws_sdk_cloudformation::types::ResourceStatus::DeleteComplete
+                                | aws_sdk_cloudformation::types::ResourceStatus::DeleteInProgress
+                        )
+                    ),
                 }),
         );
         match page.next_token() {
