@@ -17,9 +17,8 @@ fn bundle(edit: impl FnOnce(String) -> String) -> haven_aws::Bundle {
 #[test]
 fn a_hosted_source_brings_its_console_step_and_codecommit_none() {
     assert_eq!(bundle(|s| s).source_connection, None);
-    let hosted = bundle(|s| {
-        s + "\n[source]\nprovider = \"github\"\nrepository = \"octo-org/hello\"\n"
-    });
+    let hosted =
+        bundle(|s| s + "\n[source]\nprovider = \"github\"\nrepository = \"octo-org/hello\"\n");
     let c = hosted.source_connection.expect("a connection to authorise");
     assert_eq!(
         (c.name.as_str(), c.provider.as_str(), c.repository.as_str()),
