@@ -1,10 +1,12 @@
 //! CodeBuild through signed JSON 1.1 calls (`api::json`): starting the Build project on a source
 //! uploaded to S3, finding a build of that source still running, and following a build phase by
-//! phase. CodeBuild's status and phase names are parsed into enums here, at the boundary.
+//! phase. CodeBuild's status and phase names are read into enums at the boundary (`states.rs`).
 //!
 //! Request bodies are built by pure functions and answers read by pure functions, so that what
 //! moto cannot do (run a build: its builds succeed at the first look, with no exported
 //! variables) is covered by unit tests on recorded answers as the API reference documents them.
+
+pub use crate::states::{PhaseType, Status};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -19,98 +21,6 @@ use crate::{Aws, Error};
 /// `CODEBUILD_RESOLVED_SOURCE_VERSION` unset for an S3 source, so the buildspec cannot derive
 /// the commit itself.
 pub const TAG_VARIABLE: &str = "IMAGE_TAG";
-
-/// A build's or a phase's status (`buildStatus`, `phaseStatus`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Status {
-    Succeeded,
-    Failed,
-    Fault,
-    TimedOut,
-    InProgress,
-    Stopped,
-}
-
-impl Status {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "SUCCEEDED" => Self::Succeeded,
-            "FAILED" => Self::Failed,
-            "FAULT" => Self::Fault,
-            "TIMED_OUT" => Self::TimedOut,
-            "IN_PROGRESS" => Self::InProgress,
-            "STOPPED" => Self::Stopped,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Succeeded => "SUCCEEDED",
-            Self::Failed => "FAILED",
-            Self::Fault => "FAULT",
-            Self::TimedOut => "TIMED_OUT",
-            Self::InProgress => "IN_PROGRESS",
-            Self::Stopped => "STOPPED",
-        }
-    }
-}
-
-/// A build phase, in the order CodeBuild runs them.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PhaseType {
-    Submitted,
-    Queued,
-    Provisioning,
-    DownloadSource,
-    Install,
-    PreBuild,
-    Build,
-    PostBuild,
-    UploadArtifacts,
-    Finalizing,
-    Completed,
-    /// A phase this version does not know, by its name (shown, never matched).
-    Other(String),
-}
-
-impl PhaseType {
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "SUBMITTED" => Self::Submitted,
-            "QUEUED" => Self::Queued,
-            "PROVISIONING" => Self::Provisioning,
-            "DOWNLOAD_SOURCE" => Self::DownloadSource,
-            "INSTALL" => Self::Install,
-            "PRE_BUILD" => Self::PreBuild,
-            "BUILD" => Self::Build,
-            "POST_BUILD" => Self::PostBuild,
-            "UPLOAD_ARTIFACTS" => Self::UploadArtifacts,
-            "FINALIZING" => Self::Finalizing,
-            "COMPLETED" => Self::Completed,
-            other => Self::Other(other.to_owned()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Submitted => "SUBMITTED",
-            Self::Queued => "QUEUED",
-            Self::Provisioning => "PROVISIONING",
-            Self::DownloadSource => "DOWNLOAD_SOURCE",
-            Self::Install => "INSTALL",
-            Self::PreBuild => "PRE_BUILD",
-            Self::Build => "BUILD",
-            Self::PostBuild => "POST_BUILD",
-            Self::UploadArtifacts => "UPLOAD_ARTIFACTS",
-            Self::Finalizing => "FINALIZING",
-            Self::Completed => "COMPLETED",
-            Self::Other(name) => name,
-        }
-    }
-}
 
 /// One phase as BatchGetBuilds shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -159,9 +69,12 @@ impl Build {
 /// Reads one element of BatchGetBuilds' `builds` (or StartBuild's `build`).
 pub(crate) fn parse_build(v: &Value) -> Result<Build, String> {
     let id = v["id"].as_str().ok_or("a build without an id")?.to_owned();
-    let status_text = v["buildStatus"].as_str().unwrap_or("IN_PROGRESS");
-    let status = Status::parse(status_text)
-        .ok_or_else(|| format!("build {id}: unknown buildStatus `{status_text}`"))?;
+    // A build that reports no status yet is still running.
+    let status = match v["buildStatus"].as_str() {
+        None => Status::InProgress,
+        Some(text) => Status::parse(text)
+            .ok_or_else(|| format!("build {id}: unknown buildStatus `{text}`"))?,
+    };
     let phases = v["phases"]
         .as_array()
         .map(|phases| {

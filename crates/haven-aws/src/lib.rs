@@ -21,6 +21,7 @@ pub mod live;
 pub mod plan;
 pub mod s3;
 pub mod secrets;
+pub mod states;
 pub mod status;
 pub mod verify;
 

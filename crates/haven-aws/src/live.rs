@@ -1,11 +1,13 @@
 //! Read-only questions to the live account, one function per question, each answer typed: the
 //! status words AWS answers with (a stack's drift, an ECS rollout, a target's health, an
 //! alarm's state, a subscription's confirmation, a Route 53 checker's report) are parsed into
-//! enums here, at the boundary, and nothing after this module compares them as text.
+//! enums here or in `states.rs`, at the boundary, and nothing after them compares the text.
 //!
 //! CloudFormation goes through its SDK; ECS and ECR through JSON 1.1, ELBv2, CloudWatch and SNS
 //! through the Query protocol and Route 53 through REST-XML (`api.rs`). Route 53 is global: its
 //! calls are signed for us-east-1.
+
+pub use crate::states::{DeploymentStatus, Rollout};
 
 use std::collections::BTreeMap;
 
@@ -292,26 +294,6 @@ pub enum ServiceStatus {
     Other(String),
 }
 
-/// A deployment's place in the service (`PRIMARY` is the newest).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DeploymentStatus {
-    Primary,
-    Active,
-    Inactive,
-    Other(String),
-}
-
-/// A deployment's rollout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Rollout {
-    InProgress,
-    Completed,
-    Failed,
-    Other(String),
-}
-
 /// One deployment of a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Deployment {
@@ -414,18 +396,8 @@ impl From<ServiceJson> for Service {
                 .deployments
                 .into_iter()
                 .map(|d| Deployment {
-                    status: match d.status.as_str() {
-                        "PRIMARY" => DeploymentStatus::Primary,
-                        "ACTIVE" => DeploymentStatus::Active,
-                        "INACTIVE" => DeploymentStatus::Inactive,
-                        _ => DeploymentStatus::Other(d.status),
-                    },
-                    rollout: d.rollout_state.map(|r| match r.as_str() {
-                        "IN_PROGRESS" => Rollout::InProgress,
-                        "COMPLETED" => Rollout::Completed,
-                        "FAILED" => Rollout::Failed,
-                        _ => Rollout::Other(r),
-                    }),
+                    status: DeploymentStatus::parse(d.status),
+                    rollout: d.rollout_state.map(Rollout::parse),
                     id: d.id,
                     rollout_reason: d.rollout_state_reason,
                     desired: d.desired_count,

@@ -25,6 +25,7 @@ const DEFINITIONS: &[&str] = &[
     "crates/haven-state/src/states.rs",
     "crates/haven-control/src/api.rs",
     "crates/haven-control/src/wire.rs",
+    "crates/haven-aws/src/states.rs",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
