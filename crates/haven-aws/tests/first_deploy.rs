@@ -106,6 +106,25 @@ impl<'a> Pusher<'a> {
     }
 }
 
+/// Deploys the fixture's stacks of the kinds `keep` selects, as an earlier run that stopped
+/// part way would have left them.
+async fn deploy_kinds(
+    aws: &haven_aws::Aws,
+    f: &Fixture,
+    keep: impl Fn(&str) -> bool,
+    progress: &(dyn Fn(Event) + Sync),
+) {
+    let mut part = f.bundle.clone();
+    part.stacks.retain(|s| keep(&s.kind));
+    let opts = options();
+    let p = plan::plan(aws, &part, &[], &opts, true, progress)
+        .await
+        .unwrap();
+    deploy::execute(aws, &part, p, &opts, progress)
+        .await
+        .unwrap();
+}
+
 /// One `haven aws deploy --yes` with no image tag: prepare, plan, deploy.
 async fn deploy_once(
     aws: &haven_aws::Aws,
@@ -272,15 +291,7 @@ fn a_first_deploy_interrupted_after_the_network_stacks_resumes() {
     block_on(async {
         let aws = moto.aws().await;
         // The interrupted run got as far as both network stacks.
-        let mut networks = f.bundle.clone();
-        networks.stacks.retain(|s| s.kind == "network");
-        let opts = options();
-        let p = plan::plan(&aws, &networks, &[], &opts, true, &progress)
-            .await
-            .unwrap();
-        deploy::execute(&aws, &networks, p, &opts, &progress)
-            .await
-            .unwrap();
+        deploy_kinds(&aws, &f, |kind| kind == "network", &progress).await;
 
         let mut opts = options();
         let done = deploy_once(&aws, &f, &mut opts, &progress).await.unwrap();
@@ -312,17 +323,13 @@ fn an_image_already_pushed_for_head_is_not_built_again() {
         let aws = moto.aws().await;
         // An earlier run deployed every stack before the services, built and pushed the image
         // (and ECR replicated it), then stopped.
-        let mut before = f.bundle.clone();
-        before
-            .stacks
-            .retain(|s| s.kind != "service" && s.kind != "global");
-        let opts = options();
-        let p = plan::plan(&aws, &before, &[], &opts, true, &progress)
-            .await
-            .unwrap();
-        deploy::execute(&aws, &before, p, &opts, &progress)
-            .await
-            .unwrap();
+        deploy_kinds(
+            &aws,
+            &f,
+            |kind| kind != "service" && kind != "global",
+            &progress,
+        )
+        .await;
         for region in [PRIMARY, SECONDARY] {
             put_image(&moto, region, "hello", tag);
         }
