@@ -79,38 +79,29 @@ pub async fn stack_resources(
     region: &str,
     stack: &str,
 ) -> Result<Vec<StackResource>, Error> {
-    let cf = aws.cloudformation(region);
+    use aws_sdk_cloudformation::types::ResourceStatus;
+    // The SDK's paginator follows the next tokens.
+    let mut pages = aws
+        .cloudformation(region)
+        .list_stack_resources()
+        .stack_name(stack)
+        .into_paginator()
+        .items()
+        .send();
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = cf
-            .list_stack_resources()
-            .stack_name(stack)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| cfn::call_error(Some(stack), region, "ListStackResources", e))?;
-        out.extend(
-            page.stack_resource_summaries()
-                .iter()
-                .map(|r| StackResource {
-                    logical_id: r.logical_resource_id().unwrap_or_default().to_owned(),
-                    resource_type: r.resource_type().unwrap_or_default().to_owned(),
-                    physical_id: r.physical_resource_id().map(str::to_owned),
-                    deleted: matches!(
-                        r.resource_status(),
-                        Some(
-                            aws_sdk_cloudformation::types::ResourceStatus::DeleteComplete
-                                | aws_sdk_cloudformation::types::ResourceStatus::DeleteInProgress
-                        )
-                    ),
-                }),
-        );
-        match page.next_token() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return Ok(out),
-        }
+    while let Some(r) = pages.next().await {
+        let r = r.map_err(|e| cfn::call_error(Some(stack), region, "ListStackResources", e))?;
+        out.push(StackResource {
+            logical_id: r.logical_resource_id().unwrap_or_default().to_owned(),
+            resource_type: r.resource_type().unwrap_or_default().to_owned(),
+            physical_id: r.physical_resource_id().map(str::to_owned),
+            deleted: matches!(
+                r.resource_status(),
+                Some(ResourceStatus::DeleteComplete | ResourceStatus::DeleteInProgress)
+            ),
+        });
     }
+    Ok(out)
 }
 
 /// Starts drift detection on the stack; its detection id. Tried three times at most, not the
@@ -237,18 +228,18 @@ pub async fn resource_drifts(
     region: &str,
     stack: &str,
 ) -> Result<Vec<ResourceDrift>, Error> {
-    let cf = aws.cloudformation(region);
+    // The SDK's paginator follows the next tokens.
+    let mut pages = aws
+        .cloudformation(region)
+        .describe_stack_resource_drifts()
+        .stack_name(stack)
+        .stack_resource_drift_status_filters(StackResourceDriftStatus::Modified)
+        .stack_resource_drift_status_filters(StackResourceDriftStatus::Deleted)
+        .into_paginator()
+        .send();
     let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = cf
-            .describe_stack_resource_drifts()
-            .stack_name(stack)
-            .stack_resource_drift_status_filters(StackResourceDriftStatus::Modified)
-            .stack_resource_drift_status_filters(StackResourceDriftStatus::Deleted)
-            .set_next_token(token.take())
-            .send()
-            .await
+    while let Some(page) = pages.next().await {
+        let page = page
             .map_err(|e| cfn::call_error(Some(stack), region, "DescribeStackResourceDrifts", e))?;
         for d in page.stack_resource_drifts() {
             let kind = match d.stack_resource_drift_status() {
@@ -274,11 +265,8 @@ pub async fn resource_drifts(
                     .collect(),
             });
         }
-        match page.next_token() {
-            Some(t) => token = Some(t.to_owned()),
-            None => return Ok(out),
-        }
     }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
