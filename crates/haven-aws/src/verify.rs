@@ -1222,31 +1222,18 @@ async fn check_health_checks(
             continue;
         };
         let subject = format!("health check {id}");
-        let hc = match live::health_check(aws, id).await {
-            Ok(hc) => hc,
-            Err(e) => {
-                findings.push(failed_call(
-                    CheckKind::HealthChecks,
-                    Some(region),
-                    &subject,
-                    &e,
-                ));
-                continue;
-            }
+        // The check's configuration, then what Route 53's checkers report; the first call that
+        // fails is the finding.
+        let read = async {
+            Ok::<_, Error>((
+                live::health_check(aws, id).await?,
+                live::health_check_status(aws, id).await?,
+            ))
         };
-        let observations = match live::health_check_status(aws, id).await {
-            Ok(o) => o,
-            Err(e) => {
-                findings.push(failed_call(
-                    CheckKind::HealthChecks,
-                    Some(region),
-                    &subject,
-                    &e,
-                ));
-                continue;
-            }
-        };
-        findings.push(health_check_finding(region, &subject, &hc, &observations));
+        findings.push(match read.await {
+            Ok((hc, observations)) => health_check_finding(region, &subject, &hc, &observations),
+            Err(e) => failed_call(CheckKind::HealthChecks, Some(region), &subject, &e),
+        });
     }
 }
 

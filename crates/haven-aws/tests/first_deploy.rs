@@ -18,7 +18,10 @@ mod common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{Moto, Project, block_on, builds, create_build_project, git_commit_all, put_image};
+use common::{
+    Moto, Project, block_on, builds, create_build_project, git_commit_all, push_awaited_image,
+    put_image, stack_statuses,
+};
 use haven_aws::deploy::Outcome;
 use haven_aws::first_build::{self, FirstBuildError, ImageOrigin};
 use haven_aws::{Bundle, Event, Method, Options, deploy, plan};
@@ -83,17 +86,7 @@ impl<'a> Pusher<'a> {
         let Event::Note { stack, message, .. } = e else {
             return;
         };
-        if let Some(rest) = message.strip_prefix("waiting for the image hello:") {
-            let tag = rest.split_whitespace().next().unwrap();
-            let region = rest
-                .split(" in ")
-                .nth(1)
-                .unwrap()
-                .split('\'')
-                .next()
-                .unwrap();
-            put_image(self.moto, region, "hello", tag);
-        }
+        push_awaited_image(self.moto, &message);
         let line = match stack {
             Some(s) => format!("{s}: {message}"),
             None => message,
@@ -146,17 +139,6 @@ fn stack_parameter(moto: &Moto, region: &str, stack: &str, name: &str) -> String
     ))
     .trim()
     .to_owned()
-}
-
-fn stack_statuses(moto: &Moto) -> Vec<String> {
-    let out = moto.python(
-        "out = []\n\
-         for r in ('us-east-1', 'us-west-2'):\n    \
-             out += [s['StackName'] + ' ' + s['StackStatus'] for s in \
-             client('cloudformation', r).describe_stacks()['Stacks']]\n\
-         print(json.dumps(sorted(out)))",
-    );
-    serde_json::from_str(&out).unwrap()
 }
 
 #[test]

@@ -34,17 +34,6 @@ fn project(moto: &Moto) -> (moto::Project, String) {
     (project, commit)
 }
 
-fn stacks(moto: &Moto) -> Vec<String> {
-    let out = moto.python(
-        "out = []\n\
-         for r in ('us-east-1', 'us-west-2'):\n    \
-             out += [s['StackName'] + ' ' + s['StackStatus'] for s in \
-             client('cloudformation', r).describe_stacks()['Stacks']]\n\
-         print(json.dumps(sorted(out)))",
-    );
-    serde_json::from_str(&out).unwrap()
-}
-
 #[test]
 fn one_deploy_builds_the_first_image_and_a_rerun_changes_nothing() {
     let moto = Moto::start_with_env(&[moto::MOTO_RUNNING]);
@@ -95,7 +84,7 @@ fn one_deploy_builds_the_first_image_and_a_rerun_changes_nothing() {
             run.stdout
         );
     }
-    let all = stacks(&moto);
+    let all = moto::stack_statuses(&moto);
     assert_eq!(all.len(), 11, "{all:?}");
     assert!(
         all.iter().all(|s| s.ends_with(" CREATE_COMPLETE")),
@@ -142,7 +131,7 @@ fn a_first_deploy_killed_after_the_network_stacks_resumes() {
         Some("Done hello-us-west-2-network"),
     );
     assert!(!killed.status.success(), "{}", killed.stderr);
-    let before = stacks(&moto);
+    let before = moto::stack_statuses(&moto);
     assert!(
         before.contains(&"hello-us-west-2-network CREATE_COMPLETE".to_owned()),
         "{before:?}"
@@ -167,7 +156,7 @@ fn a_first_deploy_killed_after_the_network_stacks_resumes() {
             run.stdout
         );
     }
-    let all = stacks(&moto);
+    let all = moto::stack_statuses(&moto);
     assert_eq!(all.len(), 11, "{all:?}");
     assert!(
         all.iter().all(|s| s.ends_with(" CREATE_COMPLETE")),
@@ -210,5 +199,5 @@ fn a_project_without_a_commit_is_refused_with_what_to_do() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("has no commit yet"), "{stderr}");
     // Nothing was made.
-    assert!(stacks(&moto).is_empty());
+    assert!(moto::stack_statuses(&moto).is_empty());
 }

@@ -618,6 +618,36 @@ pub fn put_image(moto: &Moto, region: &str, repository: &str, tag: &str) {
     ));
 }
 
+/// When `line` (a deploy's progress) says it waits for the image `hello:TAG` in a region's
+/// repository, puts it there (see [`put_image`]); whether it did.
+pub fn push_awaited_image(moto: &Moto, line: &str) -> bool {
+    let Some(rest) = line.split("waiting for the image hello:").nth(1) else {
+        return false;
+    };
+    let tag = rest.split_whitespace().next().unwrap();
+    let region = rest
+        .split(" in ")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap();
+    put_image(moto, region, "hello", tag);
+    true
+}
+
+/// Every stack in both regions as `NAME STATUS`, sorted.
+pub fn stack_statuses(moto: &Moto) -> Vec<String> {
+    let out = moto.python(
+        "out = []\n\
+         for r in ('us-east-1', 'us-west-2'):\n    \
+             out += [s['StackName'] + ' ' + s['StackStatus'] for s in \
+             client('cloudformation', r).describe_stacks()['Stacks']]\n\
+         print(json.dumps(sorted(out)))",
+    );
+    serde_json::from_str(&out).unwrap()
+}
+
 /// The builds of a CodeBuild project in moto, oldest first, as BatchGetBuilds shows them.
 pub fn builds(moto: &Moto, region: &str, project: &str) -> Vec<serde_json::Value> {
     let out = moto.python(&format!(

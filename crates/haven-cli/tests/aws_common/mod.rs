@@ -83,17 +83,8 @@ pub fn deploy(dir: &Path, moto: &Moto, args: &[&str], kill_on: Option<&str>) -> 
     let mut served = false;
     for line in BufReader::new(child.stderr.take().unwrap()).lines() {
         let line = line.unwrap();
-        if let Some(rest) = line.split("waiting for the image hello:").nth(1) {
-            let tag = rest.split_whitespace().next().unwrap();
-            let region = rest
-                .split(" in ")
-                .nth(1)
-                .unwrap()
-                .split('\'')
-                .next()
-                .unwrap();
-            moto::put_image(moto, region, "hello", tag);
-        } else if line.contains("waiting for hello-") && !served {
+        if !moto::push_awaited_image(moto, &line) && line.contains("waiting for hello-") && !served
+        {
             served = true;
             serve(moto);
         }
