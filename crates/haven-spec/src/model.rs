@@ -117,6 +117,9 @@ pub struct Service {
     pub min: u32,
     pub max: u32,
     pub read_only_root_filesystem: bool,
+    /// The image's Dockerfile, relative to the spec's directory (the build context): what
+    /// CodeBuild's `docker build` builds on AWS and buildah builds for the twin.
+    pub dockerfile: PathBuf,
     /// SIGTERM to SIGKILL (ECS `stopTimeout`).
     pub stop_timeout: Dur,
     pub health_check: HealthCheck,
@@ -403,6 +406,21 @@ pub struct Local {
     /// The ALB twins write access logs (`haven logs /haven/<project>/alb/<service>`, a group
     /// only the twin has: on AWS the ALB writes them to the log bucket).
     pub access_logs: bool,
+    /// How the twin builds images and runs tasks.
+    pub runtime: Runtime,
+}
+
+/// `local.runtime`: how the twin builds images and runs tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Runtime {
+    /// Containers where a builder and an OCI runtime are installed and permitted, else processes.
+    Auto,
+    /// The service's Dockerfile built with buildah; each task an OCI container under its
+    /// Fargate size's CPU and memory limits. Refused where the machine cannot run them.
+    Container,
+    /// The build's artifacts packaged as an image; each task a host process.
+    Process,
 }
 
 /// The `[dr]` policy: the load disaster-recovery drills offer, how long they hold a fault, and

@@ -94,6 +94,7 @@ fn document(spec: &Spec) -> schema::Document {
             max: int(s.max),
             read_only_root_filesystem: Some(s.read_only_root_filesystem),
             stop_timeout: dur(s.stop_timeout),
+            dockerfile: Some(s.dockerfile.display().to_string()),
             health_check: Some(schema::HealthCheck {
                 path: Some(s.health_check.path.clone()),
                 interval: dur(s.health_check.interval),
@@ -257,6 +258,7 @@ fn document(spec: &Spec) -> schema::Document {
             edge_health_check_interval: dur(local.edge_health_check_interval),
             edge_failure_threshold: int(local.edge_failure_threshold),
             access_logs: Some(local.access_logs),
+            runtime: word(&local.runtime),
         }),
     }
 }

@@ -62,6 +62,7 @@ pub struct Service {
     pub max: Option<i64>,
     pub read_only_root_filesystem: Option<bool>,
     pub stop_timeout: Option<String>,
+    pub dockerfile: Option<String>,
     pub health_check: Option<HealthCheck>,
     pub load_balancer: Option<LoadBalancer>,
     pub scaling: Option<Scaling>,
@@ -303,4 +304,5 @@ pub struct Local {
     pub edge_health_check_interval: Option<String>,
     pub edge_failure_threshold: Option<i64>,
     pub access_logs: Option<bool>,
+    pub runtime: Option<String>,
 }

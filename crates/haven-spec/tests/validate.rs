@@ -479,3 +479,25 @@ fn drill_policy() {
         &[],
     );
 }
+
+#[test]
+fn runtime_and_dockerfile() {
+    check(
+        "[local]\nruntime = \"containers\"\n",
+        &[
+            "local.runtime [unknown-value] `containers` is not a valid value | did you mean `container`?",
+        ],
+    );
+    let text = BASE.replace(
+        "[service]\n",
+        "[service]\ndockerfile = \"/abs/Dockerfile\"\n",
+    );
+    let got = diagnostics(&text);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0].contains(
+            "service.dockerfile [bad-path] `/abs/Dockerfile` is not a path relative to the spec's directory"
+        ),
+        "{got:#?}"
+    );
+}

@@ -487,6 +487,13 @@ impl Primary<'_> {
                         r#type: "PLAINTEXT",
                         value: n.container().into(),
                     },
+                    // `service.dockerfile`: the buildspec's `docker build -f "$DOCKERFILE"`
+                    // builds what the twin's buildah builds.
+                    BuildVariable {
+                        name: "DOCKERFILE".into(),
+                        r#type: "PLAINTEXT",
+                        value: self.cx.spec.service.dockerfile.display().to_string().into(),
+                    },
                 ],
             },
             timeout_minutes: build.timeout.as_secs().div_ceil(60),

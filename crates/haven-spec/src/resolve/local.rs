@@ -172,6 +172,16 @@ impl Ctx<'_, '_> {
                 "a failure threshold",
             ),
             access_logs: l.access_logs.unwrap_or(true),
+            runtime: self.choice(
+                &k("runtime"),
+                l.runtime,
+                Runtime::Auto,
+                &[
+                    ("auto", Runtime::Auto),
+                    ("container", Runtime::Container),
+                    ("process", Runtime::Process),
+                ],
+            ),
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::aws;
 use crate::duration::Dur;
 use crate::model::*;
 use crate::schema;
+use std::path::PathBuf;
 
 use super::Ctx;
 
@@ -204,9 +205,23 @@ impl Ctx<'_, '_> {
             Dur::secs(2),
             Dur::secs(120),
         );
+        let dockerfile = match s.dockerfile {
+            Some(d) if d.trim().is_empty() || d.starts_with('/') => {
+                self.r.error_hint(
+                    "bad-path",
+                    "service.dockerfile",
+                    format!("`{d}` is not a path relative to the spec's directory"),
+                    "the build context is the spec's directory, e.g. `Dockerfile` or `docker/app.Dockerfile`",
+                );
+                PathBuf::from("Dockerfile")
+            }
+            Some(d) => PathBuf::from(d),
+            None => PathBuf::from("Dockerfile"),
+        };
         Service {
             name,
             command,
+            dockerfile,
             port,
             environment,
             secrets,
