@@ -38,6 +38,10 @@ pub struct ImageSpec {
     /// GOARCH names, as OCI uses them: `amd64`, `arm64`.
     pub architecture: String,
     pub os: String,
+    /// Who the entrypoint runs as (the config's `User`: `name`, `uid`, `uid:gid`...); `None`
+    /// is root. Haven's own builds leave it unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// The runnable part of an image's config, as [`Registry::config`] returns it.
@@ -55,6 +59,7 @@ impl ImageSpec {
             working_dir: "/".to_owned(),
             architecture: platform.architecture,
             os: platform.os,
+            user: None,
         }
     }
 
@@ -123,6 +128,7 @@ impl ImageSpec {
                     .map(|p| BTreeMap::from([(format!("{p}/tcp"), serde_json::Map::new())])),
                 labels: (!self.labels.is_empty()).then(|| self.labels.clone()),
                 working_dir: Some(self.working_dir.clone()),
+                user: self.user.clone(),
             },
             rootfs: RootFs {
                 kind: "layers".to_owned(),
@@ -163,6 +169,8 @@ impl ImageSpec {
             working_dir: c.working_dir.clone().unwrap_or_else(|| "/".to_owned()),
             architecture: cfg.architecture.clone(),
             os: cfg.os.clone(),
+            // An empty `User` is Docker's way of saying root.
+            user: c.user.clone().filter(|u| !u.is_empty()),
         }
     }
 }
@@ -181,6 +189,7 @@ pub fn host_platform() -> Platform {
     Platform {
         architecture: architecture.to_owned(),
         os: std::env::consts::OS.to_owned(),
+        variant: None,
     }
 }
 
@@ -231,6 +240,7 @@ impl Registry {
         desc.platform = Some(Platform {
             architecture: spec.architecture.clone(),
             os: spec.os.clone(),
+            variant: None,
         });
         let size = staged.size + config.size + layer.size;
         let digest = desc.digest.clone();

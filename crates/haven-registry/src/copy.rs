@@ -21,12 +21,12 @@ impl Registry {
         };
         // Refuse early what the destination's policy would refuse after the copy.
         to.check_tags(&tags, &digest)?;
-        let mut staged = Vec::with_capacity(image.manifest.layers.len() + 2);
-        for layer in &image.manifest.layers {
-            staged.push(self.copy_blob(layer, to)?);
-        }
-        staged.push(self.copy_blob(&image.manifest.config, to)?);
-        staged.push(self.copy_blob(&image.entry, to)?);
+        // Every blob, an index's images of every platform included.
+        let staged = self
+            .reachable(&image.entry)?
+            .iter()
+            .map(|blob| self.copy_blob(blob, to))
+            .collect::<Result<Vec<_>>>()?;
         to.publish(staged, image.entry.clone(), &tags, image.created())?;
         Ok(digest)
     }

@@ -109,6 +109,10 @@ impl Hasher {
         self.len += bytes.len() as u64;
     }
 
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
     pub(crate) fn finish(self) -> (Digest, u64) {
         (Digest::from_hasher(self.sha), self.len)
     }

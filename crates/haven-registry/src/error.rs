@@ -83,6 +83,53 @@ pub enum Error {
     #[error("blob {digest} has media type `{media_type}`, which this registry does not handle")]
     UnsupportedMediaType { digest: Digest, media_type: String },
 
+    /// Bytes that do not hash to the digest they were sent (or asked) under: nothing is stored.
+    #[error("the content's digest is {actual}, not {expected}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+
+    /// A manifest refused as a document: bad JSON, wrong schema version, a media type that
+    /// contradicts the one it was sent as, a descriptor whose size is wrong...
+    #[error("invalid manifest: {reason}")]
+    ManifestInvalid { reason: String },
+
+    #[error("the manifest is {size} bytes, over the registry's limit of {limit} bytes")]
+    ManifestTooLarge { size: u64, limit: u64 },
+
+    /// A manifest names a blob (or an index a manifest) the repository does not have.
+    #[error("the manifest refers to {digest}, which is not in the registry: push it first")]
+    ManifestBlobUnknown { digest: Digest },
+
+    /// A media type the registry neither stores nor serves (artifacts, zstd layers...).
+    #[error("media type `{media_type}` is not supported by this registry")]
+    UnknownMediaType { media_type: String },
+
+    /// An index without an image for this machine.
+    #[error(
+        "image index {digest} has no image for {host} (it has: {}); the twin runs images of \
+         its own platform",
+        if available.is_empty() { "none".to_owned() } else { available.join(", ") }
+    )]
+    NoPlatform {
+        digest: Digest,
+        host: String,
+        available: Vec<String>,
+    },
+
+    /// An uncompressed layer whose content is not the one the config names.
+    #[error(
+        "layer {layer} decompresses to {actual}, but the image config's diff_id is {expected}; \
+         the image is not unpacked"
+    )]
+    DiffIdMismatch {
+        layer: Digest,
+        expected: Digest,
+        actual: Digest,
+    },
+
+    /// A chunk of a blob upload that does not start where the upload ends.
+    #[error("the chunk starts at byte {got}, but the upload has {expected} bytes")]
+    UploadOffset { expected: u64, got: u64 },
+
     #[error("{}: not a valid RustSec advisory: {reason}", path.display())]
     Advisory { path: PathBuf, reason: String },
 

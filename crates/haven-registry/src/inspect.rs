@@ -7,9 +7,9 @@ use crate::build::{ImageConfig, ImageSpec};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::layout::Registry;
+use crate::manifest::Parsed;
 use crate::oci::{
-    ANNOTATION_CREATED, ANNOTATION_PUSHED_AT, ConfigFile, Descriptor, Index, MEDIA_TYPE_CONFIG,
-    MEDIA_TYPE_LAYER, MEDIA_TYPE_MANIFEST, Manifest,
+    ANNOTATION_CREATED, ANNOTATION_PUSHED_AT, ConfigFile, Descriptor, Index, Manifest,
 };
 use crate::tags::{entry_of, tags_of};
 use crate::time::{millis, parse_rfc3339, rfc3339_ms};
@@ -38,18 +38,30 @@ pub struct ImageInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageDetail {
     pub digest: Digest,
+    /// The manifest's media type: an OCI or Docker image manifest, or an index.
+    pub media_type: String,
     pub tags: Vec<String>,
     pub created: Option<String>,
     pub pushed_at: String,
     pub size: u64,
+    /// For an index: its images, one per platform; `manifest`, `config` and `layers` are those
+    /// of the one for this machine.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<Descriptor>,
     pub manifest: Manifest,
     pub config: ConfigFile,
     pub layers: Vec<Descriptor>,
 }
 
-/// An image's manifest and config, read and verified.
+/// An image's manifest and config, read and verified. For an index, `manifest` and `config`
+/// are those of the image for this machine.
 pub(crate) struct Loaded {
+    /// The `index.json` entry (or, for an image reached through an index, its descriptor).
     pub(crate) entry: Descriptor,
+    /// An index's images; empty for an image.
+    pub(crate) children: Vec<Descriptor>,
+    /// The image manifest's own descriptor (`entry` itself unless `entry` is an index).
+    pub(crate) image: Descriptor,
     pub(crate) manifest: Manifest,
     pub(crate) config: ConfigFile,
     pub(crate) tags: Vec<String>,
@@ -57,7 +69,13 @@ pub(crate) struct Loaded {
 
 impl Loaded {
     pub(crate) fn size(&self) -> u64 {
+        let image = if self.image.digest == self.entry.digest {
+            0
+        } else {
+            self.image.size
+        };
         self.entry.size
+            + image
             + self.manifest.config.size
             + self.manifest.layers.iter().map(|l| l.size).sum::<u64>()
     }
@@ -118,6 +136,8 @@ impl Registry {
         }
         Ok(ImageDetail {
             digest: image.entry.digest.clone(),
+            media_type: image.entry.media_type.clone(),
+            platforms: image.children.clone(),
             size: image.size(),
             created: image.created(),
             pushed_at: rfc3339_ms(self.pushed_at(&image.entry)),
@@ -130,11 +150,14 @@ impl Registry {
 
     /// Re-reads the image `digest` and checks that its manifest, config and every layer hash
     /// to their digests: how a replicated image is verified in the destination.
+    /// An index's images are all verified, whatever their platform.
     pub fn verify(&self, digest: &Digest) -> Result<()> {
         let index = self.read_index()?;
-        let image = self.load_in(&index, digest)?;
-        for layer in &image.manifest.layers {
-            self.verify_blob(layer)?;
+        let entry = self
+            .find_manifest(&index, digest)?
+            .ok_or_else(|| self.not_found(&digest.to_string()))?;
+        for blob in self.reachable(&entry)? {
+            self.verify_blob(&blob)?;
         }
         Ok(())
     }
@@ -165,39 +188,46 @@ impl Registry {
         self.load_in(&index, &digest)
     }
 
-    /// Reads an image's manifest and config (verified) and checks their media types.
+    /// Reads an image's manifest and config (verified) and checks their media types; an index
+    /// stands for its image for this machine.
     pub(crate) fn load_in(&self, index: &Index, digest: &Digest) -> Result<Loaded> {
-        let entry = entry_of(index, digest)
-            .cloned()
+        let entry = self
+            .find_manifest(index, digest)?
             .ok_or_else(|| self.not_found(&digest.to_string()))?;
-        expect_type(&entry, MEDIA_TYPE_MANIFEST)?;
-        let manifest = self.read_manifest(&entry)?;
-        expect_type(&manifest.config, MEDIA_TYPE_CONFIG)?;
-        for layer in &manifest.layers {
-            expect_type(layer, MEDIA_TYPE_LAYER)?;
-        }
+        let (image, manifest, children) = match self.read_parsed(&entry)? {
+            Parsed::Image(manifest) => (entry.clone(), manifest, Vec::new()),
+            Parsed::Index(list) => {
+                let desc = self.host_image(&entry, &list)?;
+                // `host_image` picks image manifests only, so this is one.
+                let Parsed::Image(manifest) = self.read_parsed(&desc)? else {
+                    return Err(self.not_found(&desc.digest.to_string()));
+                };
+                (desc, manifest, list.manifests)
+            }
+        };
         let bytes = self.read_blob(&manifest.config)?;
-        let config = serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+        let config: ConfigFile = serde_json::from_slice(&bytes).map_err(|source| Error::Json {
             path: self.blob_path(&manifest.config.digest),
             what: "image config",
             source,
         })?;
+        if config.rootfs.diff_ids.len() != manifest.layers.len() {
+            return Err(Error::ManifestInvalid {
+                reason: format!(
+                    "image {} has {} layers but its config lists {} diff_ids",
+                    image.digest,
+                    manifest.layers.len(),
+                    config.rootfs.diff_ids.len()
+                ),
+            });
+        }
         Ok(Loaded {
-            tags: tags_of(index, digest),
+            tags: tags_of(index, &entry.digest),
             entry,
+            children,
+            image,
             manifest,
             config,
-        })
-    }
-}
-
-fn expect_type(desc: &Descriptor, media_type: &str) -> Result<()> {
-    if desc.media_type == media_type {
-        Ok(())
-    } else {
-        Err(Error::UnsupportedMediaType {
-            digest: desc.digest.clone(),
-            media_type: desc.media_type.clone(),
         })
     }
 }

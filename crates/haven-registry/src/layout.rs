@@ -204,7 +204,8 @@ impl Registry {
     }
 
     /// Moves a staged blob to `blobs/sha256/<hex>`, read-only: a blob never changes. The
-    /// caller holds the lock.
+    /// caller holds the lock. A blob already there is the same bytes (same digest), so it is
+    /// replaced as is.
     pub(crate) fn commit(&self, mut staged: Staged) -> Result<()> {
         let dest = self.blob_path(&staged.digest);
         let tmp = &staged.tmp.0;
@@ -231,8 +232,10 @@ fn check_layout_file(path: &Path, bytes: &[u8]) -> Result<()> {
     }
 }
 
-/// A blob being read; everything read through it is hashed.
-pub(crate) struct BlobReader {
+/// A blob being read; everything read through it is hashed, and [`BlobReader::finish`] says
+/// whether what was read is the blob (a reader serving a client ends the response with an
+/// error instead of a clean end when it is not).
+pub struct BlobReader {
     inner: HashingReader<BufReader<File>>,
     digest: Digest,
     size: u64,
@@ -244,9 +247,14 @@ impl BlobReader {
         &self.path
     }
 
+    /// The blob's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Reads the rest and checks the digest and size: only after this succeeds may what was
     /// read be used.
-    pub(crate) fn finish(self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
         let (digest, size) = self.inner.finish().with_path(&self.path)?;
         if digest == self.digest && size == self.size {
             Ok(())
@@ -272,8 +280,15 @@ pub(crate) struct Staged {
     pub(crate) size: u64,
 }
 
+impl Staged {
+    /// A complete temp file whose content hashed to `digest`.
+    pub(crate) fn new(tmp: TmpFile, digest: Digest, size: u64) -> Self {
+        Self { tmp, digest, size }
+    }
+}
+
 /// A temp file removed when dropped, unless it was renamed away.
-struct TmpFile(PathBuf, bool);
+pub(crate) struct TmpFile(pub(crate) PathBuf, pub(crate) bool);
 
 impl Drop for TmpFile {
     fn drop(&mut self) {

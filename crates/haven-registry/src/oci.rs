@@ -13,6 +13,17 @@ pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+jso
 pub const MEDIA_TYPE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 /// Uncompressed: the registry is local, so gzip would only cost CPU on every build and unpack.
 pub const MEDIA_TYPE_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+/// What standard tools push by default.
+pub const MEDIA_TYPE_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// Docker's image manifest v2, schema 2, and its manifest list, config and layers: what
+/// `docker push` (and `skopeo --format v2s2`) sends.
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+/// Docker's uncompressed layer, rare but valid.
+pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 
 /// The tag of a descriptor in `index.json` (image-layout spec).
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -61,10 +72,37 @@ impl Descriptor {
 pub struct Platform {
     pub architecture: String,
     pub os: String,
+    /// `v7` for 32-bit ARM, `v8` (or absent) for arm64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// Whether an image for `self` runs on `host`: same OS and architecture, and the same
+    /// variant when both name one (arm64 images often omit `v8`).
+    pub fn runs_on(&self, host: &Platform) -> bool {
+        self.os == host.os
+            && self.architecture == host.architecture
+            && match (&self.variant, &host.variant) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        match &self.variant {
+            Some(v) => write!(f, "/{v}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// `index.json`: one descriptor per (manifest, tag), and one without a tag for an untagged
-/// image, as ECR keeps untagged images until they are deleted.
+/// image, as ECR keeps untagged images until they are deleted. A pushed image index (or
+/// Docker manifest list) has the same shape, its `manifests` being one image per platform.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Index {
@@ -131,6 +169,9 @@ pub struct ContainerConfig {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
+    /// `name`, `uid`, `name:group` or `uid:gid`; absent is root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

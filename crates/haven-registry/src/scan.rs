@@ -21,7 +21,6 @@ use crate::advisory::AdvisoryDb;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::layout::Registry;
-use crate::oci::Descriptor;
 use crate::time::now_rfc3339;
 use haven_ecr::Severity;
 
@@ -174,8 +173,11 @@ impl Registry {
             });
         }
         let image = self.load(reference)?;
-        for layer in &image.manifest.layers {
-            self.scan_layer(layer, &mut walk)?;
+        let diff_ids = &image.config.rootfs.diff_ids;
+        for (i, layer) in image.manifest.layers.iter().enumerate() {
+            self.read_layer(layer, diff_ids.get(i), |tar, blob| {
+                walk_layer(tar, blob, &layer.digest, &mut walk)
+            })?;
         }
         let digest = image.entry.digest.clone();
         let mut findings = walk.findings;
@@ -275,22 +277,9 @@ impl Registry {
         }
         Ok(())
     }
-
-    /// Walks one layer, hashing it on the way: a layer that does not match its digest is
-    /// reported as corrupt, whatever else went wrong.
-    fn scan_layer(&self, layer: &Descriptor, walk: &mut Walk) -> Result<()> {
-        let mut reader = self.open_blob(layer)?;
-        let blob = reader.path().to_path_buf();
-        let walked = walk_layer(&mut reader, &blob, &layer.digest, walk);
-        match (walked, reader.finish()) {
-            (_, Err(corrupt @ Error::Corrupt { .. })) => Err(corrupt),
-            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
-            (Ok(()), Ok(())) => Ok(()),
-        }
-    }
 }
 
-fn walk_layer(reader: &mut impl Read, blob: &Path, digest: &Digest, walk: &mut Walk) -> Result<()> {
+fn walk_layer(reader: &mut dyn Read, blob: &Path, digest: &Digest, walk: &mut Walk) -> Result<()> {
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().with_path(blob)? {
         let mut entry = entry.with_path(blob)?;

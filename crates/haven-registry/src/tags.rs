@@ -11,8 +11,10 @@ use serde::Serialize;
 use crate::digest::{Digest, is_hex};
 use crate::error::{Error, Result};
 use crate::layout::{Registry, Staged};
+use crate::manifest::Parsed;
+use crate::media::ManifestKind;
 use crate::oci::{
-    ANNOTATION_CREATED, ANNOTATION_PUSHED_AT, ANNOTATION_REF_NAME, Descriptor, Index, Manifest,
+    ANNOTATION_CREATED, ANNOTATION_PUSHED_AT, ANNOTATION_REF_NAME, Descriptor, Index,
 };
 use crate::time::{millis, now_rfc3339, parse_rfc3339, rfc3339_ms};
 
@@ -120,6 +122,14 @@ impl Registry {
         let mut it = candidates.iter();
         match (it.next(), it.next()) {
             (Some(d), None) => Ok(((*d).clone(), None)),
+            // A full digest may name an image of an index.
+            (None, _) if hex.len() == 64 => {
+                let digest = Digest::parse(&format!("sha256:{hex}"))?;
+                match self.find_manifest(index, &digest)? {
+                    Some(_) => Ok((digest, None)),
+                    None => Err(self.not_found(reference)),
+                }
+            }
             (None, _) => Err(self.not_found(reference)),
             (Some(_), Some(_)) => Err(Error::Ambiguous {
                 reference: reference.to_owned(),
@@ -215,13 +225,13 @@ impl Registry {
     /// deleted: its blobs cannot be told from garbage.
     pub(crate) fn collect_locked(&self, index: &Index) -> Result<Collected> {
         let mut live = BTreeSet::new();
-        let mut seen = BTreeSet::new();
-        for desc in index.manifests.iter().filter(|d| seen.insert(&d.digest)) {
-            let manifest = self.read_manifest(desc)?;
-            live.insert(desc.digest.clone());
-            live.insert(manifest.config.digest);
-            live.extend(manifest.layers.into_iter().map(|l| l.digest));
+        for desc in index.manifests.iter() {
+            if !live.contains(&desc.digest) {
+                live.extend(self.reachable(desc)?.into_iter().map(|d| d.digest));
+            }
         }
+        // Blobs pushed for a manifest not pushed yet.
+        let pending: BTreeSet<Digest> = self.pending_blobs()?.into_iter().collect();
         let dir = self.root().join("blobs").join(Digest::ALGORITHM);
         let entries = std::fs::read_dir(&dir).with_path(&dir)?;
         let mut collected = Collected::default();
@@ -235,7 +245,7 @@ impl Registry {
             else {
                 continue;
             };
-            if live.contains(&digest) {
+            if live.contains(&digest) || pending.contains(&digest) {
                 continue;
             }
             let path = entry.path();
@@ -245,18 +255,9 @@ impl Registry {
             collected.freed.push(digest);
         }
         collected.freed.sort();
+        self.clear_pending(&live.iter().cloned().collect::<Vec<_>>())?;
         self.remove_stale_scans(&live)?;
         Ok(collected)
-    }
-
-    /// Reads and parses a manifest blob, verified against its descriptor.
-    pub(crate) fn read_manifest(&self, desc: &Descriptor) -> Result<Manifest> {
-        let bytes = self.read_blob(desc)?;
-        serde_json::from_slice(&bytes).map_err(|source| Error::Json {
-            path: self.blob_path(&desc.digest),
-            what: "image manifest",
-            source,
-        })
     }
 
     /// Whether the tag policy lets `tags` point at `digest` now.
@@ -303,6 +304,13 @@ impl Registry {
         for staged in blobs {
             self.commit(staged)?;
         }
+        // An image pushed by digest that an index here already names is reached through it.
+        if tags.is_empty()
+            && entry_of(&index, &manifest.digest).is_none()
+            && self.find_manifest(&index, &manifest.digest)?.is_some()
+        {
+            return Ok(Vec::new());
+        }
         let mut entry = match entry_of(&index, &manifest.digest) {
             Some(existing) => existing.clone(),
             None => {
@@ -325,7 +333,18 @@ impl Registry {
             .map(|tag| set_tag(&mut index, &entry, tag))
             .collect();
         if entry_of(&index, &entry.digest).is_none() {
-            index.manifests.push(entry);
+            index.manifests.push(entry.clone());
+        }
+        // The images of an index pushed by digest before it are reached through it now, as
+        // one image: they are not listed, expired or counted on their own.
+        if let Some(Parsed::Index(children)) = ManifestKind::parse(&entry.media_type)
+            .filter(|k| k.is_index())
+            .map(|_| self.read_parsed(&entry))
+            .transpose()?
+        {
+            index.manifests.retain(|d| {
+                d.tag().is_some() || !children.manifests.iter().any(|c| c.digest == d.digest)
+            });
         }
         self.write_index(&index)?;
         Ok(tagged)

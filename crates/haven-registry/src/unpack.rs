@@ -5,7 +5,7 @@
 //! (threads or processes) wait for the one extraction instead of repeating it.
 
 use haven_fs::WithPath;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
 use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::layout::{FileLock, Registry};
-use crate::oci::Descriptor;
 
 /// Permission bits applied to unpacked files: setuid and setgid are dropped, since a root
 /// process unpacking an image must never mint a setuid-root binary from it.
@@ -45,8 +44,12 @@ impl Registry {
         std::fs::create_dir(&tmp).with_path(&tmp)?;
         let result = (|| {
             let mut dir_modes = BTreeMap::new();
-            for layer in &image.manifest.layers {
-                self.apply_layer(layer, &tmp, &mut dir_modes)?;
+            // `load_in` checked that there is one diff_id per layer.
+            let diff_ids = &image.config.rootfs.diff_ids;
+            for (i, layer) in image.manifest.layers.iter().enumerate() {
+                self.read_layer(layer, diff_ids.get(i), |tar, blob| {
+                    extract(tar, blob, &layer.digest, &tmp, &mut dir_modes)
+                })?;
             }
             // Directory modes last, deepest first: a read-only directory must not stop its
             // own entries from being written.
@@ -64,24 +67,6 @@ impl Registry {
             return Err(e);
         }
         Ok(rootfs)
-    }
-
-    /// Extracts one layer into `root`, hashing it on the way. Whatever goes wrong, a layer
-    /// that does not match its digest is reported as corrupt first: that is the cause.
-    fn apply_layer(
-        &self,
-        layer: &Descriptor,
-        root: &Path,
-        dir_modes: &mut BTreeMap<PathBuf, u32>,
-    ) -> Result<()> {
-        let mut reader = self.open_blob(layer)?;
-        let blob = reader.path().to_path_buf();
-        let extracted = extract(&mut reader, &blob, &layer.digest, root, dir_modes);
-        match (extracted, reader.finish()) {
-            (_, Err(corrupt @ Error::Corrupt { .. })) => Err(corrupt),
-            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
-            (Ok(()), Ok(())) => Ok(()),
-        }
     }
 }
 
@@ -108,8 +93,14 @@ fn remove_stale(dir: &Path) {
     }
 }
 
+/// The opaque whiteout: the directory holding it hides everything lower layers put in it.
+const OPAQUE: &str = ".wh..wh..opq";
+/// A whiteout's prefix: `.wh.name` deletes `name` of lower layers.
+const WHITEOUT: &str = ".wh.";
+
+/// Extracts one layer's tar into `root`, applying its OCI whiteouts to what lower layers left.
 fn extract(
-    reader: &mut impl io::Read,
+    reader: &mut dyn io::Read,
     blob: &Path,
     digest: &Digest,
     root: &Path,
@@ -120,6 +111,9 @@ fn extract(
         entry: entry.to_path_buf(),
         reason,
     };
+    // What this layer put in place (with the ancestors of each): whiteouts hide lower
+    // layers only, whatever the order of entries within this one.
+    let mut this_layer: BTreeSet<PathBuf> = BTreeSet::new();
     let mut archive = tar::Archive::new(reader);
     for entry in archive.entries().with_path(blob)? {
         let mut entry = entry.with_path(blob)?;
@@ -129,15 +123,34 @@ fn extract(
         if rel.as_os_str().is_empty() {
             continue; // The root itself.
         }
-        if rel
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with(".wh."))
-        {
-            return Err(unsafe_entry(&raw, "OCI whiteouts are not supported"));
-        }
         if through_symlink(root, &rel) {
             return Err(unsafe_entry(&raw, "its path goes through a symlink"));
         }
+        let name = rel.file_name().map(|n| n.to_string_lossy().into_owned());
+        if let Some(name) = name.as_deref().filter(|n| n.starts_with(WHITEOUT)) {
+            let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
+            let hidden: Vec<PathBuf> = if name == OPAQUE {
+                children(&root.join(&parent))?
+                    .into_iter()
+                    .map(|child| parent.join(child))
+                    .collect()
+            } else {
+                let target = Path::new(&name[WHITEOUT.len()..]);
+                if !matches!(
+                    target.components().collect::<Vec<_>>()[..],
+                    [Component::Normal(_)]
+                ) {
+                    return Err(unsafe_entry(&raw, "a whiteout that names no file"));
+                }
+                vec![parent.join(target)]
+            };
+            for gone in hidden.iter().filter(|p| !this_layer.contains(*p)) {
+                remove_existing(&root.join(gone))?;
+                dir_modes.retain(|dir, _| !dir.starts_with(gone));
+            }
+            continue;
+        }
+        this_layer.extend(rel.ancestors().map(Path::to_path_buf));
         let dest = root.join(&rel);
         let header = entry.header();
         let mode = header.mode().with_path(blob)? & MODE_MASK;
@@ -196,6 +209,17 @@ fn extract(
         }
     }
     Ok(())
+}
+
+/// The names in a directory, none if it does not exist.
+fn children(dir: &Path) -> Result<Vec<std::ffi::OsString>> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.map(|e| e.file_name()).with_path(dir).map_err(Error::from))
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(haven_fs::IoError::new(dir, e).into()),
+    }
 }
 
 /// `path` as a relative path of normal components, or `None` if it is absolute or has `..`.
