@@ -16,7 +16,7 @@ use crate::oci::{Descriptor, IMAGE_LAYOUT_VERSION, Index};
 
 /// JSON blobs (manifests, configs) larger than this are refused rather than read into memory;
 /// registries cap manifests at a few MiB too.
-pub(crate) const MAX_JSON_BLOB: u64 = 4 << 20;
+pub const MAX_JSON_BLOB: u64 = 4 << 20;
 
 /// How tags behave: ECR's `imageTagMutability`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -29,7 +29,7 @@ pub use digest::Digest;
 pub use error::{Error, Result};
 pub use haven_ecr::{CountType, LifecycleRule, Severity, TagStatus};
 pub use inspect::{ImageDetail, ImageInfo};
-pub use layout::{BlobReader, Registry, TagPolicy};
+pub use layout::{BlobReader, MAX_JSON_BLOB, Registry, TagPolicy};
 pub use lifecycle::{Expired, LifecycleOutcome};
 pub use manifest::{PutManifest, Reference, StoredManifest};
 pub use media::{Compression, ManifestKind};
