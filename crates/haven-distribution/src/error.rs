@@ -36,7 +36,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
-    pub detail: Option<serde_json::Value>,
+    /// Boxed: a JSON value is large, and errors travel in every `Result`.
+    pub detail: Option<Box<serde_json::Value>>,
     /// Extra headers (`WWW-Authenticate`, `Range`).
     pub headers: Vec<(header::HeaderName, HeaderValue)>,
 }
@@ -66,7 +67,7 @@ impl ApiError {
     }
 
     pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
-        self.detail = Some(detail);
+        self.detail = Some(Box::new(detail));
         self
     }
 
@@ -145,7 +146,7 @@ impl ApiError {
             errors: [Entry {
                 code: self.code,
                 message: &self.message,
-                detail: self.detail.as_ref(),
+                detail: self.detail.as_deref(),
             }],
         };
         // Serialising these plain fields cannot fail; an empty body is the fallback anyway.

@@ -476,7 +476,7 @@ async fn start_upload(
                 .await?
                 .is_some()
             {
-                return Ok(blob_created(name, &digest)?);
+                return blob_created(name, &digest);
             }
         }
     }
@@ -741,9 +741,12 @@ impl Query {
     }
 }
 
+/// When a page is not the last: its size and its last entry (for the `Link` header).
+type Next = Option<(usize, String)>;
+
 /// The spec's pagination of a sorted list: entries after `last`, at most `n` of them; the
-/// page and, when more follow, the last entry of the page (for the `Link` header).
-fn paginate(items: Vec<String>, query: &Query) -> Result<(Vec<String>, Option<(usize, String)>)> {
+/// page and, when more follow, what the next page's link needs.
+fn paginate(items: Vec<String>, query: &Query) -> Result<(Vec<String>, Next)> {
     let n = match query.get("n") {
         None => None,
         Some(v) => Some(v.parse::<usize>().map_err(|_| {
@@ -770,7 +773,7 @@ fn paginate(items: Vec<String>, query: &Query) -> Result<(Vec<String>, Option<(u
 }
 
 /// The spec's `Link: <path?n=N&last=L>; rel="next"` when a page is not the last.
-fn link(response: &mut Response<Body>, path: &str, next: Option<(usize, String)>) {
+fn link(response: &mut Response<Body>, path: &str, next: Next) {
     let Some((n, last)) = next else {
         return;
     };
