@@ -40,7 +40,7 @@ pub fn nofile_limit() -> u64 {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur) } != 0 {
         return NOFILE;
     }
-    let hard = u64::from(cur.rlim_max);
+    let hard: u64 = cur.rlim_max;
     if hard >= NOFILE || has_sys_resource() {
         NOFILE
     } else {

@@ -141,11 +141,21 @@ struct State {
     pid: u32,
 }
 
-/// A line of runc's `--log-format json` log.
+/// A line of runc's `--log-format json` log (logrus levels).
 #[derive(Deserialize)]
 struct LogLine {
-    level: String,
+    level: LogLevel,
     msg: String,
+}
+
+#[derive(Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum LogLevel {
+    Error,
+    Fatal,
+    Panic,
+    #[serde(other)]
+    Other,
 }
 
 impl Runtime {
@@ -701,9 +711,9 @@ impl Container {
         let text = std::fs::read_to_string(&log).ok()?;
         text.lines()
             .filter_map(|l| serde_json::from_str::<LogLine>(l).ok())
-            .filter(|l| matches!(l.level.as_str(), "error" | "fatal"))
+            .filter(|l| l.level != LogLevel::Other)
             .map(|l| l.msg)
-            .last()
+            .next_back()
     }
 
     async fn remove(&mut self) -> Result<()> {

@@ -169,7 +169,9 @@ mod tests {
     #[test]
     fn resolves_each_form_as_docker_does() {
         let dir = rootfs();
-        let cases: &[(&str, Option<(u32, u32, &[u32])>)] = &[
+        /// uid, gid, supplementary gids; `None`: refused.
+        type Want = Option<(u32, u32, &'static [u32])>;
+        let cases: &[(&str, Want)] = &[
             ("", Some((0, 0, &[]))),
             ("0", Some((0, 0, &[]))),
             ("app", Some((10001, 10002, &[20000]))),

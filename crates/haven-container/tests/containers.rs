@@ -155,6 +155,28 @@ impl Env {
     }
 }
 
+/// A failed test still removes its containers, mounts and cgroups (from a thread of its
+/// own: the test's runtime may be unwinding).
+impl Drop for Env {
+    fn drop(&mut self) {
+        let runtime = self.runtime.clone();
+        let cleaned = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(runtime.cleanup()).map_err(|e| e.to_string())?;
+            runtime.remove_cgroup_parent().map_err(|e| e.to_string())
+        })
+        .join();
+        match cleaned {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => eprintln!("cleaning up after the test: {e}"),
+            Err(_) => eprintln!("cleaning up after the test panicked"),
+        }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -292,20 +314,34 @@ async fn a_quarter_vcpu_spinner_gets_a_quarter_of_a_cpu() {
     spec.cpu_units = 256;
     let mut c = env.runtime.start(&spec).expect("start");
     env.until_stdout("spin", "spinning").await;
-    let before = c.usage().expect("usage");
-    let t0 = Instant::now();
-    // A measurement window, not synchronisation: the quota is a rate over time.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = c.usage().expect("usage");
-    let wall = t0.elapsed();
-    let used = Duration::from_nanos(after.cpu_ns - before.cpu_ns);
-    let share = used.as_secs_f64() / wall.as_secs_f64();
-    eprintln!(
-        "MEASURE cpu: 256 units spinner used {used:?} of {wall:?} wall = {share:.3} vCPU (quota 0.25)"
-    );
+    // The quota caps the share; a busy machine (two cores, parallel builds) can only lower
+    // it. So a window above the quota fails at once, one below it is measured again, up
+    // to three times.
+    let mut shares = Vec::new();
+    for _ in 0..3 {
+        let before = c.usage().expect("usage");
+        let t0 = Instant::now();
+        // A measurement window, not synchronisation: the quota is a rate over time.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = c.usage().expect("usage");
+        let wall = t0.elapsed();
+        let used = Duration::from_nanos(after.cpu_ns - before.cpu_ns);
+        let share = used.as_secs_f64() / wall.as_secs_f64();
+        eprintln!(
+            "MEASURE cpu: 256 units spinner used {used:?} of {wall:?} wall = {share:.3} vCPU (quota 0.25)"
+        );
+        assert!(
+            share <= 0.275,
+            "share {share:.3} exceeds the quota 0.25 by more than 10 %"
+        );
+        shares.push(share);
+        if share >= 0.225 {
+            break;
+        }
+    }
     assert!(
-        (share - 0.25).abs() <= 0.025,
-        "share {share:.3} is not within 10 % of 0.25"
+        shares.iter().any(|s| *s >= 0.225),
+        "shares {shares:?}: never within 10 % of 0.25"
     );
     // The spinner has no SIGTERM handler and is PID 1 of its namespace, so the kernel
     // ignores SIGTERM for it (as on ECS without initProcessEnabled): KILL after the grace.
