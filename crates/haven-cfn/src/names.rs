@@ -96,11 +96,7 @@ impl<'a> Names<'a> {
 
     /// The ECR repository: the project's name, or `project/service` when they differ.
     pub fn repository(&self) -> String {
-        if self.service() == self.project() {
-            self.project().to_owned()
-        } else {
-            format!("{}/{}", self.project(), self.service())
-        }
+        self.spec.image_repository()
     }
 
     pub fn source_repository(&self) -> &'a str {

@@ -105,7 +105,9 @@ pub enum Command {
     ///
     /// The result becomes the current build, which `haven image build` and `haven up` package.
     Build(SpecArg),
-    /// Manage the ECR twin's images: package, list, inspect, tag, scan and remove them
+    /// Manage the ECR twin's images: build, list, inspect, tag, scan and remove them, and log in
+    /// to its registry API
+    #[command(visible_alias = "registry")]
     Image {
         #[command(flatten)]
         spec: SpecArg,
@@ -659,6 +661,19 @@ pub enum ImageCommand {
         /// Show what would expire, and change nothing
         #[arg(long)]
         dry_run: bool,
+    },
+    /// What docker, podman and skopeo need to log in to the running twin's registries
+    ///
+    /// Each region's ECR twin speaks the OCI Distribution API on a loopback port, with ECR's
+    /// login: user `AWS` and a password (a token kept in the state directory).
+    Login {
+        /// Only this region's registry [default: every region's]
+        #[arg(long, value_name = "REGION")]
+        region: Option<String>,
+        /// Print only the password, as `aws ecr get-login-password` does, for a
+        /// `--password-stdin` login
+        #[arg(long)]
+        password: bool,
     },
 }
 

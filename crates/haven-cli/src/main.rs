@@ -42,6 +42,9 @@ fn main() -> ExitCode {
                 ImageCommand::Lifecycle { dry_run } => {
                     commands::image::lifecycle(&printer, spec, dry_run)
                 }
+                ImageCommand::Login { region, password } => {
+                    commands::image::login(&printer, spec, region.as_deref(), password)
+                }
             }
         }
         Command::Synth { spec, out } => commands::synth::run(&printer, &spec.spec, &out),

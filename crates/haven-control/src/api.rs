@@ -27,6 +27,33 @@ haven_state::spelled! {
     }
 }
 
+haven_state::spelled! {
+    /// How the twin builds images and runs tasks, as decided from `local.runtime` on this
+    /// machine.
+    pub enum Runtime ("runtime") {
+        /// The Dockerfile built with buildah; tasks as OCI containers under their Fargate limits.
+        Container = "container",
+        /// The build's artifacts packaged as an image; tasks as host processes, no limits.
+        Process = "process",
+    }
+}
+
+/// The runtime in use and why it was chosen (`local.runtime`, or what `auto` found).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeStatus {
+    pub mode: Runtime,
+    pub reason: String,
+}
+
+/// A task's Fargate size as enforced on its container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskLimits {
+    /// CPU units (1024 = 1 vCPU), held as a CPU quota.
+    pub cpu_units: u32,
+    /// A hard memory limit; past it the kernel kills the task (`OutOfMemoryError`).
+    pub memory_mib: u32,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Status {
     pub project: String,
@@ -46,6 +73,9 @@ pub struct Status {
     /// between them until `haven chaos heal`.
     #[serde(default)]
     pub partitioned: bool,
+    /// How tasks run (`local.runtime` as decided on this machine, and why).
+    #[serde(default)]
+    pub runtime: Option<RuntimeStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,6 +178,14 @@ pub struct TaskStatus {
     pub task_set: String,
     pub cpu_percent: Option<f64>,
     pub memory_percent: Option<f64>,
+    /// The digest of the image the task runs (what `image` resolved to when it started).
+    #[serde(default)]
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub runtime: Option<Runtime>,
+    /// The CPU and memory limits its container is held to; none for a host process.
+    #[serde(default)]
+    pub limits: Option<TaskLimits>,
 }
 
 /// `POST /chaos/kill-task` on a region.

@@ -55,6 +55,31 @@ impl Paths {
         self.region_dir(region).join("images")
     }
 
+    /// The region's OCI runtime state (`runc --root`): the containers its tasks run in.
+    pub fn runc_root(&self, region: &str) -> PathBuf {
+        self.region_dir(region).join("runc")
+    }
+
+    /// The region's OCI bundles, one per running container task (config and writable layer).
+    pub fn bundles(&self, region: &str) -> PathBuf {
+        self.region_dir(region).join("bundles")
+    }
+
+    /// buildah's storage for Dockerfile builds (vfs), the twin's own, never the user's.
+    pub fn buildah(&self) -> PathBuf {
+        self.root.join("buildah")
+    }
+
+    /// The runtime `haven up` decided on (`local.runtime` on this machine) and why.
+    pub fn runtime(&self) -> PathBuf {
+        self.root.join("runtime.json")
+    }
+
+    /// The ECR twins' registry password (0600): `haven registry login` prints it.
+    pub fn registry_token(&self) -> PathBuf {
+        self.root.join("registry-token")
+    }
+
     pub fn task_logs(&self, region: &str) -> PathBuf {
         self.region_dir(region).join("tasks")
     }
@@ -150,7 +175,25 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), Error> {
 
 /// Reads the control token, creating a random one (mode 0600) the first time.
 pub fn token(paths: &Paths) -> Result<String, Error> {
-    let path = paths.token();
+    secret_file(paths, paths.token())
+}
+
+/// Reads the ECR twins' registry password, creating a random one (mode 0600) the first time.
+/// Apart from the control token: logging a tool in to the registry must not hand it the twin.
+pub fn registry_token(paths: &Paths) -> Result<String, Error> {
+    secret_file(paths, paths.registry_token())
+}
+
+/// This state directory's instance id (random, kept): it names the twin's cgroups, which
+/// live outside the state directory, so two twins on one machine never share one.
+pub fn instance_id(paths: &Paths) -> Result<String, Error> {
+    Ok(secret_file(paths, paths.root.join("instance"))?
+        .chars()
+        .take(12)
+        .collect())
+}
+
+fn secret_file(paths: &Paths, path: PathBuf) -> Result<String, Error> {
     match std::fs::read_to_string(&path) {
         Ok(t) if t.trim().len() >= 32 => return Ok(t.trim().to_owned()),
         Ok(_) => {}

@@ -20,6 +20,10 @@ pub struct Ports {
     /// ports.json of a version without the dashboard.
     #[serde(default)]
     pub dashboard: Option<u16>,
+    /// `<region>` → the ECR twin's registry API port (OCI Distribution). Absent from the
+    /// ports.json of a version without it.
+    #[serde(default)]
+    pub registries: BTreeMap<String, u16>,
 }
 
 impl Ports {
@@ -44,6 +48,13 @@ impl Ports {
         SocketAddr::new(self.bind, self.edge)
     }
 
+    /// The region's ECR twin registry API.
+    pub fn registry(&self, region: &str) -> Option<SocketAddr> {
+        self.registries
+            .get(region)
+            .map(|p| SocketAddr::new(self.bind, *p))
+    }
+
     pub fn dashboard_addr(&self) -> Option<SocketAddr> {
         self.dashboard.map(|p| SocketAddr::new(self.bind, p))
     }
@@ -66,6 +77,8 @@ impl Ports {
                     Some(p.edge)
                 } else if key == "dashboard" {
                     p.dashboard
+                } else if let Some(region) = key.strip_prefix("registry/") {
+                    p.registries.get(region).copied()
                 } else {
                     p.albs.get(key).copied()
                 }
@@ -89,11 +102,16 @@ impl Ports {
         let dashboard = dashboard
             .map(|wanted| pick(wanted, "dashboard"))
             .transpose()?;
+        let mut registries = BTreeMap::new();
+        for r in &twin.regions {
+            registries.insert(r.name.clone(), pick(0, &format!("registry/{}", r.name))?);
+        }
         Ok(Self {
             bind,
             edge,
             albs,
             dashboard,
+            registries,
         })
     }
 

@@ -22,8 +22,40 @@ pub fn open_registry(spec: &Spec, paths: &Paths, region: &str) -> Result<Registr
     Ok(Registry::open(&paths.registry(region), policy)?)
 }
 
-/// Packages a build's artifacts as an image: the service's command as entrypoint, its
-/// environment plus `env`, its port, and the build as a label.
+/// How an image is made from a build, as the runtime in use says.
+#[derive(Debug, Clone)]
+pub enum Recipe<'a> {
+    /// The process runtime: the build's artifacts packaged by the registry itself, with the
+    /// service's command as entrypoint.
+    Artifacts,
+    /// The container runtime: the service's Dockerfile built with buildah in the build's
+    /// working directory, as the buildspec's `docker build` does on AWS.
+    Dockerfile {
+        /// The build context: the directory the buildspec ran in.
+        context: &'a Path,
+        /// buildah's storage (`Paths::buildah`).
+        storage: std::path::PathBuf,
+    },
+}
+
+impl<'a> Recipe<'a> {
+    /// The recipe of `runtime`: a Dockerfile build in `context` for containers.
+    pub fn of(runtime: haven_control::api::Runtime, context: &'a Path, paths: &Paths) -> Self {
+        match runtime {
+            haven_control::api::Runtime::Container => Self::Dockerfile {
+                context,
+                storage: paths.buildah(),
+            },
+            haven_control::api::Runtime::Process => Self::Artifacts,
+        }
+    }
+}
+
+/// Makes build `build`'s image and pushes it to `registry` as `tag`. With
+/// [`Recipe::Artifacts`], the service's command is the entrypoint, its environment plus `env`
+/// the image's, and the build a label; with [`Recipe::Dockerfile`] the Dockerfile says all of
+/// that (and `env` must be empty), and buildah's output lines go to `progress`.
+#[allow(clippy::too_many_arguments)]
 pub fn package(
     spec: &Spec,
     registry: &Registry,
@@ -31,21 +63,45 @@ pub fn package(
     artifacts: &Path,
     tag: &str,
     env: Vec<(String, String)>,
+    recipe: Recipe<'_>,
+    progress: &mut dyn FnMut(&str),
 ) -> Result<ImageRef, Error> {
     let service = &spec.service;
-    let mut environment: BTreeMap<String, String> = service.environment.clone();
-    environment.extend(env);
-    let mut image = ImageSpec::new(service.command.clone());
-    image.env = environment.into_iter().collect();
-    image.exposed_port = Some(service.port);
-    image.labels = BTreeMap::from([
+    let labels = BTreeMap::from([
         (
             "org.opencontainers.image.revision".to_owned(),
             build.to_owned(),
         ),
         ("haven.build".to_owned(), build.to_owned()),
     ]);
-    Ok(registry.build(artifacts, &image, tag)?)
+    match recipe {
+        Recipe::Artifacts => {
+            let mut environment: BTreeMap<String, String> = service.environment.clone();
+            environment.extend(env);
+            let mut image = ImageSpec::new(service.command.clone());
+            image.env = environment.into_iter().collect();
+            image.exposed_port = Some(service.port);
+            image.labels = labels;
+            Ok(registry.build(artifacts, &image, tag)?)
+        }
+        Recipe::Dockerfile { context, storage } => {
+            if let Some((k, _)) = env.first() {
+                return Err(Error::Other(format!(
+                    "cannot bake `{k}` into an image built from {}: with the container runtime the Dockerfile's ENV sets the image's environment",
+                    service.dockerfile.display()
+                )));
+            }
+            let buildah =
+                haven_dockerfile::probe(&storage).map_err(|e| Error::Other(e.to_string()))?;
+            let mut req =
+                haven_dockerfile::BuildRequest::new(context, &service.dockerfile, &storage);
+            req.labels = labels;
+            let built = buildah
+                .build(&req, &mut *progress)
+                .map_err(|e| Error::Other(e.to_string()))?;
+            haven_dockerfile::import(&built, registry, tag).map_err(|e| Error::Other(e.to_string()))
+        }
+    }
 }
 
 /// Whether the regions are cut from each other (`haven chaos partition`): the marker exists
@@ -84,10 +140,13 @@ pub fn replicate(
     Ok(digest)
 }
 
-/// What a scan of an image built from `source_dir` checks: its Cargo.lock against the spec's
-/// advisory database.
-pub fn scan_options(spec: &Spec, source_dir: &Path) -> Result<haven_registry::ScanOptions, Error> {
-    let lock = source_dir.join("Cargo.lock");
+/// What a scan of an image checks: the Cargo.lock of the source it was built from (none for
+/// an image pushed from elsewhere) against the spec's advisory database.
+pub fn scan_options(
+    spec: &Spec,
+    source_dir: Option<&Path>,
+) -> Result<haven_registry::ScanOptions, Error> {
+    let lock = source_dir.map(|d| d.join("Cargo.lock"));
     let advisories = match &spec.registry.advisory_db {
         Some(dir) => Some(
             haven_registry::AdvisoryDb::load(&spec.path(dir)).map_err(|e| {
@@ -100,7 +159,7 @@ pub fn scan_options(spec: &Spec, source_dir: &Path) -> Result<haven_registry::Sc
         None => None,
     };
     Ok(haven_registry::ScanOptions {
-        lockfiles: lock.is_file().then_some(lock).into_iter().collect(),
+        lockfiles: lock.filter(|l| l.is_file()).into_iter().collect(),
         advisories,
     })
 }

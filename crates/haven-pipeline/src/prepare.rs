@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use haven_control::api::Runtime;
 use haven_control::paths::Paths;
 use haven_fs::{IoError, WithPath};
 use haven_spec::Spec;
@@ -37,10 +38,11 @@ pub struct Prepared {
 pub async fn prepare(
     spec: &Spec,
     paths: &Paths,
+    runtime: Runtime,
     progress: &dyn Progress,
 ) -> Result<Prepared, Error> {
     let build = ensure_build(spec, paths, progress).await?;
-    let image = ensure_initial(spec, paths, progress)?;
+    let image = ensure_initial(spec, paths, runtime, progress)?;
     Ok(Prepared { build, image })
 }
 
@@ -82,6 +84,15 @@ pub fn require_build(paths: &Paths) -> Result<(String, PathBuf), Error> {
 /// The tag an image of build `id` gets when none is given.
 pub fn default_tag(id: &str) -> String {
     id.chars().take(12).collect()
+}
+
+/// The tag of the image `haven up` makes of build `id` with `runtime`: images of one build
+/// made by the two recipes differ, so neither stands in for the other.
+pub fn initial_tag(id: &str, runtime: Runtime) -> String {
+    match runtime {
+        Runtime::Process => default_tag(id),
+        Runtime::Container => format!("{}-dockerfile", default_tag(id)),
+    }
 }
 
 /// A new build of the working tree with the CodeBuild twin, made current; its id.
@@ -179,15 +190,36 @@ pub async fn build(spec: &Spec, paths: &Paths, progress: &dyn Progress) -> Resul
 pub fn ensure_initial(
     spec: &Spec,
     paths: &Paths,
+    runtime: Runtime,
     progress: &dyn Progress,
 ) -> Result<String, Error> {
     let (id, artifacts) = require_build(paths)?;
-    let tag = default_tag(&id);
+    let tag = initial_tag(&id, runtime);
     let primary = crate::image::open_registry(spec, paths, &spec.primary().name)?;
     let digest = match primary.resolve(&tag) {
         Ok(d) => d.to_string(),
         Err(_) => {
-            let pushed = crate::image::package(spec, &primary, &id, &artifacts, &tag, Vec::new())?;
+            let context = spec.path(&spec.build.directory);
+            let recipe = crate::image::Recipe::of(runtime, &context, paths);
+            if runtime == Runtime::Container {
+                progress.step(
+                    "Building",
+                    &format!("{} with buildah", spec.service.dockerfile.display()),
+                );
+            }
+            let pushed = {
+                let _busy = progress.busy("building the image");
+                crate::image::package(
+                    spec,
+                    &primary,
+                    &id,
+                    &artifacts,
+                    &tag,
+                    Vec::new(),
+                    recipe,
+                    &mut |line| tracing::debug!(target: "buildah", "{line}"),
+                )?
+            };
             progress.step(
                 "Pushed",
                 &format!("{tag} {} to {}", pushed.digest, spec.primary().name),
@@ -262,7 +294,7 @@ mod tests {
     fn the_first_image_is_the_current_build_in_every_region_once() {
         let (_tmp, spec, paths) = project();
         let steps = Steps::default();
-        let err = ensure_initial(&spec, &paths, &steps)
+        let err = ensure_initial(&spec, &paths, Runtime::Process, &steps)
             .unwrap_err()
             .to_string();
         assert!(err.contains("run `haven build`"), "{err}");
@@ -272,7 +304,7 @@ mod tests {
             Some("2a10ed4c-325e")
         );
 
-        let digest = ensure_initial(&spec, &paths, &steps).unwrap();
+        let digest = ensure_initial(&spec, &paths, Runtime::Process, &steps).unwrap();
         assert!(digest.starts_with("sha256:"), "{digest}");
         let initial = std::fs::read_to_string(paths.initial_image()).unwrap();
         assert_eq!(initial.trim(), digest);
@@ -283,7 +315,10 @@ mod tests {
         let primary = crate::image::open_registry(&spec, &paths, "us-east-1").unwrap();
         assert_eq!(primary.resolve("2a10ed4c-325").unwrap().to_string(), digest);
         // Again: the same image, nothing pushed.
-        assert_eq!(ensure_initial(&spec, &paths, &steps).unwrap(), digest);
+        assert_eq!(
+            ensure_initial(&spec, &paths, Runtime::Process, &steps).unwrap(),
+            digest
+        );
         let steps = steps.0.into_inner().unwrap();
         assert_eq!(
             steps,
@@ -296,7 +331,9 @@ mod tests {
         let (_tmp, spec, paths) = project();
         std::fs::write(paths.current_build(), "2a10ed4c-325e\n").unwrap();
         let steps = Steps::default();
-        let prepared = prepare(&spec, &paths, &steps).await.unwrap();
+        let prepared = prepare(&spec, &paths, Runtime::Process, &steps)
+            .await
+            .unwrap();
         assert_eq!(prepared.build, "2a10ed4c-325e");
         let steps = steps.0.into_inner().unwrap();
         assert_eq!(

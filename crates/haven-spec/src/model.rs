@@ -37,6 +37,16 @@ pub struct Spec {
 }
 
 impl Spec {
+    /// The service's ECR repository, in every region and in the ECR twin: the project's name,
+    /// or `project/service` when they differ.
+    pub fn image_repository(&self) -> String {
+        if self.service.name == self.project.name {
+            self.project.name.clone()
+        } else {
+            format!("{}/{}", self.project.name, self.service.name)
+        }
+    }
+
     /// The one primary region (validation guarantees there is exactly one).
     pub fn primary(&self) -> &Region {
         self.regions

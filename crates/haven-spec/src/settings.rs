@@ -57,6 +57,8 @@ pub struct TwinService {
     pub deregistration_delay: Dur,
     pub idle_timeout: Dur,
     pub stop_timeout: Dur,
+    /// ECS `readonlyRootFilesystem`, held by the container runtime.
+    pub read_only_root_filesystem: bool,
     pub cpu_target: u8,
     pub memory_target: u8,
     pub scale_out_cooldown: Dur,
@@ -126,6 +128,7 @@ impl Spec {
                             deregistration_delay: l.deregistration_delay,
                             idle_timeout: self.service.load_balancer.idle_timeout,
                             stop_timeout: l.stop_timeout,
+                            read_only_root_filesystem: self.service.read_only_root_filesystem,
                             cpu_target: self.service.scaling.cpu_target,
                             memory_target: self.service.scaling.memory_target,
                             scale_out_cooldown: l.scale_out_cooldown,

@@ -100,6 +100,9 @@ pub enum StopReason {
     TaskSetRolledBack,
     /// A restarted region process ended it, left behind by the process before.
     RegionRestarted,
+    /// The kernel killed its container for using more memory than its task size allows
+    /// (exit 137, as ECS reports it).
+    OutOfMemory,
     /// Its image could not be prepared (ECS's `CannotPullContainerError`).
     CannotPullContainer(String),
     /// Its process could not be started (`CannotStartContainerError`).
@@ -109,7 +112,7 @@ pub enum StopReason {
 }
 
 /// The reasons without data, and their texts.
-const FIXED: [(StopReason, &str); 6] = [
+const FIXED: [(StopReason, &str); 7] = [
     (
         StopReason::ElbHealthChecks,
         "Task failed ELB health checks in (target-group)",
@@ -127,6 +130,10 @@ const FIXED: [(StopReason, &str); 6] = [
     (
         StopReason::RegionRestarted,
         "Region process restarted; task cleaned up",
+    ),
+    (
+        StopReason::OutOfMemory,
+        "OutOfMemoryError: Container killed due to memory usage",
     ),
 ];
 

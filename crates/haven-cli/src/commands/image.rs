@@ -65,7 +65,7 @@ pub fn build(
     let scan_opts = if o.spec.registry.scan_on_push {
         Some(haven_pipeline::image::scan_options(
             &o.spec,
-            &o.spec.path(&o.spec.build.directory),
+            Some(&o.spec.path(&o.spec.build.directory)),
         )?)
     } else {
         None
@@ -77,7 +77,19 @@ pub fn build(
             o.spec.service.name, o.region
         ),
     );
-    let pushed = haven_pipeline::image::package(&o.spec, &o.registry, &id, &artifacts, &tag, env)?;
+    let decided = haven_runtime::current(&o.paths, o.spec.local.runtime)?;
+    let context = o.spec.path(&o.spec.build.directory);
+    let recipe = haven_pipeline::image::Recipe::of(decided.mode, &context, &o.paths);
+    let pushed = haven_pipeline::image::package(
+        &o.spec,
+        &o.registry,
+        &id,
+        &artifacts,
+        &tag,
+        env,
+        recipe,
+        &mut |line| printer.err_text(&format!("  | {line}")),
+    )?;
     if !pushed.changed {
         printer.status(
             "Unchanged",
@@ -297,7 +309,8 @@ pub fn rm(printer: &Printer, spec: &Path, reference: &str) -> anyhow::Result<Exi
 /// when one is at or above `registry.scan_fail_severity`.
 pub fn scan(printer: &Printer, spec: &Path, reference: &str) -> anyhow::Result<ExitCode> {
     let o = open(printer, spec)?;
-    let opts = haven_pipeline::image::scan_options(&o.spec, &o.spec.path(&o.spec.build.directory))?;
+    let opts =
+        haven_pipeline::image::scan_options(&o.spec, Some(&o.spec.path(&o.spec.build.directory)))?;
     let report = o
         .registry
         .scan(reference, &opts)
@@ -632,4 +645,90 @@ mod tests {
         assert_eq!(human_size(1536), "1.5 KiB");
         assert_eq!(human_size(3 << 20), "3.0 MiB");
     }
+}
+
+/// One region's registry API, as `haven image login` prints it.
+#[derive(Serialize)]
+struct Login {
+    region: String,
+    /// `host:port`, as a registry is named in an image reference.
+    registry: String,
+    /// The service's repository, as an image reference names it (`registry/repository:tag`).
+    repository: String,
+    username: &'static str,
+    password: String,
+}
+
+/// `haven image login`: the running twin's registry addresses and ECR-style credentials.
+pub fn login(
+    printer: &Printer,
+    spec: &Path,
+    region: Option<&str>,
+    password_only: bool,
+) -> anyhow::Result<ExitCode> {
+    let loaded = super::spec::load_valid(printer, spec)?;
+    let spec = loaded.spec;
+    let paths = Paths::new(spec.path(&spec.local.state_dir));
+    if let Some(r) = region
+        && !spec.regions.iter().any(|known| known.name == r)
+    {
+        anyhow::bail!("the spec has no region `{r}` (--region)");
+    }
+    // The registries are the running twin's: without it there is nothing to log in to.
+    haven_control::client::Client::connect(&paths)?;
+    let ports = haven_control::ports::Ports::read(&paths)?
+        .context("the twin has no ports.json; start it with `haven up`")?;
+    let password = haven_control::paths::registry_token(&paths)?;
+    if password_only {
+        printer.out(&password);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut logins = Vec::new();
+    for r in spec
+        .regions
+        .iter()
+        .filter(|r| region.is_none_or(|w| w == r.name))
+    {
+        let addr = ports.registry(&r.name).with_context(|| {
+            format!(
+                "the running twin has no registry API for {} (started by an older haven: `haven down` and `haven up`)",
+                r.name
+            )
+        })?;
+        logins.push(Login {
+            region: r.name.clone(),
+            registry: addr.to_string(),
+            repository: format!("{addr}/{}", spec.image_repository()),
+            username: "AWS",
+            password: password.clone(),
+        });
+    }
+    if printer.json {
+        printer.out_json(&logins)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for l in &logins {
+        printer.out(&format!(
+            "{}: {} (user {}, password from `haven image login --password`)",
+            l.region, l.repository, l.username
+        ));
+    }
+    if let Some(first) = logins.first() {
+        // Plain HTTP on loopback: docker allows it for 127.0.0.0/8; podman, buildah and skopeo
+        // need TLS verification turned off for it.
+        printer.out("");
+        printer.out(&format!(
+            "  haven image login --password | podman login --tls-verify=false -u AWS --password-stdin {}",
+            first.registry
+        ));
+        printer.out(&format!(
+            "  haven image login --password | docker login -u AWS --password-stdin {}",
+            first.registry
+        ));
+        printer.out(&format!(
+            "  skopeo copy --dest-tls-verify=false --dest-creds AWS:\"$(haven image login --password)\" oci:DIR:TAG docker://{}:TAG",
+            first.repository
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
 }

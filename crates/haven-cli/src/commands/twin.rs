@@ -121,10 +121,17 @@ pub fn up(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let loaded = super::spec::load_valid(printer, spec)?;
     let paths = Paths::new(loaded.spec.path(&loaded.spec.local.state_dir));
     let runtime = runtime()?;
+    // How tasks run, decided once: a spec that asks for containers on a machine that cannot
+    // run them is refused before anything starts.
+    let machine = haven_runtime::Machine::probe(&paths.buildah());
+    let decided = haven_runtime::decide(loaded.spec.local.runtime, &machine)?;
+    printer.status("Runtime", &format!("{}: {}", decided.mode, decided.reason));
+    haven_runtime::record(&paths, &decided)?;
     // A build (made when there is none) and its image in every region's registry.
     runtime.block_on(haven_pipeline::prepare::prepare(
         &loaded.spec,
         &paths,
+        decided.mode,
         printer,
     ))?;
     let exe = std::env::current_exe()

@@ -2,6 +2,7 @@
 //! twin), then haven's image step: package the artifacts, scan, apply lifecycle rules, and
 //! replicate to the secondaries' registries (after a partition between the regions heals).
 
+use haven_control::api::Runtime;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -169,14 +170,29 @@ pub(crate) async fn build(
             if primary.resolve(&tag).is_ok() {
                 tag = format!("{tag}-run{run}");
             }
-            let pushed = image::package(&spec, &primary, &dir_name, &artifacts, &tag, Vec::new())
-                .map_err(|e| format!("cannot package build {dir_name}: {e}"))?;
-            let digest = pushed.digest.to_string();
+            // The runtime `haven up` decided on: containers build the Dockerfile where the
+            // buildspec ran, as CodeBuild's `docker build` does.
+            let runtime = haven_runtime::recorded(&paths)
+                .map_err(|e| e.to_string())?
+                .map_or(Runtime::Process, |r| r.mode);
             let mut notes = Vec::new();
+            let recipe = image::Recipe::of(runtime, &source, &paths);
+            let pushed = image::package(
+                &spec,
+                &primary,
+                &dir_name,
+                &artifacts,
+                &tag,
+                Vec::new(),
+                recipe,
+                &mut |line| notes.push(format!("  | {line}")),
+            )
+            .map_err(|e| format!("cannot build the image of build {dir_name}: {e}"))?;
+            let digest = pushed.digest.to_string();
             if spec.registry.scan_on_push {
                 // ECR's scan on push: the image's layers for secrets, the source's Cargo.lock
                 // against the advisory database. At or above the threshold, the build fails.
-                let opts = image::scan_options(&spec, &source).map_err(|e| e.to_string())?;
+                let opts = image::scan_options(&spec, Some(&source)).map_err(|e| e.to_string())?;
                 let report = primary
                     .scan(&digest, &opts)
                     .map_err(|e| format!("cannot scan {tag}: {e}"))?;

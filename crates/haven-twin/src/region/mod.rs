@@ -46,10 +46,18 @@ impl Images for RegistryImages {
             .unpack(image, &self.cache)
             .map_err(|e| e.to_string())?;
         let config = self.registry.config(image).map_err(|e| e.to_string())?;
+        let digest = self
+            .registry
+            .resolve(image)
+            .map_err(|e| e.to_string())?
+            .to_string();
         Ok(PreparedImage {
             root,
             entrypoint: config.entrypoint,
             env: config.env,
+            user: config.user.unwrap_or_default(),
+            working_dir: config.working_dir,
+            digest,
         })
     }
 }
@@ -111,7 +119,12 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     let dir = paths.region_dir(&region.name);
     std::fs::create_dir_all(&dir).with_path(&dir)?;
     let store = Store::open(&paths.region_db(&region.name))?;
-    cleanup_leftovers(&store).await;
+    let containers = containers(&paths, &region.name)?;
+    cleanup_leftovers(&store, &containers).await;
+    // How tasks run, as `haven up` decided; a region started without a decision runs processes.
+    let runtime = haven_runtime::recorded(&paths)
+        .map_err(|e| Error::Other(e.to_string()))?
+        .map_or(api::Runtime::Process, |r| r.mode);
     release::recover(&store);
     // Started once the previous run's tasks are gone, so that it finishes shipping their logs.
     let log_agent = start_log_agent(&loaded.spec, &paths, &region.name)?;
@@ -131,10 +144,19 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         haven_secrets::SecretStore::open(paths.secrets()).map_err(|e| e.to_string()),
     ));
     let images: Arc<dyn Images> = Arc::new(RegistryImages {
-        registry,
+        registry: registry.clone(),
         cache: paths.image_cache(&region.name),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
+    let registry_api = start_registry_api(
+        &loaded.spec,
+        &paths,
+        &ports,
+        &region.name,
+        &registry,
+        stop_rx.clone(),
+    )
+    .await?;
     let mut services = Vec::new();
     let mut servers = Vec::new();
     let mut access_writers = Vec::new();
@@ -237,6 +259,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             log_names: crate::logs::ecs_service(&loaded.spec, s),
             bind: ports.bind,
             secrets: secrets.clone(),
+            containers: (runtime == api::Runtime::Container).then(|| containers.clone()),
         };
         let svc = ServiceTwin::start(
             s.clone(),
@@ -361,6 +384,11 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         }
     }
     stop_tx.send_replace(true);
+    if let Some(api) = registry_api {
+        if let Err(e) = api.await {
+            tracing::warn!("the registry API failed: {e}");
+        }
+    }
     for w in access_writers {
         if let Err(e) = w.await {
             tracing::warn!("an access-log writer failed: {e}");
@@ -402,7 +430,127 @@ async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Error> {
 
 /// Ends every process a previous run of this region recorded and left running, and marks its
 /// tasks stopped, so that the region starts from a clean slate without duplicate tasks.
-pub(crate) async fn cleanup_leftovers(store: &Store) {
+/// ECR's push-time work on an image pushed through the registry API: scan on push, lifecycle
+/// rules, and (from the primary) replication to the other regions, as ECR's replication
+/// configuration copies every push.
+struct OnPush {
+    spec: haven_spec::Spec,
+    paths: Paths,
+    region: String,
+}
+
+impl haven_distribution::OnPush for OnPush {
+    fn pushed(&self, repo: &str, tag: Option<&str>, digest: &haven_registry::Digest) {
+        let (spec, paths, region) = (self.spec.clone(), self.paths.clone(), self.region.clone());
+        let (repo, tag, digest) = (repo.to_owned(), tag.map(str::to_owned), digest.to_string());
+        // Off the request: the push has been answered; scans and copies take their time.
+        std::thread::spawn(move || {
+            let name = tag.as_deref().unwrap_or(&digest);
+            tracing::info!("{repo}:{name} pushed ({digest})");
+            let registry = match haven_pipeline::image::open_registry(&spec, &paths, &region) {
+                Ok(r) => r,
+                Err(e) => return tracing::warn!("after the push of {name}: {e}"),
+            };
+            if spec.registry.scan_on_push {
+                let scanned = haven_pipeline::image::scan_options(&spec, None)
+                    .map_err(|e| e.to_string())
+                    .and_then(|opts| registry.scan(&digest, &opts).map_err(|e| e.to_string()));
+                match scanned {
+                    Ok(report) => tracing::info!("scan of {name}: {}", report.summary()),
+                    Err(e) => tracing::warn!("cannot scan {name} on push: {e}"),
+                }
+            }
+            if !spec.registry.lifecycle.is_empty() {
+                if let Err(e) =
+                    haven_pipeline::image::apply_lifecycle(&spec, &paths, &registry, false)
+                {
+                    tracing::warn!("lifecycle rules after the push of {name}: {e}");
+                }
+            }
+            if spec.registry.replicate && region == spec.primary().name {
+                for r in spec.secondaries() {
+                    if let Err(e) =
+                        haven_pipeline::image::replicate(&spec, &paths, &digest, &r.name)
+                    {
+                        tracing::warn!("cannot replicate {name} to {}: {e}", r.name);
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The region's ECR twin on its registry API port (OCI Distribution), with ECR's login: user
+/// `AWS` and the state directory's registry token. None when ports.json names no port for it.
+async fn start_registry_api(
+    spec: &haven_spec::Spec,
+    paths: &Paths,
+    ports: &Ports,
+    region: &str,
+    registry: &haven_registry::Registry,
+    stop: watch::Receiver<bool>,
+) -> Result<Option<tokio::task::JoinHandle<()>>, Error> {
+    let Some(addr) = ports.registry(region) else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        Error::Other(format!(
+            "cannot listen on {addr} for {region}'s registry API: {e}"
+        ))
+    })?;
+    let token = haven_control::paths::registry_token(paths)?;
+    let repository = spec.image_repository();
+    let mut config = haven_distribution::ServerConfig::new(
+        std::collections::BTreeMap::from([(repository, registry.clone())]),
+        token,
+        TWIN_ACCOUNT.to_owned(),
+        region.to_owned(),
+    );
+    config.on_push = Some(Arc::new(OnPush {
+        spec: spec.clone(),
+        paths: paths.clone(),
+        region: region.to_owned(),
+    }));
+    Ok(Some(tokio::spawn(haven_distribution::serve(
+        listener, config, stop,
+    ))))
+}
+
+/// The account id the twin's ECR answers with: AWS's documentation example account.
+const TWIN_ACCOUNT: &str = "123456789012";
+
+/// Where the region's container tasks run: runc's state and the bundles in the region's
+/// directory, the cgroups under `haven/<instance>/<region>`.
+pub(crate) fn containers(paths: &Paths, region: &str) -> Result<haven_container::Runtime, Error> {
+    let instance = haven_control::paths::instance_id(paths)?;
+    Ok(haven_container::Runtime::new(
+        paths.runc_root(region),
+        paths.bundles(region),
+        format!("haven/{instance}/{region}"),
+    ))
+}
+
+/// Ends what a dead region process left: its tasks' process groups (by their recorded
+/// identity), and its containers, bundles, mounts and cgroups.
+pub(crate) async fn cleanup_leftovers(store: &Store, containers: &haven_container::Runtime) {
+    // Only where containers ever ran: without runc there is nothing to list.
+    if containers.root.exists() || containers.bundles.exists() {
+        match containers.cleanup().await {
+            Ok(c) if c.is_empty() => {}
+            Ok(c) => tracing::info!(
+                "removed what a previous run left: {} container(s), {} mount(s), {} bundle(s), {} cgroup(s)",
+                c.containers.len(),
+                c.mounts.len(),
+                c.bundles.len(),
+                c.cgroups.len()
+            ),
+            Err(e) => tracing::warn!("cannot remove the containers of a previous run: {e}"),
+        }
+    }
+    cleanup_tasks(store).await;
+}
+
+async fn cleanup_tasks(store: &Store) {
     let leftovers = match store.live_tasks() {
         Ok(t) => t,
         Err(e) => {

@@ -38,6 +38,9 @@ pub struct ServiceEnv {
     pub bind: std::net::IpAddr,
     /// The SSM Parameter Store twin, for the service's `secrets`.
     pub secrets: Arc<dyn Secrets>,
+    /// With the container runtime: where tasks run as OCI containers; none runs them as
+    /// host processes.
+    pub containers: Option<haven_container::Runtime>,
 }
 
 /// Resolves a `service.secrets` parameter name to its value when a task starts: `Ok(None)` when
@@ -51,6 +54,11 @@ pub struct PreparedImage {
     pub root: PathBuf,
     pub entrypoint: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// The config's `User` (empty: root) and `WorkingDir`, which a container honours.
+    pub user: String,
+    pub working_dir: String,
+    /// The manifest digest the reference resolved to.
+    pub digest: String,
 }
 
 /// Turns an image reference into something a task can run.
@@ -69,12 +77,94 @@ struct Task {
     sampler: Option<Sampler>,
     cpu: Option<f64>,
     memory: Option<f64>,
+    /// The image digest the task runs.
+    digest: String,
+    /// The container's limits; none for a host process.
+    limits: Option<api::TaskLimits>,
 }
 
 struct Exit {
     id: String,
     code: Option<i32>,
     signal: Option<i32>,
+    /// The kernel's OOM killer ended it (containers only).
+    oom_killed: bool,
+    /// The runtime could not start its process (containers only).
+    start_failed: Option<String>,
+}
+
+/// A task's process: a host process, or the OCI runtime running its container.
+enum TaskChild {
+    Process(haven_process::OwnedChild),
+    Container(Box<haven_container::Container>),
+}
+
+impl TaskChild {
+    fn identity(&self) -> ProcessIdentity {
+        match self {
+            Self::Process(c) => *c.identity(),
+            Self::Container(c) => *c.identity(),
+        }
+    }
+
+    /// Waits for the end, as an [`Exit`]; cancel-safe.
+    async fn wait(&mut self, id: &str) -> Exit {
+        use std::os::unix::process::ExitStatusExt;
+        match self {
+            Self::Process(child) => {
+                let status = child.wait().await.ok();
+                process_exit(id, status, |s| (s.code(), s.signal()))
+            }
+            Self::Container(c) => container_exit(id, c.wait().await),
+        }
+    }
+
+    /// ECS's stop: SIGTERM, then SIGKILL after `grace`; the [`Exit`] it brings.
+    async fn terminate(&mut self, id: &str, grace: Duration) -> Exit {
+        use std::os::unix::process::ExitStatusExt;
+        match self {
+            Self::Process(child) => {
+                let status = child.terminate(grace).await.ok().map(|t| t.status);
+                process_exit(id, status, |s| (s.code(), s.signal()))
+            }
+            Self::Container(c) => container_exit(id, c.terminate(grace).await),
+        }
+    }
+}
+
+fn process_exit<S>(
+    id: &str,
+    status: Option<S>,
+    parts: impl Fn(&S) -> (Option<i32>, Option<i32>),
+) -> Exit {
+    let (code, signal) = status.as_ref().map_or((None, None), parts);
+    Exit {
+        id: id.to_owned(),
+        code,
+        signal,
+        oom_killed: false,
+        start_failed: None,
+    }
+}
+
+fn container_exit(id: &str, exit: haven_container::Result<haven_container::Exit>) -> Exit {
+    let mut out = Exit {
+        id: id.to_owned(),
+        code: None,
+        signal: None,
+        oom_killed: false,
+        start_failed: None,
+    };
+    match exit {
+        // ECS reports a signalled container as 128 + n, with no signal.
+        Ok(haven_container::Exit::Exited(e)) => {
+            out.code = Some(e.code);
+            out.oom_killed = e.oom_killed;
+        }
+        Ok(haven_container::Exit::StartFailed { reason }) => out.start_failed = Some(reason),
+        Err(e) => tracing::warn!("task {id}'s container: {e}"),
+    }
+    out
 }
 
 #[derive(Default)]
@@ -135,6 +225,13 @@ pub struct SetHealth {
     pub health_failures: u32,
     pub failed: Option<String>,
 }
+
+/// Marks a task-start error that is the image's fault (ECS's CannotPullContainerError)
+/// rather than the start's.
+const PULL_PREFIX: &str = "\u{0}pull:";
+
+/// `PATH` for a container whose image sets none, as Docker and ECS give it.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// ECS's circuit-breaker threshold: half the desired count, at least 3, at most 200.
 fn breaker_threshold(desired: u32) -> u32 {
@@ -409,31 +506,51 @@ impl ServiceTwin {
                 return;
             }
         };
-        let spec = match self
-            .env
-            .images
-            .prepare(image)
-            .and_then(|img| self.spawn_spec(&record, &img, secrets))
-        {
-            Ok(spec) => spec,
+        let prepared = match self.env.images.prepare(image) {
+            Ok(p) => p,
             Err(reason) => {
                 self.fail_start(set, &id, StopReason::CannotPullContainer(reason));
                 return;
             }
         };
-        // The stream exists before the task does, so that nothing it writes is missed.
-        if let Err(e) = self.env.task_logs.task_started(&id, &self.env.log_names) {
-            tracing::warn!("task {id}'s log stream: {e}");
-        }
-        let mut child = match haven_process::spawn(&spec) {
+        let limits = self.env.containers.as_ref().map(|_| api::TaskLimits {
+            cpu_units: self.settings.cpu,
+            memory_mib: self.settings.memory,
+        });
+        let started = match &self.env.containers {
+            Some(runtime) => self
+                .container_spec(&record, &prepared, secrets)
+                .and_then(|spec| {
+                    // The stream exists before the task does, so nothing it writes is missed.
+                    self.log_stream(&id);
+                    runtime
+                        .start(&spec)
+                        .map(|c| TaskChild::Container(Box::new(c)))
+                        .map_err(|e| e.to_string())
+                }),
+            None => self
+                .spawn_spec(&record, &prepared, secrets)
+                .map_err(|reason| format!("{PULL_PREFIX}{reason}"))
+                .and_then(|spec| {
+                    self.log_stream(&id);
+                    haven_process::spawn(&spec)
+                        .map(TaskChild::Process)
+                        .map_err(|e| e.to_string())
+                }),
+        };
+        let child = match started {
             Ok(c) => c,
-            Err(e) => {
+            Err(reason) => {
                 self.env.task_logs.task_stopped(&id);
-                self.fail_start(set, &id, StopReason::CannotStartContainer(e.to_string()));
+                let reason = match reason.strip_prefix(PULL_PREFIX) {
+                    Some(pull) => StopReason::CannotPullContainer(pull.to_owned()),
+                    None => StopReason::CannotStartContainer(reason),
+                };
+                self.fail_start(set, &id, reason);
                 return;
             }
         };
-        let identity = *child.identity();
+        let identity = child.identity();
         {
             let store = self.store();
             let recorded = store
@@ -459,6 +576,8 @@ impl ServiceTwin {
                 sampler: Sampler::new().ok(),
                 cpu: None,
                 memory: None,
+                digest: prepared.digest.clone(),
+                limits,
             },
         );
         group.register_in_zone(
@@ -474,21 +593,14 @@ impl ServiceTwin {
         let task_logs = self.env.task_logs.clone();
         let grace = Duration::from(self.settings.stop_timeout);
         tokio::spawn(async move {
-            let status = tokio::select! {
-                s = child.wait() => s.ok(),
-                _ = stop_rx => child.terminate(grace).await.ok().map(|t| t.status),
+            let mut child = child;
+            let exit = tokio::select! {
+                e = child.wait(&id) => e,
+                _ = stop_rx => child.terminate(&id, grace).await,
             };
             task_logs.task_stopped(&id);
-            use std::os::unix::process::ExitStatusExt;
             // The controller may be gone at shutdown; then nobody needs the news.
-            if exits
-                .send(Exit {
-                    id,
-                    code: status.and_then(|s| s.code()),
-                    signal: status.and_then(|s| s.signal()),
-                })
-                .is_err()
-            {
+            if exits.send(exit).is_err() {
                 tracing::debug!("task exit after the controller stopped");
             }
         });
@@ -554,38 +666,93 @@ impl ServiceTwin {
                 spec = spec.env(key, v);
             }
         }
-        let spec_env = self
-            .settings
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()));
-        for (k, v) in image
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .chain(spec_env)
-        {
-            spec = spec.env(k, v);
-        }
-        // After the spec's variables, before haven's own: in ECS a name is either an
-        // environment variable or a secret, and the spec's validation keeps them apart.
-        for (k, v) in secrets {
-            spec = spec.env(k, v);
-        }
-        let port = record.port.to_string();
-        for (k, v) in [
-            ("PORT", port.as_str()),
-            ("HAVEN_REGION", self.env.region.as_str()),
-            ("HAVEN_AZ", record.az.as_str()),
-            ("HAVEN_TASK_ID", record.id.as_str()),
-            ("HAVEN_SERVICE", self.settings.name.as_str()),
-            ("HAVEN_ENVIRONMENT", self.settings.environment.as_str()),
-            ("HAVEN_IMAGE", record.image.as_str()),
-            ("AWS_REGION", self.env.region.as_str()),
-        ] {
+        for (k, v) in self.task_env(record, image, secrets) {
             spec = spec.env(k, v);
         }
         Ok(spec)
+    }
+
+    /// Opens the task's log stream before it starts, so that nothing it writes is missed.
+    fn log_stream(&self, id: &str) {
+        if let Err(e) = self.env.task_logs.task_started(id, &self.env.log_names) {
+            tracing::warn!("task {id}'s log stream: {e}");
+        }
+    }
+
+    /// The environment a task sees, as ECS composes it: the image's, the spec's over it, the
+    /// secrets, then the twin's own (`PORT`, `HAVEN_*`, `AWS_REGION`).
+    fn task_env(
+        &self,
+        record: &TaskRecord,
+        image: &PreparedImage,
+        secrets: Vec<(String, String)>,
+    ) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = image.env.clone();
+        env.extend(
+            self.settings
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        // After the spec's variables, before haven's own: in ECS a name is either an
+        // environment variable or a secret, and the spec's validation keeps them apart.
+        env.extend(secrets);
+        for (k, v) in [
+            ("PORT", record.port.to_string()),
+            ("HAVEN_REGION", self.env.region.clone()),
+            ("HAVEN_AZ", record.az.clone()),
+            ("HAVEN_TASK_ID", record.id.clone()),
+            ("HAVEN_SERVICE", self.settings.name.clone()),
+            ("HAVEN_ENVIRONMENT", self.settings.environment.clone()),
+            ("HAVEN_IMAGE", record.image.clone()),
+            ("AWS_REGION", self.env.region.clone()),
+        ] {
+            env.push((k.to_owned(), v));
+        }
+        env
+    }
+
+    /// The task as an OCI container: the image's entrypoint, user and working directory, the
+    /// task's environment (nothing of the host's), its Fargate size as limits.
+    fn container_spec(
+        &self,
+        record: &TaskRecord,
+        image: &PreparedImage,
+        secrets: Vec<(String, String)>,
+    ) -> Result<haven_container::ContainerSpec, String> {
+        if image.entrypoint.is_empty() {
+            return Err(format!(
+                "image {} has no entrypoint or command",
+                record.image
+            ));
+        }
+        std::fs::create_dir_all(&self.env.logs)
+            .map_err(|e| format!("cannot create the log directory: {e}"))?;
+        // Later values win, as a process's environment would have them.
+        let mut env: Vec<(String, String)> = Vec::new();
+        for (k, v) in self.task_env(record, image, secrets) {
+            env.retain(|(key, _)| *key != k);
+            env.push((k, v));
+        }
+        if !env.iter().any(|(k, _)| k == "PATH") {
+            env.insert(0, ("PATH".to_owned(), DEFAULT_PATH.to_owned()));
+        }
+        Ok(haven_container::ContainerSpec {
+            id: record.id.clone(),
+            rootfs: image.root.clone(),
+            args: image.entrypoint.clone(),
+            env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            cwd: image.working_dir.clone(),
+            user: image.user.clone(),
+            cpu_units: self.settings.cpu,
+            memory_mib: u64::from(self.settings.memory),
+            readonly_rootfs: self.settings.read_only_root_filesystem,
+            network: haven_container::Network::Host,
+            stdout: self.env.logs.join(format!("{}.stdout.log", record.id)),
+            stderr: self.env.logs.join(format!("{}.stderr.log", record.id)),
+            hostname: format!("ip-{}", record.id.get(..8).unwrap_or(&record.id)),
+            stop_timeout: Duration::from(self.settings.stop_timeout),
+        })
     }
 
     /// A task that could not start counts as a failed launch.
@@ -648,9 +815,17 @@ impl ServiceTwin {
         for g in &self.groups {
             g.deregister(&exit.id);
         }
-        let reason = task.stopping.clone().unwrap_or_else(|| {
-            StopReason::EssentialContainerExited(ExitStatus::new(exit.code, exit.signal))
-        });
+        // The kernel's verdict comes first: ECS reports an OOM kill as such even when the
+        // task was being stopped.
+        let reason = if exit.oom_killed {
+            StopReason::OutOfMemory
+        } else if let Some(why) = &exit.start_failed {
+            StopReason::CannotStartContainer(why.clone())
+        } else {
+            task.stopping.clone().unwrap_or_else(|| {
+                StopReason::EssentialContainerExited(ExitStatus::new(exit.code, exit.signal))
+            })
+        };
         if let Err(e) = self.store().stop_task(&exit.id, &reason) {
             tracing::warn!("cannot record task {}'s stop: {e}", exit.id);
         }
@@ -658,7 +833,7 @@ impl ServiceTwin {
             "service {} has stopped 1 running tasks: (task {}) {reason}",
             self.settings.name, exit.id
         ));
-        if task.stopping.is_none() {
+        if task.stopping.is_none() || exit.oom_killed || exit.start_failed.is_some() {
             let shutting_down = {
                 let mut inner = lock(&self.inner);
                 if let Some(s) = inner.sets.iter_mut().find(|s| s.id == task.set) {
@@ -666,7 +841,7 @@ impl ServiceTwin {
                 }
                 inner.shutting_down
             };
-            if !task.healthy_once && !shutting_down {
+            if (!task.healthy_once || exit.start_failed.is_some()) && !shutting_down {
                 self.count_failure(&task.set, &exit.id, &reason);
             }
         }
@@ -1113,6 +1288,13 @@ impl ServiceTwin {
                 task_set: t.set.clone(),
                 cpu_percent: t.cpu.map(round1),
                 memory_percent: t.memory.map(round1),
+                digest: (!t.digest.is_empty()).then(|| t.digest.clone()),
+                runtime: Some(if t.limits.is_some() {
+                    api::Runtime::Container
+                } else {
+                    api::Runtime::Process
+                }),
+                limits: t.limits,
             })
             .collect();
         let serving =

@@ -14,8 +14,15 @@ pub(super) async fn cleanup_region(paths: &Paths, region: &str) {
     if !db.exists() {
         return;
     }
+    let containers = match crate::region::containers(paths, region) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("cannot name {region}'s containers: {e}");
+            return;
+        }
+    };
     match haven_state::Store::open(&db) {
-        Ok(store) => crate::region::cleanup_leftovers(&store).await,
+        Ok(store) => crate::region::cleanup_leftovers(&store, &containers).await,
         Err(e) => tracing::warn!("cannot open {}: {e}", db.display()),
     }
 }

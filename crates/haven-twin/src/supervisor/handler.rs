@@ -107,6 +107,10 @@ impl Sup {
             regions,
             source,
             partitioned: self.paths.partition().exists(),
+            runtime: haven_runtime::recorded(&self.paths)
+                .inspect_err(|e| tracing::warn!("{e}"))
+                .ok()
+                .flatten(),
         }
     }
 
