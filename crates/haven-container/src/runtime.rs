@@ -236,6 +236,7 @@ impl Runtime {
                     upper: parts.bundle.join("upper"),
                     stop_timeout: spec.stop_timeout,
                     exit: None,
+                    removed: false,
                 })
             }
             Err(e) => {
@@ -563,6 +564,9 @@ pub struct Container {
     upper: PathBuf,
     stop_timeout: Duration,
     exit: Option<Exit>,
+    /// Everything the container left is gone (a cancelled `wait` may stop between the exit
+    /// and the removal; the next call or the drop finishes it).
+    removed: bool,
 }
 
 impl Container {
@@ -612,8 +616,11 @@ impl Container {
     /// Waits for the container to exit, then removes what it leaves. Cancel-safe up to the
     /// exit; returns the same exit again once observed.
     pub async fn wait(&mut self) -> Result<Exit> {
-        if let Some(exit) = &self.exit {
-            return Ok(exit.clone());
+        if let Some(exit) = self.exit.clone() {
+            if !self.removed {
+                self.remove().await?;
+            }
+            return Ok(exit);
         }
         let status = self.child.wait().await.map_err(|source| Error::Process {
             id: self.id.clone(),
@@ -625,8 +632,11 @@ impl Container {
     /// ECS's stop: SIGTERM to the container, up to `grace` (normally the spec's stop
     /// timeout, see [`Container::stop`]) to exit, then SIGKILL; then the removal.
     pub async fn terminate(&mut self, grace: Duration) -> Result<Exit> {
-        if let Some(exit) = &self.exit {
-            return Ok(exit.clone());
+        if let Some(exit) = self.exit.clone() {
+            if !self.removed {
+                self.remove().await?;
+            }
+            return Ok(exit);
         }
         if let Some(status) = self.try_wait()? {
             return self.finish(status).await;
@@ -718,7 +728,9 @@ impl Container {
 
     async fn remove(&mut self) -> Result<()> {
         self.runtime.delete_if_listed(&self.id).await?;
-        self.remove_local()
+        self.remove_local()?;
+        self.removed = true;
+        Ok(())
     }
 
     /// The mount, the bundle and the cgroups (no runtime call).
@@ -731,11 +743,13 @@ impl Container {
 
 impl Drop for Container {
     fn drop(&mut self) {
-        if self.exit.is_some() {
+        if self.removed {
             return;
         }
         // No async here: a blocking `delete --force` (kills and deletes), then the local
         // removal. The runtime process itself is killed by OwnedChild's drop afterwards.
+        // std's child is outside haven-process's registry, so a concurrent `reap_orphans`
+        // may reap it first: `status()` then fails with ECHILD, after the delete has run.
         let deleted = std::process::Command::new(&self.program)
             .arg("--root")
             .arg(&self.runtime.root)

@@ -482,6 +482,15 @@ async fn nothing_is_left_after_a_stop_or_after_a_crash_and_cleanup() {
     c.stop().await.expect("stop");
     env.assert_clean("after a stop").await;
 
+    // A handle dropped while its container runs takes the container with it.
+    let c = env
+        .runtime
+        .start(&env.spec("dropped", &["/app", "term"]))
+        .expect("start");
+    env.until_stdout("dropped", "ready").await;
+    drop(c);
+    env.assert_clean("after a drop").await;
+
     // A crash: runc is SIGKILLed and haven forgets the handle; the container lives on.
     let mut spec = env.spec("crash", &["/app", "spin"]);
     spec.cpu_units = 128;
@@ -511,5 +520,52 @@ async fn nothing_is_left_after_a_stop_or_after_a_crash_and_cleanup() {
     env.assert_clean("after the crash's cleanup").await;
     let again = env.runtime.cleanup().await.expect("cleanup again");
     assert!(again.is_empty(), "cleanup is idempotent: {again:?}");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn a_given_network_namespace_is_joined_instead_of_the_hosts() {
+    let env = env();
+    // A namespace of the test's own, its loopback up, held open by a sleeping process.
+    let mut holder =
+        haven_process::spawn(&haven_process::SpawnSpec::new("/usr/bin/unshare").args([
+            "--net",
+            "sh",
+            "-c",
+            "ip link set lo up && exec sleep 600",
+        ]))
+        .expect("unshare --net (util-linux) and ip (iproute2) are needed for this test");
+    let netns = PathBuf::from(format!("/proc/{}/ns/net", holder.id()));
+    let host_ns = std::fs::read_link("/proc/self/ns/net").expect("own netns");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // `sh` runs `ip` and then becomes `sleep`, still in the new namespace.
+    while std::fs::read_link(&netns).ok().as_ref() == Some(&host_ns)
+        || !std::fs::read_to_string(format!("/proc/{}/cmdline", holder.id()))
+            .unwrap_or_default()
+            .starts_with("sleep")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the namespace holder never started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let port = free_port();
+    let mut spec = env.spec("netns", &["/app", "serve"]);
+    spec.env.push(format!("PORT={port}"));
+    spec.network = Network::Namespace(netns);
+    let mut c = env.runtime.start(&spec).expect("start");
+    env.until_stdout("netns", "listening").await;
+    let refused = tokio::net::TcpStream::connect(("127.0.0.1", port)).await;
+    assert!(
+        refused.is_err(),
+        "the container's port must not be open in the host's namespace"
+    );
+    let exit = exited(&c.stop().await.expect("stop"));
+    assert_eq!(exit.code, 0);
+    holder
+        .terminate(Duration::from_secs(1))
+        .await
+        .expect("stop the namespace holder");
     env.finish().await;
 }
