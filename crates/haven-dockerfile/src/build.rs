@@ -15,6 +15,10 @@ use haven_registry::oci::{
 use crate::buildah::{Buildah, Storage, Stream};
 use crate::dockerfile::Steps;
 use crate::error::{Error, Result};
+use crate::lock::StorageLock;
+
+/// What every build's image is named in the build storage, before a random part.
+const BUILD_NAME_PREFIX: &str = "localhost/haven-build-";
 
 /// The tag of the one image in a [`Built`] layout.
 pub(crate) const BUILT_TAG: &str = "built";
@@ -119,19 +123,62 @@ impl Buildah {
         let storage = Storage::prepare(&req.storage_root)?;
         // Unique per build, so concurrent builds on one storage never touch each other's
         // image, even when both make the very same one.
-        let name = format!("localhost/haven-build-{}", haven_fs::random::id_hex(8));
+        let name = format!("{BUILD_NAME_PREFIX}{}", haven_fs::random::id_hex(8));
         let out = tempfile::Builder::new()
             .prefix("build-")
             .tempdir_in(&storage.tmp)
             .with_path(&storage.tmp)?;
+        let building = StorageLock::shared(&storage.root)?;
         let built = self
             .bud(req, &dockerfile, &steps, &storage, &name, &mut progress)
             .and_then(|()| self.push(&storage, &name, &out.path().join("dir"), &mut progress));
+        drop(building);
         // The image goes whatever happened: a build leaves nothing in the storage.
-        let removed = self.remove_image(&storage, &name, &mut progress);
+        let cleaned = self.clean(&storage, &mut progress);
         built?;
-        removed?;
+        cleaned?;
         into_layout(out)
+    }
+
+    /// Removes, while no build runs, every build's image (this one's, and any a killed build
+    /// left) and any working container a killed build left.
+    fn clean(&self, storage: &Storage, progress: &mut dyn FnMut(&str)) -> Result<()> {
+        let _alone = StorageLock::exclusive(&storage.root)?;
+        let mut names = Vec::new();
+        self.run(
+            storage,
+            &["images", "--format", "{{.Name}}:{{.Tag}}"],
+            &mut |stream, line| {
+                if stream == Stream::Stdout && line.starts_with(BUILD_NAME_PREFIX) {
+                    names.push(line.trim().to_owned());
+                }
+            },
+        )?
+        .check("images")?;
+        if !names.is_empty() {
+            let mut args = vec!["rmi".to_owned()];
+            args.extend(names);
+            self.run(storage, &args, &mut |stream, line| {
+                if stream == Stream::Stderr {
+                    progress(line);
+                }
+            })?
+            .check("rmi")?;
+        }
+        let mut containers = Vec::new();
+        self.run(storage, &["containers", "--quiet"], &mut |stream, line| {
+            if stream == Stream::Stdout && !line.trim().is_empty() {
+                containers.push(line.trim().to_owned());
+            }
+        })?
+        .check("containers")?;
+        if !containers.is_empty() {
+            let mut args = vec!["rm".to_owned()];
+            args.extend(containers);
+            self.run(storage, &args, &mut |_, line| progress(line))?
+                .check("rm")?;
+        }
+        Ok(())
     }
 
     fn bud(
@@ -231,25 +278,6 @@ impl Buildah {
         ];
         self.run(storage, &args, &mut |_, line| progress(line))?
             .check("push")
-    }
-
-    /// Removes the build's image name, and with it the image unless another concurrent build
-    /// made the same one (`rmi` of one of several names only untags).
-    fn remove_image(
-        &self,
-        storage: &Storage,
-        name: &str,
-        progress: &mut dyn FnMut(&str),
-    ) -> Result<()> {
-        let mut absent = false;
-        let run = self.run(storage, &["rmi", name], &mut |stream, line| {
-            // A build that failed before its commit has no image to remove.
-            absent |= stream == Stream::Stderr && line.contains("image not known");
-            if stream == Stream::Stderr && !absent {
-                progress(line);
-            }
-        })?;
-        if absent { Ok(()) } else { run.check("rmi") }
     }
 }
 

@@ -22,10 +22,13 @@
 //! buildah is daemonless; each build runs `buildah bud` with the `vfs` storage driver (plain
 //! directories: no overlay module, no fuse) and `--isolation chroot` (no user namespaces
 //! needed for `RUN` steps), on a storage under a directory the caller gives (e.g.
-//! `<state>/buildah`), never the user's global one. buildah locks its storage, so builds
-//! for several regions or pipelines may run at once. The image is written out uncompressed,
-//! turned into an OCI image layout, and removed from the build storage; working containers
-//! go too, also when a step fails. Only base images stay in the storage between builds.
+//! `<state>/buildah`), never the user's global one. Builds for several regions or pipelines
+//! may run at once on one storage: buildah locks it for each operation, and haven's own lock
+//! keeps images from being removed while any build runs (identical builds make the same
+//! image). The image is written out uncompressed, turned into an OCI image layout, and
+//! removed from the build storage; working containers go too, also when a step fails, and
+//! whatever a killed build left is removed by the next one. The build storage is haven's:
+//! only base images stay in it between builds.
 //!
 //! # Offline
 //!
@@ -64,6 +67,7 @@ mod buildah;
 mod dockerfile;
 mod error;
 mod import;
+mod lock;
 
 pub use build::{BuildRequest, Built};
 pub use buildah::{Buildah, PROGRAM, probe, probe_program};

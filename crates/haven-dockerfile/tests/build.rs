@@ -370,12 +370,66 @@ fn concurrent_builds_share_a_storage() {
     assert_clean(&b, root.path());
 }
 
+/// `RUN` steps have no network: a program that reaches a listener on the host's loopback
+/// from the host cannot from a `RUN` step.
+#[test]
+fn run_steps_have_no_network() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("address").port();
+    let ctx = context("FROM scratch\nCOPY reach /reach\nRUN [\"/reach\"]\n");
+    let src = ctx.path().join("reach.c");
+    std::fs::write(
+        &src,
+        format!(
+            "#include <arpa/inet.h>\n#include <stdio.h>\n#include <sys/socket.h>\n\
+             int main(void){{struct sockaddr_in a={{0}};a.sin_family=AF_INET;\
+             a.sin_port=htons({port});a.sin_addr.s_addr=htonl(0x7f000001);\
+             int s=socket(AF_INET,SOCK_STREAM,0);\
+             if(connect(s,(struct sockaddr*)&a,sizeof a)==0){{puts(\"reached\");return 1;}}\
+             puts(\"isolated\");return 0;}}\n"
+        ),
+    )
+    .expect("write C source");
+    let out = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(ctx.path().join("reach"))
+        .arg(&src)
+        .output()
+        .expect("gcc");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(&src).expect("remove C source");
+    let on_host = Command::new(ctx.path().join("reach"))
+        .output()
+        .expect("run the probe on the host");
+    assert!(
+        !on_host.status.success(),
+        "the probe reaches the host's listener from the host"
+    );
+
+    let root = tempfile::tempdir().expect("tempdir");
+    let b = buildah(root.path());
+    let req = BuildRequest::new(ctx.path(), "Dockerfile", root.path());
+    let mut log = Vec::new();
+    let built = b.build(&req, |line| log.push(line.to_owned()));
+    assert!(built.is_ok(), "{built:?}\n{}", log.join("\n"));
+    assert!(log.iter().any(|l| l == "isolated"), "{log:?}");
+    drop(listener);
+    assert_clean(&b, root.path());
+}
+
 /// Builds leave nothing in the storage: its size after five builds is its size after one.
 #[test]
 fn the_storage_does_not_grow_across_builds() {
     let root = tempfile::tempdir().expect("tempdir");
     let b = buildah(root.path());
-    let ctx = context("FROM scratch\nCOPY hi /hi\nENTRYPOINT [\"/hi\"]\n");
+    // Two stages: the first stage's image must go too.
+    let ctx = context(
+        "FROM scratch AS a\nCOPY hi /hi\nFROM scratch\nCOPY --from=a /hi /hi\nENTRYPOINT [\"/hi\"]\n",
+    );
     let mut sizes = Vec::new();
     for i in 0..5 {
         // A different image each time (a label), so no build reuses another's.
@@ -392,6 +446,57 @@ fn the_storage_does_not_grow_across_builds() {
         last <= first + 64 * 1024,
         "the storage grew from {first} to {last} bytes over 5 builds: {sizes:?}"
     );
+    assert_clean(&b, root.path());
+}
+
+/// What a killed build leaves (its image, a working container) is removed by the next build.
+#[test]
+fn a_killed_builds_leftovers_go_with_the_next_build() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let b = buildah(root.path());
+    let ctx = context("FROM scratch\nCOPY hi /hi\n");
+    let raw = |args: &[&str]| {
+        let out = Command::new("unshare")
+            .arg("--net")
+            .arg("buildah")
+            .arg("--root")
+            .arg(root.path().join("storage"))
+            .arg("--runroot")
+            .arg(root.path().join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .output()
+            .expect("run buildah");
+        assert!(
+            out.status.success(),
+            "buildah {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let dockerfile = ctx.path().join("Dockerfile");
+    let dockerfile = dockerfile.to_str().expect("UTF-8 path");
+    let context_dir = ctx.path().to_str().expect("UTF-8 path");
+    raw(&[
+        "bud",
+        "--isolation",
+        "chroot",
+        "--pull=never",
+        "--quiet",
+        "--tag",
+    ]
+    .into_iter()
+    .chain([
+        "localhost/haven-build-0123456789abcdef",
+        "--file",
+        dockerfile,
+        context_dir,
+    ])
+    .collect::<Vec<_>>());
+    raw(&["from", "--quiet", "scratch"]);
+    assert_eq!(b.images(root.path()).expect("images").len(), 1);
+    assert_eq!(b.containers(root.path()).expect("containers").len(), 1);
+    let req = BuildRequest::new(ctx.path(), "Dockerfile", root.path());
+    b.build(&req, |_| {}).expect("build");
     assert_clean(&b, root.path());
 }
 
