@@ -131,6 +131,14 @@ impl Cgroups {
     /// a leftover belongs to [`crate::Runtime::cleanup`]).
     pub fn create_task(&self, parent: &str, id: &str, limits: Limits) -> Result<TaskCgroup> {
         let rel = format!("{}/{id}", parent.trim_matches('/'));
+        // Checked before anything is made: a failed start removes what it made, and an
+        // existing cgroup was not made by it.
+        for root in self.limit_roots()? {
+            let dir = root.join(&rel);
+            if dir.exists() {
+                return Err(Error::Leftover { path: dir });
+            }
+        }
         let mut task = TaskCgroup {
             cgroups: self.clone(),
             rel,
@@ -268,9 +276,6 @@ impl TaskCgroup {
         let roots = self.cgroups.limit_roots()?;
         for root in &roots {
             let dir = self.dir(root);
-            if dir.exists() {
-                return Err(Error::Leftover { path: dir });
-            }
             if self.cgroups.mode == CgroupMode::V2 {
                 enable_controllers(root, &self.rel)?;
             } else {
@@ -630,6 +635,78 @@ mod tests {
             .memory_bytes(),
             Some(512 << 20)
         );
+    }
+
+    /// The v2 layout on plain files (this host's cgroups are hybrid): which files get which
+    /// values, and how the verdict and usage are read.
+    #[test]
+    fn v2_limits_usage_and_oom_verdict_on_a_simulated_hierarchy() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path().to_path_buf();
+        std::fs::write(r.join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+        std::fs::write(r.join("cgroup.subtree_control"), "").unwrap();
+        // Each level the kernel would fill with these files.
+        for level in ["haven", "haven/i-1"] {
+            std::fs::create_dir_all(r.join(level)).unwrap();
+            std::fs::write(
+                r.join(level).join("cgroup.controllers"),
+                "cpu memory pids\n",
+            )
+            .unwrap();
+            std::fs::write(r.join(level).join("cgroup.subtree_control"), "").unwrap();
+        }
+        let cgroups = Cgroups {
+            mode: CgroupMode::V2,
+            unified: Some(r.clone()),
+            memory: None,
+            cpu: None,
+            cpuacct: None,
+            all: vec![r.clone()],
+        };
+        let limits = Limits {
+            cpu_units: 256,
+            memory_mib: 512,
+        };
+        let task = cgroups.create_task("/haven/i-1/", "t1", limits).unwrap();
+        let dir = r.join("haven/i-1/t1");
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+        assert_eq!(read("memory.max"), (512u64 << 20).to_string());
+        assert_eq!(read("cpu.max"), "25000 100000");
+        assert!(
+            !dir.join("memory.swap.max").exists(),
+            "no swap accounting, no swap file"
+        );
+        // The last controller enabled for the level below (a plain file keeps only it).
+        assert_eq!(
+            std::fs::read_to_string(r.join("haven/i-1/cgroup.subtree_control")).unwrap(),
+            "+pids"
+        );
+        assert_eq!(task.runtime_path(), "/haven/i-1/t1/ctr");
+        std::fs::write(dir.join("cpu.stat"), "usage_usec 1500\nuser_usec 1000\n").unwrap();
+        std::fs::write(dir.join("memory.current"), "4096\n").unwrap();
+        assert_eq!(
+            task.usage().unwrap(),
+            Usage {
+                cpu_ns: 1_500_000,
+                memory_bytes: 4096
+            }
+        );
+        std::fs::write(
+            dir.join("memory.events"),
+            "low 0\nhigh 0\nmax 3\noom 0\noom_kill 0\n",
+        )
+        .unwrap();
+        assert!(!task.oom_killed().unwrap());
+        std::fs::write(
+            dir.join("memory.events"),
+            "low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
+        assert!(task.oom_killed().unwrap());
+        assert!(matches!(
+            cgroups.create_task("haven/i-1", "t1", limits),
+            Err(Error::Leftover { .. })
+        ));
     }
 
     #[test]
