@@ -22,6 +22,15 @@
 //!   runc's own errors go to a JSON log in the bundle, which is how a container that never
 //!   started ([`Exit::StartFailed`]) is told apart from one that exited 1.
 //!
+//! As on ECS (without `initProcessEnabled`), the entrypoint is PID 1 of its namespace: a
+//! program without a SIGTERM handler ignores SIGTERM and is killed after the stop timeout.
+//! A non-root user gets no effective capabilities (the execve would drop them anyway; keeping
+//! them for runc's execve would let CAP_DAC_OVERRIDE run an entrypoint the user may not read).
+//! The open-file limit is Fargate's 65535 unless haven may not raise its hard limit that far
+//! (no CAP_SYS_RESOURCE), then haven's own hard limit ([`nofile_limit`]). On cgroup v1 the
+//! kernel counts `oom_kill` only in the victim's cgroup (runc's, gone with the container), so
+//! the task's cgroup registers an eventfd for OOM notifications instead.
+//!
 //! [`Container::wait`] and [`Container::terminate`] return the [`Exit`] and leave nothing
 //! behind: runc's state, the overlay mount, the bundle and the cgroups are removed. After a
 //! crash of haven, [`Runtime::cleanup`] removes whatever is left under its runc root,

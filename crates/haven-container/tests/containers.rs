@@ -395,6 +395,7 @@ async fn a_user_that_cannot_run_the_entrypoint_fails_to_start_and_unknown_users_
     let mut c = env.runtime.start(&spec).expect("runc starts");
     match c.wait().await.expect("wait") {
         Exit::StartFailed { reason } => {
+            eprintln!("MEASURE start failure reason: {reason}");
             assert!(reason.contains("permission denied"), "reason: {reason}");
         }
         other => panic!("expected a start failure, got {other:?}"),
