@@ -46,10 +46,6 @@ pub fn elb_log_principal(region: &str) -> Principal {
 /// The TLS policy of HTTPS listeners: TLS 1.3 and 1.2 only, forward secrecy.
 pub const TLS_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
-/// The numeric user tasks run as when the image does not choose one: `nonroot` in distroless
-/// images (the example's runtime image), and an unprivileged uid anywhere else.
-pub const TASK_USER: &str = "65532";
-
 /// The header that sends a request to the new (green) tasks during a blue/green deployment.
 pub const TEST_HEADER: &str = "X-Haven-Test";
 

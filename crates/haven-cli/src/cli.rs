@@ -667,7 +667,7 @@ pub enum ImageCommand {
     /// Each region's ECR twin speaks the OCI Distribution API on a loopback port, with ECR's
     /// login: user `AWS` and a password (a token kept in the state directory).
     Login {
-        /// Only this region's registry [default: every region's]
+        /// Show only this region's registry [default: every region's]
         #[arg(long, value_name = "REGION")]
         region: Option<String>,
         /// Print only the password, as `aws ecr get-login-password` does, for a

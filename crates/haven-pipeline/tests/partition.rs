@@ -31,10 +31,19 @@ fn pushed_image(spec: &Spec, paths: &Paths, dir: &Path) -> String {
     std::fs::write(&bin, "#!/bin/sh\n").unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let registry = image::open_registry(spec, paths, &spec.primary().name).unwrap();
-    image::package(spec, &registry, "b1", &artifacts, "v1", Vec::new())
-        .unwrap()
-        .digest
-        .to_string()
+    image::package(
+        spec,
+        &registry,
+        "b1",
+        &artifacts,
+        "v1",
+        Vec::new(),
+        image::Recipe::Artifacts,
+        &mut |_| {},
+    )
+    .unwrap()
+    .digest
+    .to_string()
 }
 
 /// A supervisor endpoint for this very process (alive), or for a pid that is not running.

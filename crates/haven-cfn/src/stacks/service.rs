@@ -19,7 +19,7 @@ use crate::model::resources::observe::LogGroup;
 use crate::model::{Expr, ExprList, Resource};
 use crate::names::pascal;
 use crate::stacks::{Builder, Cx, Stack, monitoring, out};
-use crate::{StackKind, SynthError, facts};
+use crate::{StackKind, SynthError};
 
 pub fn build(cx: Cx<'_>, region: &Region) -> Result<Stack, SynthError> {
     let mut b = Builder::new(
@@ -289,7 +289,8 @@ fn environment(
         name: cx.names.container().to_owned(),
         image,
         essential: true,
-        user: Some(facts::TASK_USER.to_owned()),
+        // The image's own USER, on AWS as in the twin's containers: one image, one user.
+        user: None,
         readonly_root_filesystem: read_only,
         stop_timeout: s.stop_timeout.as_secs(),
         port_mappings: vec![PortMapping {

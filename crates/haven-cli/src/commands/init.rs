@@ -35,6 +35,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../../../../examples/hello/.dockerignore"),
     ),
     (
+        ".cargo/config.toml",
+        include_str!("../../../../examples/hello/.cargo/config.toml"),
+    ),
+    (
         ".gitignore",
         include_str!("../../../../examples/hello/.gitignore"),
     ),

@@ -151,6 +151,11 @@ pub fn down(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let client = match Client::connect(&paths) {
         Ok(c) => c,
         Err(e) => {
+            // A twin killed outright leaves its container tasks running (they outlive their
+            // runtime process), with their mounts and cgroups: end them now.
+            for problem in runtime()?.block_on(supervisor::cleanup_state(&paths)) {
+                printer.warn(&problem);
+            }
             printer.status("Stopped", &format!("nothing to stop: {e}"));
             return Ok(ExitCode::SUCCESS);
         }

@@ -91,7 +91,10 @@ impl Twin {
             .replace("edge_port = 4000 ", "edge_port = 0 ")
             .replace("alb_port_base = 4001 ", "alb_port_base = 0 ")
             .replace("[local]                               # the local twin: fast times so drills take seconds",
-                "[local]\nderegistration_delay = \"1s\"\nstop_timeout = \"2s\"\ndashboard_port = 0");
+                "[local]\nderegistration_delay = \"1s\"\nstop_timeout = \"2s\"\ndashboard_port = 0")
+            // Tasks as processes unless a test asks for containers (tests/containers.rs):
+            // the fixture's build is a binary, not an image built from the Dockerfile.
+            .replace("runtime = \"auto\" ", "runtime = \"process\" ");
         std::fs::write(&spec, edit(text)).unwrap();
         Self { dir, up: None }
     }

@@ -120,7 +120,8 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     std::fs::create_dir_all(&dir).with_path(&dir)?;
     let store = Store::open(&paths.region_db(&region.name))?;
     let containers = containers(&paths, &region.name)?;
-    cleanup_leftovers(&store, &containers).await;
+    // Logged by the cleanup itself; the region starts all the same.
+    let _problems = cleanup_leftovers(&store, &containers).await;
     // How tasks run, as `haven up` decided; a region started without a decision runs processes.
     let runtime = haven_runtime::recorded(&paths)
         .map_err(|e| Error::Other(e.to_string()))?
@@ -394,6 +395,12 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             tracing::warn!("an access-log writer failed: {e}");
         }
     }
+    // Every task has stopped: the region's cgroup goes too (its task cgroups went with them).
+    if runtime == api::Runtime::Container {
+        if let Err(e) = containers.remove_cgroup_parent() {
+            tracing::warn!("cannot remove the region's cgroup: {e}");
+        }
+    }
     // Every line the tasks wrote is in its stream before the region exits.
     if let Err(e) = tokio::task::spawn_blocking(move || log_agent.stop()).await {
         tracing::warn!("the log agent failed: {e}");
@@ -523,16 +530,23 @@ const TWIN_ACCOUNT: &str = "123456789012";
 /// directory, the cgroups under `haven/<instance>/<region>`.
 pub(crate) fn containers(paths: &Paths, region: &str) -> Result<haven_container::Runtime, Error> {
     let instance = haven_control::paths::instance_id(paths)?;
+    // Absolute: mounts are found by their absolute path in /proc/self/mountinfo, and runc's
+    // state must not depend on the directory a command runs in.
+    let absolute = |p: PathBuf| std::path::absolute(&p).with_path(&p);
     Ok(haven_container::Runtime::new(
-        paths.runc_root(region),
-        paths.bundles(region),
+        absolute(paths.runc_root(region))?,
+        absolute(paths.bundles(region))?,
         format!("haven/{instance}/{region}"),
     ))
 }
 
 /// Ends what a dead region process left: its tasks' process groups (by their recorded
-/// identity), and its containers, bundles, mounts and cgroups.
-pub(crate) async fn cleanup_leftovers(store: &Store, containers: &haven_container::Runtime) {
+/// identity), and its containers, bundles, mounts and cgroups. Returns what it could not end.
+pub(crate) async fn cleanup_leftovers(
+    store: &Store,
+    containers: &haven_container::Runtime,
+) -> Vec<String> {
+    let mut problems = Vec::new();
     // Only where containers ever ran: without runc there is nothing to list.
     if containers.root.exists() || containers.bundles.exists() {
         match containers.cleanup().await {
@@ -544,10 +558,20 @@ pub(crate) async fn cleanup_leftovers(store: &Store, containers: &haven_containe
                 c.bundles.len(),
                 c.cgroups.len()
             ),
-            Err(e) => tracing::warn!("cannot remove the containers of a previous run: {e}"),
+            Err(e) => {
+                tracing::warn!("cannot remove the containers of a previous run: {e}");
+                problems.push(format!(
+                    "cannot remove the containers of a previous run: {e}"
+                ));
+            }
+        }
+        // The region's own cgroup and its empty ancestors: created again by the next task.
+        if let Err(e) = containers.remove_cgroup_parent() {
+            problems.push(format!("cannot remove the region's cgroup: {e}"));
         }
     }
     cleanup_tasks(store).await;
+    problems
 }
 
 async fn cleanup_tasks(store: &Store) {

@@ -95,7 +95,7 @@ struct Exit {
 
 /// A task's process: a host process, or the OCI runtime running its container.
 enum TaskChild {
-    Process(haven_process::OwnedChild),
+    Process(Box<haven_process::OwnedChild>),
     Container(Box<haven_container::Container>),
 }
 
@@ -534,7 +534,7 @@ impl ServiceTwin {
                 .and_then(|spec| {
                     self.log_stream(&id);
                     haven_process::spawn(&spec)
-                        .map(TaskChild::Process)
+                        .map(|c| TaskChild::Process(Box::new(c)))
                         .map_err(|e| e.to_string())
                 }),
         };

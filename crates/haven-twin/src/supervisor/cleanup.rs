@@ -8,23 +8,38 @@ use haven_control::paths::Paths;
 use haven_process::ProcessIdentity;
 use haven_spec::settings::Twin;
 
-/// Ends whatever a region process left: its tasks' process groups, by their recorded identity.
-pub(super) async fn cleanup_region(paths: &Paths, region: &str) {
+/// Ends whatever a region process left: its tasks' process groups, by their recorded identity,
+/// and its containers. Returns what it could not end.
+pub(super) async fn cleanup_region(paths: &Paths, region: &str) -> Vec<String> {
     let db = paths.region_db(region);
     if !db.exists() {
-        return;
+        return Vec::new();
     }
     let containers = match crate::region::containers(paths, region) {
         Ok(c) => c,
-        Err(e) => {
-            tracing::warn!("cannot name {region}'s containers: {e}");
-            return;
-        }
+        Err(e) => return vec![format!("cannot name {region}'s containers: {e}")],
     };
     match haven_state::Store::open(&db) {
         Ok(store) => crate::region::cleanup_leftovers(&store, &containers).await,
-        Err(e) => tracing::warn!("cannot open {}: {e}", db.display()),
+        Err(e) => vec![format!("cannot open {}: {e}", db.display())],
     }
+}
+
+/// What a twin killed outright (SIGKILL of `haven up`) left, found from the state directory
+/// alone: every region's tasks and containers (container tasks outlive their runtime process),
+/// whatever the spec says now. Returns what it could not end.
+pub async fn cleanup_state(paths: &Paths) -> Vec<String> {
+    let dir = paths.root.join("regions");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    for entry in entries.flatten() {
+        if entry.path().is_dir() {
+            problems.extend(cleanup_region(paths, &entry.file_name().to_string_lossy()).await);
+        }
+    }
+    problems
 }
 
 /// Ends every process a previous run left: edge, regions (by their endpoint files) and tasks;
@@ -47,7 +62,9 @@ pub async fn cleanup(paths: &Paths, twin: &Twin) {
         }
     }
     for r in &twin.regions {
-        cleanup_region(paths, &r.name).await;
+        for problem in cleanup_region(paths, &r.name).await {
+            tracing::warn!("{problem}");
+        }
     }
     match super::handler::end_partition(&paths.partition()) {
         Ok(true) => tracing::info!("the partition between the regions ended with the twin"),

@@ -11,7 +11,7 @@ mod handler;
 mod procs;
 mod reload;
 
-pub use cleanup::cleanup;
+pub use cleanup::{cleanup, cleanup_state};
 pub(crate) use procs::reap_orphans;
 
 use std::collections::BTreeMap;

@@ -181,7 +181,9 @@ impl Sup {
             )
         };
         if kind == Kind::Region {
-            cleanup_region(&self.paths, name).await;
+            for problem in cleanup_region(&self.paths, name).await {
+                tracing::warn!("{problem}");
+            }
         }
         if chaos || *self.shutting_down.borrow() {
             return;

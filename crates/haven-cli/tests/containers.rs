@@ -1,0 +1,396 @@
+//! The container runtime end to end, with real buildah, runc, skopeo and cgroups: `haven up`
+//! builds the example's Dockerfile and runs its tasks as containers under their Fargate size,
+//! the ECR twin's registry API takes images from standard tools and replicates them, an
+//! entrypoint its user cannot run rolls a release back, and a twin killed outright leaves
+//! nothing once the next command has run.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// Every tool the container runtime and these tests use; a missing one fails the test with
+/// its name, never skips it.
+fn require_tools() {
+    for tool in ["buildah", "runc", "skopeo", "gcc"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "`{tool}` is not installed: the container runtime's tests need it (scripts/test installs it from Debian's packages)"
+        );
+    }
+}
+
+/// A project that runs containers: `haven up` runs the buildspec (a static binary, through the
+/// example's `.cargo/config.toml`) and builds the Dockerfile.
+fn container_twin(edit: impl FnOnce(String) -> String) -> Twin {
+    require_tools();
+    let twin = Twin::unbuilt(|text| {
+        edit(text.replace("runtime = \"process\" ", "runtime = \"container\" "))
+    });
+    let out = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(twin.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    twin
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The direct children of `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            let text = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+fn proc_field(pid: u32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// The memory limit of the cgroup `pid` is in, read from whichever hierarchy holds it.
+fn memory_limit(pid: u32) -> Option<u64> {
+    let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    for line in cgroups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        // Limits sit on the task's cgroup, the parent of runc's own (`.../<task>/ctr`).
+        let task = Path::new(path).parent()?;
+        let rel = task.strip_prefix("/").ok()?;
+        let file = if controllers.split(',').any(|c| c == "memory") {
+            Path::new("/sys/fs/cgroup/memory")
+                .join(rel)
+                .join("memory.limit_in_bytes")
+        } else if controllers.is_empty() {
+            Path::new("/sys/fs/cgroup").join(rel).join("memory.max")
+        } else {
+            continue;
+        };
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            if let Ok(v) = text.trim().parse() {
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
+/// Mounts under `dir`, from this process's mount table.
+fn mounts_under(dir: &Path) -> Vec<String> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let dir = dir.canonicalize().unwrap();
+    table
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| Path::new(m).starts_with(&dir))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Cgroup directories this twin made (`haven/<instance>` in any hierarchy).
+fn twin_cgroups(twin: &Twin) -> Vec<PathBuf> {
+    let instance = std::fs::read_to_string(twin.path().join(".haven/instance")).unwrap();
+    let instance: String = instance.trim().chars().take(12).collect();
+    let mut found = Vec::new();
+    for root in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        for dir in [
+            root.path().join("haven").join(&instance),
+            Path::new("/sys/fs/cgroup/haven").join(&instance),
+        ] {
+            if dir.is_dir() {
+                found.push(dir);
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The registry API of `region` and its password, from `haven image login`.
+fn login(twin: &Twin, region: &str) -> (String, String) {
+    let logins = json(&twin.haven(&["--json", "image", "login", "--region", region]));
+    let l = &logins[0];
+    (
+        l["repository"].as_str().unwrap().to_owned(),
+        l["password"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An image of one static C program, built `FROM scratch` with buildah in its own storage and
+/// pushed to `repository:tag` with the registry's login, as a user's own tools would.
+fn push_c_image(
+    work: &Path,
+    repository: &str,
+    password: &str,
+    tag: &str,
+    source: &str,
+    chmod: &str,
+) {
+    let src = work.join(format!("{tag}.c"));
+    let bin = work.join(tag);
+    std::fs::write(&src, source).unwrap();
+    run(Command::new("gcc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&src));
+    let storage = work.join("storage");
+    let buildah = |args: &[&str]| {
+        let mut c = Command::new("buildah");
+        c.arg("--root")
+            .arg(storage.join("root"))
+            .arg("--runroot")
+            .arg(storage.join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args);
+        run(&mut c)
+    };
+    let name = format!("ctr-{tag}");
+    buildah(&["from", "--name", &name, "scratch"]);
+    buildah(&[
+        "copy",
+        "--chmod",
+        chmod,
+        &name,
+        bin.to_str().unwrap(),
+        "/app",
+    ]);
+    buildah(&[
+        "config",
+        "--entrypoint",
+        "[\"/app\"]",
+        "--user",
+        "10001:10001",
+        &name,
+    ]);
+    buildah(&["commit", "-q", &name, &format!("localhost/{tag}")]);
+    buildah(&[
+        "push",
+        "--tls-verify=false",
+        "--creds",
+        &format!("AWS:{password}"),
+        &format!("localhost/{tag}"),
+        &format!("docker://{repository}:{tag}"),
+    ]);
+}
+
+const SERVER_NOT_REACHED: &str = r#"
+int main(void) { return 0; }
+"#;
+
+#[test]
+fn the_twin_runs_the_dockerfile_image_as_fargate_sized_containers_and_leaves_nothing() {
+    let mut twin = container_twin(|t| t);
+    twin.up();
+    let log = twin.log();
+    assert!(
+        log.contains("Runtime container:") && log.contains("Building Dockerfile with buildah"),
+        "{log}"
+    );
+    let status = twin.status();
+    assert_eq!(status["runtime"]["mode"], "container", "{status:#}");
+    let image = json(&twin.haven(&["--json", "image", "ls"]));
+    let digest = image[0]["digest"].as_str().unwrap().to_owned();
+    let mut hello_pids = Vec::new();
+    for r in status["regions"].as_array().unwrap() {
+        for t in production(r)["tasks"].as_array().unwrap() {
+            // Each task: the Dockerfile's image, as a container, with the example's size.
+            assert_eq!(t["runtime"], "container", "{t:#}");
+            assert_eq!(t["digest"].as_str(), Some(digest.as_str()), "{t:#}");
+            assert_eq!(t["limits"]["cpu_units"], 512);
+            assert_eq!(t["limits"]["memory_mib"], 1024);
+            let runc = t["pid"].as_u64().unwrap() as u32;
+            let hello = eventually(10, "the task's container process", || {
+                children(runc)
+                    .into_iter()
+                    .find(|p| proc_field(*p, "Name") == "hello")
+            });
+            // The Dockerfile's USER, and the task size as the cgroup's hard limit.
+            assert!(
+                proc_field(hello, "Uid").starts_with("10001"),
+                "{}",
+                proc_field(hello, "Uid")
+            );
+            assert_eq!(memory_limit(hello), Some(1024 << 20));
+            hello_pids.push(hello);
+        }
+    }
+    let (code, body) = get(&twin.edge_url()).unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("hello from hello-production"), "{body}");
+
+    // A standard tool pulls the image by digest and pushes it under a new tag; the ECR twin
+    // scans it and replicates it to the secondary, as ECR's replication does.
+    let (repository, password) = login(&twin, "us-east-1");
+    let creds = format!("AWS:{password}");
+    let layout = twin.path().join("pulled");
+    run(Command::new("skopeo").args([
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        "--src-creds",
+        &creds,
+        &format!("docker://{repository}@{digest}"),
+        &format!("oci:{}:copy", layout.display()),
+    ]));
+    run(Command::new("skopeo").args([
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds,
+        &format!("oci:{}:copy", layout.display()),
+        &format!("docker://{repository}:pushed"),
+    ]));
+    let (west, west_password) = login(&twin, "us-west-2");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let inspected = loop {
+        let out = Command::new("skopeo")
+            .args([
+                "inspect",
+                "--tls-verify=false",
+                "--creds",
+                &format!("AWS:{west_password}"),
+                &format!("docker://{west}:pushed"),
+            ])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            break serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pushed tag never reached us-west-2: {}\nus-east-1's log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(twin.path().join(".haven/logs/us-east-1.log"))
+                .unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(inspected["Digest"].as_str(), Some(digest.as_str()));
+    let wrong = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            "--creds",
+            "AWS:wrong",
+            &format!("docker://{repository}:pushed"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+
+    // SIGKILL of `haven up`: the containers outlive it, and the next command ends them with
+    // their mounts and cgroups.
+    assert!(!twin_cgroups(&twin).is_empty());
+    let supervisor = status["supervisor_pid"].as_u64().unwrap() as u32;
+    let killed = Command::new("kill")
+        .args(["-9", &supervisor.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    if let Some(mut up) = twin.up.take() {
+        up.wait().unwrap();
+    }
+    let out = twin.haven(&["down"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eventually(10, "every container process to be gone", || {
+        hello_pids.iter().all(|p| !alive(*p)).then_some(())
+    });
+    assert_eq!(mounts_under(twin.path()), Vec::<String>::new());
+    assert_eq!(twin_cgroups(&twin), Vec::<PathBuf>::new());
+    for region in ["us-east-1", "us-west-2"] {
+        let root = twin.path().join(format!(".haven/regions/{region}/runc"));
+        let listed = run(Command::new("runc")
+            .arg("--root")
+            .arg(&root)
+            .args(["list", "-q"]));
+        assert_eq!(listed.trim(), "", "{region}");
+    }
+}
+
+#[test]
+fn an_entrypoint_its_user_cannot_run_cannot_start_and_its_release_rolls_back() {
+    let mut twin = container_twin(|t| t);
+    twin.up();
+    let before = production(region(&twin.status(), "us-east-1"))["image"].clone();
+    let (repository, password) = login(&twin, "us-east-1");
+    let work = tempfile::tempdir().unwrap();
+    // Root's own 0700 program, run as the image's USER 10001: runc cannot exec it.
+    push_c_image(
+        work.path(),
+        &repository,
+        &password,
+        "locked",
+        SERVER_NOT_REACHED,
+        "0700",
+    );
+    let out = twin.haven(&["release", "locked", "--region", "us-east-1"]);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = twin.status();
+    let svc = production(region(&status, "us-east-1"));
+    let events = svc["events"].to_string();
+    assert!(
+        events.contains("CannotStartContainerError") && events.contains("permission denied"),
+        "{events}"
+    );
+    assert_eq!(svc["image"], before, "rolled back");
+    assert_eq!(get(&twin.edge_url()).unwrap().0, 200);
+    twin.down();
+    assert_eq!(twin_cgroups(&twin), Vec::<PathBuf>::new());
+    assert_eq!(mounts_under(twin.path()), Vec::<String>::new());
+}
