@@ -1,8 +1,9 @@
 //! The container runtime end to end, with real buildah, runc, skopeo and cgroups: `haven up`
 //! builds the example's Dockerfile and runs its tasks as containers under their Fargate size,
-//! the ECR twin's registry API takes images from standard tools and replicates them, an
-//! entrypoint its user cannot run rolls a release back, and a twin killed outright leaves
-//! nothing once the next command has run.
+//! the ECR twin's registry API takes images from standard tools and replicates them, a task
+//! past its memory is stopped as ECS stops it and replaced, an entrypoint its user cannot run
+//! rolls a release back, and a twin killed outright leaves nothing once the next command has
+//! run.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -215,6 +216,19 @@ fn push_c_image(
     ]);
 }
 
+const MEMORY_HOG: &str = r#"
+#include <stdlib.h>
+#include <string.h>
+/* Touches 64 MiB after 64 MiB until the kernel stops it. */
+int main(void) {
+    for (;;) {
+        char *p = malloc(64 << 20);
+        if (!p) return 2;
+        memset(p, 1, 64 << 20);
+    }
+}
+"#;
+
 const SERVER_NOT_REACHED: &str = r#"
 int main(void) { return 0; }
 "#;
@@ -360,12 +374,25 @@ fn the_twin_runs_the_dockerfile_image_as_fargate_sized_containers_and_leaves_not
 }
 
 #[test]
-fn an_entrypoint_its_user_cannot_run_cannot_start_and_its_release_rolls_back() {
-    let mut twin = container_twin(|t| t);
+fn a_task_past_its_memory_is_stopped_as_ecs_stops_it_and_an_entrypoint_its_user_cannot_run_rolls_back()
+ {
+    // The smallest Fargate size: 0.25 vCPU and 512 MiB.
+    let mut twin = container_twin(|t| {
+        t.replace("cpu = 512 ", "cpu = 256 ")
+            .replace("memory = 1024 ", "memory = 512 ")
+    });
     twin.up();
     let before = production(region(&twin.status(), "us-east-1"))["image"].clone();
     let (repository, password) = login(&twin, "us-east-1");
     let work = tempfile::tempdir().unwrap();
+    push_c_image(
+        work.path(),
+        &repository,
+        &password,
+        "hog",
+        MEMORY_HOG,
+        "0755",
+    );
     // Root's own 0700 program, run as the image's USER 10001: runc cannot exec it.
     push_c_image(
         work.path(),
@@ -375,7 +402,44 @@ fn an_entrypoint_its_user_cannot_run_cannot_start_and_its_release_rolls_back() {
         SERVER_NOT_REACHED,
         "0700",
     );
-    let out = twin.haven(&["release", "locked", "--region", "us-east-1"]);
+
+    // The hog's tasks pass their 512 MiB: the kernel kills them, each is stopped with ECS's
+    // reason and replaced, until the release rolls back.
+    let out = twin.haven(&["release", "hog", "--region", "us-east-1"]);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let oom = "OutOfMemoryError: Container killed due to memory usage";
+    let events = eventually(30, "the hog's tasks stopped for their memory", || {
+        let status = twin.status();
+        let events: Vec<String> = production(region(&status, "us-east-1"))["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap().to_owned())
+            .collect();
+        (events.iter().filter(|e| e.contains(oom)).count() >= 2).then_some(events)
+    });
+    let started = events
+        .iter()
+        .filter(|e| e.contains("has started 1 tasks") && !e.contains(before.as_str().unwrap()))
+        .count();
+    assert!(started >= 3, "stopped tasks are replaced: {events:#?}");
+    assert_eq!(
+        production(region(&twin.status(), "us-east-1"))["image"],
+        before,
+        "rolled back"
+    );
+
+    // The locked entrypoint never starts; rolled back too.
+    // Once the hog's green set has stopped, which the service waits for before another release.
+    let out = eventually(60, "the rolled-back release to finish", || {
+        let out = twin.haven(&["release", "locked", "--region", "us-east-1"]);
+        let busy = String::from_utf8_lossy(&out.stderr).contains("already in progress");
+        (!busy).then_some(out)
+    });
     assert!(
         !out.status.success(),
         "{}",
@@ -386,7 +450,8 @@ fn an_entrypoint_its_user_cannot_run_cannot_start_and_its_release_rolls_back() {
     let events = svc["events"].to_string();
     assert!(
         events.contains("CannotStartContainerError") && events.contains("permission denied"),
-        "{events}"
+        "{events}\nthe release said: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(svc["image"], before, "rolled back");
     assert_eq!(get(&twin.edge_url()).unwrap().0, 200);
