@@ -381,8 +381,13 @@ fn a_task_past_its_memory_is_stopped_as_ecs_stops_it_and_an_entrypoint_its_user_
         t.replace("cpu = 512 ", "cpu = 256 ")
             .replace("memory = 1024 ", "memory = 512 ")
     });
+    // `haven build` makes the build and, with containers, its image from the Dockerfile: the
+    // one `haven up` then starts.
+    let built = json(&twin.haven(&["--json", "build"]));
+    let built_image = built["image"].as_str().unwrap().to_owned();
     twin.up();
     let before = production(region(&twin.status(), "us-east-1"))["image"].clone();
+    assert_eq!(before.as_str(), Some(built_image.as_str()));
     let (repository, password) = login(&twin, "us-east-1");
     let work = tempfile::tempdir().unwrap();
     push_c_image(

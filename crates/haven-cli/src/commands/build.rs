@@ -1,6 +1,6 @@
 //! `haven build`: runs the spec's buildspec with the CodeBuild twin (through
 //! `haven_pipeline::prepare`, which also makes the build `haven up` needs when there is none);
-//! the build's artifacts are what the services run.
+//! with the container runtime, then the Dockerfile's image of it, pushed to the ECR twin.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -35,9 +35,25 @@ pub fn run(printer: &Printer, spec_path: &Path) -> anyhow::Result<ExitCode> {
         &paths,
         printer,
     ))?;
+    // With containers, the build's image is the Dockerfile's, made now as the buildspec's
+    // `docker build` and `docker push` make it on AWS; the process runtime packages the
+    // artifacts when `haven up` or `haven image build` needs an image.
+    let decided = haven_runtime::current(&paths, loaded.spec.local.runtime)?;
+    let image = match decided.mode {
+        haven_control::api::Runtime::Container => Some(haven_pipeline::prepare::ensure_initial(
+            &loaded.spec,
+            &paths,
+            decided.mode,
+            printer,
+        )?),
+        haven_control::api::Runtime::Process => None,
+    };
     if printer.json {
-        printer
-            .out_json(&serde_json::json!({ "build": id, "artifacts": paths.builds().join(&id) }))?;
+        printer.out_json(&serde_json::json!({
+            "build": id,
+            "artifacts": paths.builds().join(&id),
+            "image": image,
+        }))?;
     } else {
         printer.out(&id);
     }

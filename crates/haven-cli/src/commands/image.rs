@@ -70,14 +70,21 @@ pub fn build(
     } else {
         None
     };
+    let decided = haven_runtime::current(&o.paths, o.spec.local.runtime)?;
+    let how = match decided.mode {
+        haven_control::api::Runtime::Container => {
+            format!("{} with buildah", o.spec.service.dockerfile.display())
+        }
+        haven_control::api::Runtime::Process => format!("build {id}'s artifacts"),
+    };
     printer.status(
         "Packaging",
         &format!(
-            "build {id} as {}:{tag} in {}",
-            o.spec.service.name, o.region
+            "{how} as {}:{tag} in {}",
+            o.spec.image_repository(),
+            o.region
         ),
     );
-    let decided = haven_runtime::current(&o.paths, o.spec.local.runtime)?;
     let context = o.spec.path(&o.spec.build.directory);
     let recipe = haven_pipeline::image::Recipe::of(decided.mode, &context, &o.paths);
     let pushed = haven_pipeline::image::package(
