@@ -270,6 +270,15 @@ fn the_twin_runs_the_dockerfile_image_as_fargate_sized_containers_and_leaves_not
             hello_pids.push(hello);
         }
     }
+    // `haven status` says so too: the runtime and why, each task's image and limits.
+    let human = twin.haven(&["status"]);
+    let human = String::from_utf8_lossy(&human.stdout);
+    let short = digest.trim_start_matches("sha256:").get(..12).unwrap();
+    assert!(human.contains("runtime container: buildah"), "{human}");
+    assert!(
+        human.contains(short) && human.contains("container (512 CPU units, 1024 MiB)"),
+        "{human}"
+    );
     let (code, body) = get(&twin.edge_url()).unwrap();
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("hello from hello-production"), "{body}");

@@ -203,6 +203,51 @@ fn secret_file(paths: &Paths, path: PathBuf) -> Result<String, Error> {
     // From the OS or not at all: a token is never made of weaker randomness.
     let token = haven_fs::random::token_hex(32)?;
     std::fs::create_dir_all(&paths.root).with_path(&paths.root)?;
-    haven_fs::write_private(&path, token.as_bytes())?;
-    Ok(token)
+    // The first writer wins: processes starting at once (the regions) must all read the one
+    // token, so it is written beside and linked into place, which fails if another was first.
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(format!(".{}", haven_fs::random::id_hex(8)));
+    let tmp = PathBuf::from(tmp);
+    haven_fs::write_private(&tmp, token.as_bytes())?;
+    let linked = std::fs::hard_link(&tmp, &path);
+    // The temporary name goes either way; failing to remove it leaves a stray file, no harm.
+    if let Err(e) = std::fs::remove_file(&tmp) {
+        tracing::warn!("cannot remove {}: {e}", tmp.display());
+    }
+    match linked {
+        Ok(()) => Ok(token),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let text = std::fs::read_to_string(&path).with_path(&path)?;
+            Ok(text.trim().to_owned())
+        }
+        Err(e) => Err(haven_fs::IoError::new(&path, e).into()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_starting_at_once_read_one_token() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let paths = Paths::new(dir.path());
+            let tokens: Vec<String> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..6)
+                    .map(|_| s.spawn(|| registry_token(&paths).unwrap()))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+            assert_eq!(registry_token(&paths).unwrap(), tokens[0]);
+            // Nothing but the token itself is left beside it.
+            let names: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["registry-token"]);
+        }
+    }
 }

@@ -127,6 +127,10 @@ pub fn up(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let decided = haven_runtime::decide(loaded.spec.local.runtime, &machine)?;
     printer.status("Runtime", &format!("{}: {}", decided.mode, decided.reason));
     haven_runtime::record(&paths, &decided)?;
+    // Made once here, before the regions start: each reads the same registry password and
+    // names its cgroups under the same instance.
+    haven_control::paths::registry_token(&paths)?;
+    haven_control::paths::instance_id(&paths)?;
     // A build (made when there is none) and its image in every region's registry.
     runtime.block_on(haven_pipeline::prepare::prepare(
         &loaded.spec,
@@ -241,6 +245,9 @@ pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
             .as_deref()
             .unwrap_or("off (monitoring.dashboard = false)")
     ));
+    if let Some(rt) = &status.runtime {
+        printer.out(&format!("runtime {}: {}", rt.mode, rt.reason));
+    }
     for r in &status.regions {
         let health = if r.healthy {
             printer.paint(Style::Good, "healthy")
@@ -280,14 +287,30 @@ pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
                 "PID".to_owned(),
                 "ADDRESS".to_owned(),
                 "HEALTH".to_owned(),
+                "IMAGE".to_owned(),
+                "RUNTIME".to_owned(),
             ]];
             for t in &s.tasks {
+                // The digest's first 12 hex digits, as `haven image ls` shows it.
+                let image = t.digest.as_deref().map_or_else(
+                    || t.image.clone(),
+                    |d| d.trim_start_matches("sha256:").chars().take(12).collect(),
+                );
+                let runtime = match (t.runtime, t.limits) {
+                    (Some(mode), Some(l)) => {
+                        format!("{mode} ({} CPU units, {} MiB)", l.cpu_units, l.memory_mib)
+                    }
+                    (Some(mode), None) => mode.to_string(),
+                    (None, _) => "-".to_owned(),
+                };
                 rows.push([
                     t.id.chars().take(12).collect(),
                     t.az.clone(),
                     t.pid.map(|p| p.to_string()).unwrap_or_default(),
                     t.address.clone(),
                     t.health.to_string(),
+                    image,
+                    runtime,
                 ]);
             }
             for line in crate::printer::table(&rows).lines() {
