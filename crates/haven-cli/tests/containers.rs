@@ -473,3 +473,78 @@ fn a_task_past_its_memory_is_stopped_as_ecs_stops_it_and_an_entrypoint_its_user_
     assert_eq!(twin_cgroups(&twin), Vec::<PathBuf>::new());
     assert_eq!(mounts_under(twin.path()), Vec::<String>::new());
 }
+
+#[test]
+fn a_push_is_built_from_the_dockerfile_by_the_pipeline_and_production_runs_it() {
+    let mut twin = container_twin(|t| t);
+    twin.up();
+    let clone = clone_source(&twin);
+    let main = clone.join("src/main.rs");
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(
+        &main,
+        text.replace(
+            "const VERSION: &str = \"1.0.0\";",
+            "const VERSION: &str = \"2.0.0\";",
+        ),
+    )
+    .unwrap();
+    git_ok(&clone, &["commit", "-q", "-am", "hello 2.0.0"]);
+    git_ok(&clone, &["push", "-q", "origin", "HEAD:main"]);
+    let runs = |twin: &Twin| json(&twin.haven(&["--json", "pipeline", "ls"]));
+    let run = eventually(120, "the run to wait for approval", || {
+        let runs = runs(&twin);
+        let run = runs.as_array()?.first()?.clone();
+        let approval = run["stages"]
+            .as_array()?
+            .iter()
+            .find(|s| s["name"] == "Approval")?
+            .clone();
+        assert_ne!(run["status"], "Failed", "{run:#}");
+        (approval["status"] == "InProgress").then_some(run)
+    });
+    let id = run["id"].to_string();
+    // The Build stage's log shows buildah building the Dockerfile.
+    let logs = twin.haven(&["pipeline", "logs", &id]);
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(
+        logs.contains("STEP 1/") && logs.contains("FROM scratch") && logs.contains("USER 10001"),
+        "{logs}"
+    );
+    let out = twin.haven(&["pipeline", "approve", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eventually(120, "production to serve 2.0.0 in both regions", || {
+        let east = get(&twin.alb_url("us-east-1")).ok()?.1;
+        let west = get(&twin.alb_url("us-west-2")).ok()?.1;
+        (east.contains(" 2.0.0 ") && west.contains(" 2.0.0 ")).then_some(())
+    });
+    let done = eventually(120, "the run to succeed", || {
+        let run = runs(&twin)[0].clone();
+        assert_ne!(run["status"], "Failed", "{run:#}");
+        (run["status"] == "Succeeded").then_some(run)
+    });
+    let image = done["image"].as_str().unwrap().to_owned();
+    for r in twin.status()["regions"].as_array().unwrap() {
+        // The run's image is the service's, run by its desired count of containers (the
+        // blue tasks of the bake may still be there beside them).
+        let svc = production(r);
+        assert_eq!(svc["image"].as_str(), Some(image.as_str()), "{svc:#}");
+        let running = svc["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["digest"].as_str() == Some(image.as_str()))
+            .inspect(|t| assert_eq!(t["runtime"], "container", "{t:#}"))
+            .count();
+        assert!(
+            running as u64 >= svc["desired"].as_u64().unwrap(),
+            "{svc:#}"
+        );
+    }
+    twin.down();
+    assert_eq!(twin_cgroups(&twin), Vec::<PathBuf>::new());
+}

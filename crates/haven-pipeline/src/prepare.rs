@@ -208,7 +208,9 @@ pub fn ensure_initial(
                 );
             }
             let pushed = {
-                let _busy = progress.busy("building the image");
+                // A Dockerfile build takes a moment; packaging artifacts does not.
+                let _busy =
+                    (runtime == Runtime::Container).then(|| progress.busy("building the image"));
                 crate::image::package(
                     spec,
                     &primary,

@@ -19,6 +19,7 @@ use crate::image;
 
 /// A stage's log file: one line per step, with a UTC timestamp, appended so that a resumed
 /// stage continues the same log.
+#[derive(Clone)]
 pub(crate) struct StageLog {
     path: PathBuf,
 }

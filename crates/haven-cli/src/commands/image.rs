@@ -555,6 +555,13 @@ mod tests {
         )
         .unwrap();
         let spec = tmp.path().join("haven.toml");
+        // Packaging the fake build's artifacts: the process runtime's recipe.
+        let text = std::fs::read_to_string(&spec).unwrap();
+        std::fs::write(
+            &spec,
+            text.replace("runtime = \"auto\" ", "runtime = \"process\" "),
+        )
+        .unwrap();
         (tmp, spec)
     }
 

@@ -160,6 +160,8 @@ pub(crate) async fn build(
 
     let (spec, paths, source) = (ctx.spec.clone(), ctx.paths.clone(), src.clone());
     let (commit, run) = (r.commit.clone(), r.id);
+    // buildah's lines go to the stage's log as they come, a failed build's included.
+    let image_log = log.clone();
     let pushed =
         tokio::task::spawn_blocking(move || -> Result<(String, String, Vec<String>), String> {
             let primary = image::open_registry(&spec, &paths, &spec.primary().name)
@@ -185,7 +187,7 @@ pub(crate) async fn build(
                 &tag,
                 Vec::new(),
                 recipe,
-                &mut |line| notes.push(format!("  | {line}")),
+                &mut |line| image_log.line(&format!("  | {line}")),
             )
             .map_err(|e| format!("cannot build the image of build {dir_name}: {e}"))?;
             let digest = pushed.digest.to_string();
