@@ -282,6 +282,18 @@ fn the_twin_runs_the_dockerfile_image_as_fargate_sized_containers_and_leaves_not
     let (code, body) = get(&twin.edge_url()).unwrap();
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("hello from hello-production"), "{body}");
+    // The containers' output reaches the logs twin in the awslogs driver's streams.
+    let east = production(region(&status, "us-east-1"))["tasks"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually(20, "a container's start line in its stream", || {
+        let out = twin.haven(&["logs", "/haven/hello/ecs/hello-production"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.contains(&format!("production/hello/{east} hello 1.0.0 listening on")))
+            .then_some(())
+    });
 
     // A standard tool pulls the image by digest and pushes it under a new tag; the ECR twin
     // scans it and replicates it to the secondary, as ECR's replication does.
