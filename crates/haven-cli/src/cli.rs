@@ -267,6 +267,16 @@ pub enum Command {
         #[command(subcommand)]
         command: DrillCommand,
     },
+    /// Ask the network model whether traffic is allowed, and what decides it
+    ///
+    /// Computed from the spec's network: routes, network ACLs and security groups, as the
+    /// templates declare them.
+    Net {
+        #[command(flatten)]
+        spec: SpecArg,
+        #[command(subcommand)]
+        command: NetCommand,
+    },
     /// Run one of the twin's own processes (started by `haven up`)
     #[command(hide = true)]
     Internal {
@@ -611,6 +621,25 @@ pub enum SourceCommand {
     ///
     /// `git clone` it; a push to the spec's branch starts a pipeline run.
     Url,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetCommand {
+    /// Say whether FROM can open a TCP connection to TO:PORT, and which route, network ACL rule
+    /// or security group rule decides
+    ///
+    /// FROM and TO are `internet`, `alb`, `task`, `nat` or a subnet (`public-1`, `private-2`).
+    /// The exit status is 0 when allowed, 1 when not, 2 for a place or port that is not one.
+    Reach {
+        /// Where the connection starts
+        from: String,
+        /// Where it goes and the port: `task:8080`
+        #[arg(value_name = "TO:PORT")]
+        to: String,
+        /// Ask of this region's VPC [default: the primary's]
+        #[arg(long, value_name = "REGION")]
+        region: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -230,6 +230,7 @@ fn main() -> ExitCode {
         } => commands::pipeline::source_url(&printer, &spec.spec),
         Command::Chaos { spec, command } => commands::twin::chaos(&printer, &spec.spec, command),
         Command::Drill { spec, command } => commands::drill::run(&printer, &spec.spec, command),
+        Command::Net { spec, command } => commands::net::run(&printer, &spec.spec, command),
         Command::Internal { command } => commands::internal::run(command),
         Command::Completions { shell } => commands::completions(shell),
     };

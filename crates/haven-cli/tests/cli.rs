@@ -215,3 +215,50 @@ fn spec_is_accepted_before_or_after_a_subcommand() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn net_reach_answers_from_the_model_with_what_decides() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(haven(tmp.path(), &["init", "-q"]).status.success());
+    // (arguments, exit status, text the output holds)
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &["alb", "task:8080"],
+            0,
+            "allowed: alb → task:8080 in us-east-1",
+        ),
+        (
+            &["internet", "task:8080"],
+            1,
+            "nothing in private-1 has a public address",
+        ),
+        (&["task", "internet:80"], 1, "no egress rule for port 80"),
+        (
+            &["private-2", "internet:443", "--region", "us-west-2"],
+            0,
+            "NAT gateway 1 in route table private-2",
+        ),
+        (&["alb", "task"], 2, "`task` has no port"),
+        (&["alb", "tsk:8080"], 2, "`tsk` is not a place in the VPC"),
+        (
+            &["alb", "task:8080", "--region", "mars-1"],
+            2,
+            "no region `mars-1`",
+        ),
+    ];
+    for (args, code, expect) in cases {
+        let mut all = vec!["net", "reach"];
+        all.extend_from_slice(args);
+        let out = haven(tmp.path(), &all);
+        let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(*code), "{args:?}: {shown}");
+        assert!(shown.contains(expect), "{args:?}: {shown}");
+    }
+    let out = haven(tmp.path(), &["--json", "net", "reach", "alb", "task:8080"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["allowed"], true);
+    assert_eq!(
+        v["steps"].as_array().unwrap().last().unwrap()["check"],
+        "security group ingress"
+    );
+}

@@ -349,84 +349,87 @@ fn flow_logs(b: &mut Builder, cx: Cx<'_>, region: &Region) {
     );
 }
 
-/// The ALB accepts 80 (and 443 with a certificate) from anywhere and reaches tasks only on the
-/// container port; tasks accept only the ALB's group, and reach out only over HTTPS (image
-/// pulls, logs, parameters).
+/// The security groups as `haven-net` models them (the twin enforces the same rules): the ALB
+/// accepts web traffic from anywhere and reaches tasks only on the container port; tasks accept
+/// only the ALB's group, and reach out only over HTTPS.
 fn security_groups(b: &mut Builder, cx: Cx<'_>, region: &Region) {
-    let port = cx.spec.service.port;
+    let net = haven_net::Vpc::of(cx.spec, region);
     let https = cx.spec.service.load_balancer.certificate_arn.is_some();
-    let mut ingress = vec![SgRule {
-        description: if https {
-            "HTTP from anywhere, answered with a redirect to HTTPS".into()
-        } else {
-            "HTTP from anywhere: the service's public endpoint".into()
-        },
-        ip_protocol: "tcp",
-        from_port: 80,
-        to_port: 80,
-        cidr_ip: Some("0.0.0.0/0".into()),
-        ..SgRule::default()
-    }];
-    if https {
-        ingress.push(SgRule {
-            description: "HTTPS from anywhere: the service's public endpoint".into(),
-            ip_protocol: "tcp",
-            from_port: 443,
-            to_port: 443,
-            cidr_ip: Some("0.0.0.0/0".into()),
+    let logical = |g: haven_net::GroupId| match g {
+        haven_net::GroupId::Alb => "AlbSecurityGroup",
+        haven_net::GroupId::Task => "TaskSecurityGroup",
+    };
+    let rule = |r: &haven_net::SgRule, outbound: bool| {
+        let mut out = SgRule {
+            description: r.description.clone(),
+            ip_protocol: r.protocol.cfn(),
+            from_port: r.from_port,
+            to_port: r.to_port,
             ..SgRule::default()
-        });
-    }
-    let alb_sg = Resource::new(SecurityGroup {
-        group_description: format!("{} ALB: web traffic in, tasks out", cx.names.project()),
-        vpc_id: Expr::r#ref("Vpc"),
-        security_group_ingress: ingress,
-        security_group_egress: vec![SgRule {
-            description: format!("To the tasks on the container port {port}"),
-            ip_protocol: "tcp",
-            from_port: port,
-            to_port: port,
-            destination_security_group_id: Some(Expr::get_att("TaskSecurityGroup", "GroupId")),
-            ..SgRule::default()
-        }],
-        tags: name_tag(format!("{}-{}-alb", cx.names.project(), region.name)),
-    })
-    .skip(if https {
-        skips::PORT_80_REDIRECT
-    } else {
-        skips::PORT_80_NO_CERTIFICATE
-    });
-    b.add("AlbSecurityGroup", alb_sg);
-    b.add(
-        "TaskSecurityGroup",
-        SecurityGroup {
-            group_description: format!("{} tasks: reachable only from the ALB", cx.names.project()),
+        };
+        match r.peer {
+            haven_net::Peer::Cidr(c) => out.cidr_ip = Some(c.to_string().into()),
+            haven_net::Peer::Group(g) if outbound => {
+                out.destination_security_group_id = Some(Expr::get_att(logical(g), "GroupId"));
+            }
+            haven_net::Peer::Group(g) => {
+                out.source_security_group_id = Some(Expr::get_att(logical(g), "GroupId"));
+            }
+        }
+        out
+    };
+    let suffix = |g: haven_net::GroupId| match g {
+        haven_net::GroupId::Alb => "alb",
+        haven_net::GroupId::Task => "tasks",
+    };
+    for g in &net.groups {
+        // A group's ingress from another group is a resource of its own: inline, the two
+        // groups would reference each other.
+        let (inline, separate): (Vec<_>, Vec<_>) = g
+            .ingress
+            .iter()
+            .partition(|r| matches!(r.peer, haven_net::Peer::Cidr(_)));
+        let mut resource = Resource::new(SecurityGroup {
+            group_description: g.description.clone(),
             vpc_id: Expr::r#ref("Vpc"),
-            security_group_ingress: Vec::new(),
-            security_group_egress: vec![SgRule {
-                description: "HTTPS out: image pulls, logs and parameters through the NAT gateway"
-                    .into(),
-                ip_protocol: "tcp",
-                from_port: 443,
-                to_port: 443,
-                cidr_ip: Some("0.0.0.0/0".into()),
-                ..SgRule::default()
-            }],
-            tags: name_tag(format!("{}-{}-tasks", cx.names.project(), region.name)),
-        },
-    );
-    // A separate resource: inline, the two groups would reference each other.
-    b.add(
-        "TaskIngressFromAlb",
-        SecurityGroupIngress {
-            group_id: Expr::get_att("TaskSecurityGroup", "GroupId"),
-            description: format!("From the ALB on the container port {port}"),
-            ip_protocol: "tcp",
-            from_port: port,
-            to_port: port,
-            source_security_group_id: Some(Expr::get_att("AlbSecurityGroup", "GroupId")),
-        },
-    );
+            security_group_ingress: inline.iter().map(|r| rule(r, false)).collect(),
+            security_group_egress: g.egress.iter().map(|r| rule(r, true)).collect(),
+            tags: name_tag(format!(
+                "{}-{}-{}",
+                cx.names.project(),
+                region.name,
+                suffix(g.id)
+            )),
+        });
+        if g.id == haven_net::GroupId::Alb {
+            resource = resource.skip(if https {
+                skips::PORT_80_REDIRECT
+            } else {
+                skips::PORT_80_NO_CERTIFICATE
+            });
+        }
+        b.add(logical(g.id), resource);
+        for r in separate {
+            let haven_net::Peer::Group(source) = r.peer else {
+                continue;
+            };
+            let title = |g: haven_net::GroupId| match g {
+                haven_net::GroupId::Alb => "Alb",
+                haven_net::GroupId::Task => "Task",
+            };
+            b.add(
+                &format!("{}IngressFrom{}", title(g.id), title(source)),
+                SecurityGroupIngress {
+                    group_id: Expr::get_att(logical(g.id), "GroupId"),
+                    description: r.description.clone(),
+                    ip_protocol: r.protocol.cfn(),
+                    from_port: r.from_port,
+                    to_port: r.to_port,
+                    source_security_group_id: Some(Expr::get_att(logical(source), "GroupId")),
+                },
+            );
+        }
+    }
     b.output(
         out::TASK_SECURITY_GROUP,
         "The tasks' security group",

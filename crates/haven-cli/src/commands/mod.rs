@@ -9,6 +9,7 @@ pub mod init;
 pub mod internal;
 pub mod logs;
 pub mod monitor;
+pub mod net;
 pub mod pipeline;
 pub mod release;
 pub mod secret;
