@@ -185,8 +185,11 @@ async fn reaper(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
         let registries: Vec<Registry> = state.config.repositories.values().cloned().collect();
         let cleaned = tokio::task::spawn_blocking(move || {
             for reg in registries {
-                // Old temp files are garbage; failing to remove one now is retried next tick.
-                if let Err(e) = reg.remove_stale_uploads(timeout) {
+                // Temp files no session holds: a previous process's. Twice the timeout, so that
+                // a live session's file only ever goes with its session (expired above), and
+                // an upload is never answered as known once its bytes are gone. Failing to
+                // remove one now is retried next tick.
+                if let Err(e) = reg.remove_stale_uploads(timeout * 2) {
                     tracing::warn!(%e, "registry: cannot remove stale uploads");
                 }
             }
