@@ -1,0 +1,67 @@
+//! A region's VPC as Linux network namespaces, built from the haven-net model: the implied router
+//! (one bridge per subnet, one route table per subnet's table), the internet side the internet
+//! gateway faces, NAT gateways, and nodes (tasks, ALB nodes, probes) attached to subnets, with
+//! security groups and network ACLs enforced by nftables and counted per rule.
+//!
+//! Layout, per region (`P` the instance prefix, `R` the region):
+//! - `P-R-router`: bridges `br0…` (one per subnet, its `.1`), `igw` to the internet namespace,
+//!   `ip rule iif brN lookup <table of the subnet>`, the ACL table `P_acl`.
+//! - `P-R-internet`: `vpc` to the router, routes only to the public subnets, and the stand-in
+//!   internet host [`INTERNET_HOST`] on its loopback.
+//! - `P-R-nat-N`: NAT gateway N, an address in its public subnet, forwarding and masquerade.
+//! - `P-R-n-NAME`: an attached node, `eth0` in its subnet, its group's table `P_sg`.
+//!
+//! Every veth is created with both ends already inside namespaces, so nothing of a VPC ever
+//! appears in the host's namespace, and removing the namespaces removes everything.
+
+mod names;
+mod rules;
+mod run;
+mod vpc;
+
+pub use names::{INTERNET_HOST, NameError};
+pub use vpc::{Counter, Leftovers, Nat, Node, NodeKind, Vpc, cleanup, leftovers, run_in};
+
+/// What can go wrong building, changing or removing a VPC.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot run `{command}`: {source}")]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("`{command}` failed (exit {status:?}): {stderr}")]
+    Command {
+        command: String,
+        status: Option<i32>,
+        stderr: String,
+    },
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error("the VPC has no subnet `{0}`")]
+    NoSubnet(String),
+    #[error("subnet `{0}` has no free address")]
+    SubnetFull(String),
+    #[error("a node named `{0}` is already attached")]
+    NodeExists(String),
+    #[error("no node named `{0}` is attached")]
+    NoNode(String),
+    #[error("the VPC has no NAT gateway {0}")]
+    NoNat(usize),
+    #[error("route table {0} names NAT gateway {1}, which the model does not have")]
+    RouteToMissingNat(String, usize),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot enter network namespace `{namespace}`: {source}")]
+    Setns {
+        namespace: String,
+        source: std::io::Error,
+    },
+    #[error("the thread working in namespace `{0}` panicked")]
+    Panicked(String),
+    #[error("cannot read the counters `nft -j` printed: {0}")]
+    Counters(#[from] serde_json::Error),
+}
