@@ -62,6 +62,11 @@ pub enum Error {
     },
     #[error("the thread working in namespace `{0}` panicked")]
     Panicked(String),
+    #[error("{build}; removing what was built failed too: {cleanup}")]
+    BuildAndCleanup {
+        build: Box<Error>,
+        cleanup: Box<Error>,
+    },
     #[error("cannot read the counters `nft -j` printed: {0}")]
     Counters(#[from] serde_json::Error),
 }

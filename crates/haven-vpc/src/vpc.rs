@@ -150,12 +150,10 @@ impl Vpc {
         match vpc.build() {
             Ok(()) => Ok(vpc),
             Err(e) => {
-                // The build's error is the one to report; removal is best effort here.
                 if let Err(cleanup) = vpc.teardown() {
-                    return Err(Error::Command {
-                        command: "cleanup after a failed build".into(),
-                        status: None,
-                        stderr: format!("{e}; then: {cleanup}"),
+                    return Err(Error::BuildAndCleanup {
+                        build: Box::new(e),
+                        cleanup: Box::new(cleanup),
                     });
                 }
                 vpc.destroyed = true;
@@ -408,7 +406,7 @@ impl Vpc {
             self.nodes.remove(name);
             // The attach's error is the one to report; the namespace may not even exist.
             if let Err(e) = run("ip", &["netns", "del", &namespace], None) {
-                tracing_free_note(&e);
+                note(&e);
             }
         }
         result
@@ -613,7 +611,7 @@ impl Vpc {
             if ip_batch(&router, &ports).is_err() {
                 for p in &ports {
                     if let Err(e) = ip_batch(&router, std::slice::from_ref(p)) {
-                        tracing_free_note(&e);
+                        note(&e);
                     }
                 }
             }
@@ -629,7 +627,7 @@ impl Drop for Vpc {
         if !self.destroyed {
             // Nothing to report to from a drop; `cleanup(prefix)` removes what this leaves.
             if let Err(e) = self.teardown() {
-                tracing_free_note(&e);
+                note(&e);
             }
         }
     }
@@ -637,7 +635,7 @@ impl Drop for Vpc {
 
 /// Where an error has no caller to go to (a drop, a best-effort step after another error): it
 /// goes to stderr, so it is seen, without a logging dependency.
-fn tracing_free_note(e: &Error) {
+fn note(e: &Error) {
     eprintln!("haven-vpc: {e}");
 }
 
