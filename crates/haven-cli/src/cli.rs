@@ -639,6 +639,10 @@ pub enum NetCommand {
         /// Ask of this region's VPC [default: the primary's]
         #[arg(long, value_name = "REGION")]
         region: Option<String>,
+        /// Confirm the answer with a real connection on a throwaway copy of the region's VPC
+        /// (network namespaces, routes and nftables; needs root)
+        #[arg(long)]
+        probe: bool,
     },
 }
 

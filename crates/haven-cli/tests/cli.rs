@@ -256,9 +256,28 @@ fn net_reach_answers_from_the_model_with_what_decides() {
     }
     let out = haven(tmp.path(), &["--json", "net", "reach", "alb", "task:8080"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["allowed"], true);
+    assert_eq!(v["verdict"]["allowed"], true);
     assert_eq!(
-        v["steps"].as_array().unwrap().last().unwrap()["check"],
+        v["verdict"]["steps"].as_array().unwrap().last().unwrap()["check"],
         "security group ingress"
     );
+    assert!(v["probe"].is_null());
+
+    // --probe: a real connection on a copy of the VPC agrees, and names the rule that counted.
+    let out = haven(tmp.path(), &["net", "reach", "alb", "task:8080", "--probe"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("probe: connected"), "{shown}");
+    assert!(
+        shown.contains("From the ALB on the container port 8080"),
+        "{shown}"
+    );
+    let out = haven(
+        tmp.path(),
+        &["net", "reach", "internet", "alb:22", "--probe"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("probe: not connected"), "{shown}");
+    assert!(shown.contains("counted by sg_in_reject"), "{shown}");
 }

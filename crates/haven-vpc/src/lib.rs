@@ -15,11 +15,13 @@
 //! appears in the host's namespace, and removing the namespaces removes everything.
 
 mod names;
+mod probe;
 mod rules;
 mod run;
 mod vpc;
 
 pub use names::{INTERNET_HOST, NameError};
+pub use probe::{Probed, probe};
 pub use vpc::{Counter, Leftovers, Nat, Node, NodeKind, Vpc, cleanup, leftovers, run_in};
 
 /// What can go wrong building, changing or removing a VPC.
@@ -38,6 +40,9 @@ pub enum Error {
     },
     #[error(transparent)]
     Name(#[from] NameError),
+    /// A probe that could not be set up (not a verdict: a blocked path is `Probed`).
+    #[error("probe: {0}")]
+    Probe(String),
     #[error("the VPC has no subnet `{0}`")]
     NoSubnet(String),
     #[error("subnet `{0}` has no free address")]

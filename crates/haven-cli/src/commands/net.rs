@@ -3,13 +3,19 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use haven_net::{Decision, Place, Vpc};
 
 use crate::cli::NetCommand;
 use crate::printer::{Printer, Style};
 
 pub fn run(printer: &Printer, spec: &Path, command: NetCommand) -> anyhow::Result<ExitCode> {
-    let NetCommand::Reach { from, to, region } = command;
+    let NetCommand::Reach {
+        from,
+        to,
+        region,
+        probe,
+    } = command;
     let loaded = super::spec::load_valid(printer, spec)?;
     let spec = loaded.spec;
     // Bad input exits 2, apart from a blocked path's 1.
@@ -42,13 +48,30 @@ pub fn run(printer: &Printer, spec: &Path, command: NetCommand) -> anyhow::Resul
         Err(e) => return usage(format!("TO: {e}")),
     };
     let verdict = haven_net::reach(&vpc, &from, &to, port);
-    let code = if verdict.allowed {
+    let probed = if probe {
+        // A prefix of its own: nothing of a running twin is touched, and the copy goes after.
+        let prefix = format!("q{}", std::process::id());
+        let _spinner = printer.spinner("probing on a copy of the VPC");
+        Some(
+            haven_vpc::probe(&prefix, &vpc, &from, &to, port)
+                .context("the probe could not run (it needs root, `ip` and `nft`)")?,
+        )
+    } else {
+        None
+    };
+    let agrees = probed
+        .as_ref()
+        .is_none_or(|p| p.connected == verdict.allowed);
+    let code = if verdict.allowed && agrees {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     };
     if printer.json {
-        printer.out_json(&verdict)?;
+        printer.out_json(&serde_json::json!({
+            "verdict": verdict,
+            "probe": probed,
+        }))?;
         return Ok(code);
     }
     let mut rows = vec![["CHECK".to_owned(), "RESULT".to_owned(), "BY".to_owned()]];
@@ -77,6 +100,20 @@ pub fn run(printer: &Printer, spec: &Path, command: NetCommand) -> anyhow::Resul
             "{}: {summary}",
             printer.paint(Style::Bad, "blocked")
         ));
+    }
+    if let Some(p) = &probed {
+        let seen = match (&p.error, p.connected) {
+            (_, true) => "connected".to_owned(),
+            (Some(e), false) => format!("not connected ({e})"),
+            (None, false) => "not connected".to_owned(),
+        };
+        printer.out(&format!("probe: {seen}"));
+        for c in &p.counted {
+            printer.out(&format!("  counted by {c}"));
+        }
+        if !agrees {
+            printer.error("the model and the probe disagree: please report it");
+        }
     }
     Ok(code)
 }
