@@ -411,12 +411,17 @@ async fn exchange(
     loop {
         let mut conn = match target.pools.checkout() {
             Some(conn) => conn,
-            None => upstream::connect(target.addr, target.connect_timeout)
-                .await
-                .map_err(|err| match err.kind() {
-                    io::ErrorKind::TimedOut => Failure::ConnectTimeout,
-                    _ => Failure::ConnectFailed,
-                })?,
+            None => upstream::connect(
+                target.dialer.as_ref(),
+                target.zone.as_deref(),
+                target.addr,
+                target.connect_timeout,
+            )
+            .await
+            .map_err(|err| match err.kind() {
+                io::ErrorKind::TimedOut => Failure::ConnectTimeout,
+                _ => Failure::ConnectFailed,
+            })?,
         };
         match conn.exchange(req, &mut body).await {
             Ok(head) => return Ok((head, conn)),

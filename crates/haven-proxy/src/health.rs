@@ -8,7 +8,6 @@ use http::uri::PathAndQuery;
 use http::{Request, header};
 use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use crate::error::Error;
 use crate::matcher::Matcher;
@@ -89,6 +88,8 @@ pub(crate) enum Outcome {
 /// One health check: a GET on a fresh connection that is closed afterwards, as the ALB does.
 /// An injected `delay` is waited within the check's timeout, as latency on the network is.
 pub(crate) async fn probe(
+    dialer: Option<&std::sync::Arc<dyn crate::Dialer>>,
+    zone: Option<&str>,
     addr: SocketAddr,
     path: &PathAndQuery,
     hc: &HealthCheck,
@@ -98,7 +99,7 @@ pub(crate) async fn probe(
         if let Some(d) = delay {
             tokio::time::sleep(d).await;
         }
-        status_of(addr, path).await
+        status_of(dialer, zone, addr, path).await
     };
     match tokio::time::timeout(hc.timeout, check).await {
         Err(_elapsed) => Outcome::Fail(Reason::Timeout, None),
@@ -108,8 +109,13 @@ pub(crate) async fn probe(
     }
 }
 
-async fn status_of(addr: SocketAddr, path: &PathAndQuery) -> Result<u16, Reason> {
-    let stream = TcpStream::connect(addr)
+async fn status_of(
+    dialer: Option<&std::sync::Arc<dyn crate::Dialer>>,
+    zone: Option<&str>,
+    addr: SocketAddr,
+    path: &PathAndQuery,
+) -> Result<u16, Reason> {
+    let stream = crate::dial::connect(dialer, zone, addr)
         .await
         .map_err(|_| Reason::FailedHealthChecks)?;
     // Nagle only delays a single small request; failing to disable it is harmless.

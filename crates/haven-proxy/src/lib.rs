@@ -43,6 +43,7 @@ mod access_log;
 mod body;
 mod conn;
 mod desync;
+mod dial;
 mod error;
 mod error_page;
 mod handler;
@@ -63,6 +64,7 @@ mod workers;
 pub use access_log::{
     AccessLog, AccessLogEntry, Batch, LogProtocol, format_alb_line, write_alb_line,
 };
+pub use dial::Dialer;
 pub use error::{Error, Result};
 pub use error_page::NO_TARGET_HEADER;
 pub use health::{HEALTH_CHECK_USER_AGENT, HealthCheck};

@@ -177,6 +177,8 @@ pub(crate) struct Target {
     /// so a request and its target connection live on the same thread.
     pub(crate) pools: Pools,
     pub(crate) connect_timeout: Duration,
+    /// Makes its connections' sockets (see [`crate::Dialer`]); none: from the host.
+    pub(crate) dialer: Option<Arc<dyn crate::Dialer>>,
     /// `TargetState` as a byte so the router reads it without a lock.
     state: AtomicU8,
     pub(crate) in_flight: AtomicU64,
@@ -199,6 +201,7 @@ impl Target {
         zone: Option<Arc<str>>,
         connect_timeout: Duration,
         pool_idle_timeout: Duration,
+        dialer: Option<Arc<dyn crate::Dialer>>,
     ) -> Self {
         Self {
             id,
@@ -207,6 +210,7 @@ impl Target {
             zone,
             pools: Pools::new(pool_idle_timeout),
             connect_timeout,
+            dialer,
             state: AtomicU8::new(TargetState::Initial.to_u8()),
             in_flight: AtomicU64::new(0),
             requests: AtomicU64::new(0),

@@ -91,6 +91,8 @@ pub struct TargetGroup {
     registry_changed: Notify,
     /// A drill's network latency towards the targets (off unless set).
     latency: LatencySwitch,
+    /// Where target connections' sockets are made (see [`crate::Dialer`]); none: the host.
+    dialer: RwLock<Option<Arc<dyn crate::Dialer>>>,
     me: Weak<TargetGroup>,
 }
 
@@ -127,8 +129,18 @@ impl TargetGroup {
             generation: watch::Sender::new(0),
             registry_changed: Notify::new(),
             latency: LatencySwitch::default(),
+            dialer: RwLock::new(None),
             me: me.clone(),
         }))
+    }
+
+    /// Makes the sockets of targets registered from now on with `dialer` (health checks and
+    /// requests alike); set it before registering any.
+    pub fn set_dialer(&self, dialer: Arc<dyn crate::Dialer>) {
+        *self
+            .dialer
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(dialer);
     }
 
     /// The group's name.
@@ -167,6 +179,10 @@ impl TargetGroup {
             zone.clone(),
             self.config.connect_timeout,
             self.config.pool_idle_timeout,
+            self.dialer
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
         ));
         let replaced = {
             let mut list = self.write_targets();
@@ -447,6 +463,8 @@ impl TargetGroup {
             ticks.tick().await;
             let delay = self.injected_delay(&target);
             let outcome = health::probe(
+                target.dialer.as_ref(),
+                target.zone.as_deref(),
                 target.addr,
                 &self.health_path,
                 &self.config.health_check,

@@ -321,8 +321,14 @@ async fn send_body(
 
 /// Opens a connection to `addr`. A connect that takes longer than `timeout` fails with
 /// `ErrorKind::TimedOut`.
-pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> io::Result<Conn> {
-    let io = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+pub(crate) async fn connect(
+    dialer: Option<&std::sync::Arc<dyn crate::Dialer>>,
+    zone: Option<&str>,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> io::Result<Conn> {
+    let dialed = crate::dial::connect(dialer, zone, addr);
+    let io = match tokio::time::timeout(timeout, dialed).await {
         Ok(stream) => stream?,
         Err(_elapsed) => return Err(io::ErrorKind::TimedOut.into()),
     };
