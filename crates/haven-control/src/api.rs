@@ -38,6 +38,16 @@ haven_state::spelled! {
     }
 }
 
+haven_state::spelled! {
+    /// Where the twin's traffic between the ALBs and the tasks flows (`local.network`).
+    pub enum NetworkMode ("network mode") {
+        /// Each region's VPC as network namespaces, its security groups and ACL enforced.
+        Vpc = "vpc",
+        /// The host's loopback, each task on a port of its own.
+        Loopback = "loopback",
+    }
+}
+
 /// The runtime in use and why it was chosen (`local.runtime`, or what `auto` found).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeStatus {
@@ -76,6 +86,12 @@ pub struct Status {
     /// How tasks run (`local.runtime` as decided on this machine, and why).
     #[serde(default)]
     pub runtime: Option<RuntimeStatus>,
+    /// Where the traffic flows (`local.network`).
+    #[serde(default)]
+    pub network_mode: Option<NetworkMode>,
+    /// Why that network: the spec's choice, or what `auto` found.
+    #[serde(default)]
+    pub network_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -418,6 +418,23 @@ pub struct Local {
     pub access_logs: bool,
     /// How the twin builds images and runs tasks.
     pub runtime: Runtime,
+    /// Where the twin's traffic flows: the spec's VPC as network namespaces, or loopback.
+    pub network: Network,
+}
+
+/// `local.network`: where the twin's traffic between the ALBs and the tasks flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Network {
+    /// The loopback twin for now: the VPC twin is opt-in until its network chaos and flow
+    /// logs are built.
+    Auto,
+    /// Each region's VPC as network namespaces: tasks at their subnets' addresses on the
+    /// service's port, the ALB's nodes in the public subnets, security groups and the network
+    /// ACL enforced with nftables. Needs root, `ip` and `nft`.
+    Vpc,
+    /// Everything on the host's loopback, each task on a port of its own.
+    Loopback,
 }
 
 /// `local.runtime`: how the twin builds images and runs tasks.

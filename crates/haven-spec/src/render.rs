@@ -259,6 +259,7 @@ fn document(spec: &Spec) -> schema::Document {
             edge_failure_threshold: int(local.edge_failure_threshold),
             access_logs: Some(local.access_logs),
             runtime: word(&local.runtime),
+            network: word(&local.network),
         }),
     }
 }

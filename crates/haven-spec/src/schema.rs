@@ -305,4 +305,5 @@ pub struct Local {
     pub edge_failure_threshold: Option<i64>,
     pub access_logs: Option<bool>,
     pub runtime: Option<String>,
+    pub network: Option<String>,
 }

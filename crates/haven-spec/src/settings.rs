@@ -17,6 +17,8 @@ pub struct Twin {
     pub state_dir: PathBuf,
     pub edge: Edge,
     pub regions: Vec<TwinRegion>,
+    /// `local.network`: loopback, or each region's VPC as network namespaces.
+    pub network: crate::model::Network,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -156,6 +158,7 @@ impl Spec {
             .collect();
         Twin {
             project: self.project.name.clone(),
+            network: l.network,
             state_dir: self.path(&l.state_dir),
             edge: Edge {
                 addr: SocketAddr::new(l.bind, l.edge_port),

@@ -483,6 +483,10 @@ fn drill_policy() {
 #[test]
 fn runtime_and_dockerfile() {
     check(
+        "[local]\nnetwork = \"vcp\"\n",
+        &["local.network [unknown-value] `vcp` is not a valid value | did you mean `vpc`?"],
+    );
+    check(
         "[local]\nruntime = \"containers\"\n",
         &[
             "local.runtime [unknown-value] `containers` is not a valid value | did you mean `container`?",

@@ -18,10 +18,12 @@ mod names;
 mod probe;
 mod rules;
 mod run;
+mod sockets;
 mod vpc;
 
 pub use names::{INTERNET_HOST, NameError};
 pub use probe::{Probed, probe};
+pub use sockets::Sockets;
 pub use vpc::{Counter, Leftovers, Nat, Node, NodeKind, Vpc, cleanup, leftovers, run_in};
 
 /// What can go wrong building, changing or removing a VPC.

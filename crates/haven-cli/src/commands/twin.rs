@@ -127,6 +127,29 @@ pub fn up(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     let decided = haven_runtime::decide(loaded.spec.local.runtime, &machine)?;
     printer.status("Runtime", &format!("{}: {}", decided.mode, decided.reason));
     haven_runtime::record(&paths, &decided)?;
+    let network = loaded.spec.local.network;
+    let mode = haven_twin::region::network_mode(network);
+    if mode == haven_control::api::NetworkMode::Vpc {
+        // /proc/self belongs to the process's effective user.
+        let root = std::os::unix::fs::MetadataExt::uid(
+            &std::fs::metadata("/proc/self").context("cannot read /proc/self")?,
+        ) == 0;
+        let tool = |name: &str| {
+            std::process::Command::new(name)
+                .arg("-V")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        if !root || !tool("ip") || !tool("nft") {
+            bail!(
+                "local.network = \"vpc\" needs root, `ip` (iproute2) and `nft` (nftables) to build each region's VPC as network namespaces; set local.network = \"loopback\" to run without"
+            );
+        }
+    }
+    printer.status(
+        "Network",
+        &format!("{mode}: {}", haven_twin::region::network_reason(network)),
+    );
     // Made once here, before the regions start: each reads the same registry password and
     // names its cgroups under the same instance.
     haven_control::paths::registry_token(&paths)?;
@@ -247,6 +270,9 @@ pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     ));
     if let Some(rt) = &status.runtime {
         printer.out(&format!("runtime {}: {}", rt.mode, rt.reason));
+    }
+    if let (Some(mode), Some(reason)) = (&status.network_mode, &status.network_reason) {
+        printer.out(&format!("network {mode}: {reason}"));
     }
     for r in &status.regions {
         let health = if r.healthy {

@@ -182,6 +182,16 @@ impl Ctx<'_, '_> {
                     ("process", Runtime::Process),
                 ],
             ),
+            network: self.choice(
+                &k("network"),
+                l.network,
+                Network::Auto,
+                &[
+                    ("auto", Network::Auto),
+                    ("vpc", Network::Vpc),
+                    ("loopback", Network::Loopback),
+                ],
+            ),
         }
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod monitor;
 mod placement;
 mod release;
 mod service;
+mod vpc;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -122,6 +123,23 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
     let containers = containers(&paths, &region.name)?;
     // Logged by the cleanup itself; the region starts all the same.
     let _problems = cleanup_leftovers(&store, &containers).await;
+    // The VPC twin: namespaces from the network model, before any task or ALB needs them.
+    let region_vpc = match loaded.spec.local.network {
+        haven_spec::model::Network::Vpc => {
+            let model_region = loaded
+                .spec
+                .regions
+                .iter()
+                .find(|r| r.name == region.name)
+                .ok_or_else(|| Error::Other(format!("the spec has no region `{}`", region.name)))?;
+            Some(Arc::new(vpc::RegionVpc::create(
+                &loaded.spec,
+                model_region,
+                &paths,
+            )?))
+        }
+        haven_spec::model::Network::Auto | haven_spec::model::Network::Loopback => None,
+    };
     // How tasks run, as `haven up` decided; a region started without a decision runs processes.
     let runtime = haven_runtime::recorded(&paths)
         .map_err(|e| Error::Other(e.to_string()))?
@@ -183,6 +201,10 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
                 }
             };
             let group = TargetGroup::new(cfg)?;
+            // In the VPC the ALB reaches its targets from its nodes in the public subnets.
+            if let Some(v) = &region_vpc {
+                group.set_dialer(v.dialer.clone());
+            }
             group.spawn_health_checks(stop_rx.clone());
             groups.push(group);
         }
@@ -261,6 +283,7 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             bind: ports.bind,
             secrets: secrets.clone(),
             containers: (runtime == api::Runtime::Container).then(|| containers.clone()),
+            vpc: region_vpc.clone(),
         };
         let svc = ServiceTwin::start(
             s.clone(),
@@ -395,6 +418,10 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
             tracing::warn!("an access-log writer failed: {e}");
         }
     }
+    // Every task has stopped: its VPC goes.
+    if let Some(v) = &region_vpc {
+        v.destroy();
+    }
     // Every task has stopped: the region's cgroup goes too (its task cgroups went with them).
     if runtime == api::Runtime::Container {
         if let Err(e) = containers.remove_cgroup_parent() {
@@ -525,6 +552,36 @@ async fn start_registry_api(
 
 /// The account id the twin's ECR answers with: AWS's documentation example account.
 const TWIN_ACCOUNT: &str = "123456789012";
+
+/// The network `local.network` gives.
+pub fn network_mode(wanted: haven_spec::model::Network) -> api::NetworkMode {
+    match wanted {
+        haven_spec::model::Network::Vpc => api::NetworkMode::Vpc,
+        haven_spec::model::Network::Auto | haven_spec::model::Network::Loopback => {
+            api::NetworkMode::Loopback
+        }
+    }
+}
+
+/// Why that network, as `haven up` and `haven status` say it.
+pub fn network_reason(wanted: haven_spec::model::Network) -> &'static str {
+    match wanted {
+        haven_spec::model::Network::Vpc => {
+            "local.network = \"vpc\": each region's VPC as network namespaces, its security groups and network ACL enforced with nftables"
+        }
+        haven_spec::model::Network::Auto => {
+            "local.network = \"auto\": the loopback twin; the VPC twin is opt-in (local.network = \"vpc\") until its network chaos and flow logs are built"
+        }
+        haven_spec::model::Network::Loopback => {
+            "local.network = \"loopback\": every ALB and task on the host's loopback"
+        }
+    }
+}
+
+/// Removes what a dead region process left of its VPC twin.
+pub(crate) fn vpc_cleanup(paths: &Paths, region: &str) -> Vec<String> {
+    vpc::cleanup(paths, region)
+}
 
 /// Where the region's container tasks run: runc's state and the bundles in the region's
 /// directory, the cgroups under `haven/<instance>/<region>`.

@@ -41,6 +41,8 @@ pub struct ServiceEnv {
     /// With the container runtime: where tasks run as OCI containers; none runs them as
     /// host processes.
     pub containers: Option<haven_container::Runtime>,
+    /// With `local.network = "vpc"`: the region's VPC twin, where each task gets its node.
+    pub vpc: Option<Arc<super::vpc::RegionVpc>>,
 }
 
 /// Resolves a `service.secrets` parameter name to its value when a task starts: `Ok(None)` when
@@ -79,6 +81,8 @@ struct Task {
     memory: Option<f64>,
     /// The image digest the task runs.
     digest: String,
+    /// Its node in the VPC twin (its namespace and address); none on loopback.
+    node: Option<haven_vpc::Node>,
     /// The container's limits; none for a host process.
     limits: Option<api::TaskLimits>,
 }
@@ -484,12 +488,17 @@ impl ServiceTwin {
 
     fn launch(self: &Arc<Self>, set: &str, image: &str, group: &Arc<TargetGroup>, az: &str) {
         let id = crate::region::random_hex(16);
-        let port = match haven_control::ports::task_port(self.env.bind) {
-            Ok(p) => p,
-            Err(e) => {
-                self.event(&format!("cannot find a port for a task: {e}"));
-                return;
-            }
+        // In the VPC every task listens on the service's port at its own address, as on
+        // Fargate; on loopback each needs a port of its own.
+        let port = match &self.env.vpc {
+            Some(_) => self.settings.port,
+            None => match haven_control::ports::task_port(self.env.bind) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.event(&format!("cannot find a port for a task: {e}"));
+                    return;
+                }
+            },
         };
         let mut record = TaskRecord::provisioning(&id, &self.settings.name, az, port, image);
         // Written before the process exists, so a crash right after spawn still finds it.
@@ -513,13 +522,24 @@ impl ServiceTwin {
                 return;
             }
         };
+        // awsvpc: the task's own network namespace and address in its AZ's private subnet.
+        let node = match &self.env.vpc {
+            Some(vpc) => match vpc.attach_task(&id, az) {
+                Ok(n) => Some(n),
+                Err(reason) => {
+                    self.fail_start(set, &id, StopReason::ResourceInitialization(reason));
+                    return;
+                }
+            },
+            None => None,
+        };
         let limits = self.env.containers.as_ref().map(|_| api::TaskLimits {
             cpu_units: self.settings.cpu,
             memory_mib: self.settings.memory,
         });
         let started = match &self.env.containers {
             Some(runtime) => self
-                .container_spec(&record, &prepared, secrets)
+                .container_spec(&record, &prepared, secrets, node.as_ref())
                 .and_then(|spec| {
                     // The stream exists before the task does, so nothing it writes is missed.
                     self.log_stream(&id);
@@ -529,7 +549,7 @@ impl ServiceTwin {
                         .map_err(|e| e.to_string())
                 }),
             None => self
-                .spawn_spec(&record, &prepared, secrets)
+                .spawn_spec(&record, &prepared, secrets, node.as_ref())
                 .map_err(|reason| format!("{PULL_PREFIX}{reason}"))
                 .and_then(|spec| {
                     self.log_stream(&id);
@@ -542,6 +562,9 @@ impl ServiceTwin {
             Ok(c) => c,
             Err(reason) => {
                 self.env.task_logs.task_stopped(&id);
+                if let (Some(vpc), Some(n)) = (&self.env.vpc, &node) {
+                    vpc.detach(n);
+                }
                 let reason = match reason.strip_prefix(PULL_PREFIX) {
                     Some(pull) => StopReason::CannotPullContainer(pull.to_owned()),
                     None => StopReason::CannotStartContainer(reason),
@@ -578,13 +601,13 @@ impl ServiceTwin {
                 memory: None,
                 digest: prepared.digest.clone(),
                 limits,
+                node: node.clone(),
             },
         );
-        group.register_in_zone(
-            id.clone(),
-            std::net::SocketAddr::new(self.env.bind, port),
-            az,
-        );
+        let ip = node
+            .as_ref()
+            .map_or(self.env.bind, |n| std::net::IpAddr::V4(n.addr));
+        group.register_in_zone(id.clone(), std::net::SocketAddr::new(ip, port), az);
         self.event(&format!(
             "service {} has started 1 tasks: (task {id}) in {az} from {image}",
             self.settings.name
@@ -633,6 +656,7 @@ impl ServiceTwin {
         record: &TaskRecord,
         image: &PreparedImage,
         secrets: Vec<(String, String)>,
+        node: Option<&haven_vpc::Node>,
     ) -> Result<SpawnSpec, String> {
         let Some(program) = image.entrypoint.first() else {
             return Err(format!("image {} has no entrypoint", record.image));
@@ -653,8 +677,22 @@ impl ServiceTwin {
         let log = |stream: &str| {
             Output::AppendFile(self.env.logs.join(format!("{}.{stream}.log", record.id)))
         };
+        // In the VPC, `ip netns exec` enters the task's namespace and execs the program, which
+        // keeps the pid.
+        let (program, args): (PathBuf, Vec<String>) = match node {
+            Some(n) => (
+                PathBuf::from("ip"),
+                ["netns", "exec", n.namespace.as_str()]
+                    .into_iter()
+                    .map(str::to_owned)
+                    .chain(std::iter::once(program.display().to_string()))
+                    .chain(image.entrypoint[1..].iter().cloned())
+                    .collect(),
+            ),
+            None => (program, image.entrypoint[1..].to_vec()),
+        };
         let mut spec = SpawnSpec::new(program)
-            .args(image.entrypoint[1..].iter().cloned())
+            .args(args)
             .cwd(&image.root)
             .env_clear(true)
             .stdout(log("stdout"))
@@ -719,6 +757,7 @@ impl ServiceTwin {
         record: &TaskRecord,
         image: &PreparedImage,
         secrets: Vec<(String, String)>,
+        node: Option<&haven_vpc::Node>,
     ) -> Result<haven_container::ContainerSpec, String> {
         if image.entrypoint.is_empty() {
             return Err(format!(
@@ -747,7 +786,12 @@ impl ServiceTwin {
             cpu_units: self.settings.cpu,
             memory_mib: u64::from(self.settings.memory),
             readonly_rootfs: self.settings.read_only_root_filesystem,
-            network: haven_container::Network::Host,
+            network: match node {
+                Some(n) => haven_container::Network::Namespace(
+                    PathBuf::from("/run/netns").join(&n.namespace),
+                ),
+                None => haven_container::Network::Host,
+            },
             stdout: self.env.logs.join(format!("{}.stdout.log", record.id)),
             stderr: self.env.logs.join(format!("{}.stderr.log", record.id)),
             hostname: format!("ip-{}", record.id.get(..8).unwrap_or(&record.id)),
@@ -811,6 +855,9 @@ impl ServiceTwin {
         let Some(task) = lock(&self.inner).tasks.remove(&exit.id) else {
             return;
         };
+        if let (Some(vpc), Some(node)) = (&self.env.vpc, &task.node) {
+            vpc.detach(node);
+        }
         // A dead target cannot serve; it leaves the group now rather than after draining.
         for g in &self.groups {
             g.deregister(&exit.id);
@@ -1270,7 +1317,10 @@ impl ServiceTwin {
                 id: t.record.id.clone(),
                 az: t.record.az.clone(),
                 pid: t.record.pid,
-                address: format!("{}:{}", self.env.bind, t.record.port),
+                address: match &t.node {
+                    Some(n) => format!("{}:{}", n.addr, t.record.port),
+                    None => format!("{}:{}", self.env.bind, t.record.port),
+                },
                 health: targets
                     .get(&t.record.id)
                     .copied()

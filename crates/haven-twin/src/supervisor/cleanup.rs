@@ -19,10 +19,13 @@ pub(super) async fn cleanup_region(paths: &Paths, region: &str) -> Vec<String> {
         Ok(c) => c,
         Err(e) => return vec![format!("cannot name {region}'s containers: {e}")],
     };
-    match haven_state::Store::open(&db) {
+    let mut problems = match haven_state::Store::open(&db) {
         Ok(store) => crate::region::cleanup_leftovers(&store, &containers).await,
         Err(e) => vec![format!("cannot open {}: {e}", db.display())],
-    }
+    };
+    // The VPC's namespaces, once its tasks are gone.
+    problems.extend(crate::region::vpc_cleanup(paths, region));
+    problems
 }
 
 /// What a twin killed outright (SIGKILL of `haven up`) left, found from the state directory

@@ -107,6 +107,8 @@ impl Sup {
             regions,
             source,
             partitioned: self.paths.partition().exists(),
+            network_mode: Some(crate::region::network_mode(self.twin.network)),
+            network_reason: Some(crate::region::network_reason(self.twin.network).to_owned()),
             runtime: haven_runtime::recorded(&self.paths)
                 .inspect_err(|e| tracing::warn!("{e}"))
                 .ok()

@@ -1,0 +1,118 @@
+//! The VPC twin end to end (`local.network = "vpc"`, with containers): each region's VPC as
+//! network namespaces, every task at an address of its AZ's private subnet on the service's
+//! port, the ALB reaching them from its nodes; a killed task is replaced at a new address; and
+//! nothing of the namespaces outlives `haven down`, or a SIGKILL of `haven up` followed by the
+//! next command.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn require_tools() {
+    for tool in ["ip", "nft", "buildah", "runc"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "`{tool}` is not installed: the VPC twin's tests need it (scripts/test installs it from Debian's packages)"
+        );
+    }
+}
+
+/// The twin's namespaces (named after its instance id).
+fn namespaces(twin: &Twin) -> Vec<String> {
+    let instance = std::fs::read_to_string(twin.path().join(".haven/instance")).unwrap();
+    let tag: String = instance.trim().chars().take(7).collect();
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(&format!("h{tag}")))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn tasks_live_at_their_subnets_addresses_and_no_namespace_outlives_the_twin() {
+    require_tools();
+    let mut twin = Twin::unbuilt(|t| {
+        t.replace("runtime = \"process\" ", "runtime = \"container\" ")
+            .replace("network = \"auto\" ", "network = \"vpc\" ")
+    });
+    let out = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(twin.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    twin.up();
+    assert!(twin.log().contains("Network vpc:"), "{}", twin.log());
+    let status = twin.status();
+    assert_eq!(status["network_mode"], "vpc", "{status:#}");
+    let subnets = |region: &str| match region {
+        "us-east-1" => ["10.0.11.", "10.0.12."],
+        _ => ["10.1.11.", "10.1.12."],
+    };
+    for r in status["regions"].as_array().unwrap() {
+        let name = r["name"].as_str().unwrap();
+        for t in production(r)["tasks"].as_array().unwrap() {
+            // awsvpc: the task's own address in its AZ's private subnet, the service's port.
+            let address = t["address"].as_str().unwrap();
+            let az_index = usize::from(t["az"].as_str().unwrap().ends_with('b'));
+            assert!(
+                address.starts_with(subnets(name)[az_index]) && address.ends_with(":8080"),
+                "{name}: {t:#}"
+            );
+        }
+    }
+    let (code, body) = get(&twin.edge_url()).unwrap();
+    assert_eq!(code, 200, "{body}");
+    // Per region: its router, internet side, NAT, two ALB nodes and a node per task.
+    let before = namespaces(&twin);
+    assert!(before.len() >= 2 * 5 + 5, "{before:#?}");
+
+    // A killed task is replaced by one at an address of its own; its node goes with it.
+    let killed = twin.haven(&["chaos", "kill-task", "--region", "us-east-1"]);
+    assert!(
+        killed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    eventually(30, "the service whole again", || {
+        let s = twin.status();
+        let svc = production(region(&s, "us-east-1"));
+        (svc["healthy"] == svc["desired"]).then_some(())
+    });
+    assert_eq!(get(&twin.edge_url()).unwrap().0, 200);
+
+    // SIGKILL of `haven up`: the next command removes the namespaces.
+    let supervisor = twin.status()["supervisor_pid"].as_u64().unwrap();
+    let sent = Command::new("kill")
+        .args(["-9", &supervisor.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    if let Some(mut up) = twin.up.take() {
+        up.wait().unwrap();
+    }
+    let out = twin.haven(&["down"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(namespaces(&twin), Vec::<String>::new());
+
+    // Up again, and a plain `haven down` leaves none either.
+    twin.up();
+    assert_eq!(get(&twin.edge_url()).unwrap().0, 200);
+    assert!(!namespaces(&twin).is_empty());
+    twin.down();
+    assert_eq!(namespaces(&twin), Vec::<String>::new());
+}
