@@ -436,6 +436,19 @@ pub enum ChaosCommand {
         #[arg(long, value_name = "DURATION", value_parser = duration)]
         jitter: Option<Dur>,
     },
+    /// Cut an AZ's subnets off: they drop everything until `haven chaos heal` (the VPC twin)
+    ///
+    /// The router drops every packet that enters or leaves the AZ's subnets, its NAT gateway
+    /// included, as AWS FIS's network disruption of an AZ's subnets does: with `nat = "single"`
+    /// the other AZ's egress goes with it. Needs `local.network = "vpc"`.
+    Blackhole {
+        /// Cut an AZ of this region [default: the primary]
+        #[arg(long)]
+        region: Option<String>,
+        /// Cut this AZ's subnets, e.g. `us-east-1a`
+        #[arg(long)]
+        az: String,
+    },
     /// Cut the regions from each other: nothing replicates until `haven chaos heal`
     ///
     /// Pushes to the primary's repository still start pipeline runs; the secondaries'

@@ -1,8 +1,9 @@
 //! The VPC twin end to end (`local.network = "vpc"`, with containers): each region's VPC as
 //! network namespaces, every task at an address of its AZ's private subnet on the service's
-//! port, the ALB reaching them from its nodes; a killed task is replaced at a new address; and
-//! nothing of the namespaces outlives `haven down`, or a SIGKILL of `haven up` followed by the
-//! next command.
+//! port, the ALB reaching them from its nodes; a killed task is replaced at a new address; a
+//! blackholed AZ's tasks fail their health checks while the other AZ serves; and nothing of
+//! the namespaces outlives `haven down`, or a SIGKILL of `haven up` followed by the next
+//! command.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -90,6 +91,61 @@ fn tasks_live_at_their_subnets_addresses_and_no_namespace_outlives_the_twin() {
         (svc["healthy"] == svc["desired"]).then_some(())
     });
     assert_eq!(get(&twin.edge_url()).unwrap().0, 200);
+
+    // An AZ's subnets blackholed: its tasks fail their health checks (the ALB cannot reach
+    // them), the other AZ's serve; healed, the AZ serves again.
+    let cut = twin.haven(&[
+        "chaos",
+        "blackhole",
+        "--region",
+        "us-east-1",
+        "--az",
+        "us-east-1a",
+    ]);
+    assert!(
+        cut.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cut.stderr)
+    );
+    let in_a = |s: &serde_json::Value| -> Vec<String> {
+        production(region(s, "us-east-1"))["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["az"] == "us-east-1a")
+            .map(|t| t["health"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    eventually(
+        30,
+        "us-east-1a's tasks unhealthy behind the blackhole",
+        || {
+            let s = twin.status();
+            let blackholed =
+                region(&s, "us-east-1")["blackholed_azs"] == serde_json::json!(["us-east-1a"]);
+            let health = in_a(&s);
+            (blackholed && !health.is_empty() && health.iter().all(|h| h != "healthy"))
+                .then_some(())
+        },
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            get(&twin.edge_url()).unwrap().0,
+            200,
+            "served by us-east-1b"
+        );
+    }
+    let healed = twin.haven(&["chaos", "heal"]);
+    assert!(
+        healed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healed.stderr)
+    );
+    eventually(60, "us-east-1a serving again", || {
+        let s = twin.status();
+        let health = in_a(&s);
+        (!health.is_empty() && health.iter().all(|h| h == "healthy")).then_some(())
+    });
 
     // SIGKILL of `haven up`: the next command removes the namespaces.
     let supervisor = twin.status()["supervisor_pid"].as_u64().unwrap();

@@ -135,6 +135,9 @@ pub struct RegionStatus {
     /// until `haven chaos heal` or a restart of the region.
     #[serde(default)]
     pub latency: Option<Latency>,
+    /// AZs whose subnets `haven chaos blackhole` cut (the VPC twin), until `haven chaos heal`.
+    #[serde(default)]
+    pub blackholed_azs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -226,6 +229,12 @@ pub struct Latency {
 /// `POST /chaos/kill-az` on a region.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KillAz {
+    pub az: String,
+}
+
+/// `POST /chaos/blackhole` on a region: the AZ's subnets drop everything (the VPC twin only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Blackhole {
     pub az: String,
 }
 

@@ -192,9 +192,9 @@ async fn ready(client: &Client) -> Result<Status, Error> {
 
 fn status_has_faults(s: &Status) -> bool {
     s.partitioned
-        || s.regions
-            .iter()
-            .any(|r| !r.impaired_azs.is_empty() || r.latency.is_some())
+        || s.regions.iter().any(|r| {
+            !r.impaired_azs.is_empty() || r.latency.is_some() || !r.blackholed_azs.is_empty()
+        })
 }
 
 async fn one(ctx: &Ctx<'_>, scenario: Scenario) -> Result<Drill, Error> {

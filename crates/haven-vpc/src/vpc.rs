@@ -94,6 +94,8 @@ impl Leftovers {
 pub struct Vpc {
     model: Model,
     names: Names,
+    /// AZs whose subnets `set_blackhole` cut.
+    blackholed: std::collections::BTreeSet<String>,
     nats: Vec<Nat>,
     nodes: BTreeMap<String, Node>,
     /// Addresses in use, per subnet (index as in the model).
@@ -134,6 +136,7 @@ impl Vpc {
         let mut vpc = Self {
             model: model.clone(),
             names,
+            blackholed: BTreeSet::new(),
             nats: Vec::new(),
             nodes: BTreeMap::new(),
             used: vec![BTreeSet::new(); model.subnets.len()],
@@ -544,6 +547,37 @@ impl Vpc {
             }
         }
         Ok(found)
+    }
+
+    /// Cuts every subnet of `az` off, or brings them back, as FIS's network disruption of an
+    /// AZ's subnets does: the router drops everything that enters or leaves their bridges
+    /// (the AZ's NAT gateway included). A table of its own in the router, rebuilt from the
+    /// AZs cut, so that healing one leaves the others cut. Returns the subnets cut now.
+    pub fn set_blackhole(&mut self, az: &str, on: bool) -> Result<usize, Error> {
+        if on {
+            self.blackholed.insert(az.to_owned());
+        } else {
+            self.blackholed.remove(az);
+        }
+        let bridges: Vec<String> = self
+            .model
+            .subnets
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| self.blackholed.contains(&s.az))
+            .map(|(i, _)| format!("\"{}\"", Names::bridge(i)))
+            .collect();
+        let table = format!("{}_chaos", self.names.prefix);
+        // Created empty first, so the delete never fails on a table that is not there.
+        let mut ruleset = format!("table inet {table} {{}}\ndelete table inet {table}\n");
+        if !bridges.is_empty() {
+            let set = bridges.join(", ");
+            ruleset.push_str(&format!(
+                "table inet {table} {{\n  chain forward {{\n    type filter hook forward priority -10; policy accept;\n    iifname {{ {set} }} drop\n    oifname {{ {set} }} drop\n  }}\n}}\n"
+            ));
+        }
+        nft(&self.names.router(), &ruleset)?;
+        Ok(bridges.len())
     }
 
     /// Sets NAT gateway `number`'s link up or down (an AZ's NAT lost, and back).

@@ -253,6 +253,42 @@ fn task_egress_leaves_through_its_azs_nat_and_single_nat_is_one_point_of_failure
 }
 
 #[test]
+fn a_blackholed_az_drops_its_subnets_and_with_one_nat_the_other_azs_egress() {
+    preflight();
+    // (nat mode, private-2's egress survives AZ a blackholed)
+    for (mode, survives) in [("single", false), ("per-az", true)] {
+        let p = prefix(if mode == "single" { "g" } else { "h" });
+        let model = primary(&spec(|t| {
+            t.replace("nat = \"single\"", &format!("nat = \"{mode}\""))
+        }));
+        let mut vpc = Vpc::create(&p, &model).unwrap();
+        let t1 = vpc.attach(NodeKind::Task, "private-1", "task-1").unwrap();
+        let t2 = vpc.attach(NodeKind::Task, "private-2", "task-2").unwrap();
+        let alb2 = vpc.attach(NodeKind::Alb, "public-2", "alb-2").unwrap();
+        let internet = listen(&vpc.internet_namespace(), INTERNET_HOST, 443);
+        let on_t1 = listen(&t1.namespace, t1.addr, 8080);
+        reaches(&alb2.namespace, &on_t1, t1.addr, 8080);
+        reaches(&t2.namespace, &internet, INTERNET_HOST, 443);
+
+        assert_eq!(vpc.set_blackhole("us-east-1a", true).unwrap(), 2, "{mode}");
+        // The AZ's subnets drop everything: the ALB's other node cannot reach its task.
+        blocked(&alb2.namespace, t1.addr, 8080);
+        blocked(&t1.namespace, INTERNET_HOST, 443);
+        if survives {
+            reaches(&t2.namespace, &internet, INTERNET_HOST, 443);
+        } else {
+            // Its only NAT is in the lost AZ.
+            blocked(&t2.namespace, INTERNET_HOST, 443);
+        }
+        assert_eq!(vpc.set_blackhole("us-east-1a", false).unwrap(), 0);
+        reaches(&alb2.namespace, &on_t1, t1.addr, 8080);
+        reaches(&t2.namespace, &internet, INTERNET_HOST, 443);
+        vpc.destroy().unwrap();
+        assert_gone(&p);
+    }
+}
+
+#[test]
 fn two_regions_stand_side_by_side_and_apart() {
     preflight();
     let p = prefix("f");

@@ -287,6 +287,12 @@ pub fn status(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
             r.state,
             r.alb_url
         ));
+        if !r.blackholed_azs.is_empty() {
+            printer.out(&format!(
+                "  blackholed AZs: {}",
+                r.blackholed_azs.join(", ")
+            ));
+        }
         if !r.impaired_azs.is_empty() {
             printer.out(&format!("  impaired AZs: {}", r.impaired_azs.join(", ")));
         }
@@ -422,6 +428,16 @@ pub fn chaos(printer: &Printer, spec: &Path, cmd: ChaosCommand) -> anyhow::Resul
                     jitter_ms: jitter.map_or(0, |j| millis(j.into())),
                     az,
                 })?,
+            )
+        }
+        ChaosCommand::Blackhole { region, az } => {
+            let region = match region {
+                Some(r) => r,
+                None => primary(&rt, &client)?,
+            };
+            (
+                format!("/regions/{region}/chaos/blackhole"),
+                serde_json::to_value(api::Blackhole { az })?,
             )
         }
         ChaosCommand::Partition => ("/chaos/partition".to_owned(), serde_json::json!({})),

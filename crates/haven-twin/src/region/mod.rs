@@ -99,6 +99,10 @@ struct Region {
     /// The latency `haven chaos net` injected between the ALBs and the tasks, if any. Kept in
     /// memory only, as the target groups keep it: a restarted region starts without.
     latency: Mutex<Option<Latency>>,
+    /// The VPC twin, with `local.network = "vpc"`.
+    vpc: Option<Arc<vpc::RegionVpc>>,
+    /// AZs `haven chaos blackhole` cut, until `haven chaos heal` (memory only, as latency).
+    blackholed: Mutex<Vec<String>>,
 }
 
 /// Runs a region until SIGTERM, SIGINT or `POST /shutdown`, then drains and stops its tasks.
@@ -336,6 +340,8 @@ pub async fn run(args: RegionArgs) -> Result<(), Error> {
         metrics_url: format!("http://{metrics_local}/metrics"),
         access_logs,
         latency: Mutex::new(None),
+        vpc: region_vpc.clone(),
+        blackholed: Mutex::new(Vec::new()),
     });
 
     // The control API, announced once everything above is up.
@@ -727,6 +733,41 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
                 killed_tasks: killed,
             })
         }
+        (&Method::POST, "/chaos/blackhole") => {
+            let req: api::Blackhole = match call.json() {
+                Ok(r) => r,
+                Err(e) => return e,
+            };
+            let Some(vpc) = &region.vpc else {
+                return Reply::error(
+                    StatusCode::CONFLICT,
+                    "blackholing an AZ needs the VPC twin (local.network = \"vpc\"); `haven chaos kill-az` loses an AZ on loopback",
+                );
+            };
+            if !region
+                .services
+                .first()
+                .is_some_and(|(s, _, _)| s.env.azs.contains(&req.az))
+            {
+                return Reply::not_found(format!("region {} has no AZ `{}`", region.name, req.az));
+            }
+            match vpc.blackhole(&req.az, true) {
+                Ok(_) => {
+                    let mut cut = lock(&region.blackholed);
+                    if !cut.contains(&req.az) {
+                        cut.push(req.az.clone());
+                    }
+                    Reply::ok(ChaosResult {
+                        killed_tasks: Vec::new(),
+                        message: format!(
+                            "{}'s subnets drop everything until `haven chaos heal`",
+                            req.az
+                        ),
+                    })
+                }
+                Err(e) => Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e),
+            }
+        }
         (&Method::POST, "/chaos/latency") => {
             let req: Latency = match call.json() {
                 Ok(r) => r,
@@ -748,6 +789,17 @@ fn handle(region: &Region, shutdown: &watch::Sender<bool>, call: Call) -> Reply 
                 s.set_latency(None);
             }
             let mut message = format!("healed {healed:?}");
+            let cut: Vec<String> = std::mem::take(&mut *lock(&region.blackholed));
+            if let Some(vpc) = &region.vpc {
+                for az in &cut {
+                    if let Err(e) = vpc.blackhole(az, false) {
+                        return Reply::error(StatusCode::INTERNAL_SERVER_ERROR, e);
+                    }
+                }
+            }
+            if !cut.is_empty() {
+                message.push_str(&format!("; reconnected the subnets of {cut:?}"));
+            }
             if let Some(l) = lock(&region.latency).take() {
                 message.push_str(&format!("; removed the latency of {}", describe(&l)));
             }
@@ -921,6 +973,7 @@ fn status(region: &Region) -> api::RegionStatus {
             .unwrap_or_default(),
         services,
         latency: lock(&region.latency).clone(),
+        blackholed_azs: lock(&region.blackholed).clone(),
     }
 }
 

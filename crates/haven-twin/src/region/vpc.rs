@@ -133,6 +133,15 @@ impl RegionVpc {
         }
     }
 
+    /// Cuts the AZ's subnets off, or brings them back; how many subnets are cut now.
+    pub(crate) fn blackhole(&self, az: &str, on: bool) -> Result<usize, String> {
+        let mut guard = lock(&self.vpc);
+        let vpc = guard
+            .as_mut()
+            .ok_or_else(|| "the region's VPC is gone".to_owned())?;
+        vpc.set_blackhole(az, on).map_err(|e| e.to_string())
+    }
+
     /// Removes the whole VPC (the region is stopping).
     pub(crate) fn destroy(&self) {
         if let Some(vpc) = lock(&self.vpc).take() {

@@ -43,6 +43,7 @@ impl Sup {
                 impaired_azs: Vec::new(),
                 services: Vec::new(),
                 latency: None,
+                blackholed_azs: Vec::new(),
             };
             let st = match proc {
                 Some((_, _, None, true)) => down(RegionState::Stopped),
