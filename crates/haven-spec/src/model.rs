@@ -426,7 +426,7 @@ pub struct Local {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
-    /// The loopback twin for now: the VPC twin is opt-in until its network chaos and flow
+    /// The loopback twin for now: the VPC twin is opt-in until its latency injection and flow
     /// logs are built.
     Auto,
     /// Each region's VPC as network namespaces: tasks at their subnets' addresses on the

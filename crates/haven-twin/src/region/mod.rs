@@ -576,7 +576,7 @@ pub fn network_reason(wanted: haven_spec::model::Network) -> &'static str {
             "local.network = \"vpc\": each region's VPC as network namespaces, its security groups and network ACL enforced with nftables"
         }
         haven_spec::model::Network::Auto => {
-            "local.network = \"auto\": the loopback twin; the VPC twin is opt-in (local.network = \"vpc\") until its network chaos and flow logs are built"
+            "local.network = \"auto\": the loopback twin; the VPC twin is opt-in (local.network = \"vpc\") until its latency injection and flow logs are built"
         }
         haven_spec::model::Network::Loopback => {
             "local.network = \"loopback\": every ALB and task on the host's loopback"
