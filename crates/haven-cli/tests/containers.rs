@@ -14,25 +14,13 @@ use std::process::Command;
 
 use common::*;
 
-/// Every tool the container runtime and these tests use; a missing one fails the test with
-/// its name, never skips it.
-fn require_tools() {
-    for tool in ["buildah", "runc", "skopeo", "gcc"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            found,
-            "`{tool}` is not installed: the container runtime's tests need it (scripts/test installs it from Debian's packages)"
-        );
-    }
-}
-
 /// A project that runs containers: `haven up` runs the buildspec (a static binary, through the
 /// example's `.cargo/config.toml`) and builds the Dockerfile.
 fn container_twin(edit: impl FnOnce(String) -> String) -> Twin {
-    require_tools();
+    require_tools(
+        &["buildah", "runc", "skopeo", "gcc"],
+        "the container runtime's tests",
+    );
     let twin = Twin::unbuilt(|text| {
         edit(text.replace("runtime = \"process\" ", "runtime = \"container\" "))
     });

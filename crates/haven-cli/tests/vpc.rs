@@ -13,19 +13,6 @@ use std::process::Command;
 
 use common::*;
 
-fn require_tools() {
-    for tool in ["ip", "nft", "buildah", "runc"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            found,
-            "`{tool}` is not installed: the VPC twin's tests need it (scripts/test installs it from Debian's packages)"
-        );
-    }
-}
-
 /// The twin's namespaces (named after its instance id).
 fn namespaces(twin: &Twin) -> Vec<String> {
     let instance = std::fs::read_to_string(twin.path().join(".haven/instance")).unwrap();
@@ -41,7 +28,7 @@ fn namespaces(twin: &Twin) -> Vec<String> {
 
 #[test]
 fn tasks_live_at_their_subnets_addresses_and_no_namespace_outlives_the_twin() {
-    require_tools();
+    require_tools(&["ip", "nft", "buildah", "runc"], "the VPC twin's tests");
     let mut twin = Twin::unbuilt(|t| {
         t.replace("runtime = \"process\" ", "runtime = \"container\" ")
             .replace("network = \"auto\" ", "network = \"vpc\" ")

@@ -45,6 +45,20 @@ pub struct Twin {
     pub up: Option<Child>,
 }
 
+/// Fails (never skips) when a tool a test needs is missing, naming it and what needs it.
+pub fn require_tools(tools: &[&str], needed_by: &str) {
+    for tool in tools {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "`{tool}` is not installed: {needed_by} need it (scripts/test installs it from Debian's packages)"
+        );
+    }
+}
+
 /// Polls `f` until it returns `Some`, or panics after `secs` seconds with `what`.
 pub fn eventually<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);
