@@ -4,7 +4,7 @@ use std::fmt;
 
 use haven_spec::Cidr;
 use haven_spec::Spec;
-use haven_spec::model::{NatMode, Region};
+use haven_spec::model::{NatMode, Region, RuleDirection, RuleGroup};
 use serde::Serialize;
 
 /// A subnet's tier: public subnets route to the internet gateway, private ones to a NAT.
@@ -365,7 +365,7 @@ fn security_groups(spec: &Spec) -> Vec<SecurityGroup> {
             anywhere,
         ));
     }
-    vec![
+    let mut groups = vec![
         SecurityGroup {
             id: GroupId::Alb,
             description: format!("{project} ALB: web traffic in, tasks out"),
@@ -390,5 +390,26 @@ fn security_groups(spec: &Spec) -> Vec<SecurityGroup> {
                 anywhere,
             )],
         },
-    ]
+    ];
+    // The user's own rules (`[[network.rules]]`), after the seed's.
+    for r in &spec.network.rules {
+        let id = match r.group {
+            RuleGroup::Alb => GroupId::Alb,
+            RuleGroup::Tasks => GroupId::Task,
+        };
+        let rule = SgRule {
+            description: r.description.clone(),
+            protocol: Protocol::Tcp,
+            from_port: r.from_port,
+            to_port: r.to_port,
+            peer: Peer::Cidr(r.cidr),
+        };
+        if let Some(g) = groups.iter_mut().find(|g| g.id == id) {
+            match r.direction {
+                RuleDirection::Ingress => g.ingress.push(rule),
+                RuleDirection::Egress => g.egress.push(rule),
+            }
+        }
+    }
+    groups
 }

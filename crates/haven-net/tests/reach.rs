@@ -153,3 +153,22 @@ fn unknown_places_are_named_with_the_known_ones() {
 fn the_model_of_the_example() {
     insta::assert_json_snapshot!(primary(&example(|t| t)));
 }
+
+#[test]
+fn the_users_own_rules_open_what_they_say_and_nothing_else() {
+    let rule = "\n[[network.rules]]\ngroup = \"tasks\"\ndirection = \"egress\"\nports = \"5432\"\ncidr = \"10.0.12.0/24\"\ndescription = \"To the database\"\n";
+    let with = primary(&example(|t| format!("{t}{rule}")));
+    let without = primary(&example(|t| t));
+    let ask =
+        |vpc: &Vpc, to: &str, port| reach(vpc, &Place::Task, &Place::parse(to, vpc).unwrap(), port);
+    let v = ask(&with, "private-2", 5432);
+    assert!(v.allowed, "{v:#?}");
+    assert!(
+        v.steps.iter().any(|s| s.by.contains("To the database")),
+        "{v:#?}"
+    );
+    assert!(!ask(&without, "private-2", 5432).allowed);
+    // Only that block and that port.
+    assert!(!ask(&with, "public-1", 5432).allowed);
+    assert!(!ask(&with, "private-2", 5433).allowed);
+}

@@ -33,7 +33,42 @@ pub struct Spec {
     pub routing: Routing,
     /// The disaster-recovery drills' policy (`haven drill run`).
     pub dr: Dr,
+    /// What users add to the network the seed needs (`[network]`).
+    pub network: NetworkSpec,
     pub local: Local,
+}
+
+/// `[network]`, resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NetworkSpec {
+    /// Security group rules of the user's own, after the seed's, in the templates and the twin.
+    pub rules: Vec<NetworkRule>,
+}
+
+/// Which of the region's two security groups a rule belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleGroup {
+    Alb,
+    Tasks,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleDirection {
+    Ingress,
+    Egress,
+}
+
+/// One TCP rule: the group, the direction, the ports and the address block it admits or reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkRule {
+    pub group: RuleGroup,
+    pub direction: RuleDirection,
+    pub from_port: u16,
+    pub to_port: u16,
+    pub cidr: Cidr,
+    pub description: String,
 }
 
 impl Spec {

@@ -236,6 +236,25 @@ fn document(spec: &Spec) -> schema::Document {
             hosted_zone_id: spec.routing.hosted_zone_id.clone(),
         }),
         dr: Some(dr(&spec.dr)),
+        network: (!spec.network.rules.is_empty()).then(|| schema::NetworkSection {
+            rules: Some(
+                spec.network
+                    .rules
+                    .iter()
+                    .map(|r| schema::NetworkRule {
+                        group: word(&r.group),
+                        direction: word(&r.direction),
+                        ports: Some(if r.from_port == r.to_port {
+                            r.from_port.to_string()
+                        } else {
+                            format!("{}-{}", r.from_port, r.to_port)
+                        }),
+                        cidr: Some(r.cidr.to_string()),
+                        description: Some(r.description.clone()),
+                    })
+                    .collect(),
+            ),
+        }),
         local: Some(schema::Local {
             state_dir: Some(path(&local.state_dir)),
             bind: Some(local.bind.to_string()),

@@ -24,7 +24,26 @@ pub struct Document {
     pub notifications: Option<Notifications>,
     pub routing: Option<Routing>,
     pub dr: Option<Dr>,
+    pub network: Option<NetworkSection>,
     pub local: Option<Local>,
+}
+
+/// `[network]`: what users add to the network the seed needs.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    pub rules: Option<Vec<NetworkRule>>,
+}
+
+/// `[[network.rules]]`: one security group rule of the user's own.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkRule {
+    pub group: Option<String>,
+    pub direction: Option<String>,
+    pub ports: Option<String>,
+    pub cidr: Option<String>,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

@@ -251,6 +251,7 @@ mod tests {
                 "notifications",
                 "routing",
                 "dr",
+                "network",
                 "local"
             ]
         );
@@ -323,7 +324,7 @@ mod tests {
             (
                 "nope = 1\n[service]\nprot = 1\ncommand = [\"a\", 2, \"b\", false]\n",
                 &[
-                    "nope: unknown in `` (13 keys)",
+                    "nope: unknown in `` (14 keys)",
                     "service.prot: unknown in `service` (18 keys)",
                     "service.command[1]: found integer 2, expected a string",
                     "service.command[3]: found boolean false, expected a string",

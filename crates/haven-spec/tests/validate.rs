@@ -481,6 +481,33 @@ fn drill_policy() {
 }
 
 #[test]
+fn network_rules() {
+    check(
+        "[[network.rules]]\ngroup = \"tasks\"\ndirection = \"egress\"\nports = \"5432\"\ncidr = \"10.0.0.0/16\"\ndescription = \"To the database\"\n",
+        &[],
+    );
+    check(
+        "[[network.rules]]\ngroup = \"task\"\ndirection = \"out\"\nports = \"9100-9000\"\ncidr = \"10.0.0.1/16\"\ndescription = \"no <tags>\"\n",
+        &[
+            "network.rules[0].group [unknown-value] `task` is not a valid value | did you mean `tasks`?",
+            "network.rules[0].direction [unknown-value] `out` is not a valid value",
+            "network.rules[0].ports [bad-ports] `9100-9000` runs backwards",
+            "network.rules[0].cidr [bad-cidr] `10.0.0.1/16` has host bits set",
+            "network.rules[0].description [bad-description] `no <tags>` is not a description AWS accepts",
+        ],
+    );
+    check(
+        "[[network.rules]]\ngroup = \"alb\"\n",
+        &[
+            "network.rules[0].cidr [missing-key]",
+            "network.rules[0].description [missing-key]",
+            "network.rules[0].direction [missing-key]",
+            "network.rules[0].ports [missing-key]",
+        ],
+    );
+}
+
+#[test]
 fn runtime_and_dockerfile() {
     check(
         "[local]\nnetwork = \"vcp\"\n",

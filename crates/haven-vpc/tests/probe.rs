@@ -82,3 +82,23 @@ fn every_path_connects_exactly_when_the_model_allows_it() {
     let left = haven_vpc::leftovers(&prefix).unwrap();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn a_users_own_rule_is_enforced_as_the_model_says() {
+    preflight();
+    let rule = "\n[[network.rules]]\ngroup = \"tasks\"\ndirection = \"egress\"\nports = \"5432\"\ncidr = \"10.0.12.0/24\"\ndescription = \"To the database\"\n";
+    let m = model(|t| format!("{t}{rule}"));
+    let prefix = format!("u{}", std::process::id());
+    for (to, port, allowed) in [
+        ("private-2", 5432, true),
+        ("private-2", 5433, false),
+        ("public-1", 5432, false),
+    ] {
+        let to = Place::parse(to, &m).unwrap();
+        let verdict = reach(&m, &Place::Task, &to, port);
+        assert_eq!(verdict.allowed, allowed, "{to}:{port}: {verdict:#?}");
+        let probed = haven_vpc::probe(&prefix, &m, &Place::Task, &to, port).unwrap();
+        assert_eq!(probed.connected, allowed, "{to}:{port}: {probed:#?}");
+    }
+    assert!(haven_vpc::leftovers(&prefix).unwrap().is_empty());
+}

@@ -21,6 +21,7 @@ mod environments;
 mod local;
 mod monitoring;
 mod network;
+mod rules;
 mod service;
 mod values;
 
@@ -45,6 +46,7 @@ pub(crate) fn resolve(
     let monitoring = c.monitoring(doc.monitoring.unwrap_or_default());
     let routing = c.routing(doc.routing.unwrap_or_default());
     let dr = c.dr(doc.dr.unwrap_or_default());
+    let network = c.network(doc.network.unwrap_or_default());
     let local = c.local(
         doc.local.unwrap_or_default(),
         &service.health_check,
@@ -85,6 +87,7 @@ pub(crate) fn resolve(
         notifications,
         routing,
         dr,
+        network,
         local,
     }
 }
