@@ -347,21 +347,7 @@ fn the_twin_runs_the_dockerfile_image_as_fargate_sized_containers_and_leaves_not
     // SIGKILL of `haven up`: the containers outlive it, and the next command ends them with
     // their mounts and cgroups.
     assert!(!twin_cgroups(&twin).is_empty());
-    let supervisor = status["supervisor_pid"].as_u64().unwrap() as u32;
-    let killed = Command::new("kill")
-        .args(["-9", &supervisor.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    if let Some(mut up) = twin.up.take() {
-        up.wait().unwrap();
-    }
-    let out = twin.haven(&["down"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = twin.kill_up_then_down();
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("warning"),
         "{}",

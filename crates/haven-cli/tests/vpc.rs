@@ -135,21 +135,7 @@ fn tasks_live_at_their_subnets_addresses_and_no_namespace_outlives_the_twin() {
     });
 
     // SIGKILL of `haven up`: the next command removes the namespaces.
-    let supervisor = twin.status()["supervisor_pid"].as_u64().unwrap();
-    let sent = Command::new("kill")
-        .args(["-9", &supervisor.to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    if let Some(mut up) = twin.up.take() {
-        up.wait().unwrap();
-    }
-    let out = twin.haven(&["down"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    twin.kill_up_then_down();
     assert_eq!(namespaces(&twin), Vec::<String>::new());
 
     // Up again, and a plain `haven down` leaves none either.

@@ -232,6 +232,27 @@ impl Twin {
         pids
     }
 
+    /// SIGKILLs `haven up` (its supervisor), as a crash would, then runs the next command a
+    /// user would, `haven down`, which must succeed; its output.
+    pub fn kill_up_then_down(&mut self) -> Output {
+        let supervisor = self.status()["supervisor_pid"].as_u64().unwrap();
+        let killed = Command::new("kill")
+            .args(["-9", &supervisor.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        if let Some(mut up) = self.up.take() {
+            up.wait().unwrap();
+        }
+        let out = self.haven(&["down"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     pub fn down(&mut self) {
         let out = self.haven(&["down"]);
         assert!(
