@@ -204,21 +204,17 @@ pub struct Acl {
 impl Acl {
     /// The default ACL AWS creates with a VPC: rule 100 allows everything, `*` denies the rest.
     pub fn default_rules() -> Self {
-        let any = Cidr::parse("0.0.0.0/0").unwrap_or(Cidr {
-            addr: std::net::Ipv4Addr::UNSPECIFIED,
-            prefix: 0,
-        });
         let rules = || {
             vec![
                 AclRule {
                     number: Some(100),
-                    cidr: any,
+                    cidr: Cidr::ANY,
                     ports: None,
                     action: AclAction::Allow,
                 },
                 AclRule {
                     number: None,
-                    cidr: any,
+                    cidr: Cidr::ANY,
                     ports: None,
                     action: AclAction::Deny,
                 },
@@ -257,10 +253,6 @@ pub struct Vpc {
 impl Vpc {
     /// The network of `region` in `spec`.
     pub fn of(spec: &Spec, region: &Region) -> Self {
-        let any = Cidr {
-            addr: std::net::Ipv4Addr::UNSPECIFIED,
-            prefix: 0,
-        };
         let local = Route {
             destination: region.vpc_cidr,
             target: Target::Local,
@@ -270,7 +262,7 @@ impl Vpc {
             routes: vec![
                 local.clone(),
                 Route {
-                    destination: any,
+                    destination: Cidr::ANY,
                     target: Target::InternetGateway,
                 },
             ],
@@ -304,7 +296,7 @@ impl Vpc {
                 routes: vec![
                     local.clone(),
                     Route {
-                        destination: any,
+                        destination: Cidr::ANY,
                         target: Target::Nat(nat),
                     },
                 ],
@@ -344,10 +336,7 @@ impl Vpc {
 fn security_groups(spec: &Spec) -> Vec<SecurityGroup> {
     let port = spec.service.port;
     let https = spec.service.load_balancer.certificate_arn.is_some();
-    let anywhere = Peer::Cidr(Cidr {
-        addr: std::net::Ipv4Addr::UNSPECIFIED,
-        prefix: 0,
-    });
+    let anywhere = Peer::Cidr(Cidr::ANY);
     let project = &spec.project.name;
     let mut alb_in = vec![SgRule::tcp(
         if https {

@@ -120,13 +120,7 @@ fn end(vpc: &Vpc, place: &Place) -> End {
         Place::Nat => (vpc.nats.first().map(|n| n.subnet), None),
         Place::Subnet(name) => (vpc.subnets.iter().position(|s| s.name == *name), None),
     };
-    let cidr = subnet.map_or(
-        Cidr {
-            addr: std::net::Ipv4Addr::UNSPECIFIED,
-            prefix: 0,
-        },
-        |i| vpc.subnets[i].cidr,
-    );
+    let cidr = subnet.map_or(Cidr::ANY, |i| vpc.subnets[i].cidr);
     End {
         subnet,
         group,

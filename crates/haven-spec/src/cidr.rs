@@ -12,6 +12,12 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    /// `0.0.0.0/0`: every address.
+    pub const ANY: Cidr = Cidr {
+        addr: Ipv4Addr::UNSPECIFIED,
+        prefix: 0,
+    };
+
     /// Parses `10.0.0.0/16`; the address must be the block's first (no host bits set).
     pub fn parse(text: &str) -> Result<Self, String> {
         let (addr, prefix) = text

@@ -26,6 +26,25 @@ pub use probe::{Probed, probe};
 pub use sockets::Sockets;
 pub use vpc::{Counter, Leftovers, Nat, Node, NodeKind, Vpc, cleanup, leftovers, run_in};
 
+/// Why this machine cannot build VPCs, if it cannot: namespaces, veths and nftables tables
+/// need root, `ip` (iproute2) and `nft` (nftables).
+pub fn unavailable() -> Option<String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("network namespaces need root".to_owned());
+    }
+    for (tool, arg, package) in [("ip", "-V", "iproute2"), ("nft", "-v", "nftables")] {
+        let found = std::process::Command::new(tool)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            return Some(format!("`{tool}` is not installed (Debian: {package})"));
+        }
+    }
+    None
+}
+
 /// What can go wrong building, changing or removing a VPC.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -129,22 +129,12 @@ pub fn up(printer: &Printer, spec: &Path) -> anyhow::Result<ExitCode> {
     haven_runtime::record(&paths, &decided)?;
     let network = loaded.spec.local.network;
     let mode = haven_twin::region::network_mode(network);
-    if mode == haven_control::api::NetworkMode::Vpc {
-        // /proc/self belongs to the process's effective user.
-        let root = std::os::unix::fs::MetadataExt::uid(
-            &std::fs::metadata("/proc/self").context("cannot read /proc/self")?,
-        ) == 0;
-        let tool = |name: &str| {
-            std::process::Command::new(name)
-                .arg("-V")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        };
-        if !root || !tool("ip") || !tool("nft") {
-            bail!(
-                "local.network = \"vpc\" needs root, `ip` (iproute2) and `nft` (nftables) to build each region's VPC as network namespaces; set local.network = \"loopback\" to run without"
-            );
-        }
+    if mode == haven_control::api::NetworkMode::Vpc
+        && let Some(why) = haven_vpc::unavailable()
+    {
+        bail!(
+            "local.network = \"vpc\" needs root, `ip` (iproute2) and `nft` (nftables) to build each region's VPC as network namespaces, but {why}; set local.network = \"loopback\" to run without"
+        );
     }
     printer.status(
         "Network",

@@ -79,10 +79,7 @@ impl Ctx<'_, '_> {
                 Some(Err(why)) => {
                     self.r
                         .error_hint("bad-cidr", &k("cidr"), why, "e.g. `10.0.0.0/16`");
-                    Cidr {
-                        addr: std::net::Ipv4Addr::UNSPECIFIED,
-                        prefix: 0,
-                    }
+                    Cidr::ANY
                 }
                 None => {
                     self.r.error_hint(
@@ -91,10 +88,7 @@ impl Ctx<'_, '_> {
                         "the rule names no address block",
                         "the addresses it admits or reaches, e.g. `10.0.0.0/16`",
                     );
-                    Cidr {
-                        addr: std::net::Ipv4Addr::UNSPECIFIED,
-                        prefix: 0,
-                    }
+                    Cidr::ANY
                 }
             };
             let description = r.description.unwrap_or_default();

@@ -230,10 +230,6 @@ pub struct SetHealth {
     pub failed: Option<String>,
 }
 
-/// Marks a task-start error that is the image's fault (ECS's CannotPullContainerError)
-/// rather than the start's.
-const PULL_PREFIX: &str = "\u{0}pull:";
-
 /// `PATH` for a container whose image sets none, as Docker and ECS give it.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -537,6 +533,8 @@ impl ServiceTwin {
             cpu_units: self.settings.cpu,
             memory_mib: self.settings.memory,
         });
+        // Why a task could not start, as ECS says it: an image its process cannot be made from
+        // is the image's fault (CannotPullContainer), anything else the start's.
         let started = match &self.env.containers {
             Some(runtime) => self
                 .container_spec(&record, &prepared, secrets, node.as_ref())
@@ -547,15 +545,16 @@ impl ServiceTwin {
                         .start(&spec)
                         .map(|c| TaskChild::Container(Box::new(c)))
                         .map_err(|e| e.to_string())
-                }),
+                })
+                .map_err(StopReason::CannotStartContainer),
             None => self
                 .spawn_spec(&record, &prepared, secrets, node.as_ref())
-                .map_err(|reason| format!("{PULL_PREFIX}{reason}"))
+                .map_err(StopReason::CannotPullContainer)
                 .and_then(|spec| {
                     self.log_stream(&id);
                     haven_process::spawn(&spec)
                         .map(|c| TaskChild::Process(Box::new(c)))
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| StopReason::CannotStartContainer(e.to_string()))
                 }),
         };
         let child = match started {
@@ -565,10 +564,6 @@ impl ServiceTwin {
                 if let (Some(vpc), Some(n)) = (&self.env.vpc, &node) {
                     vpc.detach(n);
                 }
-                let reason = match reason.strip_prefix(PULL_PREFIX) {
-                    Some(pull) => StopReason::CannotPullContainer(pull.to_owned()),
-                    None => StopReason::CannotStartContainer(reason),
-                };
                 self.fail_start(set, &id, reason);
                 return;
             }
