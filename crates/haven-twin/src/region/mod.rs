@@ -533,11 +533,16 @@ async fn start_registry_api(
     let Some(addr) = ports.registry(region) else {
         return Ok(None);
     };
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        Error::Other(format!(
-            "cannot listen on {addr} for {region}'s registry API: {e}"
-        ))
-    })?;
+    // The registry API is a side door to the region's registry (builds and releases read the
+    // registry directly): a port taken since ports.json chose it must not keep the region's
+    // ALB and tasks from starting. `haven image login` then finds nothing listening there.
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot listen on {addr} for {region}'s registry API: {e}");
+            return Ok(None);
+        }
+    };
     let token = haven_control::paths::registry_token(paths)?;
     let repository = spec.image_repository();
     let mut config = haven_distribution::ServerConfig::new(
